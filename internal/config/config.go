@@ -1,0 +1,266 @@
+// Package config is the one validated configuration of a payment-dr
+// deployment. The infrastructure app, the payment service tooling and drctl
+// all load it, so a value is checked once, with a message that names the
+// field and the reason.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// Config describes one deployment (one environment across two Regions).
+type Config struct {
+	// Environment is the name suffix of every resource (the reference's
+	// ENVIRONMENT_SUFFIX): lower-case letters, digits and hyphens.
+	Environment string `json:"environment"`
+	// Account is the 12-digit AWS account. Synth works with the documented
+	// placeholder 111111111111; deploys need the real one.
+	Account string `json:"account"`
+	// Production marks an environment where drctl drill refuses to run
+	// unless forced.
+	Production bool `json:"production"`
+
+	PrimaryRegion   string `json:"primaryRegion"`
+	SecondaryRegion string `json:"secondaryRegion"`
+	PrimaryCIDR     string `json:"primaryCidr"`
+	SecondaryCIDR   string `json:"secondaryCidr"`
+
+	// DBInstanceClass is an RDS instance class such as db.r8g.large.
+	DBInstanceClass string `json:"dbInstanceClass"`
+	// DBEngineVersion is an Aurora MySQL 3 version such as 8.0.mysql_aurora.3.10.0.
+	DBEngineVersion string `json:"dbEngineVersion"`
+
+	// DomainName is the parent domain; the zone is payment-<env>.<domain>.
+	DomainName string `json:"domainName"`
+	// AlarmEmail receives the DR alarms through SNS.
+	AlarmEmail string `json:"alarmEmail"`
+	// DeletionProtection guards the database, table and vaults. Nil means
+	// the default, on; only test environments should turn it off.
+	DeletionProtection *bool `json:"deletionProtection,omitempty"`
+
+	Objectives Objectives `json:"objectives"`
+}
+
+// Objectives are the recovery targets drctl measures runs against.
+type Objectives struct {
+	// RPOSeconds is the tolerated data loss of an unplanned failover.
+	RPOSeconds int `json:"rpoSeconds"`
+	// RTOSeconds is the tolerated time from first failed write to first
+	// successful write in the new primary.
+	RTOSeconds int `json:"rtoSeconds"`
+	// LagBudgetSeconds is the replication lag above which evaluate fails
+	// and the lag alarm fires.
+	LagBudgetSeconds int `json:"lagBudgetSeconds"`
+	// BackupMaxAgeHours is the age of the newest recovery point above
+	// which evaluate reports stale backups.
+	BackupMaxAgeHours int `json:"backupMaxAgeHours"`
+}
+
+// PlaceholderAccount is accepted for offline synth and documented as such.
+const PlaceholderAccount = "111111111111"
+
+// Default returns the documented defaults; Environment, DomainName and
+// AlarmEmail still have to be set by the caller.
+func Default() Config {
+	return Config{
+		Account:         PlaceholderAccount,
+		PrimaryRegion:   "us-east-1",
+		SecondaryRegion: "us-west-2",
+		PrimaryCIDR:     "10.0.0.0/16",
+		SecondaryCIDR:   "10.1.0.0/16",
+		DBInstanceClass: "db.r8g.large",
+		DBEngineVersion: "8.0.mysql_aurora.3.10.0",
+		Objectives: Objectives{
+			RPOSeconds:        60,
+			RTOSeconds:        120,
+			LagBudgetSeconds:  60,
+			BackupMaxAgeHours: 26,
+		},
+	}
+}
+
+// DeletionProtected reports whether deletion protection is on (the default).
+func (c Config) DeletionProtected() bool {
+	return c.DeletionProtection == nil || *c.DeletionProtection
+}
+
+// Regions returns the primary and then the secondary Region.
+func (c Config) Regions() []string { return []string{c.PrimaryRegion, c.SecondaryRegion} }
+
+// CIDR returns the VPC CIDR of the given Region.
+func (c Config) CIDR(region string) string {
+	if region == c.PrimaryRegion {
+		return c.PrimaryCIDR
+	}
+	return c.SecondaryCIDR
+}
+
+// Other returns the Region that is not region.
+func (c Config) Other(region string) string {
+	if region == c.PrimaryRegion {
+		return c.SecondaryRegion
+	}
+	return c.PrimaryRegion
+}
+
+// Load reads a JSON config file over the defaults. Unknown fields are an
+// error so a misspelt key is not silently ignored.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes JSON over the defaults and validates the result.
+func Parse(data []byte) (Config, error) {
+	cfg := Default()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		return Config{}, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if dec.More() {
+		return Config{}, errors.New("invalid JSON: trailing data after the object")
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// FieldError names the field that is wrong and why.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+var (
+	envRe      = regexp.MustCompile(`^[a-z][a-z0-9-]*[a-z0-9]$|^[a-z]$`)
+	accountRe  = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRe   = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$`)
+	classRe    = regexp.MustCompile(`^db\.[a-z][a-z0-9]*\.[a-z0-9]+$`)
+	engineRe   = regexp.MustCompile(`^8\.0\.mysql_aurora\.3\.[0-9]{2}\.[0-9]+$`)
+	labelRe    = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	maxEnvName = 12 // payment-processor-<region>-<env> must fit Lambda's 64 and RDS's 63 characters
+)
+
+// Validate checks every field and returns all problems, joined, each
+// naming its field.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, FieldError{Field: field, Reason: fmt.Sprintf(format, args...)})
+	}
+
+	switch {
+	case c.Environment == "":
+		bad("environment", "must not be empty")
+	case len(c.Environment) > maxEnvName:
+		bad("environment", "%q is longer than %d characters", c.Environment, maxEnvName)
+	case !envRe.MatchString(c.Environment) || strings.Contains(c.Environment, "--"):
+		bad("environment", "%q must be lower-case letters, digits and single hyphens, starting with a letter", c.Environment)
+	}
+	if !accountRe.MatchString(c.Account) {
+		bad("account", "%q is not a 12-digit AWS account id", c.Account)
+	}
+	for _, r := range []struct{ field, v string }{{"primaryRegion", c.PrimaryRegion}, {"secondaryRegion", c.SecondaryRegion}} {
+		if !regionRe.MatchString(r.v) {
+			bad(r.field, "%q is not an AWS Region name like us-east-1", r.v)
+		}
+	}
+	if c.PrimaryRegion != "" && c.PrimaryRegion == c.SecondaryRegion {
+		bad("secondaryRegion", "must differ from primaryRegion (both are %s)", c.PrimaryRegion)
+	}
+
+	p, perr := parseVPCCIDR("primaryCidr", c.PrimaryCIDR)
+	s, serr := parseVPCCIDR("secondaryCidr", c.SecondaryCIDR)
+	for _, e := range []error{perr, serr} {
+		if e != nil {
+			errs = append(errs, e)
+		}
+	}
+	if perr == nil && serr == nil && p.Overlaps(s) {
+		bad("secondaryCidr", "%s overlaps primaryCidr %s; peered or routed VPCs need disjoint ranges", s, p)
+	}
+
+	if !classRe.MatchString(c.DBInstanceClass) {
+		bad("dbInstanceClass", "%q is not an RDS instance class like db.r8g.large", c.DBInstanceClass)
+	} else if strings.HasPrefix(c.DBInstanceClass, "db.t") || strings.HasPrefix(c.DBInstanceClass, "db.serverless") {
+		bad("dbInstanceClass", "%q: Aurora global databases need a memory-optimized (db.r*) class", c.DBInstanceClass)
+	}
+	if !engineRe.MatchString(c.DBEngineVersion) {
+		bad("dbEngineVersion", "%q is not an Aurora MySQL 3 version like 8.0.mysql_aurora.3.10.0", c.DBEngineVersion)
+	}
+
+	if err := validDomain(c.DomainName); err != nil {
+		bad("domainName", "%q %v", c.DomainName, err)
+	}
+	if addr, err := mail.ParseAddress(c.AlarmEmail); err != nil || addr.Address != c.AlarmEmail || addr.Name != "" {
+		bad("alarmEmail", "%q is not a plain e-mail address", c.AlarmEmail)
+	}
+
+	o := c.Objectives
+	for _, f := range []struct {
+		field string
+		v     int
+	}{{"objectives.rpoSeconds", o.RPOSeconds}, {"objectives.rtoSeconds", o.RTOSeconds}, {"objectives.lagBudgetSeconds", o.LagBudgetSeconds}, {"objectives.backupMaxAgeHours", o.BackupMaxAgeHours}} {
+		if f.v <= 0 {
+			bad(f.field, "must be positive, got %d", f.v)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func parseVPCCIDR(field, v string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(v)
+	if err != nil || !p.Addr().Is4() {
+		return p, FieldError{field, fmt.Sprintf("%q is not an IPv4 CIDR like 10.0.0.0/16", v)}
+	}
+	if p.Masked() != p {
+		return p, FieldError{field, fmt.Sprintf("%q has host bits set; did you mean %s?", v, p.Masked())}
+	}
+	// VPCs allow /16 to /28; three private and three public /20-or-smaller
+	// subnets need at least a /21.
+	if p.Bits() < 16 || p.Bits() > 21 {
+		return p, FieldError{field, fmt.Sprintf("%q must be between /16 and /21 to hold six subnets", v)}
+	}
+	if !p.Addr().IsPrivate() {
+		return p, FieldError{field, fmt.Sprintf("%q is not in a private (RFC 1918) range", v)}
+	}
+	return p, nil
+}
+
+func validDomain(d string) error {
+	if d == "" {
+		return errors.New("must not be empty")
+	}
+	if len(d) > 200 {
+		return errors.New("is too long")
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		return errors.New("must have at least two labels, like example.com")
+	}
+	for _, l := range labels {
+		if !labelRe.MatchString(l) {
+			return fmt.Errorf("has an invalid label %q (lower-case letters, digits, hyphens)", l)
+		}
+	}
+	return nil
+}
