@@ -1,6 +1,6 @@
 # payment-dr: `make synth` (the main job) and `make test` (every test).
 # Node 22 from node_modules runs the jsii kernel behind the CDK Go module.
-export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+export PATH := $(CURDIR)/tools/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 CONFIG ?= config/dev.json
@@ -13,8 +13,8 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
 
 .PHONY: synth test lambda lint bench clean
 
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+tools/node_modules/.installed: tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 build/payments/bootstrap: $(GO_SOURCES)
@@ -22,7 +22,7 @@ build/payments/bootstrap: $(GO_SOURCES)
 
 lambda: build/payments/bootstrap
 
-synth: node_modules/.installed lambda
+synth: tools/node_modules/.installed lambda
 	go run ./cmd/synth -config $(CONFIG) -out $(OUT)
 
 lint:
@@ -30,10 +30,10 @@ lint:
 	go vet ./...
 	go tool staticcheck ./...
 
-test: node_modules/.installed lambda lint
+test: tools/node_modules/.installed lambda lint
 	scripts/test.sh
 
-bench: node_modules/.installed lambda
+bench: tools/node_modules/.installed lambda
 	scripts/bench.sh
 
 clean:
