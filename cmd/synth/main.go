@@ -1,0 +1,70 @@
+// Command synth synthesizes every stack of one payment-dr environment into
+// a cloud assembly (cdk.out) without AWS credentials. Deploy the result with
+// the pinned CDK CLI: `cdk deploy --app cdk.out --all`.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/payment-dr/payment-dr/internal/config"
+	"github.com/payment-dr/payment-dr/internal/stack"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "synth:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("synth", flag.ContinueOnError)
+	cfgPath := fs.String("config", envOr("PAYMENT_DR_CONFIG", "config/dev.json"), "configuration file (env PAYMENT_DR_CONFIG)")
+	out := fs.String("out", "cdk.out", "cloud assembly output directory")
+	asset := fs.String("lambda-dir", "build/payments", "directory holding the built payment Lambda `bootstrap` (make lambda)")
+	nag := fs.Bool("nag", true, "apply the cdk-nag AwsSolutions and PCI DSS 3.2.1 packs; unsuppressed findings fail the synth")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(*asset + "/bootstrap"); err != nil || st.IsDir() {
+		return fmt.Errorf("payment Lambda binary %s/bootstrap is missing: run `make lambda` first", *asset)
+	}
+	defer jsii.Close()
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(*out)})
+	stacks := stack.Build(app, cfg, *asset)
+	if *nag {
+		stack.ApplyNag(app)
+	}
+	assembly := app.Synth(nil)
+	if *nag {
+		if findings := stack.NagErrors(assembly); len(findings) > 0 {
+			for _, f := range findings {
+				fmt.Fprintln(os.Stderr, f)
+			}
+			return fmt.Errorf("%d unsuppressed cdk-nag errors", len(findings))
+		}
+	}
+	for _, s := range stacks.All() {
+		fmt.Printf("synthesized %s (%s) -> %s/%s.template.json\n", *s.StackName(), *s.Region(), *out, *s.ArtifactId())
+	}
+	return nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,119 @@
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/payment-dr/payment-dr/internal/config"
+)
+
+// Stacks are the three stacks of one environment, in deploy order.
+type Stacks struct {
+	Global    Global
+	Primary   Regional
+	Secondary Regional
+}
+
+// All returns the stacks in deploy order.
+func (s Stacks) All() []awscdk.Stack {
+	return []awscdk.Stack{s.Global.Stack, s.Primary.Stack, s.Secondary.Stack}
+}
+
+// Regional is one Region's stack and the resources others refer to.
+type Regional struct {
+	Stack    awscdk.Stack
+	Database Database
+}
+
+// Build adds every stack of the environment described by cfg to app.
+// assetDir is the directory holding the payment Lambda's built bootstrap.
+func Build(app constructs.Construct, cfg config.Config, assetDir string) Stacks {
+	g := newGlobalStack(app, cfg)
+	primary := newRegionalStack(app, newRegion(cfg, cfg.PrimaryRegion), g, assetDir, nil)
+	secondary := newRegionalStack(app, newRegion(cfg, cfg.SecondaryRegion), g, assetDir, &primary)
+	// The secondary joins the global cluster, and its table replica and
+	// secret replicas are created by the primary stack.
+	secondary.Stack.AddStackDependency(primary.Stack, jsii.String("the secondary joins the primary's global cluster"))
+	awscdk.Tags_Of(app).Add(jsii.String("Project"), jsii.String("payment-dr"), nil)
+	awscdk.Tags_Of(app).Add(jsii.String("Environment"), jsii.String(cfg.Environment), nil)
+	return Stacks{Global: g, Primary: primary, Secondary: secondary}
+}
+
+// newRegionalStack builds one Region. The same code serves both Regions;
+// the primary additionally owns the global cluster, the global table and
+// the secrets, which replicate to the secondary. primary is nil when
+// building the primary itself.
+func newRegionalStack(scope constructs.Construct, r region, g Global, assetDir string, primary *Regional) Regional {
+	st := awscdk.NewStack(scope, jsii.String("PaymentDr-"+r.cfg.Environment+"-"+r.name), &awscdk.StackProps{
+		Env:                   &awscdk.Environment{Account: jsii.String(r.cfg.Account), Region: jsii.String(r.name)},
+		Description:           jsii.String("payment-dr " + r.cfg.Environment + ": " + r.role() + " Region " + r.name),
+		CrossRegionReferences: jsii.Bool(true),
+		TerminationProtection: jsii.Bool(r.cfg.DeletionProtected()),
+	})
+	key := newRegionKey(st, r)
+	net := newNetwork(st, r, key)
+
+	dbp := dbProps{net: net, key: key}
+	cp := computeProps{net: net, logKey: key, assetDir: assetDir}
+	if r.isPrimary() {
+		secrets := newSecrets(st, r, key)
+		dbp.masterSecret = secrets.DB
+		cp.secretKey = key
+		table := newSessionTable(st, r)
+		awscdk.NewCfnOutput(st, jsii.String("GlobalClusterId"), &awscdk.CfnOutputProps{Value: jsii.String(r.names.GlobalClusterID())})
+		awscdk.NewCfnOutput(st, jsii.String("SessionTableName"), &awscdk.CfnOutputProps{Value: table.TableName()})
+	}
+	db := newDatabase(st, r, dbp)
+	cp.db = db
+	cp.bus = newEventBus(st, r)
+	fn := newPaymentFunction(st, r, cp)
+	if r.isPrimary() {
+		// The function reads the secrets at start; the secondary gets them
+		// through replication before its stack deploys.
+		fn.Node().AddDependency(st.Node().FindChild(jsii.String("Secrets")))
+	}
+
+	zone := awsroute53.HostedZone_FromHostedZoneAttributes(st, jsii.String("Zone"), &awsroute53.HostedZoneAttributes{
+		HostedZoneId: g.Zone.HostedZoneId(),
+		ZoneName:     jsii.String(r.names.ZoneName()),
+	})
+	api := newAPI(st, r, apiProps{fn: fn, zone: zone, healthCheckID: g.HealthChecks[r.name], logKey: key})
+	topic := newAlarmTopic(st, r.names.AlarmTopic(r.name), r.cfg.AlarmEmail, key)
+	newObservability(st, r, observabilityProps{db: db, fn: fn, api: api, topic: topic})
+	vault := newBackup(st, r, key)
+
+	// SSM parameters: the reference's endpoint parameters for this Region,
+	// plus what drctl reads and maintains (active Region, writer endpoint,
+	// zone and health-check ids), kept in both Regions so either can be
+	// read while the other is down.
+	putParameter(st, "EndpointParam", r.names.DBEndpointParam(r.role()), db.Cluster.AttrEndpointAddress())
+	putParameter(st, "ReaderEndpointParam", r.names.DBReaderEndpointParam(r.role()), db.Cluster.AttrReadEndpointAddress())
+	putParameter(st, "ActiveRegionParam", r.names.ActiveRegionParam(), jsii.String(r.cfg.PrimaryRegion))
+	writer := db.Cluster.AttrEndpointAddress()
+	if primary != nil {
+		writer = primary.Database.Cluster.AttrEndpointAddress()
+	}
+	putParameter(st, "WriterEndpointParam", r.names.WriterEndpointParam(), writer)
+	putParameter(st, "ZoneIdParam", r.names.ZoneIDParam(), g.Zone.HostedZoneId())
+	for _, region := range r.cfg.Regions() {
+		putParameter(st, "HealthCheckParam-"+region, r.names.HealthCheckParam(region), g.HealthChecks[region])
+	}
+
+	for _, o := range []struct {
+		id    string
+		value *string
+	}{
+		{"VpcId", net.Vpc.VpcId()},
+		{"ClusterEndpoint", db.Cluster.AttrEndpointAddress()},
+		{"ReaderEndpoint", db.Cluster.AttrReadEndpointAddress()},
+		{"LambdaArn", fn.FunctionArn()},
+		{"ApiEndpoint", jsii.String("https://" + r.names.APIHost())},
+		{"RegionalApiEndpoint", jsii.String("https://" + r.names.RegionalAPIHost(r.name))},
+		{"BackupVaultName", vault.BackupVaultName()},
+	} {
+		awscdk.NewCfnOutput(st, jsii.String(o.id), &awscdk.CfnOutputProps{Value: o.value})
+	}
+	return Regional{Stack: st, Database: db}
+}

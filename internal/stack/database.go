@@ -1,0 +1,138 @@
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Database is one Region's member of the Aurora MySQL global database.
+type Database struct {
+	Cluster  awsrds.CfnDBCluster
+	Instance awsrds.CfnDBInstance
+}
+
+// dbProps carries what the database needs from its neighbours.
+type dbProps struct {
+	net Network
+	key awskms.IKey
+	// masterSecret is set only in the primary Region, which creates the
+	// global cluster and its writer; the secondary joins by identifier.
+	masterSecret awscdkSecret
+}
+
+// awscdkSecret is the part of a Secrets Manager secret the writer needs.
+type awscdkSecret interface {
+	SecretValueFromJson(jsonField *string) awscdk.SecretValue
+}
+
+// newDatabase creates the Region's cluster and instance. Backtrack is not
+// set: Aurora does not support it on global databases (the reference's
+// deploy would fail). L1 resources are used because the L2 cluster cannot
+// join a global database.
+func newDatabase(scope constructs.Construct, r region, p dbProps) Database {
+	c := constructs.NewConstruct(scope, jsii.String("Database"))
+	protected := jsii.Bool(r.cfg.DeletionProtected())
+
+	var global awsrds.CfnGlobalCluster
+	if p.masterSecret != nil {
+		global = awsrds.NewCfnGlobalCluster(c, jsii.String("GlobalCluster"), &awsrds.CfnGlobalClusterProps{
+			GlobalClusterIdentifier: jsii.String(r.names.GlobalClusterID()),
+			Engine:                  jsii.String("aurora-mysql"),
+			EngineVersion:           jsii.String(r.cfg.DBEngineVersion),
+			StorageEncrypted:        jsii.Bool(true),
+			DeletionProtection:      protected,
+		})
+		global.ApplyRemovalPolicy(r.removal(awscdk.RemovalPolicy_RETAIN), nil)
+	}
+
+	subnets := anyList(*r.privateSubnetIDs(p.net)...)
+	subnetGroup := awsrds.NewCfnDBSubnetGroup(c, jsii.String("SubnetGroup"), &awsrds.CfnDBSubnetGroupProps{
+		DbSubnetGroupName:        jsii.String("payments-" + r.name + "-" + r.cfg.Environment),
+		DbSubnetGroupDescription: jsii.String("private subnets of the payment database in " + r.name),
+		SubnetIds:                subnets,
+	})
+
+	// TLS in transit is enforced by the server; audit logging feeds the
+	// exported audit log.
+	params := awsrds.NewCfnDBClusterParameterGroup(c, jsii.String("ClusterParameters"), &awsrds.CfnDBClusterParameterGroupProps{
+		Family:      jsii.String("aurora-mysql8.0"),
+		Description: jsii.String("payment-dr: TLS required, audit log on"),
+		Parameters: &map[string]any{
+			"require_secure_transport": "ON",
+			"server_audit_logging":     "1",
+			"server_audit_events":      "CONNECT,QUERY_DCL,QUERY_DDL",
+			"binlog_format":            "ROW",
+		},
+	})
+
+	clusterProps := &awsrds.CfnDBClusterProps{
+		DbClusterIdentifier:             jsii.String(r.names.ClusterID(r.name)),
+		GlobalClusterIdentifier:         jsii.String(r.names.GlobalClusterID()),
+		Engine:                          jsii.String("aurora-mysql"),
+		EngineVersion:                   jsii.String(r.cfg.DBEngineVersion),
+		DbSubnetGroupName:               subnetGroup.Ref(),
+		DbClusterParameterGroupName:     params.Ref(),
+		VpcSecurityGroupIds:             anyList(p.net.DatabaseSG.SecurityGroupId()),
+		StorageEncrypted:                jsii.Bool(true),
+		KmsKeyId:                        p.key.KeyArn(),
+		BackupRetentionPeriod:           jsii.Number(7),
+		PreferredBackupWindow:           jsii.String("02:00-02:30"),
+		PreferredMaintenanceWindow:      jsii.String("sun:04:00-sun:04:30"),
+		EnableCloudwatchLogsExports:     jsii.Strings("audit", "error", "general", "slowquery"),
+		EnableIamDatabaseAuthentication: jsii.Bool(true),
+		DeletionProtection:              protected,
+		CopyTagsToSnapshot:              jsii.Bool(true),
+		Tags:                            &[]*awscdk.CfnTag{{Key: jsii.String("Backup"), Value: jsii.String("daily")}},
+	}
+	if p.masterSecret != nil {
+		clusterProps.DatabaseName = jsii.String(r.names.DatabaseName())
+		clusterProps.MasterUsername = jsii.String(dbMasterUser)
+		// A {{resolve:secretsmanager:...}} reference: CloudFormation reads
+		// the generated password at deploy time.
+		clusterProps.MasterUserPassword = p.masterSecret.SecretValueFromJson(jsii.String("password")).UnsafeUnwrap()
+	}
+	cluster := awsrds.NewCfnDBCluster(c, jsii.String("Cluster"), clusterProps)
+	cluster.ApplyRemovalPolicy(r.removal(awscdk.RemovalPolicy_SNAPSHOT), nil)
+	suppress(cluster, "AwsSolutions-RDS14", "Backtrack is not supported on Aurora global database members; point-in-time restore and daily AWS Backup copies cover rewinds")
+	if !r.cfg.DeletionProtected() {
+		suppress(cluster, "AwsSolutions-RDS10", "The configuration sets deletionProtection=false for this throw-away test environment; production keeps the default (on)")
+	}
+	suppress(cluster, "AwsSolutions-RDS11", "The default port is kept for client compatibility; only the payment Lambda's security group can reach it, and TLS plus a generated password guard it")
+	if global != nil {
+		cluster.AddResourceDependency(global, jsii.String("the writer joins the global cluster"))
+	}
+
+	// The instance needs no deletion policy of its own: the cluster keeps
+	// the data and its snapshot.
+	instance := awsrds.NewCfnDBInstance(c, jsii.String("Instance"), &awsrds.CfnDBInstanceProps{
+		DbInstanceIdentifier:        jsii.String(r.names.InstanceID(r.name)),
+		DbClusterIdentifier:         cluster.Ref(),
+		DbInstanceClass:             jsii.String(r.cfg.DBInstanceClass),
+		Engine:                      jsii.String("aurora-mysql"),
+		PubliclyAccessible:          jsii.Bool(false),
+		AutoMinorVersionUpgrade:     jsii.Bool(false), // global members must stay on one version; upgrade on purpose
+		EnablePerformanceInsights:   jsii.Bool(true),
+		PerformanceInsightsKmsKeyId: p.key.KeyArn(),
+		Tags:                        &[]*awscdk.CfnTag{{Key: jsii.String("Backup"), Value: jsii.String("daily")}},
+	})
+	suppress(instance, "PCI.DSS.321-RDSAutomaticMinorVersionUpgradeEnabled", "Members of a global database must run the same engine version; minor upgrades are applied on purpose, secondary first, after drctl evaluate, not by independent automatic windows")
+	return Database{Cluster: cluster, Instance: instance}
+}
+
+func (r region) privateSubnetIDs(net Network) *[]*string {
+	sel := net.Vpc.SelectSubnets(&awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS})
+	return sel.SubnetIds
+}
+
+// anyList adapts strings to the *[]interface{} some L1 list properties take.
+func anyList(values ...*string) *[]interface{} {
+	out := make([]interface{}, len(values))
+	for i, v := range values {
+		out[i] = v
+	}
+	return &out
+}
