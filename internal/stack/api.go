@@ -113,9 +113,11 @@ func newAPI(scope constructs.Construct, r region, p apiProps) API {
 		Failover:      jsii.String(failoverRole),
 		HealthCheckId: p.healthCheckID,
 		AliasTarget: &awsroute53.CfnRecordSet_AliasTargetProperty{
-			DnsName:              failover.RegionalDomainName(),
-			HostedZoneId:         failover.RegionalHostedZoneId(),
-			EvaluateTargetHealth: jsii.Bool(true),
+			DnsName:      failover.RegionalDomainName(),
+			HostedZoneId: failover.RegionalHostedZoneId(),
+			// The attached health check is the signal: it probes /health,
+			// which is 200 only where the database accepts writes.
+			EvaluateTargetHealth: jsii.Bool(false),
 		},
 	})
 	awsroute53.NewCfnRecordSet(c, jsii.String("RegionalRecord"), &awsroute53.CfnRecordSetProps{
