@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts/ensure-tools.sh
+
 # shellcheck source=scripts/backends.sh
 source scripts/backends.sh
 backends_start
