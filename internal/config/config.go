@@ -35,7 +35,7 @@ type Config struct {
 
 	// DBInstanceClass is an RDS instance class such as db.r8g.large.
 	DBInstanceClass string `json:"dbInstanceClass"`
-	// DBEngineVersion is an Aurora MySQL 3 version such as 8.0.mysql_aurora.3.10.0.
+	// DBEngineVersion is an Aurora MySQL 3 version such as 8.0.mysql_aurora.3.10.4.
 	DBEngineVersion string `json:"dbEngineVersion"`
 
 	// DomainName is the parent domain; the zone is payment-<env>.<domain>.
@@ -77,7 +77,7 @@ func Default() Config {
 		PrimaryCIDR:     "10.0.0.0/16",
 		SecondaryCIDR:   "10.1.0.0/16",
 		DBInstanceClass: "db.r8g.large",
-		DBEngineVersion: "8.0.mysql_aurora.3.10.0",
+		DBEngineVersion: "8.0.mysql_aurora.3.10.4",
 		Objectives: Objectives{
 			RPOSeconds:        60,
 			RTOSeconds:        120,
@@ -205,7 +205,7 @@ func (c Config) Validate() error {
 		bad("dbInstanceClass", "%q: Aurora global databases need a memory-optimized (db.r*) class", c.DBInstanceClass)
 	}
 	if !engineRe.MatchString(c.DBEngineVersion) {
-		bad("dbEngineVersion", "%q is not an Aurora MySQL 3 version like 8.0.mysql_aurora.3.10.0", c.DBEngineVersion)
+		bad("dbEngineVersion", "%q is not an Aurora MySQL 3 version like 8.0.mysql_aurora.3.10.4", c.DBEngineVersion)
 	}
 
 	if err := validDomain(c.DomainName); err != nil {
