@@ -47,9 +47,13 @@ func run(args []string) error {
 	if *nag {
 		stack.ApplyNag(app)
 	}
-	assembly := app.Synth(nil)
+	app.Synth(nil)
 	if *nag {
-		if findings := stack.NagErrors(assembly); len(findings) > 0 {
+		findings, err := stack.NagErrors(*out)
+		if err != nil {
+			return err
+		}
+		if len(findings) > 0 {
 			for _, f := range findings {
 				fmt.Fprintln(os.Stderr, f)
 			}

@@ -37,7 +37,6 @@ type synthesized struct {
 	dir       string
 	templates map[string]template // by Region, and "global"
 	nagErrors []string
-	nagReport string
 }
 
 var (
@@ -82,8 +81,10 @@ func synthesize(t *testing.T) *synthesized {
 		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(s.dir)})
 		stacks := Build(app, s.cfg, lambdaDir(t))
 		ApplyNag(app)
-		assembly := app.Synth(nil)
-		s.nagErrors = NagErrors(assembly)
+		app.Synth(nil)
+		if s.nagErrors, synthErr = NagErrors(s.dir); synthErr != nil {
+			return
+		}
 		for _, st := range stacks.All() {
 			data, err := os.ReadFile(filepath.Join(s.dir, *st.ArtifactId()+".template.json"))
 			if err != nil {
