@@ -52,7 +52,7 @@ func newRegionalStack(scope constructs.Construct, r region, g Global, assetDir s
 		CrossRegionReferences: jsii.Bool(true),
 		TerminationProtection: jsii.Bool(r.cfg.DeletionProtected()),
 	})
-	key := newRegionKey(st, r)
+	key := newRegionKey(st, r, "regional")
 	net := newNetwork(st, r, key)
 
 	dbp := dbProps{net: net, key: key}

@@ -43,7 +43,7 @@ func newGlobalStack(scope constructs.Construct, cfg config.Config) Global {
 		ZoneName: jsii.String(r.names.ZoneName()),
 		Comment:  jsii.String("payment-dr " + cfg.Environment),
 	})
-	key := newRegionKey(st, r)
+	key := newRegionKey(st, r, "global")
 	topic := newAlarmTopic(st, "payment-dr-alarms-global-"+cfg.Environment, cfg.AlarmEmail, key)
 
 	g := Global{Stack: st, Zone: zone, HealthChecks: map[string]*string{}}

@@ -12,10 +12,13 @@ import (
 // Aurora, logs, the alarm topic, the backup vault and secrets. The services
 // that write encrypted data on our behalf are allowed to use it through
 // their service principals, limited to this account.
-func newRegionKey(scope constructs.Construct, r region) awskms.Key {
+//
+// purpose keeps the alias unique when two stacks share a Region (the global
+// stack and the primary both live in us-east-1 by default).
+func newRegionKey(scope constructs.Construct, r region, purpose string) awskms.Key {
 	key := awskms.NewKey(scope, jsii.String("DataKey"), &awskms.KeyProps{
-		Alias:             jsii.String("alias/payment-dr-" + r.cfg.Environment),
-		Description:       jsii.String("payment-dr " + r.cfg.Environment + " data at rest in " + r.name),
+		Alias:             jsii.String("alias/payment-dr-" + purpose + "-" + r.cfg.Environment),
+		Description:       jsii.String("payment-dr " + r.cfg.Environment + " " + purpose + " data at rest in " + r.name),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     r.removal(awscdk.RemovalPolicy_RETAIN),
 		PendingWindow:     awscdk.Duration_Days(jsii.Number(30)),

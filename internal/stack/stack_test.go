@@ -526,3 +526,39 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// TestNamesDoNotCollide: stacks that share a Region (the global stack and
+// the primary, both in us-east-1 by default) or an account-wide namespace
+// (IAM) must not claim the same physical name, or the second deploy fails.
+func TestNamesDoNotCollide(t *testing.T) {
+	s := synthesize(t)
+	regionOf := map[string]string{"global": GlobalRegion, s.cfg.PrimaryRegion: s.cfg.PrimaryRegion, s.cfg.SecondaryRegion: s.cfg.SecondaryRegion}
+	nameProp := map[string]string{
+		"AWS::KMS::Alias": "AliasName", "AWS::SNS::Topic": "TopicName", "AWS::CloudWatch::Alarm": "AlarmName",
+		"AWS::SSM::Parameter": "Name", "AWS::CloudWatch::Dashboard": "DashboardName", "AWS::Events::EventBus": "Name",
+		"AWS::IAM::Role": "RoleName", "AWS::Lambda::Function": "FunctionName", "AWS::RDS::DBCluster": "DBClusterIdentifier",
+	}
+	seen := map[string]string{}
+	checked := 0
+	for stackName, tpl := range s.templates {
+		for _, r := range tpl.Resources {
+			p, ok := nameProp[r.Type]
+			if !ok || r.Properties[p] == nil {
+				continue
+			}
+			scope := regionOf[stackName]
+			if r.Type == "AWS::IAM::Role" {
+				scope = "account"
+			}
+			key := scope + " " + r.Type + " " + jsonOf(r.Properties[p])
+			if other, dup := seen[key]; dup {
+				t.Errorf("%s declared by both %s and %s", key, other, stackName)
+			}
+			seen[key] = stackName
+			checked++
+		}
+	}
+	if checked < 30 {
+		t.Fatalf("only %d named resources checked", checked)
+	}
+}
