@@ -12,7 +12,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/payment-dr/payment-dr/internal/config"
-	// DRPOLICY "github.com/payment-dr/payment-dr/internal/drpolicy"
+	"github.com/payment-dr/payment-dr/internal/drpolicy"
 )
 
 // GlobalRegion hosts the global stack. Route 53 publishes health-check
@@ -75,7 +75,11 @@ func newGlobalStack(scope constructs.Construct, cfg config.Config) Global {
 		})
 	}
 	newWriterAlarms(st, cfg, statuses, topic)
-	g.DRRole = newDRRole(st, r)
+	ids := drpolicy.IDs{ZoneID: *zone.HostedZoneId(), HealthChecks: map[string]string{}}
+	for region, id := range g.HealthChecks {
+		ids.HealthChecks[region] = *id
+	}
+	g.DRRole = newDRRole(st, r, ids)
 	awscdk.NewCfnOutput(st, jsii.String("ZoneId"), &awscdk.CfnOutputProps{Value: zone.HostedZoneId()})
 	awscdk.NewCfnOutput(st, jsii.String("ZoneNameServers"), &awscdk.CfnOutputProps{Value: awscdk.Fn_Join(jsii.String(","), zone.HostedZoneNameServers())})
 	awscdk.NewCfnOutput(st, jsii.String("DRRoleArn"), &awscdk.CfnOutputProps{Value: g.DRRole.RoleArn()})
@@ -115,7 +119,7 @@ func newWriterAlarms(scope constructs.Construct, cfg config.Config, statuses map
 // drpolicy.Statements, the list drctl evaluate simulates: one source of
 // truth, each statement scoped to the named resources. Principals of this
 // account may assume it when their own policy allows; MFA is required.
-func newDRRole(scope constructs.Construct, r region) awsiam.Role {
+func newDRRole(scope constructs.Construct, r region, ids drpolicy.IDs) awsiam.Role {
 	role := awsiam.NewRole(scope, jsii.String("DRAutomationRole"), &awsiam.RoleProps{
 		RoleName:           jsii.String(r.names.DRRole()),
 		Description:        jsii.String("drctl: switchover, failover and drills of payment-dr " + r.cfg.Environment),
@@ -125,12 +129,16 @@ func newDRRole(scope constructs.Construct, r region) awsiam.Role {
 		}),
 	})
 	var statements []*awsiam.PolicyStatementProps
-	for _, s := range drStatementsTODO(r.cfg) {
+	for _, s := range drpolicy.Statements(r.cfg, ids) {
 		statements = append(statements, &awsiam.PolicyStatementProps{
 			Sid: jsii.String(s.Sid), Actions: jsii.Strings(s.Actions...), Resources: jsii.Strings(s.Resources...),
 		})
 	}
-	managedPolicy(scope, "DRAutomationPolicy", role, statements...)
+	policy := managedPolicy(scope, "DRAutomationPolicy", role, statements...)
+	suppress(policy, "AwsSolutions-IAM5", "CloudWatch GetMetricData has no resource-level scope, and the API-key secret is matched by exact name with Secrets Manager's six-character suffix",
+		"Resource::*",
+		"Resource::arn:aws:secretsmanager:"+r.cfg.PrimaryRegion+":"+r.cfg.Account+":secret:"+r.names.APIKeySecretName()+"-??????",
+		"Resource::arn:aws:secretsmanager:"+r.cfg.SecondaryRegion+":"+r.cfg.Account+":secret:"+r.names.APIKeySecretName()+"-??????")
 	return role
 }
 

@@ -1,0 +1,63 @@
+package drpolicy
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/payment-dr/payment-dr/internal/config"
+)
+
+func cfg() config.Config {
+	c := config.Default()
+	c.Environment, c.DomainName, c.AlarmEmail = "prod", "example.com", "a@example.com"
+	return c
+}
+
+func TestStatementsAreScopedToNamedResources(t *testing.T) {
+	st := Statements(cfg(), IDs{ZoneID: "Z123", HealthChecks: map[string]string{"us-east-1": "hc-e", "us-west-2": "hc-w"}})
+	all := map[string]Statement{}
+	for _, s := range st {
+		all[s.Sid] = s
+		for _, a := range s.Actions {
+			if strings.HasSuffix(a, "*") {
+				t.Errorf("%s: wildcard action %s", s.Sid, a)
+			}
+		}
+		for _, r := range s.Resources {
+			if r == "*" && s.Sid != "ReplicationMetrics" {
+				t.Errorf("%s: unscoped resource", s.Sid)
+			}
+		}
+	}
+	move := strings.Join(all["MoveTheWriter"].Resources, " ")
+	for _, want := range []string{
+		"arn:aws:rds::111111111111:global-cluster:payments-global-prod",
+		"arn:aws:rds:us-east-1:111111111111:cluster:payments-us-east-1-prod",
+		"arn:aws:rds:us-west-2:111111111111:cluster:payments-us-west-2-prod",
+	} {
+		if !strings.Contains(move, want) {
+			t.Errorf("MoveTheWriter lacks %s", want)
+		}
+	}
+	if got := all["FailoverRecords"].Resources; len(got) != 1 || got[0] != "arn:aws:route53:::hostedzone/Z123" {
+		t.Errorf("zone scope %v", got)
+	}
+	if got := strings.Join(all["HealthChecks"].Resources, " "); got != "arn:aws:route53:::healthcheck/hc-e arn:aws:route53:::healthcheck/hc-w" {
+		t.Errorf("health checks %s", got)
+	}
+	if !strings.Contains(strings.Join(all["DRParameters"].Resources, " "), "arn:aws:ssm:us-west-2:111111111111:parameter/payment/prod/dr/active-region") {
+		t.Errorf("parameters %v", all["DRParameters"].Resources)
+	}
+}
+
+func TestUnknownIDsFallBackToTheTypeWildcard(t *testing.T) {
+	st := Statements(cfg(), IDs{HealthChecks: map[string]string{"us-east-1": "only-one"}})
+	for _, s := range st {
+		if s.Sid == "HealthChecks" && strings.Join(s.Resources, ",") != "arn:aws:route53:::healthcheck/*" {
+			t.Errorf("partial ids must not silently drop a Region: %v", s.Resources)
+		}
+	}
+	if a := Actions(st); len(a) < 15 || a[0] != "rds:DescribeGlobalClusters" {
+		t.Errorf("actions %v", a)
+	}
+}
