@@ -1,18 +1,29 @@
-// Command payments is the payment service Lambda.
+// Command payments is the payment service Lambda (provided.al2023). All
+// logic lives in internal/payments; this only assembles and starts it.
 package main
 
 import (
 	"context"
-	"encoding/json"
+	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/payment-dr/payment-dr/internal/payments/httpapi"
+	"github.com/payment-dr/payment-dr/internal/payments/lambdaapp"
 )
 
 func main() {
-	lambda.Start(func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		body, _ := json.Marshal(map[string]string{"status": "ok", "region": os.Getenv("AWS_REGION")})
-		return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: string(body), Headers: map[string]string{"content-type": "application/json"}}, nil
-	})
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	env, err := lambdaapp.FromEnv(os.Getenv)
+	if err != nil {
+		log.Error("configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	app, err := lambdaapp.New(context.Background(), env, log)
+	if err != nil {
+		log.Error("start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(httpapi.LambdaHandler(app.Handler, app.Admin))
 }

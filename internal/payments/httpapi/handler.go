@@ -1,0 +1,279 @@
+// Package httpapi serves the payment API over net/http. The same handler
+// runs behind API Gateway (through the Lambda adapter in lambda.go), in a
+// local server and in tests.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/payment-dr/payment-dr/internal/payments"
+)
+
+// MaxBodyBytes bounds a request body.
+const MaxBodyBytes = 16 << 10
+
+// RetryAfterSeconds is sent with every 503.
+const RetryAfterSeconds = 5
+
+// Handler is the payment API.
+type Handler struct {
+	Service *payments.Service
+	APIKey  string // required on every route but GET /health
+	Log     *slog.Logger
+	Timeout time.Duration // per request; default 25 s (API Gateway gives up at 29 s)
+}
+
+type ctxKey struct{}
+
+// WithRequestID attaches the request id the logs carry.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+func requestID(r *http.Request) string {
+	if id, ok := r.Context().Value(ctxKey{}).(string); ok && id != "" {
+		return id
+	}
+	return r.Header.Get("X-Request-Id")
+}
+
+// ServeHTTP routes the three endpoints.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	log := h.logger().With("requestId", requestID(r), "method", r.Method, "path", r.URL.Path)
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("panic", "panic", fmt.Sprint(v))
+			writeError(rec, http.StatusInternalServerError, "internal", "internal error")
+		}
+		log.Info("request", "status", rec.status, "durationMs", float64(time.Since(start).Microseconds())/1000)
+	}()
+	timeout := h.Timeout
+	if timeout == 0 {
+		timeout = 25 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	r = r.WithContext(ctx)
+
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	switch {
+	case path == "/health":
+		if r.Method != http.MethodGet {
+			methodNotAllowed(rec, http.MethodGet)
+			return
+		}
+		h.health(rec, r)
+	case path == "/payments":
+		if r.Method != http.MethodPost {
+			methodNotAllowed(rec, http.MethodPost)
+			return
+		}
+		if h.authorized(rec, r) {
+			h.create(rec, r, log)
+		}
+	case strings.HasPrefix(path, "/payments/") && strings.Count(path, "/") == 2:
+		if r.Method != http.MethodGet {
+			methodNotAllowed(rec, http.MethodGet)
+			return
+		}
+		if h.authorized(rec, r) {
+			h.get(rec, r, strings.TrimPrefix(path, "/payments/"))
+		}
+	default:
+		writeError(rec, http.StatusNotFound, "not_found", "no such route")
+	}
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
+
+func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) bool {
+	got := r.Header.Get("X-Api-Key")
+	if h.APIKey == "" || subtle.ConstantTimeCompare([]byte(got), []byte(h.APIKey)) != 1 {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "missing or invalid x-api-key")
+		return false
+	}
+	return true
+}
+
+// createBody is the JSON body of POST /payments.
+type createBody struct {
+	Amount      json.RawMessage `json:"amount"`
+	Currency    string          `json:"currency"`
+	MerchantRef string          `json:"merchantRef"`
+	CustomerRef string          `json:"customerRef"`
+	SessionID   string          `json:"sessionId"`
+}
+
+// ParseCreate turns an HTTP request into a payments.Request, rejecting
+// anything that is not exactly the documented body. Exported for fuzzing.
+func ParseCreate(header http.Header, body []byte) (payments.Request, error) {
+	bad := func(code, format string, args ...any) error {
+		return &payments.ValidationError{Code: code, Message: fmt.Sprintf(format, args...)}
+	}
+	if ct := header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return payments.Request{}, &mediaTypeError{ct}
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var b createBody
+	if err := dec.Decode(&b); err != nil {
+		return payments.Request{}, bad("invalid_json", "body must be a JSON object with amount, currency, merchantRef, customerRef: %v", err)
+	}
+	if dec.More() {
+		return payments.Request{}, bad("invalid_json", "body has data after the JSON object")
+	}
+	if len(b.Amount) == 0 || string(b.Amount) == "null" {
+		return payments.Request{}, bad("invalid_amount", "amount is required (integer minor units)")
+	}
+	// The raw JSON number is parsed as an integer: a string, a fraction or
+	// an exponent is rejected, and nothing passes through a float.
+	amount, err := strconv.ParseInt(string(b.Amount), 10, 64)
+	if err != nil {
+		return payments.Request{}, bad("invalid_amount", "amount must be an integer number of minor units, got %s", b.Amount)
+	}
+	req := payments.Request{
+		IdempotencyKey: header.Get("Idempotency-Key"),
+		Amount:         amount, Currency: b.Currency, MerchantRef: b.MerchantRef, CustomerRef: b.CustomerRef, SessionID: b.SessionID,
+	}
+	return req, payments.Validate(req)
+}
+
+type mediaTypeError struct{ got string }
+
+func (e *mediaTypeError) Error() string { return "Content-Type must be application/json, got " + e.got }
+
+func (h *Handler) create(w http.ResponseWriter, r *http.Request, log *slog.Logger) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "unreadable_body", "could not read the request body")
+		return
+	}
+	if len(body) > MaxBodyBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("body exceeds %d bytes", MaxBodyBytes))
+		return
+	}
+	req, err := ParseCreate(r.Header, body)
+	if err != nil {
+		h.writeDomainError(w, err, log)
+		return
+	}
+	p, outcome, err := h.Service.Create(r.Context(), req)
+	if err != nil {
+		h.writeDomainError(w, err, log)
+		return
+	}
+	status := http.StatusCreated
+	if outcome == payments.Replayed {
+		status = http.StatusOK
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	if p.Status == payments.StatusFailed {
+		status = http.StatusPaymentRequired
+	}
+	log.Info("payment", "paymentId", p.ID, "status", p.Status, "replayed", outcome == payments.Replayed)
+	writeJSON(w, status, p)
+}
+
+func (h *Handler) get(w http.ResponseWriter, r *http.Request, id string) {
+	p, err := h.Service.Get(r.Context(), id)
+	if err != nil {
+		h.writeDomainError(w, err, h.logger())
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// health answers 200 only when this Region can take payments: Route 53
+// routes the failover name by it.
+func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
+	st := h.Service.Health(r.Context())
+	status := http.StatusOK
+	if st.Status != "ok" {
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, st)
+}
+
+func (h *Handler) writeDomainError(w http.ResponseWriter, err error, log *slog.Logger) {
+	var ve *payments.ValidationError
+	var ce *payments.ConflictError
+	var me *mediaTypeError
+	switch {
+	case errors.As(err, &ve):
+		writeError(w, http.StatusBadRequest, ve.Code, ve.Message)
+	case errors.As(err, &me):
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", me.Error())
+	case errors.As(err, &ce):
+		writeError(w, http.StatusConflict, "idempotency_key_reused", ce.Error())
+	case errors.Is(err, payments.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "no payment with that id")
+	case errors.Is(err, payments.ErrReadOnly):
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+		writeError(w, http.StatusServiceUnavailable, "region_read_only", "this Region's database is read-only (standby); retry, the request was not applied")
+	case errors.Is(err, payments.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		log.Warn("backend unavailable", "error", err.Error())
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+		writeError(w, http.StatusServiceUnavailable, "backend_unavailable", "a backend is unavailable; retry with the same Idempotency-Key")
+	default:
+		log.Error("unexpected error", "error", err.Error())
+		writeError(w, http.StatusInternalServerError, "internal", "internal error; retry with the same Idempotency-Key")
+	}
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, message
+	writeJSON(w, status, b)
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use "+allow)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}

@@ -1,0 +1,213 @@
+// Package paymentstest gives tests the real local backends started by
+// scripts/backends.sh (MariaDB and dynalite) and a recording EventBridge
+// endpoint driven through the AWS SDK's own request/response code.
+package paymentstest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
+)
+
+// Env returns a backend variable. Missing variables fail the test in CI
+// (CI=true) and skip it elsewhere, naming the variable and the fix.
+func Env(t testing.TB, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		msg := name + " is not set: run the tests with `make test`, which starts the local backends (scripts/backends.sh)"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return v
+}
+
+func suffix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Database creates a fresh migrated database on the server behind the
+// given DSN variables (admin and app) and returns a pool of the app user,
+// which has no right to bypass read_only, plus an admin pool.
+func Database(t testing.TB, appVar, adminVar string) (app, admin *sql.DB, name string) {
+	t.Helper()
+	appDSN, adminDSN := Env(t, appVar), Env(t, adminVar)
+	name = "payments_" + suffix()
+	root, err := mysqlstore.Open(adminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := root.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = root.ExecContext(context.Background(), "DROP DATABASE "+name)
+		root.Close()
+	})
+	admin, err = mysqlstore.Open(withDB(t, adminDSN, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	if _, err := mysqlstore.Migrate(ctx, admin); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	app, err = mysqlstore.Open(withDB(t, appDSN, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	return app, admin, name
+}
+
+func withDB(t testing.TB, dsn, db string) string {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DBName = db
+	return cfg.FormatDSN()
+}
+
+// Count runs a COUNT(*) query.
+func Count(t testing.TB, db *sql.DB, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Dynamo returns a client for dynalite and a fresh session table.
+func Dynamo(t testing.TB) (*dynamodb.Client, string) {
+	t.Helper()
+	endpoint := Env(t, "PAYMENTS_TEST_DYNAMODB_ENDPOINT")
+	c := dynamodb.New(dynamodb.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})
+	table := "payment-sessions-" + suffix()
+	_, err := c.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("sessionId"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("sessionId"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// dynalite creates tables asynchronously, like DynamoDB.
+	w := dynamodb.NewTableExistsWaiter(c, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 50 * time.Millisecond })
+	if err := w.Wait(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return c, table
+}
+
+// PutEventsEntry is one event the recorder received.
+type PutEventsEntry struct {
+	EventBusName, Source, DetailType, Detail string
+	At                                       time.Time
+}
+
+// EventBridge is a local endpoint that answers PutEvents like EventBridge
+// and records what it was sent. FailNext makes the next n calls answer
+// with a failed entry (EventBridge's partial failure), Throttle with an
+// HTTP 400 ThrottlingException.
+type EventBridge struct {
+	Server   *httptest.Server
+	mu       sync.Mutex
+	entries  []PutEventsEntry
+	FailNext int
+	Throttle int
+	Calls    int
+	// OnEvent, if set, runs before the event is acknowledged.
+	OnEvent func(PutEventsEntry)
+}
+
+// NewEventBridge starts the endpoint; it stops when the test ends.
+func NewEventBridge(t testing.TB) *EventBridge {
+	eb := &EventBridge{}
+	eb.Server = httptest.NewServer(http.HandlerFunc(eb.serve))
+	t.Cleanup(eb.Server.Close)
+	return eb
+}
+
+// Client returns an SDK client pointed at the endpoint.
+func (eb *EventBridge) Client() *eventbridge.Client {
+	return eventbridge.New(eventbridge.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(eb.Server.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})
+}
+
+func (eb *EventBridge) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	eb.mu.Lock()
+	defer eb.mu.Unlock()
+	eb.Calls++
+	if !strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".PutEvents") {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"__type":"UnknownOperationException","message":"only PutEvents"}`)
+		return
+	}
+	if eb.Throttle > 0 {
+		eb.Throttle--
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"__type":"ThrottlingException","message":"Rate exceeded"}`)
+		return
+	}
+	var in struct {
+		Entries []PutEventsEntry `json:"Entries"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	if eb.FailNext > 0 {
+		eb.FailNext--
+		_, _ = io.WriteString(w, `{"FailedEntryCount":1,"Entries":[{"ErrorCode":"InternalFailure","ErrorMessage":"try again"}]}`)
+		return
+	}
+	for _, e := range in.Entries {
+		e.At = time.Now()
+		if eb.OnEvent != nil {
+			eb.OnEvent(e)
+		}
+		eb.entries = append(eb.entries, e)
+	}
+	_, _ = io.WriteString(w, `{"FailedEntryCount":0,"Entries":[{"EventId":"`+suffix()+`"}]}`)
+}
+
+// Entries returns what was published so far.
+func (eb *EventBridge) Entries() []PutEventsEntry {
+	eb.mu.Lock()
+	defer eb.mu.Unlock()
+	return append([]PutEventsEntry(nil), eb.entries...)
+}
