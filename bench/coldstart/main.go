@@ -1,0 +1,223 @@
+// Command coldstart measures the payment Lambda's cold start: from process
+// start to the first reply, with real backend calls. It plays the Lambda
+// Runtime API on loopback, hands the freshly started binary one POST
+// /payments event, and times until the binary posts the response. The
+// binary loads both secrets (a local Secrets Manager endpoint), opens a
+// connection to MariaDB, commits the payment, writes the session to
+// dynalite and publishes the event (a local EventBridge endpoint).
+//
+// Run by scripts/bench.sh, which starts the backends and sets PAYMENTS_TEST_*.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
+)
+
+func main() {
+	binary := flag.String("binary", "", "payment Lambda binary built for this machine (-tags lambda.norpc)")
+	runs := flag.Int("runs", 20, "cold starts to measure")
+	flag.Parse()
+	if err := run(*binary, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "coldstart:", err)
+		os.Exit(1)
+	}
+}
+
+func must(name string) (string, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return "", fmt.Errorf("%s is not set (run through scripts/bench.sh)", name)
+	}
+	return v, nil
+}
+
+func run(binary string, runs int) error {
+	if binary == "" || runs < 1 {
+		return fmt.Errorf("-binary is required and -runs must be positive")
+	}
+	adminDSN, err := must("PAYMENTS_TEST_MYSQL_ADMIN_DSN")
+	if err != nil {
+		return err
+	}
+	appDSN, err := must("PAYMENTS_TEST_MYSQL_DSN")
+	if err != nil {
+		return err
+	}
+	ddbEndpoint, err := must("PAYMENTS_TEST_DYNAMODB_ENDPOINT")
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+
+	// Schema and table, as the deployed stack and migration provide them.
+	admin, err := mysqlstore.Open(adminDSN)
+	if err != nil {
+		return err
+	}
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS coldstart"); err != nil {
+		return err
+	}
+	acfg, _ := mysql.ParseDSN(adminDSN)
+	acfg.DBName = "coldstart"
+	migrator, err := sql.Open("mysql", acfg.FormatDSN())
+	if err != nil {
+		return err
+	}
+	if _, err := mysqlstore.Migrate(ctx, migrator); err != nil {
+		return err
+	}
+	ddb := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ddbEndpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
+	_, err = ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String("coldstart-sessions"),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("sessionId"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("sessionId"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	})
+	if err != nil && !strings.Contains(err.Error(), "ResourceInUse") {
+		return err
+	}
+	if err := dynamodb.NewTableExistsWaiter(ddb, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 50 * time.Millisecond }).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("coldstart-sessions")}, 10*time.Second); err != nil {
+		return err
+	}
+
+	appCfg, _ := mysql.ParseDSN(appDSN)
+	host, port, _ := net.SplitHostPort(appCfg.Addr)
+	aws := serveAWS(appCfg.User, appCfg.Passwd)
+	defer aws.Close()
+
+	var times []time.Duration
+	for i := 0; i < runs; i++ {
+		d, err := once(binary, aws.URL, ddbEndpoint, host, port, i)
+		if err != nil {
+			return fmt.Errorf("run %d: %w", i, err)
+		}
+		times = append(times, d)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	fmt.Printf("cold start (process start -> first reply, POST /payments with real backend calls), %d runs: min %.1f ms, p50 %.1f ms, p90 %.1f ms, max %.1f ms\n",
+		runs, ms(times[0]), ms(times[len(times)/2]), ms(times[len(times)*9/10]), ms(times[len(times)-1]))
+	return nil
+}
+
+// serveAWS answers Secrets Manager GetSecretValue and EventBridge
+// PutEvents (JSON 1.1 protocol) on one loopback endpoint.
+func serveAWS(user, pass string) *httpServer {
+	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		switch target := r.Header.Get("X-Amz-Target"); {
+		case strings.HasSuffix(target, "GetSecretValue"):
+			var in struct{ SecretId string }
+			_ = json.Unmarshal(body, &in)
+			value := "coldstart-api-key"
+			if in.SecretId == "db" {
+				b, _ := json.Marshal(map[string]string{"username": user, "password": pass})
+				value = string(b)
+			}
+			out, _ := json.Marshal(map[string]any{"ARN": "arn:aws:secretsmanager:us-east-1:111111111111:secret:" + in.SecretId, "Name": in.SecretId, "SecretString": value})
+			_, _ = w.Write(out)
+		case strings.HasSuffix(target, "PutEvents"):
+			_, _ = io.WriteString(w, `{"FailedEntryCount":0,"Entries":[{"EventId":"e"}]}`)
+		default:
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"__type":"UnknownOperationException"}`)
+		}
+	})
+	return newServer(mux)
+}
+
+// once starts the binary against a fresh Runtime API and times the first
+// invocation.
+func once(binary, awsURL, ddbEndpoint, dbHost, dbPort string, i int) (time.Duration, error) {
+	done := make(chan struct{ status int }, 1)
+	event := fmt.Sprintf(`{"version":"2.0","routeKey":"POST /payments","rawPath":"/payments","headers":{"content-type":"application/json","x-api-key":"coldstart-api-key","idempotency-key":"cold-%d-%d"},"requestContext":{"requestId":"r-%d","http":{"method":"POST","path":"/payments"}},"body":"{\"amount\":%d,\"currency\":\"USD\",\"merchantRef\":\"m\",\"customerRef\":\"c\"}","isBase64Encoded":false}`,
+		time.Now().UnixNano(), i, i, 100+i)
+	served := false
+	rt := newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/invocation/next"):
+			if served { // block the second poll until the process is killed
+				<-r.Context().Done()
+				return
+			}
+			served = true
+			w.Header().Set("Lambda-Runtime-Aws-Request-Id", fmt.Sprintf("req-%d", i))
+			w.Header().Set("Lambda-Runtime-Deadline-Ms", fmt.Sprint(time.Now().Add(time.Minute).UnixMilli()))
+			w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:111111111111:function:coldstart")
+			_, _ = io.WriteString(w, event)
+		case strings.HasSuffix(r.URL.Path, "/response"):
+			var resp struct{ StatusCode int }
+			b, _ := io.ReadAll(r.Body)
+			_ = json.Unmarshal(b, &resp)
+			w.WriteHeader(http.StatusAccepted)
+			done <- struct{ status int }{resp.StatusCode}
+		case strings.HasSuffix(r.URL.Path, "/error"):
+			b, _ := io.ReadAll(r.Body)
+			w.WriteHeader(http.StatusAccepted)
+			fmt.Fprintln(os.Stderr, "lambda reported:", string(b))
+			done <- struct{ status int }{-1}
+		}
+	}))
+	defer rt.Close()
+
+	cmd := exec.Command(binary)
+	cmd.Env = append(os.Environ(),
+		"AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(rt.URL, "http://"),
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER="+awsURL, "AWS_ENDPOINT_URL_EVENTBRIDGE="+awsURL, "AWS_ENDPOINT_URL_DYNAMODB="+ddbEndpoint,
+		"SESSION_TABLE=coldstart-sessions", "EVENT_BUS_NAME=coldstart", "DB_HOST="+dbHost, "DB_PORT="+dbPort, "DB_NAME=coldstart",
+		"DB_SECRET_ID=db", "API_KEY_SECRET_ID=api", "DB_TLS=off")
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	select {
+	case r := <-done:
+		d := time.Since(start)
+		if r.status != http.StatusCreated {
+			return 0, fmt.Errorf("first reply had status %d, want 201", r.status)
+		}
+		return d, nil
+	case <-time.After(30 * time.Second):
+		return 0, fmt.Errorf("no reply within 30 s")
+	}
+}
+
+type httpServer struct {
+	*http.Server
+	URL string
+}
+
+func newServer(h http.Handler) *httpServer {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	s := &httpServer{Server: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}, URL: "http://" + l.Addr().String()}
+	go func() { _ = s.Serve(l) }()
+	return s
+}
