@@ -17,8 +17,10 @@ tools/node_modules/.installed: tools/package.json tools/package-lock.json
 	cd tools && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-build/payments/bootstrap: $(GO_SOURCES)
+build/payments/bootstrap: $(GO_SOURCES) $(wildcard certs/*.pem)
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(LAMBDA_FLAGS) -o $@ ./cmd/payments
+	@if [ -f certs/rds-ca-bundle.pem ]; then cp certs/rds-ca-bundle.pem build/payments/; \
+	else echo "note: certs/rds-ca-bundle.pem is absent; the deployed Lambda will refuse to start until it is added (see README)"; fi
 
 lambda: build/payments/bootstrap
 

@@ -12,6 +12,12 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
+// RDSCABundle is the file name of the Amazon RDS CA bundle inside the
+// Lambda package. It is not in the repository (download it from the AWS
+// trust store into certs/ before deploying); without it the function
+// refuses to start rather than talk to the database unverified.
+const RDSCABundle = "rds-ca-bundle.pem"
+
 // computeProps carries what the payment Lambda needs from its neighbours.
 type computeProps struct {
 	net       Network
@@ -99,6 +105,9 @@ func newPaymentFunction(scope constructs.Construct, r region, p computeProps) aw
 			"DB_NAME":           jsii.String(r.names.DatabaseName()),
 			"DB_SECRET_ID":      jsii.String(r.names.DBSecretName()),
 			"API_KEY_SECRET_ID": jsii.String(r.names.APIKeySecretName()),
+			// The server certificate is verified against the RDS CA bundle
+			// shipped in the package (make lambda copies certs/ into it).
+			"DB_TLS_CA_FILE": jsii.String("/var/task/" + RDSCABundle),
 		},
 	})
 	fn.Node().AddDependency(policy)

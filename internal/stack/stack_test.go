@@ -196,7 +196,7 @@ func TestPaymentLambdaIsTheRealGoBinary(t *testing.T) {
 			t.Errorf("%s: Lambda not in the three private subnets", region)
 		}
 		env := prop(fn, "Environment", "Variables").(map[string]any)
-		for _, k := range []string{"SESSION_TABLE", "EVENT_BUS_NAME", "DB_HOST", "DB_SECRET_ID", "API_KEY_SECRET_ID", "DB_NAME"} {
+		for _, k := range []string{"SESSION_TABLE", "EVENT_BUS_NAME", "DB_HOST", "DB_SECRET_ID", "API_KEY_SECRET_ID", "DB_NAME", "DB_TLS_CA_FILE"} {
 			if env[k] == nil {
 				t.Errorf("%s: env %s missing", region, k)
 			}
