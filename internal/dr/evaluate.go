@@ -1,0 +1,93 @@
+package dr
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Finding is one reason the plan would not succeed now.
+type Finding struct {
+	Check   string `json:"check"`
+	Problem string `json:"problem"`
+}
+
+func (f Finding) String() string { return f.Check + ": " + f.Problem }
+
+// Evaluate checks that a switchover or failover to the standby would
+// succeed now: permissions, lag, the standby's cluster and Lambda, the
+// failover records' health checks, backups, and that the recorded active
+// Region matches the real writer. No finding means ready.
+func (c *Controller) Evaluate(ctx context.Context) []Finding {
+	var out []Finding
+	add := func(check, format string, args ...any) {
+		out = append(out, Finding{Check: check, Problem: fmt.Sprintf(format, args...)})
+	}
+	if denied, err := c.Cloud.DeniedActions(ctx); err != nil {
+		add("permissions", "could not simulate: %v", err)
+	} else if len(denied) > 0 {
+		add("permissions", "denied: %s", strings.Join(denied, ", "))
+	}
+	g, err := c.Cloud.GlobalCluster(ctx)
+	if err != nil {
+		add("global-cluster", "%v", err)
+		return out
+	}
+	writer := g.Writer()
+	if writer == "" {
+		add("global-cluster", "no member holds the writer")
+		return out
+	}
+	standby := c.Cfg.Other(writer)
+	if g.Status != "available" {
+		add("global-cluster", "status is %s", g.Status)
+	}
+	if m, ok := g.Member(standby); !ok {
+		add("standby-cluster", "%s has no member of the global cluster", standby)
+	} else if m.Status != "available" {
+		add("standby-cluster", "the cluster in %s is %s", standby, m.Status)
+	}
+	budget := time.Duration(c.Cfg.Objectives.LagBudgetSeconds) * time.Second
+	if lag, err := c.Cloud.ReplicationLag(ctx, standby); err != nil {
+		add("replication-lag", "%v", err)
+	} else if lag > budget {
+		add("replication-lag", "%s into %s, over the %s budget", lag, standby, budget)
+	}
+	if lat, err := c.Cloud.TableReplicationLatency(ctx, writer); err != nil {
+		add("table-replication", "%v", err)
+	} else if lat > budget {
+		add("table-replication", "%s from %s, over the %s budget", lat, writer, budget)
+	}
+	if active, err := c.Cloud.FunctionActive(ctx, standby); err != nil {
+		add("standby-lambda", "%v", err)
+	} else if !active {
+		add("standby-lambda", "the payment function in %s is not active", standby)
+	}
+	if h, err := c.Cloud.Health(ctx, standby); err != nil || !h.Reachable {
+		add("standby-api", "GET /health in %s did not answer: %v", standby, err)
+	} else if !h.TableReachable {
+		add("standby-api", "the payment service in %s cannot reach the session table", standby)
+	}
+	if problems, err := c.Cloud.FailoverRecordsHaveHealthChecks(ctx); err != nil {
+		add("failover-records", "%v", err)
+	} else {
+		for _, p := range problems {
+			add("failover-records", "%s", p)
+		}
+	}
+	maxAge := time.Duration(c.Cfg.Objectives.BackupMaxAgeHours) * time.Hour
+	for _, region := range c.Cfg.Regions() {
+		t, err := c.Cloud.NewestRecoveryPoint(ctx, region)
+		switch {
+		case err != nil:
+			add("backups", "%s: %v", region, err)
+		case c.now().Sub(t) > maxAge:
+			add("backups", "newest recovery point in %s is %s old (limit %s)", region, c.now().Sub(t).Round(time.Minute), maxAge)
+		}
+		if v, err := c.Cloud.Parameter(ctx, region, c.names().ActiveRegionParam()); err == nil && v != writer {
+			add("active-region-parameter", "%s says %s but the writer is in %s", region, v, writer)
+		}
+	}
+	return out
+}
