@@ -15,7 +15,7 @@ func at(s float64) time.Time { return t0.Add(time.Duration(s*1000) * time.Millis
 func script() ([]Sample, map[string]bool) {
 	var s []Sample
 	for i := 0; i < 50; i++ {
-		x := Sample{Key: "k", Start: at(float64(i)), End: at(float64(i) + 0.2), ID: string(rune('a' + i%26)) + string(rune('0'+i/26)), OK: i < 10 || i > 41}
+		x := Sample{Key: "k", Start: at(float64(i)), End: at(float64(i) + 0.2), ID: string(rune('a'+i%26)) + string(rune('0'+i/26)), OK: i < 10 || i > 41}
 		if !x.OK {
 			x.ID, x.Err = "", "503 region_read_only"
 		}

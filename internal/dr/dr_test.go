@@ -1,0 +1,274 @@
+package dr
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/payment-dr/payment-dr/internal/config"
+	"github.com/payment-dr/payment-dr/internal/dr/journal"
+	"github.com/payment-dr/payment-dr/internal/dr/plan"
+)
+
+func testCfg() config.Config {
+	c := config.Default()
+	c.Environment, c.DomainName, c.AlarmEmail = "dev", "example.com", "a@example.com"
+	return c
+}
+
+func controller(w *world) (*Controller, *bytes.Buffer) {
+	log := &bytes.Buffer{}
+	return &Controller{Cfg: testCfg(), Cloud: w, Poll: time.Millisecond, Log: log}, log
+}
+
+func newRun(t *testing.T, kind, target string) *journal.Run {
+	t.Helper()
+	run, err := journal.Create(t.TempDir(), journal.Run{ID: journal.NewID(kind, target, time.Now()), Kind: kind, Target: target, Env: "dev", Created: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+func TestCleanSwitchover(t *testing.T) {
+	w := newWorld()
+	c, log := controller(w)
+	run := newRun(t, "switchover", "us-west-2")
+	if err := plan.Execute(context.Background(), c.Switchover("us-west-2"), run, nil, log); err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	if w.writer != "us-west-2" || w.called("SwitchoverGlobalCluster us-west-2") != 1 || w.called("FailoverGlobalCluster") != 0 {
+		t.Errorf("writer %s, calls %v", w.writer, w.calls)
+	}
+	for _, r := range []string{"us-east-1", "us-west-2"} {
+		if w.params[r]["/payment/dev/dr/active-region"] != "us-west-2" || !strings.Contains(w.params[r]["/payment/dev/dr/writer-endpoint"], "us-west-2") {
+			t.Errorf("%s parameters %v", r, w.params[r])
+		}
+	}
+	for _, s := range run.Steps {
+		if !s.Done() || s.Attempts != 1 {
+			t.Errorf("step %+v", s)
+		}
+	}
+	if len(run.Steps) != 6 {
+		t.Errorf("%d steps", len(run.Steps))
+	}
+	// Running it again finds nothing to do: every step is done.
+	before := len(w.calls)
+	if err := plan.Execute(context.Background(), c.Switchover("us-west-2"), run, nil, log); err != nil || len(w.calls) != before {
+		t.Errorf("re-run of a finished journal called AWS: %v %v", err, w.calls[before:])
+	}
+}
+
+func TestSwitchoverRefusesWhenNothingToDoOrOverBudget(t *testing.T) {
+	w := newWorld()
+	c, log := controller(w)
+	err := plan.Execute(context.Background(), c.Switchover("us-east-1"), newRun(t, "switchover", "us-east-1"), nil, log)
+	if !errors.Is(err, ErrNothingToDo) {
+		t.Errorf("switchover to the writer: %v", err)
+	}
+	w.lag["us-west-2"] = 5 * time.Minute
+	err = plan.Execute(context.Background(), c.Switchover("us-west-2"), newRun(t, "switchover", "us-west-2"), nil, log)
+	if err == nil || !strings.Contains(err.Error(), "over the 60s budget") || w.called("SwitchoverGlobalCluster") != 0 {
+		t.Errorf("lag over budget: %v", err)
+	}
+	if err := c.CheckRegion("eu-west-1"); err == nil {
+		t.Error("unknown Region accepted")
+	}
+}
+
+func TestFailoverWithLagRecordsItAndToleratesTheLostRegion(t *testing.T) {
+	w := newWorld()
+	w.lag["us-west-2"] = 2300 * time.Millisecond
+	w.down["us-east-1"] = true
+	c, log := controller(w)
+	run := newRun(t, "failover", "us-west-2")
+	// A switchover cannot work with the writer's Region down...
+	if err := plan.Execute(context.Background(), c.Switchover("us-west-2"), newRun(t, "switchover", "us-west-2"), nil, log); err == nil {
+		t.Fatal("switchover with the writer's Region down succeeded")
+	}
+	// ...a failover with data loss allowed does.
+	if err := plan.Execute(context.Background(), c.Failover("us-west-2", true, run), run, nil, log); err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	if w.writer != "us-west-2" || len(w.allowLoss) != 1 || !w.allowLoss[0] {
+		t.Errorf("writer %s allowLoss %v", w.writer, w.allowLoss)
+	}
+	if run.Values["lagAtFailoverMs"] != "2300" {
+		t.Errorf("lag at failover %v", run.Values)
+	}
+	if w.params["us-west-2"]["/payment/dev/dr/active-region"] != "us-west-2" {
+		t.Errorf("target parameters not updated")
+	}
+	if !strings.Contains(log.String(), "parameters in us-east-1 not updated") {
+		t.Errorf("the lost Region's parameter failure was not reported:\n%s", log)
+	}
+}
+
+func TestFailedStepResumesFromTheJournal(t *testing.T) {
+	w := newWorld()
+	w.failPut["us-west-2"] = 1 // the first PutParameter in us-west-2 is throttled
+	c, log := controller(w)
+	dir := t.TempDir()
+	run, err := journal.Create(dir, journal.Run{ID: "switchover-20261125T040000Z-us-west-2", Kind: "switchover", Target: "us-west-2", Env: "dev", Created: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = plan.Execute(context.Background(), c.Switchover("us-west-2"), run, nil, log)
+	var se *plan.StepError
+	if !errors.As(err, &se) || se.Step != "update-parameters" {
+		t.Fatalf("want update-parameters to fail, got %v", err)
+	}
+	switches := w.called("SwitchoverGlobalCluster")
+
+	// A new process: reload the journal from disk and resume.
+	again, err := journal.Open(dir, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := plan.Summary(again); !strings.Contains(got, "switch-writer          done") || !strings.Contains(got, "update-parameters      failed") {
+		t.Errorf("journal on disk:\n%s", got)
+	}
+	if err := plan.Execute(context.Background(), c.Switchover("us-west-2"), again, nil, log); err != nil {
+		t.Fatalf("resume: %v\n%s", err, log)
+	}
+	if w.called("SwitchoverGlobalCluster") != switches {
+		t.Error("resume repeated the switchover")
+	}
+	for _, s := range again.Steps {
+		if !s.Done() {
+			t.Errorf("step %s not done after resume", s.Name)
+		}
+		if s.Name == "update-parameters" && s.Attempts != 2 {
+			t.Errorf("update-parameters attempts %d, want 2", s.Attempts)
+		}
+	}
+}
+
+func TestInterruptedStepIsCheckedBeforeRetry(t *testing.T) {
+	w := newWorld()
+	c, log := controller(w)
+	run := newRun(t, "switchover", "us-west-2")
+	// Simulate a crash right after SwitchoverGlobalCluster was sent: the
+	// journal says switch-writer started, never ended.
+	p := c.Switchover("us-west-2")
+	if err := plan.Execute(context.Background(), plan.Plan{Steps: p.Steps[:1]}, run, nil, log); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Switchover(context.Background(), "us-west-2"); err != nil {
+		t.Fatal(err)
+	}
+	run.Step("switch-writer").Started = time.Now()
+	_, _ = w.GlobalCluster(context.Background())
+	_, _ = w.GlobalCluster(context.Background()) // the move completes
+	if err := plan.Execute(context.Background(), p, run, nil, log); err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	if n := w.called("SwitchoverGlobalCluster"); n != 1 {
+		t.Errorf("switchover sent %d times; the dirty step must be checked, not blindly retried", n)
+	}
+	if run.Step("switch-writer").Note != "found done on resume" {
+		t.Errorf("note %q", run.Step("switch-writer").Note)
+	}
+}
+
+func TestStepTimeoutIsAClearError(t *testing.T) {
+	w := newWorld()
+	c, log := controller(w)
+	p := c.Switchover("us-west-2")
+	for i := range p.Steps {
+		if p.Steps[i].Name == "verify-dns" {
+			p.Steps[i].Timeout = 20 * time.Millisecond
+		}
+	}
+	p.Steps[len(p.Steps)-1].Run = func(ctx context.Context) error {
+		return plan.Wait(ctx, time.Millisecond, "health checks to follow the writer", func(context.Context) (bool, error) { return false, nil })
+	}
+	err := plan.Execute(context.Background(), p, newRun(t, "switchover", "us-west-2"), nil, log)
+	if err == nil || !strings.Contains(err.Error(), "step verify-dns: timed out after 20ms") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestEvaluateFindsMissingPermissionAndStaleBackups(t *testing.T) {
+	w := newWorld()
+	c, _ := controller(w)
+	if f := c.Evaluate(context.Background()); len(f) != 0 {
+		t.Fatalf("healthy environment has findings: %v", f)
+	}
+	w.denied = []string{"rds:FailoverGlobalCluster"}
+	w.backups["us-west-2"] = time.Now().Add(-50 * time.Hour)
+	w.lag["us-west-2"] = 3 * time.Minute
+	w.records = []string{"PRIMARY record of api.payment-dev.example.com has no health check"}
+	w.params["us-west-2"]["/payment/dev/dr/active-region"] = "us-west-2"
+	got := map[string]string{}
+	for _, f := range c.Evaluate(context.Background()) {
+		got[f.Check] = f.Problem
+	}
+	for check, want := range map[string]string{
+		"permissions": "rds:FailoverGlobalCluster", "backups": "us-west-2", "replication-lag": "over the 1m0s budget",
+		"failover-records": "no health check", "active-region-parameter": "says us-west-2 but the writer is in us-east-1",
+	} {
+		if !strings.Contains(got[check], want) {
+			t.Errorf("%s: %q lacks %q", check, got[check], want)
+		}
+	}
+}
+
+func TestStatusReportsBothRegions(t *testing.T) {
+	w := newWorld()
+	c, _ := controller(w)
+	s := c.Status(context.Background())
+	if s.Primary != "us-east-1" || len(s.Regions) != 2 || s.Regions[1].ReplicationLagMs == nil || *s.Regions[1].ReplicationLagMs != 800 {
+		t.Fatalf("%+v", s)
+	}
+	var text, js bytes.Buffer
+	s.WriteText(&text)
+	if err := s.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "us-west-2  secondary  available  800 ms") || !strings.Contains(js.String(), `"primary": "us-east-1"`) {
+		t.Errorf("text:\n%s\njson:\n%s", text.String(), js.String())
+	}
+}
+
+func TestDrillPlannedSwitchoverLosesNothing(t *testing.T) {
+	w := newWorld()
+	c, log := controller(w)
+	run := newRun(t, "drill", "us-west-2")
+	res, err := c.Drill(context.Background(), canary{w}, c.Switchover("us-west-2"), run, DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	r := res.Result
+	if len(r.Lost) != 0 || r.RPO != 0 || r.Unrecovered || r.Writes < 6 {
+		t.Errorf("planned switchover: %+v", r)
+	}
+	if r.Failed > 0 && (r.RTO <= 0 || r.Recovered.Before(r.FirstFailure)) {
+		t.Errorf("RTO %s from %s to %s", r.RTO, r.FirstFailure, r.Recovered)
+	}
+}
+
+func TestDrillUnplannedFailoverMeasuresLoss(t *testing.T) {
+	w := newWorld()
+	c, log := controller(w)
+	run := newRun(t, "drill", "us-west-2")
+	// Replication stalls: what the primary acknowledges does not reach us-west-2.
+	w.replicate = false
+	res, err := c.Drill(context.Background(), canary{w}, c.Failover("us-west-2", true, run), run, DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	r := res.Result
+	if len(r.Lost) < 3 || r.RPO <= 0 {
+		t.Fatalf("lost %d RPO %s", len(r.Lost), r.RPO)
+	}
+	for _, l := range r.Lost {
+		if l.End.After(r.FailoverAt) {
+			t.Errorf("write acknowledged after the failover counted as lost: %+v", l)
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package dr
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/payment-dr/payment-dr/internal/dr/journal"
+	"github.com/payment-dr/payment-dr/internal/dr/measure"
+	"github.com/payment-dr/payment-dr/internal/dr/plan"
+)
+
+// DrillOptions tune a drill.
+type DrillOptions struct {
+	Interval time.Duration // between canary writes (default 1 s)
+	Warmup   int           // successful writes before the writer moves (default 5)
+	Settle   int           // successful writes after the plan before stopping (default 5)
+	// SettleTimeout bounds the wait for those writes (default 5 min).
+	SettleTimeout time.Duration
+}
+
+func (o DrillOptions) withDefaults() DrillOptions {
+	if o.Interval <= 0 {
+		o.Interval = time.Second
+	}
+	if o.Warmup <= 0 {
+		o.Warmup = 5
+	}
+	if o.Settle <= 0 {
+		o.Settle = 5
+	}
+	if o.SettleTimeout <= 0 {
+		o.SettleTimeout = 5 * time.Minute
+	}
+	return o
+}
+
+// DrillResult is a drill's measurements and raw canary samples.
+type DrillResult struct {
+	Result  measure.Result   `json:"result"`
+	Samples []measure.Sample `json:"samples"`
+}
+
+// Drill writes canary payments continuously, runs p (a switchover or
+// failover), keeps writing until the new primary acknowledges writes, then
+// reads back every write acknowledged before the writer moved from the new
+// primary. RTO and RPO come from those samples (package measure).
+func (c *Controller) Drill(ctx context.Context, canary Canary, p plan.Plan, run *journal.Run, opt DrillOptions) (DrillResult, error) {
+	opt = opt.withDefaults()
+	var mu sync.Mutex
+	var samples []measure.Sample
+	okAfter := func(t time.Time) int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, s := range samples {
+			if s.OK && s.Start.After(t) {
+				n++
+			}
+		}
+		return n
+	}
+
+	cctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(opt.Interval)
+		defer tick.Stop()
+		for seq := 0; ; seq++ {
+			key := fmt.Sprintf("%s-canary-%05d", run.ID, seq)
+			s := measure.Sample{Key: key, Start: c.now()}
+			wctx, cancel := context.WithTimeout(cctx, 10*time.Second)
+			id, err := canary.Write(wctx, key)
+			cancel()
+			s.End = c.now()
+			if cctx.Err() != nil {
+				return // stopped mid-write: not a sample
+			}
+			s.OK, s.ID = err == nil, id
+			if err != nil {
+				s.Err = err.Error()
+			}
+			mu.Lock()
+			samples = append(samples, s)
+			mu.Unlock()
+			select {
+			case <-cctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+
+	begin := c.now().Add(-time.Nanosecond)
+	if err := plan.Wait(ctx, opt.Interval/2, "warm-up canary writes", func(context.Context) (bool, error) {
+		return okAfter(begin) >= opt.Warmup, nil
+	}); err != nil {
+		stop()
+		wg.Wait()
+		return DrillResult{Samples: samples}, fmt.Errorf("canaries never succeeded before the drill: %w", err)
+	}
+
+	planErr := plan.Execute(ctx, p, run, c.Clock, c.Log)
+	failoverAt := c.now()
+	for _, name := range []string{"switch-writer", "promote"} {
+		for _, st := range run.Steps {
+			if st.Name == name && !st.Started.IsZero() {
+				failoverAt = st.Started
+			}
+		}
+	}
+	if planErr == nil {
+		planEnd := c.now()
+		sctx, cancel := context.WithTimeout(ctx, opt.SettleTimeout)
+		planErr = plan.Wait(sctx, opt.Interval/2, "canary writes in the new primary", func(context.Context) (bool, error) {
+			return okAfter(planEnd) >= opt.Settle, nil
+		})
+		cancel()
+	}
+	stop()
+	wg.Wait()
+
+	missing := map[string]bool{}
+	var readErr error
+	for _, s := range samples {
+		if !s.OK || s.End.After(failoverAt) {
+			continue
+		}
+		found, err := canary.Read(ctx, p.Target, s.ID)
+		if err != nil {
+			readErr = fmt.Errorf("reading canary %s back from %s: %w", s.ID, p.Target, err)
+			break
+		}
+		if !found {
+			missing[s.ID] = true
+		}
+	}
+	res := DrillResult{Result: measure.Measure(samples, failoverAt, missing), Samples: samples}
+	if planErr != nil {
+		return res, planErr
+	}
+	return res, readErr
+}
