@@ -115,14 +115,18 @@ func (w *world) TableReplicas(context.Context) ([]Replica, error) {
 	return []Replica{{"us-east-1", "ACTIVE"}, {"us-west-2", "ACTIVE"}}, nil
 }
 
-func (w *world) writable(region string) bool { return w.writer == region && w.pending == "" && !w.down[region] }
+func (w *world) writable(region string) bool {
+	return w.writer == region && w.pending == "" && !w.down[region]
+}
 
 func (w *world) HealthCheckHealthy(_ context.Context, region string) (bool, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.writable(region), nil
 }
-func (w *world) FailoverRecordsHaveHealthChecks(context.Context) ([]string, error) { return w.records, nil }
+func (w *world) FailoverRecordsHaveHealthChecks(context.Context) ([]string, error) {
+	return w.records, nil
+}
 
 func (w *world) Health(_ context.Context, region string) (RegionHealth, error) {
 	w.mu.Lock()
@@ -204,4 +208,3 @@ func (w *world) called(prefix string) int {
 	}
 	return n
 }
-
