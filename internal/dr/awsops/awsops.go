@@ -1,0 +1,390 @@
+// Package awsops implements dr.Cloud with the AWS SDK for Go v2: RDS for
+// the global database, CloudWatch for lag, Route 53 for health checks and
+// records, SSM for the DR parameters, DynamoDB, AWS Backup, Lambda and IAM
+// policy simulation. Names come from package naming; ids assigned at
+// deploy time (zone, health checks) are read from the SSM parameters the
+// stacks write in both Regions.
+package awsops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/service/backup"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/payment-dr/payment-dr/internal/config"
+	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/drpolicy"
+	"github.com/payment-dr/payment-dr/internal/naming"
+)
+
+// Regional holds one Region's clients.
+type Regional struct {
+	RDS        *rds.Client
+	SSM        *ssm.Client
+	CloudWatch *cloudwatch.Client
+	DynamoDB   *dynamodb.Client
+	Backup     *backup.Client
+	Lambda     *lambda.Client
+}
+
+// AWS implements dr.Cloud.
+type AWS struct {
+	Cfg     config.Config
+	Regions map[string]Regional
+	Route53 *route53.Client
+	IAM     *iam.Client
+	STS     *sts.Client
+	HTTP    *http.Client
+}
+
+// New builds the clients from an aws.Config (credentials already set up,
+// e.g. assumed DR role).
+func New(cfg config.Config, awsCfg aws.Config) *AWS {
+	a := &AWS{Cfg: cfg, Regions: map[string]Regional{}, HTTP: &http.Client{Timeout: 5 * time.Second}}
+	for _, r := range cfg.Regions() {
+		c := awsCfg.Copy()
+		c.Region = r
+		a.Regions[r] = Regional{RDS: rds.NewFromConfig(c), SSM: ssm.NewFromConfig(c), CloudWatch: cloudwatch.NewFromConfig(c),
+			DynamoDB: dynamodb.NewFromConfig(c), Backup: backup.NewFromConfig(c), Lambda: lambda.NewFromConfig(c)}
+	}
+	g := awsCfg.Copy()
+	g.Region = "us-east-1" // Route 53 and IAM are global; their endpoints live there
+	a.Route53, a.IAM, a.STS = route53.NewFromConfig(g), iam.NewFromConfig(g), sts.NewFromConfig(g)
+	return a
+}
+
+func (a *AWS) names() naming.Names { return naming.New(a.Cfg.Environment, a.Cfg.DomainName) }
+
+// eachRegion tries fn in the primary, then the secondary: during an
+// outage one of them answers.
+func eachRegion[T any](a *AWS, fn func(region string, c Regional) (T, error)) (T, error) {
+	var errs []error
+	for _, r := range a.Cfg.Regions() {
+		v, err := fn(r, a.Regions[r])
+		if err == nil {
+			return v, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", r, err))
+	}
+	var zero T
+	return zero, errors.Join(errs...)
+}
+
+// GlobalCluster implements dr.Cloud.
+func (a *AWS) GlobalCluster(ctx context.Context) (dr.GlobalCluster, error) {
+	id := a.names().GlobalClusterID()
+	out, err := eachRegion(a, func(_ string, c Regional) (*rds.DescribeGlobalClustersOutput, error) {
+		return c.RDS.DescribeGlobalClusters(ctx, &rds.DescribeGlobalClustersInput{GlobalClusterIdentifier: aws.String(id)})
+	})
+	if err != nil {
+		return dr.GlobalCluster{}, fmt.Errorf("DescribeGlobalClusters %s: %w", id, err)
+	}
+	if len(out.GlobalClusters) != 1 {
+		return dr.GlobalCluster{}, fmt.Errorf("global cluster %s not found", id)
+	}
+	gc := out.GlobalClusters[0]
+	g := dr.GlobalCluster{ID: aws.ToString(gc.GlobalClusterIdentifier), Status: aws.ToString(gc.Status)}
+	for _, m := range gc.GlobalClusterMembers {
+		parsed, err := arn.Parse(aws.ToString(m.DBClusterArn))
+		if err != nil {
+			continue
+		}
+		member := dr.Member{Region: parsed.Region, ClusterARN: aws.ToString(m.DBClusterArn), Writer: aws.ToBool(m.IsWriter), Status: "unknown"}
+		if c, ok := a.Regions[parsed.Region]; ok {
+			d, err := c.RDS.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: m.DBClusterArn})
+			if err == nil && len(d.DBClusters) == 1 {
+				member.Status, member.Endpoint = aws.ToString(d.DBClusters[0].Status), aws.ToString(d.DBClusters[0].Endpoint)
+			} else if err != nil {
+				member.Status = "unreachable"
+			}
+		}
+		g.Members = append(g.Members, member)
+	}
+	sort.Slice(g.Members, func(i, j int) bool { return g.Members[i].Region < g.Members[j].Region })
+	return g, nil
+}
+
+func (a *AWS) clusterARN(region string) string {
+	return "arn:aws:rds:" + region + ":" + a.Cfg.Account + ":cluster:" + a.names().ClusterID(region)
+}
+
+// Switchover implements dr.Cloud (SwitchoverGlobalCluster, sent to the target Region).
+func (a *AWS) Switchover(ctx context.Context, region string) error {
+	_, err := a.Regions[region].RDS.SwitchoverGlobalCluster(ctx, &rds.SwitchoverGlobalClusterInput{
+		GlobalClusterIdentifier: aws.String(a.names().GlobalClusterID()), TargetDbClusterIdentifier: aws.String(a.clusterARN(region)),
+	})
+	return err
+}
+
+// Failover implements dr.Cloud (FailoverGlobalCluster).
+func (a *AWS) Failover(ctx context.Context, region string, allowDataLoss bool) error {
+	in := &rds.FailoverGlobalClusterInput{
+		GlobalClusterIdentifier: aws.String(a.names().GlobalClusterID()), TargetDbClusterIdentifier: aws.String(a.clusterARN(region)),
+	}
+	if allowDataLoss {
+		in.AllowDataLoss = aws.Bool(true)
+	}
+	_, err := a.Regions[region].RDS.FailoverGlobalCluster(ctx, in)
+	return err
+}
+
+// latestMetric returns the most recent datapoint of a metric over the last
+// ten minutes.
+func (a *AWS) latestMetric(ctx context.Context, region, ns, name, stat string, dims map[string]string) (float64, error) {
+	var d []cwtypes.Dimension
+	for k, v := range dims {
+		d = append(d, cwtypes.Dimension{Name: aws.String(k), Value: aws.String(v)})
+	}
+	now := time.Now()
+	out, err := a.Regions[region].CloudWatch.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{
+		StartTime: aws.Time(now.Add(-10 * time.Minute)), EndTime: aws.Time(now), ScanBy: cwtypes.ScanByTimestampDescending,
+		MetricDataQueries: []cwtypes.MetricDataQuery{{Id: aws.String("m"), MetricStat: &cwtypes.MetricStat{
+			Metric: &cwtypes.Metric{Namespace: aws.String(ns), MetricName: aws.String(name), Dimensions: d},
+			Period: aws.Int32(60), Stat: aws.String(stat)}}},
+	})
+	if err != nil {
+		return 0, err
+	}
+	if len(out.MetricDataResults) == 0 || len(out.MetricDataResults[0].Values) == 0 {
+		return 0, fmt.Errorf("no %s datapoints in %s in the last 10 minutes", name, region)
+	}
+	return out.MetricDataResults[0].Values[0], nil
+}
+
+// ReplicationLag implements dr.Cloud.
+func (a *AWS) ReplicationLag(ctx context.Context, region string) (time.Duration, error) {
+	v, err := a.latestMetric(ctx, region, "AWS/RDS", "AuroraGlobalDBReplicationLag", "Maximum", map[string]string{"DBClusterIdentifier": a.names().ClusterID(region)})
+	return time.Duration(v * float64(time.Millisecond)), err
+}
+
+// TableReplicationLatency implements dr.Cloud.
+func (a *AWS) TableReplicationLatency(ctx context.Context, source string) (time.Duration, error) {
+	v, err := a.latestMetric(ctx, source, "AWS/DynamoDB", "ReplicationLatency", "Average",
+		map[string]string{"TableName": a.names().SessionTable(), "ReceivingRegion": a.Cfg.Other(source)})
+	return time.Duration(v * float64(time.Millisecond)), err
+}
+
+// TableReplicas implements dr.Cloud.
+func (a *AWS) TableReplicas(ctx context.Context) ([]dr.Replica, error) {
+	out, err := eachRegion(a, func(_ string, c Regional) (*dynamodb.DescribeTableOutput, error) {
+		return c.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(a.names().SessionTable())})
+	})
+	if err != nil {
+		return nil, err
+	}
+	var rs []dr.Replica
+	for _, r := range out.Table.Replicas {
+		rs = append(rs, dr.Replica{Region: aws.ToString(r.RegionName), Status: string(r.ReplicaStatus)})
+	}
+	return rs, nil
+}
+
+func (a *AWS) param(ctx context.Context, name string) (string, error) {
+	return eachRegion(a, func(_ string, c Regional) (string, error) {
+		out, err := c.SSM.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+		if err != nil {
+			return "", err
+		}
+		return aws.ToString(out.Parameter.Value), nil
+	})
+}
+
+// HealthCheckHealthy implements dr.Cloud: healthy when most Route 53
+// checkers report success.
+func (a *AWS) HealthCheckHealthy(ctx context.Context, region string) (bool, error) {
+	id, err := a.param(ctx, a.names().HealthCheckParam(region))
+	if err != nil {
+		return false, err
+	}
+	out, err := a.Route53.GetHealthCheckStatus(ctx, &route53.GetHealthCheckStatusInput{HealthCheckId: aws.String(id)})
+	if err != nil {
+		return false, err
+	}
+	return majorityHealthy(out.HealthCheckObservations), nil
+}
+
+func majorityHealthy(obs []r53types.HealthCheckObservation) bool {
+	ok := 0
+	for _, o := range obs {
+		if o.StatusReport != nil && strings.HasPrefix(aws.ToString(o.StatusReport.Status), "Success") {
+			ok++
+		}
+	}
+	return len(obs) > 0 && ok*2 > len(obs)
+}
+
+// FailoverRecordsHaveHealthChecks implements dr.Cloud.
+func (a *AWS) FailoverRecordsHaveHealthChecks(ctx context.Context) ([]string, error) {
+	n := a.names()
+	zone, err := a.param(ctx, n.ZoneIDParam())
+	if err != nil {
+		return nil, err
+	}
+	out, err := a.Route53.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{
+		HostedZoneId: aws.String(zone), StartRecordName: aws.String(n.APIHost()), StartRecordType: r53types.RRTypeA,
+	})
+	if err != nil {
+		return nil, err
+	}
+	found := map[string]r53types.ResourceRecordSet{}
+	for _, rr := range out.ResourceRecordSets {
+		if strings.TrimSuffix(aws.ToString(rr.Name), ".") == n.APIHost() && rr.Failover != "" {
+			found[string(rr.Failover)] = rr
+		}
+	}
+	var problems []string
+	for _, role := range []string{"PRIMARY", "SECONDARY"} {
+		rr, ok := found[role]
+		if !ok {
+			problems = append(problems, role+" record of "+n.APIHost()+" is missing")
+			continue
+		}
+		region := aws.ToString(rr.SetIdentifier)
+		want, err := a.param(ctx, n.HealthCheckParam(region))
+		switch {
+		case aws.ToString(rr.HealthCheckId) == "":
+			problems = append(problems, role+" record of "+n.APIHost()+" has no health check")
+		case err == nil && aws.ToString(rr.HealthCheckId) != want:
+			problems = append(problems, fmt.Sprintf("%s record carries health check %s, not %s's %s", role, aws.ToString(rr.HealthCheckId), region, want))
+		}
+	}
+	return problems, nil
+}
+
+// Health implements dr.Cloud: GET /health on the Region's own name.
+func (a *AWS) Health(ctx context.Context, region string) (dr.RegionHealth, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+a.names().RegionalAPIHost(region)+"/health", nil)
+	if err != nil {
+		return dr.RegionHealth{}, err
+	}
+	resp, err := a.HTTP.Do(req)
+	if err != nil {
+		return dr.RegionHealth{}, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		DBWritable     bool   `json:"dbWritable"`
+		TableReachable bool   `json:"tableReachable"`
+		Status         string `json:"status"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return dr.RegionHealth{Reachable: true}, fmt.Errorf("/health in %s answered %d without the expected JSON: %w", region, resp.StatusCode, err)
+	}
+	return dr.RegionHealth{Reachable: true, DBWritable: body.DBWritable, TableReachable: body.TableReachable, Status: body.Status}, nil
+}
+
+// Parameter implements dr.Cloud.
+func (a *AWS) Parameter(ctx context.Context, region, name string) (string, error) {
+	out, err := a.Regions[region].SSM.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.Parameter.Value), nil
+}
+
+// PutParameter implements dr.Cloud.
+func (a *AWS) PutParameter(ctx context.Context, region, name, value string) error {
+	_, err := a.Regions[region].SSM.PutParameter(ctx, &ssm.PutParameterInput{
+		Name: aws.String(name), Value: aws.String(value), Overwrite: aws.Bool(true), Type: ssmtypes.ParameterTypeString,
+	})
+	return err
+}
+
+// NewestRecoveryPoint implements dr.Cloud.
+func (a *AWS) NewestRecoveryPoint(ctx context.Context, region string) (time.Time, error) {
+	var newest time.Time
+	p := backup.NewListRecoveryPointsByBackupVaultPaginator(a.Regions[region].Backup, &backup.ListRecoveryPointsByBackupVaultInput{
+		BackupVaultName: aws.String(a.names().BackupVault(region)),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return time.Time{}, err
+		}
+		for _, rp := range page.RecoveryPoints {
+			if rp.Status == "COMPLETED" && rp.CreationDate != nil && rp.CreationDate.After(newest) {
+				newest = *rp.CreationDate
+			}
+		}
+	}
+	if newest.IsZero() {
+		return newest, fmt.Errorf("no completed recovery point in %s", a.names().BackupVault(region))
+	}
+	return newest, nil
+}
+
+// FunctionActive implements dr.Cloud.
+func (a *AWS) FunctionActive(ctx context.Context, region string) (bool, error) {
+	out, err := a.Regions[region].Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(a.names().PaymentFunction(region))})
+	if err != nil {
+		return false, err
+	}
+	return out.Configuration != nil && out.Configuration.State == "Active", nil
+}
+
+// DeniedActions implements dr.Cloud: it simulates drpolicy's statements
+// for the caller (the assumed DR role) with iam:SimulatePrincipalPolicy.
+func (a *AWS) DeniedActions(ctx context.Context) ([]string, error) {
+	who, err := a.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return nil, err
+	}
+	principal := PrincipalARN(aws.ToString(who.Arn))
+	ids := drpolicy.IDs{HealthChecks: map[string]string{}}
+	if z, err := a.param(ctx, a.names().ZoneIDParam()); err == nil {
+		ids.ZoneID = z
+	}
+	for _, r := range a.Cfg.Regions() {
+		if h, err := a.param(ctx, a.names().HealthCheckParam(r)); err == nil {
+			ids.HealthChecks[r] = h
+		}
+	}
+	var denied []string
+	for _, st := range drpolicy.Statements(a.Cfg, ids) {
+		out, err := a.IAM.SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{
+			PolicySourceArn: aws.String(principal), ActionNames: st.Actions, ResourceArns: st.Resources,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("simulating %s for %s: %w", st.Sid, principal, err)
+		}
+		for _, r := range out.EvaluationResults {
+			if r.EvalDecision != "allowed" {
+				denied = append(denied, aws.ToString(r.EvalActionName)+" on "+aws.ToString(r.EvalResourceName))
+			}
+		}
+	}
+	return denied, nil
+}
+
+// PrincipalARN turns an assumed-role session ARN into its role's ARN,
+// which is what policy simulation takes.
+func PrincipalARN(caller string) string {
+	a, err := arn.Parse(caller)
+	if err != nil || a.Service != "sts" || !strings.HasPrefix(a.Resource, "assumed-role/") {
+		return caller
+	}
+	parts := strings.Split(a.Resource, "/")
+	return "arn:" + a.Partition + ":iam::" + a.AccountID + ":role/" + parts[1]
+}
+
+var _ dr.Cloud = (*AWS)(nil)
