@@ -1,9 +1,11 @@
-package dr
+package dr_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	. "github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr/drfake"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +21,7 @@ func testCfg() config.Config {
 	return c
 }
 
-func controller(w *world) (*Controller, *bytes.Buffer) {
+func controller(w *drfake.World) (*Controller, *bytes.Buffer) {
 	log := &bytes.Buffer{}
 	return &Controller{Cfg: testCfg(), Cloud: w, Poll: time.Millisecond, Log: log}, log
 }
@@ -34,18 +36,18 @@ func newRun(t *testing.T, kind, target string) *journal.Run {
 }
 
 func TestCleanSwitchover(t *testing.T) {
-	w := newWorld()
+	w := drfake.NewWorld()
 	c, log := controller(w)
 	run := newRun(t, "switchover", "us-west-2")
 	if err := plan.Execute(context.Background(), c.Switchover("us-west-2"), run, nil, log); err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
-	if w.writer != "us-west-2" || w.called("SwitchoverGlobalCluster us-west-2") != 1 || w.called("FailoverGlobalCluster") != 0 {
-		t.Errorf("writer %s, calls %v", w.writer, w.calls)
+	if w.Writer != "us-west-2" || w.Called("SwitchoverGlobalCluster us-west-2") != 1 || w.Called("FailoverGlobalCluster") != 0 {
+		t.Errorf("writer %s, calls %v", w.Writer, w.Calls())
 	}
 	for _, r := range []string{"us-east-1", "us-west-2"} {
-		if w.params[r]["/payment/dev/dr/active-region"] != "us-west-2" || !strings.Contains(w.params[r]["/payment/dev/dr/writer-endpoint"], "us-west-2") {
-			t.Errorf("%s parameters %v", r, w.params[r])
+		if w.Params[r]["/payment/dev/dr/active-region"] != "us-west-2" || !strings.Contains(w.Params[r]["/payment/dev/dr/writer-endpoint"], "us-west-2") {
+			t.Errorf("%s parameters %v", r, w.Params[r])
 		}
 	}
 	for _, s := range run.Steps {
@@ -57,22 +59,22 @@ func TestCleanSwitchover(t *testing.T) {
 		t.Errorf("%d steps", len(run.Steps))
 	}
 	// Running it again finds nothing to do: every step is done.
-	before := len(w.calls)
-	if err := plan.Execute(context.Background(), c.Switchover("us-west-2"), run, nil, log); err != nil || len(w.calls) != before {
-		t.Errorf("re-run of a finished journal called AWS: %v %v", err, w.calls[before:])
+	before := len(w.Calls())
+	if err := plan.Execute(context.Background(), c.Switchover("us-west-2"), run, nil, log); err != nil || len(w.Calls()) != before {
+		t.Errorf("re-run of a finished journal called AWS: %v %v", err, w.Calls()[before:])
 	}
 }
 
 func TestSwitchoverRefusesWhenNothingToDoOrOverBudget(t *testing.T) {
-	w := newWorld()
+	w := drfake.NewWorld()
 	c, log := controller(w)
 	err := plan.Execute(context.Background(), c.Switchover("us-east-1"), newRun(t, "switchover", "us-east-1"), nil, log)
 	if !errors.Is(err, ErrNothingToDo) {
 		t.Errorf("switchover to the writer: %v", err)
 	}
-	w.lag["us-west-2"] = 5 * time.Minute
+	w.Lag["us-west-2"] = 5 * time.Minute
 	err = plan.Execute(context.Background(), c.Switchover("us-west-2"), newRun(t, "switchover", "us-west-2"), nil, log)
-	if err == nil || !strings.Contains(err.Error(), "over the 60s budget") || w.called("SwitchoverGlobalCluster") != 0 {
+	if err == nil || !strings.Contains(err.Error(), "over the 60s budget") || w.Called("SwitchoverGlobalCluster") != 0 {
 		t.Errorf("lag over budget: %v", err)
 	}
 	if err := c.CheckRegion("eu-west-1"); err == nil {
@@ -81,9 +83,9 @@ func TestSwitchoverRefusesWhenNothingToDoOrOverBudget(t *testing.T) {
 }
 
 func TestFailoverWithLagRecordsItAndToleratesTheLostRegion(t *testing.T) {
-	w := newWorld()
-	w.lag["us-west-2"] = 2300 * time.Millisecond
-	w.down["us-east-1"] = true
+	w := drfake.NewWorld()
+	w.Lag["us-west-2"] = 2300 * time.Millisecond
+	w.Down["us-east-1"] = true
 	c, log := controller(w)
 	run := newRun(t, "failover", "us-west-2")
 	// A switchover cannot work with the writer's Region down...
@@ -94,13 +96,13 @@ func TestFailoverWithLagRecordsItAndToleratesTheLostRegion(t *testing.T) {
 	if err := plan.Execute(context.Background(), c.Failover("us-west-2", true, run), run, nil, log); err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
-	if w.writer != "us-west-2" || len(w.allowLoss) != 1 || !w.allowLoss[0] {
-		t.Errorf("writer %s allowLoss %v", w.writer, w.allowLoss)
+	if w.Writer != "us-west-2" || len(w.AllowLoss) != 1 || !w.AllowLoss[0] {
+		t.Errorf("writer %s allowLoss %v", w.Writer, w.AllowLoss)
 	}
 	if run.Values["lagAtFailoverMs"] != "2300" {
 		t.Errorf("lag at failover %v", run.Values)
 	}
-	if w.params["us-west-2"]["/payment/dev/dr/active-region"] != "us-west-2" {
+	if w.Params["us-west-2"]["/payment/dev/dr/active-region"] != "us-west-2" {
 		t.Errorf("target parameters not updated")
 	}
 	if !strings.Contains(log.String(), "parameters in us-east-1 not updated") {
@@ -109,8 +111,8 @@ func TestFailoverWithLagRecordsItAndToleratesTheLostRegion(t *testing.T) {
 }
 
 func TestFailedStepResumesFromTheJournal(t *testing.T) {
-	w := newWorld()
-	w.failPut["us-west-2"] = 1 // the first PutParameter in us-west-2 is throttled
+	w := drfake.NewWorld()
+	w.FailPut["us-west-2"] = 1 // the first PutParameter in us-west-2 is throttled
 	c, log := controller(w)
 	dir := t.TempDir()
 	run, err := journal.Create(dir, journal.Run{ID: "switchover-20261125T040000Z-us-west-2", Kind: "switchover", Target: "us-west-2", Env: "dev", Created: time.Now()})
@@ -122,7 +124,7 @@ func TestFailedStepResumesFromTheJournal(t *testing.T) {
 	if !errors.As(err, &se) || se.Step != "update-parameters" {
 		t.Fatalf("want update-parameters to fail, got %v", err)
 	}
-	switches := w.called("SwitchoverGlobalCluster")
+	switches := w.Called("SwitchoverGlobalCluster")
 
 	// A new process: reload the journal from disk and resume.
 	again, err := journal.Open(dir, run.ID)
@@ -135,7 +137,7 @@ func TestFailedStepResumesFromTheJournal(t *testing.T) {
 	if err := plan.Execute(context.Background(), c.Switchover("us-west-2"), again, nil, log); err != nil {
 		t.Fatalf("resume: %v\n%s", err, log)
 	}
-	if w.called("SwitchoverGlobalCluster") != switches {
+	if w.Called("SwitchoverGlobalCluster") != switches {
 		t.Error("resume repeated the switchover")
 	}
 	for _, s := range again.Steps {
@@ -149,7 +151,7 @@ func TestFailedStepResumesFromTheJournal(t *testing.T) {
 }
 
 func TestInterruptedStepIsCheckedBeforeRetry(t *testing.T) {
-	w := newWorld()
+	w := drfake.NewWorld()
 	c, log := controller(w)
 	run := newRun(t, "switchover", "us-west-2")
 	// Simulate a crash right after SwitchoverGlobalCluster was sent: the
@@ -167,7 +169,7 @@ func TestInterruptedStepIsCheckedBeforeRetry(t *testing.T) {
 	if err := plan.Execute(context.Background(), p, run, nil, log); err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
-	if n := w.called("SwitchoverGlobalCluster"); n != 1 {
+	if n := w.Called("SwitchoverGlobalCluster"); n != 1 {
 		t.Errorf("switchover sent %d times; the dirty step must be checked, not blindly retried", n)
 	}
 	if run.Step("switch-writer").Note != "found done on resume" {
@@ -176,7 +178,7 @@ func TestInterruptedStepIsCheckedBeforeRetry(t *testing.T) {
 }
 
 func TestStepTimeoutIsAClearError(t *testing.T) {
-	w := newWorld()
+	w := drfake.NewWorld()
 	c, log := controller(w)
 	p := c.Switchover("us-west-2")
 	for i := range p.Steps {
@@ -194,16 +196,16 @@ func TestStepTimeoutIsAClearError(t *testing.T) {
 }
 
 func TestEvaluateFindsMissingPermissionAndStaleBackups(t *testing.T) {
-	w := newWorld()
+	w := drfake.NewWorld()
 	c, _ := controller(w)
 	if f := c.Evaluate(context.Background()); len(f) != 0 {
 		t.Fatalf("healthy environment has findings: %v", f)
 	}
-	w.denied = []string{"rds:FailoverGlobalCluster"}
-	w.backups["us-west-2"] = time.Now().Add(-50 * time.Hour)
-	w.lag["us-west-2"] = 3 * time.Minute
-	w.records = []string{"PRIMARY record of api.payment-dev.example.com has no health check"}
-	w.params["us-west-2"]["/payment/dev/dr/active-region"] = "us-west-2"
+	w.Denied = []string{"rds:FailoverGlobalCluster"}
+	w.Backups["us-west-2"] = time.Now().Add(-50 * time.Hour)
+	w.Lag["us-west-2"] = 3 * time.Minute
+	w.Records = []string{"PRIMARY record of api.payment-dev.example.com has no health check"}
+	w.Params["us-west-2"]["/payment/dev/dr/active-region"] = "us-west-2"
 	got := map[string]string{}
 	for _, f := range c.Evaluate(context.Background()) {
 		got[f.Check] = f.Problem
@@ -219,7 +221,7 @@ func TestEvaluateFindsMissingPermissionAndStaleBackups(t *testing.T) {
 }
 
 func TestStatusReportsBothRegions(t *testing.T) {
-	w := newWorld()
+	w := drfake.NewWorld()
 	c, _ := controller(w)
 	s := c.Status(context.Background())
 	if s.Primary != "us-east-1" || len(s.Regions) != 2 || s.Regions[1].ReplicationLagMs == nil || *s.Regions[1].ReplicationLagMs != 800 {
@@ -236,10 +238,10 @@ func TestStatusReportsBothRegions(t *testing.T) {
 }
 
 func TestDrillPlannedSwitchoverLosesNothing(t *testing.T) {
-	w := newWorld()
+	w := drfake.NewWorld()
 	c, log := controller(w)
 	run := newRun(t, "drill", "us-west-2")
-	res, err := c.Drill(context.Background(), canary{w}, c.Switchover("us-west-2"), run, DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
+	res, err := c.Drill(context.Background(), drfake.Canary{W: w}, c.Switchover("us-west-2"), run, DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
@@ -253,12 +255,12 @@ func TestDrillPlannedSwitchoverLosesNothing(t *testing.T) {
 }
 
 func TestDrillUnplannedFailoverMeasuresLoss(t *testing.T) {
-	w := newWorld()
+	w := drfake.NewWorld()
 	c, log := controller(w)
 	run := newRun(t, "drill", "us-west-2")
 	// Replication stalls: what the primary acknowledges does not reach us-west-2.
-	w.replicate = false
-	res, err := c.Drill(context.Background(), canary{w}, c.Failover("us-west-2", true, run), run, DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
+	w.Replicate = false
+	res, err := c.Drill(context.Background(), drfake.Canary{W: w}, c.Failover("us-west-2", true, run), run, DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}

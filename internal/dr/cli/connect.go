@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/payment-dr/payment-dr/internal/config"
+	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr/awsops"
+	"github.com/payment-dr/payment-dr/internal/dr/canary"
+	"github.com/payment-dr/payment-dr/internal/naming"
+)
+
+// ConnectAWS builds the real Cloud: default credentials, or the DR role
+// assumed with MFA; the drill canary reads the API key from Secrets
+// Manager in the drill's target Region unless a file is given.
+func ConnectAWS(ctx context.Context, cfg config.Config, o Options) (dr.Cloud, dr.Canary, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.PrimaryRegion))
+	if err != nil {
+		return nil, nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	if o.RoleARN != "" {
+		provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(awsCfg), o.RoleARN, func(ao *stscreds.AssumeRoleOptions) {
+			ao.RoleSessionName = "drctl"
+			if o.MFASerial != "" {
+				ao.SerialNumber = aws.String(o.MFASerial)
+				ao.TokenProvider = stscreds.StdinTokenProvider
+			}
+		})
+		awsCfg.Credentials = aws.NewCredentialsCache(provider)
+	}
+	cloud := awsops.New(cfg, awsCfg)
+	n := naming.New(cfg.Environment, cfg.DomainName)
+	c := &canary.HTTP{WriteURL: "https://" + n.APIHost(), RegionURL: func(r string) string { return "https://" + n.RegionalAPIHost(r) }}
+	if o.APIKeyFile != "" {
+		b, err := os.ReadFile(o.APIKeyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--api-key-file: %w", err)
+		}
+		c.APIKey = strings.TrimSpace(string(b))
+	} else if o.To != "" {
+		sc := awsCfg.Copy()
+		sc.Region = o.To
+		out, err := secretsmanager.NewFromConfig(sc).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(n.APIKeySecretName())})
+		if err == nil {
+			c.APIKey = aws.ToString(out.SecretString)
+		}
+	}
+	return cloud, c, nil
+}
+
+func apiHost(cfg config.Config) string { return naming.New(cfg.Environment, cfg.DomainName).APIHost() }
+
+func regionalHost(cfg config.Config, region string) string {
+	return naming.New(cfg.Environment, cfg.DomainName).RegionalAPIHost(region)
+}
+
+func toJSON(v any) string {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return string(b)
+}

@@ -1,0 +1,226 @@
+// Package drfake is a typed fake of both Regions for drctl's tests: the
+// global cluster with asynchronous moves, each Region's health, database
+// contents (for canaries), parameters, backups and permissions.
+package drfake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/payment-dr/payment-dr/internal/dr"
+	"sync"
+	"time"
+)
+
+// world is a typed fake of the two Regions: the global cluster, each
+// Region's database (canary payment ids), health, parameters. Switchover
+// and failover take `moves` polls of GlobalCluster to complete, like the
+// real asynchronous APIs.
+// World is both Regions as drctl sees them.
+type World struct {
+	mu       sync.Mutex
+	regions  []string
+	Writer   string
+	status   string
+	memberSt map[string]string
+	pending  string // target of a move in progress
+	moves    int
+	calls    []string
+	Lag      map[string]time.Duration
+	Params   map[string]map[string]string
+	Down     map[string]bool // Region lost (API and database)
+	data     map[string]map[string]bool
+	// replicate=false: writes stay in the writer's Region (lag).
+	Replicate bool
+	Denied    []string
+	Backups   map[string]time.Time
+	Records   []string
+	FailPut   map[string]int // Region -> PutParameter failures to inject
+	AllowLoss []bool
+	seq       int
+}
+
+// NewWorld starts with the writer in us-east-1, everything healthy.
+func NewWorld() *World {
+	w := &World{
+		regions: []string{"us-east-1", "us-west-2"}, Writer: "us-east-1", status: "available",
+		memberSt: map[string]string{"us-east-1": "available", "us-west-2": "available"},
+		Lag:      map[string]time.Duration{"us-west-2": 800 * time.Millisecond, "us-east-1": 0},
+		Params:   map[string]map[string]string{"us-east-1": {}, "us-west-2": {}},
+		Down:     map[string]bool{}, data: map[string]map[string]bool{"us-east-1": {}, "us-west-2": {}},
+		Replicate: true, Backups: map[string]time.Time{}, FailPut: map[string]int{},
+	}
+	for _, r := range w.regions {
+		w.Params[r]["/payment/dev/dr/active-region"] = "us-east-1"
+		w.Backups[r] = time.Now().Add(-3 * time.Hour)
+	}
+	return w
+}
+
+func (w *World) call(s string) { w.calls = append(w.calls, s) }
+
+func (w *World) GlobalCluster(context.Context) (dr.GlobalCluster, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.call("DescribeGlobalClusters")
+	if w.pending != "" {
+		w.moves--
+		if w.moves <= 0 {
+			w.Writer, w.pending, w.status = w.pending, "", "available"
+		}
+	}
+	g := dr.GlobalCluster{ID: "payments-global-dev", Status: w.status}
+	for _, r := range w.regions {
+		st := w.memberSt[r]
+		if w.Down[r] {
+			st = "inaccessible"
+		}
+		g.Members = append(g.Members, dr.Member{Region: r, Writer: r == w.Writer, Status: st, Endpoint: "payments-" + r + "-dev.cluster-x." + r + ".rds.amazonaws.com",
+			ClusterARN: "arn:aws:rds:" + r + ":111111111111:cluster:payments-" + r + "-dev"})
+	}
+	return g, nil
+}
+
+func (w *World) move(target string, op string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.call(op + " " + target)
+	if w.pending != "" {
+		return errors.New("InvalidGlobalClusterStateFault: a switchover is already in progress")
+	}
+	if w.Writer == target {
+		return errors.New("InvalidGlobalClusterStateFault: already the writer")
+	}
+	w.pending, w.moves, w.status = target, 2, "switching-over"
+	return nil
+}
+
+func (w *World) Switchover(_ context.Context, region string) error {
+	if w.Down[w.Writer] {
+		return errors.New("InvalidGlobalClusterStateFault: the writer's Region is unavailable")
+	}
+	return w.move(region, "SwitchoverGlobalCluster")
+}
+
+func (w *World) Failover(_ context.Context, region string, allowDataLoss bool) error {
+	w.mu.Lock()
+	w.AllowLoss = append(w.AllowLoss, allowDataLoss)
+	w.mu.Unlock()
+	return w.move(region, "FailoverGlobalCluster")
+}
+
+func (w *World) ReplicationLag(_ context.Context, region string) (time.Duration, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.Lag[region], nil
+}
+func (w *World) TableReplicationLatency(context.Context, string) (time.Duration, error) {
+	return 400 * time.Millisecond, nil
+}
+func (w *World) TableReplicas(context.Context) ([]dr.Replica, error) {
+	return []dr.Replica{{Region: "us-east-1", Status: "ACTIVE"}, {Region: "us-west-2", Status: "ACTIVE"}}, nil
+}
+
+func (w *World) writable(region string) bool {
+	return w.Writer == region && w.pending == "" && !w.Down[region]
+}
+
+func (w *World) HealthCheckHealthy(_ context.Context, region string) (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writable(region), nil
+}
+func (w *World) FailoverRecordsHaveHealthChecks(context.Context) ([]string, error) {
+	return w.Records, nil
+}
+
+func (w *World) Health(_ context.Context, region string) (dr.RegionHealth, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.Down[region] {
+		return dr.RegionHealth{}, fmt.Errorf("dial api-%s: connection refused", region)
+	}
+	return dr.RegionHealth{Reachable: true, DBWritable: w.writable(region), TableReachable: true}, nil
+}
+
+func (w *World) Parameter(_ context.Context, region, name string) (string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.Down[region] {
+		return "", errors.New("ssm unreachable")
+	}
+	return w.Params[region][name], nil
+}
+
+func (w *World) PutParameter(_ context.Context, region, name, value string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.call("PutParameter " + region + " " + name + "=" + value)
+	if w.FailPut[region] > 0 {
+		w.FailPut[region]--
+		return errors.New("ThrottlingException: Rate exceeded")
+	}
+	if w.Down[region] {
+		return errors.New("ssm unreachable")
+	}
+	w.Params[region][name] = value
+	return nil
+}
+
+func (w *World) NewestRecoveryPoint(_ context.Context, region string) (time.Time, error) {
+	return w.Backups[region], nil
+}
+func (w *World) FunctionActive(context.Context, string) (bool, error) { return true, nil }
+func (w *World) DeniedActions(context.Context) ([]string, error)      { return w.Denied, nil }
+
+// canary writes through the failover name: it reaches the Region Route 53
+// considers healthy, which takes writes only when it holds the writer.
+// Canary writes through the failover name: it reaches the Region Route 53
+// considers healthy, which takes writes only while it holds the writer.
+type Canary struct{ W *World }
+
+func (c Canary) Write(_ context.Context, key string) (string, error) {
+	w := c.W
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, r := range w.regions {
+		if w.writable(r) {
+			w.seq++
+			id := fmt.Sprintf("p%04d", w.seq)
+			w.data[r][id] = true
+			if w.Replicate {
+				for _, o := range w.regions {
+					w.data[o][id] = true
+				}
+			}
+			return id, nil
+		}
+	}
+	return "", errors.New("503 region_read_only")
+}
+
+func (c Canary) Read(_ context.Context, region, id string) (bool, error) {
+	c.W.mu.Lock()
+	defer c.W.mu.Unlock()
+	return c.W.data[region][id], nil
+}
+
+// Called counts the calls starting with prefix.
+func (w *World) Called(prefix string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, c := range w.calls {
+		if len(c) >= len(prefix) && c[:len(prefix)] == prefix {
+			n++
+		}
+	}
+	return n
+}
+
+// Calls returns the calls made so far.
+func (w *World) Calls() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.calls...)
+}
