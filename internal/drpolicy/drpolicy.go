@@ -38,7 +38,7 @@ func Statements(cfg config.Config, ids IDs) []Statement {
 		for _, p := range []string{n.ActiveRegionParam(), n.WriterEndpointParam(), n.ZoneIDParam(), n.HealthCheckParam(cfg.PrimaryRegion), n.HealthCheckParam(cfg.SecondaryRegion)} {
 			params = append(params, arn("ssm", r, "parameter"+p))
 		}
-		tables = append(tables, arn("dynamodb", r, "table/"+n.SessionTable()), arn("dynamodb", r, "table/"+n.JournalTable()))
+		tables = append(tables, arn("dynamodb", r, "table/"+n.SessionTable()))
 		vaults = append(vaults, arn("backup", r, "backup-vault:"+n.BackupVault(r)))
 		functions = append(functions, arn("lambda", r, "function:"+n.PaymentFunction(r)))
 		secrets = append(secrets, arn("secretsmanager", r, "secret:"+n.APIKeySecretName()+"-??????"))
@@ -67,7 +67,7 @@ func Statements(cfg config.Config, ids IDs) []Statement {
 		{Sid: "DRParameters", Actions: []string{"ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter"}, Resources: params},
 		{Sid: "FailoverRecords", Actions: []string{"route53:ListResourceRecordSets", "route53:GetHostedZone"}, Resources: []string{zone}},
 		{Sid: "HealthChecks", Actions: []string{"route53:GetHealthCheck", "route53:GetHealthCheckStatus"}, Resources: checks},
-		{Sid: "SessionTableAndJournal", Actions: []string{"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem"}, Resources: tables},
+		{Sid: "SessionTable", Actions: []string{"dynamodb:DescribeTable"}, Resources: tables},
 		{Sid: "RecoveryPoints", Actions: []string{"backup:ListRecoveryPointsByBackupVault", "backup:DescribeBackupVault"}, Resources: vaults},
 		{Sid: "PaymentFunctions", Actions: []string{"lambda:GetFunction"}, Resources: functions},
 		{Sid: "CanaryAPIKey", Actions: []string{"secretsmanager:GetSecretValue"}, Resources: secrets},

@@ -103,6 +103,3 @@ func (n Names) HealthCheckParam(region string) string {
 
 // ZoneIDParam names the SSM parameter holding the hosted zone id.
 func (n Names) ZoneIDParam() string { return n.ParamPrefix() + "/dr/zone-id" }
-
-// JournalTable is the optional DynamoDB table for drctl run journals.
-func (n Names) JournalTable() string { return "payment-dr-journal-" + n.Env }

@@ -31,6 +31,8 @@ type Deps struct {
 	// Connect builds the Cloud (and the canary, for drills) once the
 	// flags are valid: nothing touches AWS before that.
 	Connect func(ctx context.Context, cfg config.Config, o Options) (dr.Cloud, dr.Canary, error)
+	// Poll overrides how often steps re-check AWS (tests); 0 means 5 s.
+	Poll time.Duration
 }
 
 // Options are the flags common to the commands.
@@ -184,7 +186,7 @@ func run(ctx context.Context, cmd string, args []string, d Deps) error {
 	if err != nil {
 		return err
 	}
-	c := &dr.Controller{Cfg: cfg, Clock: clockFunc(d.Now), Log: d.Stdout}
+	c := &dr.Controller{Cfg: cfg, Clock: clockFunc(d.Now), Log: d.Stdout, Poll: d.Poll}
 	var p plan.Plan
 	switch {
 	case cmd == "switchover", cmd == "failback", cmd == "drill" && !unplanned:
