@@ -28,7 +28,8 @@ const apiKey = "test-api-key-0123456789"
 
 // env is one Region's service wired to real local backends.
 type env struct {
-	srv    *httptest.Server
+	srv     *httptest.Server
+	handler *httpapi.Handler
 	app    *sql.DB // the service's own user (read_only applies)
 	admin  *sql.DB
 	ddb    *dynamodb.Client
@@ -36,7 +37,7 @@ type env struct {
 	events *paymentstest.EventBridge
 }
 
-func newEnv(t *testing.T, appVar, adminVar string) *env {
+func newEnv(t testing.TB, appVar, adminVar string) *env {
 	t.Helper()
 	app, admin, _ := paymentstest.Database(t, appVar, adminVar)
 	ddb, table := paymentstest.Dynamo(t)
@@ -53,10 +54,10 @@ func newEnv(t *testing.T, appVar, adminVar string) *env {
 	h := &httpapi.Handler{Service: svc, APIKey: apiKey, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{srv: srv, app: app, admin: admin, ddb: ddb, table: table, events: eb}
+	return &env{srv: srv, handler: h, app: app, admin: admin, ddb: ddb, table: table, events: eb}
 }
 
-func primary(t *testing.T) *env {
+func primary(t testing.TB) *env {
 	return newEnv(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
 }
 

@@ -3,9 +3,6 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"strconv"
 	"sync"
 	"testing"
@@ -18,33 +15,16 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/payment-dr/payment-dr/internal/payments"
-	"github.com/payment-dr/payment-dr/internal/payments/dynamo"
-	"github.com/payment-dr/payment-dr/internal/payments/eventbus"
-	"github.com/payment-dr/payment-dr/internal/payments/httpapi"
-	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
-	"github.com/payment-dr/payment-dr/internal/payments/paymentstest"
 )
 
 type bench struct {
 	*env
-	eb      *eventbridge.Client
-	handler *httpapi.Handler
+	eb *eventbridge.Client
 }
 
 func benchEnv(b *testing.B) *bench {
-	app, admin, _ := paymentstest.Database(b, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
-	ddb, table := paymentstest.Dynamo(b)
-	ebs := paymentstest.NewEventBridge(b)
-	svc := &payments.Service{
-		Store:    mysqlstore.New(app),
-		Sessions: &dynamo.Sessions{Client: ddb, Table: table},
-		Events:   &eventbus.Publisher{Client: ebs.Client(), Bus: "bench", Region: "us-east-1"},
-		Region:   "us-east-1",
-	}
-	h := &httpapi.Handler{Service: svc, APIKey: apiKey, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
-	srv := httptest.NewServer(h)
-	b.Cleanup(srv.Close)
-	return &bench{env: &env{srv: srv, app: app, admin: admin, ddb: ddb, table: table, events: ebs}, eb: ebs.Client(), handler: h}
+	e := primary(b)
+	return &bench{env: e, eb: e.events.Client()}
 }
 
 // floor performs the unavoidable round trips of one payment directly.
