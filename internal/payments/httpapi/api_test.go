@@ -30,11 +30,11 @@ const apiKey = "test-api-key-0123456789"
 type env struct {
 	srv     *httptest.Server
 	handler *httpapi.Handler
-	app    *sql.DB // the service's own user (read_only applies)
-	admin  *sql.DB
-	ddb    *dynamodb.Client
-	table  string
-	events *paymentstest.EventBridge
+	app     *sql.DB // the service's own user (read_only applies)
+	admin   *sql.DB
+	ddb     *dynamodb.Client
+	table   string
+	events  *paymentstest.EventBridge
 }
 
 func newEnv(t testing.TB, appVar, adminVar string) *env {
