@@ -88,6 +88,11 @@ func (n Names) DBReaderEndpointParam(role string) string {
 	return fmt.Sprintf("%s/db/%s/reader-endpoint", n.ParamPrefix(), role)
 }
 
+// APIKeySecretParam names the SSM parameter that points to the API key's
+// secret (the reference kept the key itself in a SecureString, which
+// CloudFormation cannot create; the value is only the secret's name).
+func (n Names) APIKeySecretParam() string { return n.ParamPrefix() + "/api/key-secret-id" }
+
 // ActiveRegionParam names the SSM parameter (kept in both Regions) that
 // says which Region currently holds the writer. drctl updates it.
 func (n Names) ActiveRegionParam() string { return n.ParamPrefix() + "/dr/active-region" }

@@ -90,6 +90,7 @@ func newRegionalStack(scope constructs.Construct, r region, g Global, assetDir s
 	// read while the other is down.
 	putParameter(st, "EndpointParam", r.names.DBEndpointParam(r.role()), db.Cluster.AttrEndpointAddress())
 	putParameter(st, "ReaderEndpointParam", r.names.DBReaderEndpointParam(r.role()), db.Cluster.AttrReadEndpointAddress())
+	putParameter(st, "APIKeySecretParam", r.names.APIKeySecretParam(), jsii.String(r.names.APIKeySecretName()))
 	putParameter(st, "ActiveRegionParam", r.names.ActiveRegionParam(), jsii.String(r.cfg.PrimaryRegion))
 	writer := db.Cluster.AttrEndpointAddress()
 	if primary != nil {

@@ -440,7 +440,7 @@ func TestParametersForDRInBothRegions(t *testing.T) {
 		for _, name := range []string{
 			"/payment/prod/db/" + role + "/endpoint", "/payment/prod/db/" + role + "/reader-endpoint",
 			"/payment/prod/dr/active-region", "/payment/prod/dr/writer-endpoint", "/payment/prod/dr/zone-id",
-			"/payment/prod/dr/health-check/us-east-1", "/payment/prod/dr/health-check/us-west-2",
+			"/payment/prod/dr/health-check/us-east-1", "/payment/prod/dr/health-check/us-west-2", "/payment/prod/api/key-secret-id",
 		} {
 			p := tpl.one(t, "AWS::SSM::Parameter", map[string]any{"Name": name})
 			if p.Properties["Type"] != "String" {
