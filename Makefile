@@ -22,7 +22,10 @@ build/payments/bootstrap: $(GO_SOURCES) $(wildcard certs/*.pem)
 	@if [ -f certs/rds-ca-bundle.pem ]; then cp certs/rds-ca-bundle.pem build/payments/; \
 	else echo "note: certs/rds-ca-bundle.pem is absent; the deployed Lambda will refuse to start until it is added (see README)"; fi
 
-lambda: build/payments/bootstrap
+build/drctl-evaluate/bootstrap: $(GO_SOURCES)
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(LAMBDA_FLAGS) -o $@ ./cmd/drctl-evaluate
+
+lambda: build/payments/bootstrap build/drctl-evaluate/bootstrap
 
 synth: tools/node_modules/.installed lambda
 	go run ./cmd/synth -config $(CONFIG) -out $(OUT)

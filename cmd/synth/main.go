@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
@@ -26,7 +27,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("synth", flag.ContinueOnError)
 	cfgPath := fs.String("config", envOr("PAYMENT_DR_CONFIG", "config/dev.json"), "configuration file (env PAYMENT_DR_CONFIG)")
 	out := fs.String("out", "cdk.out", "cloud assembly output directory")
-	asset := fs.String("lambda-dir", "build/payments", "directory holding the built payment Lambda `bootstrap` (make lambda)")
+	build := fs.String("build-dir", "build", "directory holding the built Lambdas, payments/bootstrap and drctl-evaluate/bootstrap (make lambda)")
 	nag := fs.Bool("nag", true, "apply the cdk-nag AwsSolutions and PCI DSS 3.2.1 packs; unsuppressed findings fail the synth")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -38,12 +39,15 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if st, err := os.Stat(*asset + "/bootstrap"); err != nil || st.IsDir() {
-		return fmt.Errorf("payment Lambda binary %s/bootstrap is missing: run `make lambda` first", *asset)
+	assets := stack.Assets{Payments: filepath.Join(*build, "payments"), Evaluate: filepath.Join(*build, "drctl-evaluate")}
+	for _, dir := range []string{assets.Payments, assets.Evaluate} {
+		if st, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil || st.IsDir() {
+			return fmt.Errorf("the Lambda binary %s is missing: run `make lambda` first", filepath.Join(dir, "bootstrap"))
+		}
 	}
 	defer jsii.Close()
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(*out)})
-	stacks := stack.Build(app, cfg, *asset)
+	stacks := stack.Build(app, cfg, assets)
 	if *nag {
 		stack.ApplyNag(app)
 	}

@@ -31,8 +31,8 @@ func TestSynthRejectsBadInput(t *testing.T) {
 		{[]string{"-config", write("noname.json", `{"domainName":"example.com","alarmEmail":"a@example.com"}`)},
 			[]string{"environment", "must not be empty"}},
 		{[]string{"-config", filepath.Join(dir, "absent.json")}, []string{"absent.json"}},
-		{[]string{"-config", write("ok.json", `{"environment":"dev","domainName":"example.com","alarmEmail":"a@example.com"}`), "-lambda-dir", dir},
-			[]string{"bootstrap is missing", "make lambda"}},
+		{[]string{"-config", write("ok.json", `{"environment":"dev","domainName":"example.com","alarmEmail":"a@example.com"}`), "-build-dir", dir},
+			[]string{"payments/bootstrap is missing", "make lambda"}},
 		{[]string{"-bogus"}, []string{"bogus"}},
 		{[]string{"extra"}, []string{"unexpected arguments"}},
 	}

@@ -5,6 +5,8 @@
 package drpolicy
 
 import (
+	"strings"
+
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/naming"
 )
@@ -87,6 +89,26 @@ func Actions(statements []Statement) []string {
 				seen[a] = true
 				out = append(out, a)
 			}
+		}
+	}
+	return out
+}
+
+// ReadOnly keeps the actions that observe and drops those that change
+// anything: the scheduled evaluator needs no more.
+func ReadOnly(statements []Statement) []Statement {
+	var out []Statement
+	for _, s := range statements {
+		var actions []string
+		for _, a := range s.Actions {
+			verb := a[strings.Index(a, ":")+1:]
+			if strings.HasPrefix(verb, "Describe") || strings.HasPrefix(verb, "Get") || strings.HasPrefix(verb, "List") || strings.HasPrefix(verb, "Simulate") {
+				actions = append(actions, a)
+			}
+		}
+		if len(actions) > 0 {
+			s.Actions = actions
+			out = append(out, s)
 		}
 	}
 	return out

@@ -61,3 +61,18 @@ func TestUnknownIDsFallBackToTheTypeWildcard(t *testing.T) {
 		t.Errorf("actions %v", a)
 	}
 }
+
+func TestReadOnlyDropsEveryChange(t *testing.T) {
+	ro := ReadOnly(Statements(cfg(), IDs{}))
+	all := strings.Join(Actions(ro), " ")
+	for _, changing := range []string{"rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster", "ssm:PutParameter"} {
+		if strings.Contains(all, changing) {
+			t.Errorf("read-only set contains %s", changing)
+		}
+	}
+	for _, reading := range []string{"rds:DescribeGlobalClusters", "ssm:GetParameter", "route53:GetHealthCheckStatus", "iam:SimulatePrincipalPolicy", "backup:ListRecoveryPointsByBackupVault"} {
+		if !strings.Contains(all, reading) {
+			t.Errorf("read-only set lacks %s", reading)
+		}
+	}
+}

@@ -27,12 +27,18 @@ type Regional struct {
 	Database Database
 }
 
+// Assets are the directories holding the built Lambda binaries (each a
+// `bootstrap`), hashed by content into the assembly.
+type Assets struct {
+	Payments string // cmd/payments
+	Evaluate string // cmd/drctl-evaluate
+}
+
 // Build adds every stack of the environment described by cfg to app.
-// assetDir is the directory holding the payment Lambda's built bootstrap.
-func Build(app constructs.Construct, cfg config.Config, assetDir string) Stacks {
-	g := newGlobalStack(app, cfg)
-	primary := newRegionalStack(app, newRegion(cfg, cfg.PrimaryRegion), g, assetDir, nil)
-	secondary := newRegionalStack(app, newRegion(cfg, cfg.SecondaryRegion), g, assetDir, &primary)
+func Build(app constructs.Construct, cfg config.Config, assets Assets) Stacks {
+	g := newGlobalStack(app, cfg, assets.Evaluate)
+	primary := newRegionalStack(app, newRegion(cfg, cfg.PrimaryRegion), g, assets.Payments, nil)
+	secondary := newRegionalStack(app, newRegion(cfg, cfg.SecondaryRegion), g, assets.Payments, &primary)
 	// The secondary joins the global cluster, and its table replica and
 	// secret replicas are created by the primary stack.
 	secondary.Stack.AddStackDependency(primary.Stack, jsii.String("the secondary joins the primary's global cluster"))

@@ -30,8 +30,9 @@ type Global struct {
 
 // newGlobalStack creates the environment-wide resources: the hosted zone,
 // one HTTPS health check per Region on that Region's real /health, alarms
-// on them, and the DR automation role drctl assumes.
-func newGlobalStack(scope constructs.Construct, cfg config.Config) Global {
+// on them, the DR automation role drctl assumes, and drctl evaluate on a
+// schedule.
+func newGlobalStack(scope constructs.Construct, cfg config.Config, evaluateAsset string) Global {
 	r := newRegion(cfg, GlobalRegion)
 	st := awscdk.NewStack(scope, jsii.String("PaymentDr-"+cfg.Environment+"-global"), &awscdk.StackProps{
 		Env:                   &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(GlobalRegion)},
@@ -80,6 +81,7 @@ func newGlobalStack(scope constructs.Construct, cfg config.Config) Global {
 		ids.HealthChecks[region] = *id
 	}
 	g.DRRole = newDRRole(st, r, ids)
+	newScheduledEvaluate(st, r, evaluateProps{key: key, topic: topic, drRole: g.DRRole, ids: ids, assetDir: evaluateAsset})
 	awscdk.NewCfnOutput(st, jsii.String("ZoneId"), &awscdk.CfnOutputProps{Value: zone.HostedZoneId()})
 	awscdk.NewCfnOutput(st, jsii.String("ZoneNameServers"), &awscdk.CfnOutputProps{Value: awscdk.Fn_Join(jsii.String(","), zone.HostedZoneNameServers())})
 	awscdk.NewCfnOutput(st, jsii.String("DRRoleArn"), &awscdk.CfnOutputProps{Value: g.DRRole.RoleArn()})

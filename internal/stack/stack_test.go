@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"github.com/payment-dr/payment-dr/internal/config"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -561,4 +562,39 @@ func TestNamesDoNotCollide(t *testing.T) {
 	if checked < 30 {
 		t.Fatalf("only %d named resources checked", checked)
 	}
+}
+
+func TestScheduledEvaluateIsReadOnlyAndAlarms(t *testing.T) {
+	s := synthesize(t)
+	global := s.templates["global"]
+	fn := global.one(t, "AWS::Lambda::Function", map[string]any{"FunctionName": "payment-dr-evaluate-prod"})
+	env := prop(fn, "Environment", "Variables").(map[string]any)
+	cfg, err := config.Parse([]byte(fmt.Sprint(env["PAYMENT_DR_CONFIG_JSON"])))
+	if err != nil || cfg.Environment != "prod" || env["DR_ROLE_ARN"] == nil {
+		t.Fatalf("evaluator environment: %v %v", err, env)
+	}
+	rule := global.one(t, "AWS::Events::Rule", map[string]any{"ScheduleExpression": "rate(15 minutes)"})
+	if !contains(rule.Properties["Targets"], "ScheduledEvaluateFunction") {
+		t.Errorf("schedule does not target the evaluator: %v", rule.Properties["Targets"])
+	}
+	alarm := global.one(t, "AWS::CloudWatch::Alarm", map[string]any{"MetricName": "EvaluateFindings"})
+	if alarm.Properties["AlarmActions"] == nil || alarm.Properties["TreatMissingData"] != "breaching" || alarm.Properties["Namespace"] != "PaymentDR" {
+		t.Errorf("evaluate alarm %v", alarm.Properties)
+	}
+	for _, p := range global.ofType("AWS::IAM::ManagedPolicy") {
+		if !contains(p.Properties["Roles"], "ScheduledEvaluateRole") {
+			continue
+		}
+		doc := jsonOf(p.Properties["PolicyDocument"])
+		for _, changing := range []string{"SwitchoverGlobalCluster", "FailoverGlobalCluster", "PutParameter"} {
+			if strings.Contains(doc, changing) {
+				t.Errorf("the evaluator may %s", changing)
+			}
+		}
+		if !strings.Contains(doc, "iam:SimulatePrincipalPolicy") || !strings.Contains(doc, `"cloudwatch:namespace":"PaymentDR"`) {
+			t.Errorf("evaluator policy %s", doc)
+		}
+		return
+	}
+	t.Error("evaluator policy not found")
 }

@@ -55,20 +55,20 @@ func testConfig() config.Config {
 	return c
 }
 
-// lambdaDir returns a directory holding a real build of the payment
-// Lambda: make's build if present, otherwise one built here.
-func lambdaDir(t testing.TB) string {
+// lambdaDir returns a directory holding a real build of the Lambda in
+// cmd/<name>: make's build if present, otherwise one built here.
+func lambdaDir(t testing.TB, name string) string {
 	root, _ := filepath.Abs("../..")
-	dir := filepath.Join(root, "build", "payments")
+	dir := filepath.Join(root, "build", name)
 	if _, err := os.Stat(filepath.Join(dir, "bootstrap")); err == nil {
 		return dir
 	}
-	dir = filepath.Join(os.TempDir(), "payment-dr-stack-test-lambda")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", filepath.Join(dir, "bootstrap"), "./cmd/payments")
+	dir = filepath.Join(os.TempDir(), "payment-dr-stack-test-"+name)
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", filepath.Join(dir, "bootstrap"), "./cmd/"+name)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the payment Lambda: %v\n%s", err, out)
+		t.Fatalf("building cmd/%s: %v\n%s", name, err, out)
 	}
 	return dir
 }
@@ -79,7 +79,7 @@ func synthesize(t *testing.T) *synthesized {
 		s := &synthesized{cfg: testConfig(), dir: filepath.Join(os.TempDir(), "payment-dr-stack-test-out"), templates: map[string]template{}}
 		_ = os.RemoveAll(s.dir)
 		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(s.dir)})
-		stacks := Build(app, s.cfg, lambdaDir(t))
+		stacks := Build(app, s.cfg, Assets{Payments: lambdaDir(t, "payments"), Evaluate: lambdaDir(t, "drctl-evaluate")})
 		ApplyNag(app)
 		app.Synth(nil)
 		if s.nagErrors, synthErr = NagErrors(s.dir); synthErr != nil {

@@ -55,6 +55,10 @@ type AWS struct {
 	IAM     *iam.Client
 	STS     *sts.Client
 	HTTP    *http.Client
+	// SimulateARN, if set, is the principal whose permissions
+	// DeniedActions simulates (the scheduled evaluator checks the DR role,
+	// not its own); otherwise the caller's.
+	SimulateARN string
 }
 
 // New builds the clients from an aws.Config (credentials already set up,
@@ -345,11 +349,14 @@ func (a *AWS) FunctionActive(ctx context.Context, region string) (bool, error) {
 // DeniedActions implements dr.Cloud: it simulates drpolicy's statements
 // for the caller (the assumed DR role) with iam:SimulatePrincipalPolicy.
 func (a *AWS) DeniedActions(ctx context.Context) ([]string, error) {
-	who, err := a.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		return nil, err
+	principal := a.SimulateARN
+	if principal == "" {
+		who, err := a.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			return nil, err
+		}
+		principal = PrincipalARN(aws.ToString(who.Arn))
 	}
-	principal := PrincipalARN(aws.ToString(who.Arn))
 	ids := drpolicy.IDs{HealthChecks: map[string]string{}}
 	if z, err := a.param(ctx, a.names().ZoneIDParam()); err == nil {
 		ids.ZoneID = z

@@ -1,0 +1,42 @@
+// Command drctl-evaluate is drctl's evaluate as a scheduled Lambda. The
+// environment's configuration arrives as JSON in PAYMENT_DR_CONFIG_JSON
+// (written by the stack from the same validated config); permissions are
+// simulated for the DR role named in DR_ROLE_ARN.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+
+	"github.com/payment-dr/payment-dr/internal/config"
+	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr/awsops"
+	"github.com/payment-dr/payment-dr/internal/dr/scheduled"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	cfg, err := config.Parse([]byte(os.Getenv("PAYMENT_DR_CONFIG_JSON")))
+	if err != nil {
+		log.Error("configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("AWS configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	cloud := awsops.New(cfg, awsCfg)
+	cloud.SimulateARN = os.Getenv("DR_ROLE_ARN")
+	e := &scheduled.Evaluator{
+		Controller: &dr.Controller{Cfg: cfg, Cloud: cloud},
+		Metrics:    cloudwatch.NewFromConfig(awsCfg),
+		Log:        log,
+	}
+	lambda.Start(e.Run)
+}

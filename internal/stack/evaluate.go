@@ -1,0 +1,102 @@
+package stack
+
+import (
+	"encoding/json"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/payment-dr/payment-dr/internal/drpolicy"
+)
+
+// evaluateProps carries what the scheduled evaluation needs.
+type evaluateProps struct {
+	key      awskms.IKey
+	topic    awssns.ITopic
+	drRole   awsiam.IRole
+	ids      drpolicy.IDs
+	assetDir string // directory holding the built drctl-evaluate bootstrap
+}
+
+// newScheduledEvaluate runs drctl's evaluate every 15 minutes as a Lambda
+// (the same code as the CLI) and alarms when it finds a problem, or when it
+// stops reporting: a broken DR plan is found before it is needed. Its role
+// may only read: the read-only part of drpolicy plus publishing its metric.
+func newScheduledEvaluate(scope constructs.Construct, r region, p evaluateProps) {
+	c := constructs.NewConstruct(scope, jsii.String("ScheduledEvaluate"))
+	name := "payment-dr-evaluate-" + r.cfg.Environment
+	logs := awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{
+		LogGroupName: jsii.String("/aws/lambda/" + name), Retention: awslogs.RetentionDays_ONE_YEAR,
+		EncryptionKey: p.key, RemovalPolicy: r.removal(awscdk.RemovalPolicy_RETAIN),
+	})
+	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
+		RoleName:    jsii.String(name),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("scheduled drctl evaluate: read-only view of the DR plan"),
+	})
+	statements := []*awsiam.PolicyStatementProps{
+		{Sid: jsii.String("Logs"), Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"), Resources: &[]*string{logs.LogGroupArn()}},
+		// PutMetricData has no resource scope; the namespace condition limits it.
+		{Sid: jsii.String("Metric"), Actions: jsii.Strings("cloudwatch:PutMetricData"), Resources: jsii.Strings("*"),
+			Conditions: &map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": "PaymentDR"}}},
+	}
+	for _, s := range drpolicy.ReadOnly(drpolicy.Statements(r.cfg, p.ids)) {
+		statements = append(statements, &awsiam.PolicyStatementProps{Sid: jsii.String(s.Sid), Actions: jsii.Strings(s.Actions...), Resources: jsii.Strings(s.Resources...)})
+	}
+	policy := managedPolicy(c, "Policy", role, statements...)
+	suppress(policy, "AwsSolutions-IAM5", "CloudWatch GetMetricData and PutMetricData have no resource-level scope (PutMetricData is limited to the PaymentDR namespace); the API-key secret is matched by exact name with its six-character suffix",
+		"Resource::*",
+		"Resource::arn:aws:secretsmanager:"+r.cfg.PrimaryRegion+":"+r.cfg.Account+":secret:"+r.names.APIKeySecretName()+"-??????",
+		"Resource::arn:aws:secretsmanager:"+r.cfg.SecondaryRegion+":"+r.cfg.Account+":secret:"+r.names.APIKeySecretName()+"-??????")
+
+	cfgJSON, _ := json.Marshal(r.cfg) // the validated config; it holds no secret
+	fn := awslambda.NewFunction(c, jsii.String("Function"), &awslambda.FunctionProps{
+		FunctionName: jsii.String(name),
+		Description:  jsii.String("drctl evaluate, every 15 minutes"),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(p.assetDir), nil),
+		MemorySize:   jsii.Number(256),
+		Timeout:      awscdk.Duration_Minutes(jsii.Number(2)),
+		Role:         role.WithoutPolicyUpdates(nil),
+		LogGroup:     logs,
+		Environment: &map[string]*string{
+			"PAYMENT_DR_CONFIG_JSON": jsii.String(string(cfgJSON)),
+			"DR_ROLE_ARN":            p.drRole.RoleArn(),
+		},
+	})
+	fn.Node().AddDependency(policy)
+	suppress(fn, "PCI.DSS.321-LambdaInsideVPC", "The evaluator reads AWS control-plane APIs and probes the public /health names, as Route 53 does; it handles no payment data, and a VPC would add a NAT dependency to the check meant to survive a Regional impairment")
+
+	awsevents.NewRule(c, jsii.String("Schedule"), &awsevents.RuleProps{
+		RuleName: jsii.String(name), Description: jsii.String("run drctl evaluate every 15 minutes"),
+		Schedule: awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(15))),
+		Targets:  &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, nil)},
+	})
+	alarm := awscloudwatch.NewAlarm(c, jsii.String("FindingsAlarm"), &awscloudwatch.AlarmProps{
+		AlarmName:        jsii.String("payment-dr-evaluate-findings-" + r.cfg.Environment),
+		AlarmDescription: jsii.String("drctl evaluate found a problem with the DR plan (see its log), or stopped reporting"),
+		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String("PaymentDR"), MetricName: jsii.String("EvaluateFindings"),
+			DimensionsMap: &map[string]*string{"Environment": jsii.String(r.cfg.Environment)},
+			Statistic:     jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(15)),
+		}),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(2),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
+	})
+	alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(p.topic))
+	alarm.AddOkAction(awscloudwatchactions.NewSnsAction(p.topic))
+}
