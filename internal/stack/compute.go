@@ -78,38 +78,46 @@ func newPaymentFunction(scope constructs.Construct, r region, p computeProps) aw
 		"Resource::arn:aws:secretsmanager:"+r.name+":"+r.cfg.Account+":secret:"+r.names.DBSecretName()+"-??????",
 		"Resource::arn:aws:secretsmanager:"+r.name+":"+r.cfg.Account+":secret:"+r.names.APIKeySecretName()+"-??????")
 
-	fn := awslambda.NewFunction(c, jsii.String("Function"), &awslambda.FunctionProps{
-		FunctionName: jsii.String(fnName),
-		Description:  jsii.String("payment service (Go) in " + r.name),
-		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture: awslambda.Architecture_ARM_64(),
-		Handler:      jsii.String("bootstrap"),
-		Code:         awslambda.Code_FromAsset(jsii.String(p.assetDir), nil),
-		MemorySize:   jsii.Number(1024),
-		Timeout:      awscdk.Duration_Seconds(jsii.Number(60)),
-		// Immutable: every permission is in the managed policy above, and
-		// CDK may not add an inline one behind it.
-		Role:           role.WithoutPolicyUpdates(nil),
-		LogGroup:       logs,
-		LoggingFormat:  awslambda.LoggingFormat_JSON,
-		Tracing:        awslambda.Tracing_ACTIVE,
-		Vpc:            p.net.Vpc,
-		VpcSubnets:     &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
-		SecurityGroups: &[]awsec2.ISecurityGroup{p.net.LambdaSG},
-		Environment: &map[string]*string{
-			"ENVIRONMENT":       jsii.String(r.cfg.Environment),
-			"SESSION_TABLE":     jsii.String(r.names.SessionTable()),
-			"EVENT_BUS_NAME":    p.bus.EventBusName(),
-			"DB_HOST":           p.db.Cluster.AttrEndpointAddress(),
-			"DB_PORT":           jsii.String("3306"),
-			"DB_NAME":           jsii.String(r.names.DatabaseName()),
-			"DB_SECRET_ID":      jsii.String(r.names.DBSecretName()),
-			"API_KEY_SECRET_ID": jsii.String(r.names.APIKeySecretName()),
-			// The server certificate is verified against the RDS CA bundle
-			// shipped in the package (make lambda copies certs/ into it).
-			"DB_TLS_CA_FILE": jsii.String("/var/task/" + RDSCABundle),
-		},
-	})
+	props := goFunction(fnName, "payment service (Go) in "+r.name, p.assetDir, role, logs)
+	props.MemorySize = jsii.Number(1024)
+	props.Timeout = awscdk.Duration_Seconds(jsii.Number(60))
+	props.Tracing = awslambda.Tracing_ACTIVE
+	props.Vpc = p.net.Vpc
+	props.VpcSubnets = &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
+	props.SecurityGroups = &[]awsec2.ISecurityGroup{p.net.LambdaSG}
+	props.Environment = &map[string]*string{
+		"ENVIRONMENT":       jsii.String(r.cfg.Environment),
+		"SESSION_TABLE":     jsii.String(r.names.SessionTable()),
+		"EVENT_BUS_NAME":    p.bus.EventBusName(),
+		"DB_HOST":           p.db.Cluster.AttrEndpointAddress(),
+		"DB_PORT":           jsii.String("3306"),
+		"DB_NAME":           jsii.String(r.names.DatabaseName()),
+		"DB_SECRET_ID":      jsii.String(r.names.DBSecretName()),
+		"API_KEY_SECRET_ID": jsii.String(r.names.APIKeySecretName()),
+		// The server certificate is verified against the RDS CA bundle
+		// shipped in the package (make lambda copies certs/ into it).
+		"DB_TLS_CA_FILE": jsii.String("/var/task/" + RDSCABundle),
+	}
+	fn := awslambda.NewFunction(c, jsii.String("Function"), props)
 	fn.Node().AddDependency(policy)
 	return fn
+}
+
+// goFunction is the common shape of this repository's Lambdas: a Go
+// binary named bootstrap built for linux/arm64 (provided.al2023), a
+// content-hashed asset, JSON logs into a given log group, and an immutable
+// role: every permission is in the role's managed policy, so CDK may not
+// add an inline one behind it.
+func goFunction(name, description, assetDir string, role awsiam.Role, logs awslogs.ILogGroup) *awslambda.FunctionProps {
+	return &awslambda.FunctionProps{
+		FunctionName:  jsii.String(name),
+		Description:   jsii.String(description),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          awslambda.Code_FromAsset(jsii.String(assetDir), nil),
+		Role:          role.WithoutPolicyUpdates(nil),
+		LogGroup:      logs,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+	}
 }

@@ -60,22 +60,14 @@ func newScheduledEvaluate(scope constructs.Construct, r region, p evaluateProps)
 		"Resource::arn:aws:secretsmanager:"+r.cfg.SecondaryRegion+":"+r.cfg.Account+":secret:"+r.names.APIKeySecretName()+"-??????")
 
 	cfgJSON, _ := json.Marshal(r.cfg) // the validated config; it holds no secret
-	fn := awslambda.NewFunction(c, jsii.String("Function"), &awslambda.FunctionProps{
-		FunctionName: jsii.String(name),
-		Description:  jsii.String("drctl evaluate, every 15 minutes"),
-		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture: awslambda.Architecture_ARM_64(),
-		Handler:      jsii.String("bootstrap"),
-		Code:         awslambda.Code_FromAsset(jsii.String(p.assetDir), nil),
-		MemorySize:   jsii.Number(256),
-		Timeout:      awscdk.Duration_Minutes(jsii.Number(2)),
-		Role:         role.WithoutPolicyUpdates(nil),
-		LogGroup:     logs,
-		Environment: &map[string]*string{
-			"PAYMENT_DR_CONFIG_JSON": jsii.String(string(cfgJSON)),
-			"DR_ROLE_ARN":            p.drRole.RoleArn(),
-		},
-	})
+	props := goFunction(name, "drctl evaluate, every 15 minutes", p.assetDir, role, logs)
+	props.MemorySize = jsii.Number(256)
+	props.Timeout = awscdk.Duration_Minutes(jsii.Number(2))
+	props.Environment = &map[string]*string{
+		"PAYMENT_DR_CONFIG_JSON": jsii.String(string(cfgJSON)),
+		"DR_ROLE_ARN":            p.drRole.RoleArn(),
+	}
+	fn := awslambda.NewFunction(c, jsii.String("Function"), props)
 	fn.Node().AddDependency(policy)
 	suppress(fn, "PCI.DSS.321-LambdaInsideVPC", "The evaluator reads AWS control-plane APIs and probes the public /health names, as Route 53 does; it handles no payment data, and a VPC would add a NAT dependency to the check meant to survive a Regional impairment")
 
