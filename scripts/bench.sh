@@ -15,5 +15,13 @@ echo "== go test -run XXX -bench . -benchtime 3s -count 3 ./internal/payments/ht
 go test -run XXX -bench . -benchtime 3s -count 3 ./internal/payments/httpapi | grep -E '^Benchmark'
 mkdir -p build/native
 go build -tags lambda.norpc -trimpath -o build/native/payments ./cmd/payments
-echo "== go run ./bench/coldstart -binary build/native/payments -runs 30"
-go run ./bench/coldstart -binary build/native/payments -runs 30
+# The reference document sits beside the repository (shared/seed); when it
+# is there, its Python/boto3 handler is measured on the same dynalite.
+seed=$(ls ../shared/seed/*.txt 2>/dev/null | head -n 1 || true)
+if [ -n "$seed" ] && python3 -c 'import boto3' 2>/dev/null; then
+  echo "== go run ./bench/coldstart -binary build/native/payments -runs 30 -seed $seed"
+  go run ./bench/coldstart -binary build/native/payments -runs 30 -seed "$seed"
+else
+  echo "== go run ./bench/coldstart -binary build/native/payments -runs 30 (no seed document or boto3: no side-by-side)"
+  go run ./bench/coldstart -binary build/native/payments -runs 30
+fi

@@ -10,6 +10,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -20,7 +22,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,8 +40,9 @@ import (
 func main() {
 	binary := flag.String("binary", "", "payment Lambda binary built for this machine (-tags lambda.norpc)")
 	runs := flag.Int("runs", 20, "cold starts to measure")
+	seed := flag.String("seed", "", "also measure the reference's Python/boto3 handler, read from this seed document")
 	flag.Parse()
-	if err := run(*binary, *runs); err != nil {
+	if err := run(*binary, *runs, *seed); err != nil {
 		fmt.Fprintln(os.Stderr, "coldstart:", err)
 		os.Exit(1)
 	}
@@ -51,7 +56,7 @@ func must(name string) (string, error) {
 	return v, nil
 }
 
-func run(binary string, runs int) error {
+func run(binary string, runs int, seed string) error {
 	if binary == "" || runs < 1 {
 		return fmt.Errorf("-binary is required and -runs must be positive")
 	}
@@ -118,6 +123,73 @@ func run(binary string, runs int) error {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	fmt.Printf("cold start (process start -> first reply, POST /payments with real backend calls), %d runs: min %.1f ms, p50 %.1f ms, p90 %.1f ms, max %.1f ms\n",
 		runs, ms(times[0]), ms(times[len(times)/2]), ms(times[len(times)*9/10]), ms(times[len(times)-1]))
+	if seed != "" {
+		return compareSeed(seed, runs, ddbEndpoint)
+	}
+	return nil
+}
+
+// compareSeed measures the reference's Python handler on the same
+// dynalite: cold start (interpreter start to the first handler reply,
+// which does one DynamoDB put) and warm per-call latency.
+func compareSeed(seed string, runs int, ddbEndpoint string) error {
+	script, err := filepath.Abs("bench/coldstart/seed_handler.py")
+	if err != nil {
+		return err
+	}
+	env := append(os.Environ(), "AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+		"AWS_ENDPOINT_URL_DYNAMODB="+ddbEndpoint, "DYNAMODB_TABLE=coldstart-sessions", "ENVIRONMENT=bench", "DB_ENDPOINT=unused")
+	invoke := func(n int) (time.Duration, []float64, error) {
+		cmd := exec.Command("python3", script, seed, strconv.Itoa(n))
+		cmd.Env, cmd.Stderr = env, os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return 0, nil, err
+		}
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			return 0, nil, err
+		}
+		defer func() { _ = cmd.Wait() }()
+		sc := bufio.NewScanner(out)
+		var first time.Duration
+		var lat []float64
+		for sc.Scan() {
+			if !bytes.HasPrefix(sc.Bytes(), []byte(`{"status"`)) {
+				continue // the handler's own print() logging
+			}
+			if first == 0 {
+				first = time.Since(start)
+			}
+			var line struct {
+				Status int
+				Ms     float64
+			}
+			if err := json.Unmarshal(sc.Bytes(), &line); err != nil || line.Status != 200 {
+				return 0, nil, fmt.Errorf("seed handler replied %s", sc.Text())
+			}
+			lat = append(lat, line.Ms)
+		}
+		return first, lat, nil
+	}
+	var cold []time.Duration
+	for i := 0; i < runs; i++ {
+		d, _, err := invoke(1)
+		if err != nil {
+			return err
+		}
+		cold = append(cold, d)
+	}
+	sort.Slice(cold, func(i, j int) bool { return cold[i] < cold[j] })
+	_, warm, err := invoke(300)
+	if err != nil {
+		return err
+	}
+	warm = warm[20:] // drop the first calls (connection set-up)
+	sort.Float64s(warm)
+	fmt.Printf("reference Python/boto3 handler (one DynamoDB put), same dynalite: cold start p50 %.1f ms (min %.1f, max %.1f, %d runs); warm p50 %.2f ms, p99 %.2f ms\n",
+		float64(cold[len(cold)/2].Microseconds())/1000, float64(cold[0].Microseconds())/1000, float64(cold[len(cold)-1].Microseconds())/1000, runs,
+		warm[len(warm)/2], warm[len(warm)*99/100])
 	return nil
 }
 
