@@ -274,3 +274,18 @@ func TestDrillUnplannedFailoverMeasuresLoss(t *testing.T) {
 		}
 	}
 }
+
+func TestDrillDoesNotMoveTheWriterWhenCanariesFail(t *testing.T) {
+	w := drfake.NewWorld()
+	w.Down["us-east-1"] = true // nothing can write: the canaries fail from the start
+	c, _ := controller(w)
+	run := newRun(t, "drill", "us-west-2")
+	_, err := c.Drill(context.Background(), drfake.Canary{W: w}, c.Switchover("us-west-2"), run,
+		DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, WarmupTimeout: 50 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "writer was not moved") || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("got %v", err)
+	}
+	if w.Called("SwitchoverGlobalCluster") != 0 || w.Writer != "us-east-1" {
+		t.Error("the drill moved the writer without working canaries")
+	}
+}

@@ -16,6 +16,9 @@ type DrillOptions struct {
 	Interval time.Duration // between canary writes (default 1 s)
 	Warmup   int           // successful writes before the writer moves (default 5)
 	Settle   int           // successful writes after the plan before stopping (default 5)
+	// WarmupTimeout bounds the wait for the first writes (default 2 min):
+	// a drill whose canaries cannot write never moves the writer.
+	WarmupTimeout time.Duration
 	// SettleTimeout bounds the wait for those writes (default 5 min).
 	SettleTimeout time.Duration
 }
@@ -29,6 +32,9 @@ func (o DrillOptions) withDefaults() DrillOptions {
 	}
 	if o.Settle <= 0 {
 		o.Settle = 5
+	}
+	if o.WarmupTimeout <= 0 {
+		o.WarmupTimeout = 2 * time.Minute
 	}
 	if o.SettleTimeout <= 0 {
 		o.SettleTimeout = 5 * time.Minute
@@ -96,12 +102,21 @@ func (c *Controller) Drill(ctx context.Context, canary Canary, p plan.Plan, run 
 	}()
 
 	begin := c.now().Add(-time.Nanosecond)
-	if err := plan.Wait(ctx, opt.Interval/2, "warm-up canary writes", func(context.Context) (bool, error) {
+	wctx, cancelWarmup := context.WithTimeout(ctx, opt.WarmupTimeout)
+	err := plan.Wait(wctx, opt.Interval/2, "warm-up canary writes", func(context.Context) (bool, error) {
 		return okAfter(begin) >= opt.Warmup, nil
-	}); err != nil {
+	})
+	cancelWarmup()
+	if err != nil {
 		stop()
 		wg.Wait()
-		return DrillResult{Samples: samples}, fmt.Errorf("canaries never succeeded before the drill: %w", err)
+		mu.Lock()
+		defer mu.Unlock()
+		last := "none written"
+		if len(samples) > 0 {
+			last = samples[len(samples)-1].Err
+		}
+		return DrillResult{Samples: samples}, fmt.Errorf("canary writes did not succeed before the drill, so the writer was not moved (last error: %s): %w", last, err)
 	}
 
 	planErr := plan.Execute(ctx, p, run, c.Clock, c.Log)

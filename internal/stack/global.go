@@ -99,9 +99,12 @@ func newWriterAlarms(scope constructs.Construct, cfg config.Config, statuses map
 		id, name, desc, expr string
 		threshold            float64
 		op                   awscloudwatch.ComparisonOperator
+		// missing health data means nobody can see a writable Region (an
+		// outage for the first alarm), but is no evidence of two writers.
+		missing awscloudwatch.TreatMissingData
 	}{
-		{"NoWritableRegion", "payment-no-writable-region-" + cfg.Environment, "no Region accepts payments: run drctl status, then failover", "MAX([p, s])", 1, awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD},
-		{"TwoWritableRegions", "payment-two-writable-regions-" + cfg.Environment, "both Regions report a writable database: investigate before any failover", "p + s", 1, awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD},
+		{"NoWritableRegion", "payment-no-writable-region-" + cfg.Environment, "no Region accepts payments: run drctl status, then failover", "MAX([p, s])", 1, awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD, awscloudwatch.TreatMissingData_BREACHING},
+		{"TwoWritableRegions", "payment-two-writable-regions-" + cfg.Environment, "both Regions report a writable database: investigate before any failover", "p + s", 1, awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING},
 	} {
 		alarm := awscloudwatch.NewAlarm(scope, jsii.String(a.id), &awscloudwatch.AlarmProps{
 			AlarmName:          jsii.String(a.name),
@@ -110,7 +113,7 @@ func newWriterAlarms(scope constructs.Construct, cfg config.Config, statuses map
 			Threshold:          jsii.Number(a.threshold),
 			EvaluationPeriods:  jsii.Number(2),
 			ComparisonOperator: a.op,
-			TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
+			TreatMissingData:   a.missing,
 		})
 		alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
 		alarm.AddOkAction(awscloudwatchactions.NewSnsAction(topic))

@@ -401,7 +401,7 @@ func TestAlarmsWatchTheRightMetricsAndNotify(t *testing.T) {
 	// /health is 200 only where the database takes writes, so one Region
 	// is healthy at a time: the alarms watch the pair, not each check.
 	global := s.templates["global"]
-	want := map[string]string{"payment-no-writable-region-prod": "LessThanThreshold", "payment-two-writable-regions-prod": "GreaterThanThreshold"}
+	want := map[string]string{"payment-no-writable-region-prod": "LessThanThreshold breaching", "payment-two-writable-regions-prod": "GreaterThanThreshold notBreaching"}
 	for _, a := range global.ofType("AWS::CloudWatch::Alarm") {
 		name := fmt.Sprint(prop(a, "AlarmName"))
 		op, ok := want[name]
@@ -410,7 +410,7 @@ func TestAlarmsWatchTheRightMetricsAndNotify(t *testing.T) {
 		}
 		delete(want, name)
 		metrics := jsonOf(a.Properties["Metrics"])
-		if prop(a, "ComparisonOperator") != op || a.Properties["AlarmActions"] == nil || strings.Count(metrics, "HealthCheckStatus") != 2 {
+		if fmt.Sprint(prop(a, "ComparisonOperator"), " ", prop(a, "TreatMissingData")) != op || a.Properties["AlarmActions"] == nil || strings.Count(metrics, "HealthCheckStatus") != 2 {
 			t.Errorf("%s: %v", name, a.Properties)
 		}
 	}

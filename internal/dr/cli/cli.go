@@ -47,6 +47,9 @@ type Options struct {
 	JSON       bool
 	Resume     string
 	To         string
+	// Canary is set for drills: Connect must then provide a working
+	// canary (its API key), or fail before anything moves.
+	Canary bool
 }
 
 const usage = `drctl: evaluate, drill and execute a Region switchover or failover of payment-dr
@@ -164,6 +167,7 @@ func run(ctx context.Context, cmd string, args []string, d Deps) error {
 		if cfg.Production && !force {
 			return fmt.Errorf("refusing to drill %q: the configuration marks it production (use --force if you mean it)", cfg.Environment)
 		}
+		o.Canary = true
 		if interval < 100*time.Millisecond || interval > time.Minute {
 			return badUsage("--interval %s must be between 100ms and 1m", interval)
 		}

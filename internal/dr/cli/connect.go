@@ -47,13 +47,14 @@ func ConnectAWS(ctx context.Context, cfg config.Config, o Options) (dr.Cloud, dr
 			return nil, nil, fmt.Errorf("--api-key-file: %w", err)
 		}
 		c.APIKey = strings.TrimSpace(string(b))
-	} else if o.To != "" {
+	} else if o.Canary {
 		sc := awsCfg.Copy()
 		sc.Region = o.To
 		out, err := secretsmanager.NewFromConfig(sc).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(n.APIKeySecretName())})
-		if err == nil {
-			c.APIKey = aws.ToString(out.SecretString)
+		if err != nil {
+			return nil, nil, fmt.Errorf("the drill's canaries need the API key (secret %s in %s, or --api-key-file): %w", n.APIKeySecretName(), o.To, err)
 		}
+		c.APIKey = aws.ToString(out.SecretString)
 	}
 	return cloud, c, nil
 }
