@@ -24,6 +24,9 @@ import (
 // MaxBodyBytes bounds a request body.
 const MaxBodyBytes = 16 << 10
 
+// HealthTimeout bounds GET /health's backend checks.
+const HealthTimeout = 2 * time.Second
+
 // RetryAfterSeconds is sent with every 503.
 const RetryAfterSeconds = 5
 
@@ -208,7 +211,11 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, id string) {
 // health answers 200 only when this Region can take payments: Route 53
 // routes the failover name by it.
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
-	st := h.Service.Health(r.Context())
+	// Route 53 gives an HTTPS check a few seconds; a hung backend must
+	// turn into a prompt 503, not a slow answer.
+	ctx, cancel := context.WithTimeout(r.Context(), HealthTimeout)
+	defer cancel()
+	st := h.Service.Health(ctx)
 	status := http.StatusOK
 	if st.Status != "ok" {
 		status = http.StatusServiceUnavailable
