@@ -20,6 +20,7 @@ func main() {
 		log.Error("configuration", "error", err.Error())
 		os.Exit(1)
 	}
+	log = log.With("region", env.Region, "environment", env.Environment)
 	app, err := lambdaapp.New(context.Background(), env, log)
 	if err != nil {
 		log.Error("start", "error", err.Error())

@@ -34,6 +34,7 @@ import (
 
 // Env is the service's configuration, read from the environment.
 type Env struct {
+	Environment    string // ENVIRONMENT (the deployment's name; logged)
 	Region         string // AWS_REGION
 	SessionTable   string // SESSION_TABLE
 	EventBus       string // EVENT_BUS_NAME
@@ -47,20 +48,41 @@ type Env struct {
 	// loopback DB_HOST (local runs and benchmarks).
 	DBTLS       string
 	DBTLSCAFile string // DB_TLS_CA_FILE, e.g. the RDS CA bundle shipped in the package
+	// DBDSN (DB_DSN) replaces DB_HOST, DB_PORT, DB_NAME and DB_SECRET_ID for
+	// local runs and tests: a go-sql-driver DSN. It carries a password in
+	// the environment, so it is accepted only for a loopback address or a
+	// unix socket; a deployed function always reads DB_SECRET_ID.
+	DBDSN string
 }
 
 // FromEnv reads and validates Env; every problem names its variable.
 func FromEnv(getenv func(string) string) (Env, error) {
 	e := Env{
-		Region: getenv("AWS_REGION"), SessionTable: getenv("SESSION_TABLE"), EventBus: getenv("EVENT_BUS_NAME"),
+		Environment: getenv("ENVIRONMENT"), Region: getenv("AWS_REGION"), SessionTable: getenv("SESSION_TABLE"), EventBus: getenv("EVENT_BUS_NAME"),
 		DBHost: getenv("DB_HOST"), DBName: getenv("DB_NAME"), DBSecretID: getenv("DB_SECRET_ID"),
 		APIKeySecretID: getenv("API_KEY_SECRET_ID"), DBTLS: getenv("DB_TLS"), DBTLSCAFile: getenv("DB_TLS_CA_FILE"), DBPort: 3306,
+		DBDSN: getenv("DB_DSN"),
 	}
 	var errs []error
-	for name, v := range map[string]string{"AWS_REGION": e.Region, "SESSION_TABLE": e.SessionTable, "EVENT_BUS_NAME": e.EventBus,
-		"DB_HOST": e.DBHost, "DB_NAME": e.DBName, "DB_SECRET_ID": e.DBSecretID, "API_KEY_SECRET_ID": e.APIKeySecretID} {
-		if v == "" {
+	required := map[string]string{"AWS_REGION": e.Region, "SESSION_TABLE": e.SessionTable, "EVENT_BUS_NAME": e.EventBus,
+		"API_KEY_SECRET_ID": e.APIKeySecretID}
+	if e.DBDSN == "" {
+		required["DB_HOST"], required["DB_NAME"], required["DB_SECRET_ID"] = e.DBHost, e.DBName, e.DBSecretID
+	}
+	for _, name := range []string{"AWS_REGION", "SESSION_TABLE", "EVENT_BUS_NAME", "DB_HOST", "DB_NAME", "DB_SECRET_ID", "API_KEY_SECRET_ID"} {
+		if v, ok := required[name]; ok && v == "" {
 			errs = append(errs, fmt.Errorf("%s is required", name))
+		}
+	}
+	if e.DBDSN != "" {
+		cfg, err := mysql.ParseDSN(e.DBDSN)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("DB_DSN: %v", err)) // not %w: the message must not echo the DSN's password
+		case cfg.Net != "unix" && !loopback(hostOf(cfg.Addr)):
+			errs = append(errs, fmt.Errorf("DB_DSN is allowed only for a loopback address or unix socket, not %q: use DB_HOST and DB_SECRET_ID", hostOf(cfg.Addr)))
+		case cfg.DBName == "":
+			errs = append(errs, errors.New("DB_DSN must name the database (.../payments)"))
 		}
 	}
 	if p := getenv("DB_PORT"); p != "" {
@@ -74,13 +96,28 @@ func FromEnv(getenv func(string) string) (Env, error) {
 	case "", "verify":
 		e.DBTLS = "verify"
 	case "off":
-		if ip := net.ParseIP(e.DBHost); e.DBHost != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		if e.DBDSN == "" && !loopback(e.DBHost) {
 			errs = append(errs, fmt.Errorf("DB_TLS=off is allowed only for a loopback DB_HOST, not %q", e.DBHost))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("DB_TLS must be verify or off, not %q", e.DBTLS))
 	}
 	return e, errors.Join(errs...)
+}
+
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // App is the assembled service.
@@ -108,47 +145,54 @@ func New(ctx context.Context, e Env, log *slog.Logger) (*App, error) {
 		v   string
 		err error
 	}
-	dbSecret, apiKey := make(chan result, 1), make(chan result, 1)
-	get := func(id string, out chan<- result) {
-		o, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
-		if err != nil {
-			out <- result{err: fmt.Errorf("secret %s: %w", id, err)}
-			return
+	get := func(id string) <-chan result {
+		out := make(chan result, 1)
+		go func() {
+			o, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+			if err != nil {
+				out <- result{err: fmt.Errorf("secret %s: %w", id, err)}
+				return
+			}
+			out <- result{v: aws.ToString(o.SecretString)}
+		}()
+		return out
+	}
+	// Both secrets are fetched concurrently, once per instance.
+	apiKey := get(e.APIKeySecretID)
+	dsn := e.DBDSN
+	if dsn == "" {
+		dbs := <-get(e.DBSecretID)
+		if dbs.err != nil {
+			return nil, dbs.err
 		}
-		out <- result{v: aws.ToString(o.SecretString)}
-	}
-	go get(e.DBSecretID, dbSecret)
-	go get(e.APIKeySecretID, apiKey)
-	dbs, key := <-dbSecret, <-apiKey
-	if err := errors.Join(dbs.err, key.err); err != nil {
-		return nil, err
-	}
-	var creds struct {
-		Username string `json:"username"`
-		Password string `json:"password"`
-	}
-	if err := json.Unmarshal([]byte(dbs.v), &creds); err != nil || creds.Username == "" || creds.Password == "" {
-		return nil, fmt.Errorf("secret %s: want JSON with username and password", e.DBSecretID)
-	}
-	if key.v == "" {
-		return nil, fmt.Errorf("secret %s is empty", e.APIKeySecretID)
-	}
-
-	mc := mysql.NewConfig()
-	mc.User, mc.Passwd, mc.Net, mc.Addr, mc.DBName = creds.Username, creds.Password, "tcp", net.JoinHostPort(e.DBHost, strconv.Itoa(e.DBPort)), e.DBName
-	if e.DBTLS == "verify" {
-		tc, err := tlsConfig(e)
-		if err != nil {
+		if dsn, err = e.secretDSN(dbs.v); err != nil {
 			return nil, err
 		}
-		if err := mysql.RegisterTLSConfig("payments", tc); err != nil {
-			return nil, err
-		}
-		mc.TLSConfig = "payments"
 	}
-	db, err := mysqlstore.Open(mc.FormatDSN())
+	db, err := mysqlstore.Open(dsn)
 	if err != nil {
 		return nil, err
+	}
+	// The first connection (TCP, TLS, authentication) is opened while the
+	// API key is still in flight, so the first request finds it idle. A
+	// database that is down now is not fatal: /health must still answer.
+	warm := make(chan error, 1)
+	go func() {
+		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		warm <- db.PingContext(wctx)
+	}()
+	key := <-apiKey
+	if werr := <-warm; werr != nil {
+		log.Warn("database not reachable at start; requests will retry", "error", werr.Error())
+	}
+	if key.err != nil {
+		db.Close()
+		return nil, key.err
+	}
+	if key.v == "" {
+		db.Close()
+		return nil, fmt.Errorf("secret %s is empty", e.APIKeySecretID)
 	}
 
 	svc := &payments.Service{
@@ -161,6 +205,31 @@ func New(ctx context.Context, e Env, log *slog.Logger) (*App, error) {
 		},
 	}
 	return &App{Handler: &httpapi.Handler{Service: svc, APIKey: key.v, Log: log}, DB: db}, nil
+}
+
+// secretDSN builds the DSN from the DB secret (JSON username/password)
+// and DB_HOST, DB_PORT, DB_NAME, with TLS unless DB_TLS=off (loopback).
+func (e Env) secretDSN(secret string) (string, error) {
+	var creds struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := json.Unmarshal([]byte(secret), &creds); err != nil || creds.Username == "" || creds.Password == "" {
+		return "", fmt.Errorf("secret %s: want JSON with username and password", e.DBSecretID)
+	}
+	mc := mysql.NewConfig()
+	mc.User, mc.Passwd, mc.Net, mc.Addr, mc.DBName = creds.Username, creds.Password, "tcp", net.JoinHostPort(e.DBHost, strconv.Itoa(e.DBPort)), e.DBName
+	if e.DBTLS == "verify" {
+		tc, err := tlsConfig(e)
+		if err != nil {
+			return "", err
+		}
+		if err := mysql.RegisterTLSConfig("payments", tc); err != nil {
+			return "", err
+		}
+		mc.TLSConfig = "payments"
+	}
+	return mc.FormatDSN(), nil
 }
 
 func tlsConfig(e Env) (*tls.Config, error) {

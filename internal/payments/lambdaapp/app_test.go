@@ -41,3 +41,39 @@ func TestFromEnvTLS(t *testing.T) {
 		}
 	}
 }
+
+func TestFromEnvDBDSN(t *testing.T) {
+	base := map[string]string{"AWS_REGION": "us-east-1", "SESSION_TABLE": "t", "EVENT_BUS_NAME": "b", "API_KEY_SECRET_ID": "k"}
+	get := func(dsn string) func(string) string {
+		return func(k string) string {
+			if k == "DB_DSN" {
+				return dsn
+			}
+			return base[k]
+		}
+	}
+	// A loopback DSN stands in for DB_HOST, DB_NAME and DB_SECRET_ID.
+	for _, ok := range []string{"u:p@tcp(127.0.0.1:3306)/payments", "u:p@tcp(localhost:3306)/payments", "u:p@unix(/tmp/m.sock)/payments", "u:p@tcp([::1]:3306)/payments"} {
+		if e, err := FromEnv(get(ok)); err != nil || e.DBDSN != ok {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for dsn, want := range map[string]string{
+		"u:secret-pw@tcp(db.example.internal:3306)/payments": "loopback",
+		"u:p@tcp(10.0.0.5:3306)/payments":                    "loopback",
+		"u:p@tcp(127.0.0.1:3306)/":                           "name the database",
+		"not a dsn":                                          "DB_DSN",
+	} {
+		_, err := FromEnv(get(dsn))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want an error mentioning %q", dsn, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret-pw") {
+			t.Errorf("error echoes the password: %v", err)
+		}
+	}
+	// Without DB_DSN the secret-based variables are required again.
+	if _, err := FromEnv(get("")); err == nil || !strings.Contains(err.Error(), "DB_SECRET_ID") {
+		t.Errorf("no DB_DSN, no DB_SECRET_ID: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ package mysqlstore
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -85,8 +86,11 @@ func (s *Store) Create(ctx context.Context, p payments.Payment, hash string) (pa
 
 func (s *Store) tryCreate(ctx context.Context, p payments.Payment, hash string) (payments.Payment, string, bool, error) {
 	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return payments.Payment{}, "", false, classify(err)
+	if err != nil { // no connection: nothing was sent, the request can be retried
+		if c := classify(err); errors.Is(c, payments.ErrReadOnly) || errors.Is(c, payments.ErrUnavailable) {
+			return payments.Payment{}, "", false, c
+		}
+		return payments.Payment{}, "", false, fmt.Errorf("%w: %v", payments.ErrUnavailable, err)
 	}
 	defer conn.Close()
 	tx, err := conn.BeginTx(ctx, nil)
@@ -186,8 +190,9 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %v", payments.ErrUnavailable, err)
 	}
 	var ne net.Error
+	var cve *tls.CertificateVerificationError
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.As(err, &ne) ||
-		errors.Is(err, context.DeadlineExceeded) {
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, mysql.ErrNoTLS) || errors.As(err, &cve) {
 		return fmt.Errorf("%w: %v", payments.ErrUnavailable, err)
 	}
 	return err

@@ -1,0 +1,242 @@
+package lambdaapp_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/payment-dr/payment-dr/internal/payments/httpapi"
+	"github.com/payment-dr/payment-dr/internal/payments/lambdaapp"
+	"github.com/payment-dr/payment-dr/internal/payments/paymentstest"
+)
+
+// secrets is a local Secrets Manager endpoint (JSON 1.1 protocol) that
+// records which secrets were read.
+type secrets struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	values map[string]string
+	reads  []string
+}
+
+func newSecrets(t *testing.T, values map[string]string) *secrets {
+	s := &secrets{values: values}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"__type":"UnknownOperationException","message":"only GetSecretValue"}`)
+			return
+		}
+		var in struct{ SecretId string }
+		_ = json.Unmarshal(body, &in)
+		s.mu.Lock()
+		s.reads = append(s.reads, in.SecretId)
+		s.mu.Unlock()
+		v, ok := s.values[in.SecretId]
+		if !ok {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}`)
+			return
+		}
+		out, _ := json.Marshal(map[string]string{"Name": in.SecretId, "SecretString": v,
+			"ARN": "arn:aws:secretsmanager:us-east-1:111111111111:secret:" + in.SecretId})
+		_, _ = w.Write(out)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *secrets) read() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.reads...)
+}
+
+const apiKey = "integration-api-key"
+
+// world is what one test's service runs against: a fresh database on the
+// primary MariaDB, a fresh dynalite table, the recording EventBridge and
+// Secrets Manager endpoints, reached through the SDK's own endpoint
+// variables exactly as a local run of the binary would.
+type world struct {
+	vars    map[string]string
+	secrets *secrets
+	events  *paymentstest.EventBridge
+	dbName  string
+	appUser *mysql.Config
+}
+
+func newWorld(t *testing.T) *world {
+	_, _, name := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
+	_, table := paymentstest.Dynamo(t)
+	eb := paymentstest.NewEventBridge(t)
+	cfg, err := mysql.ParseDSN(paymentstest.Env(t, "PAYMENTS_TEST_MYSQL_DSN"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, _ := json.Marshal(map[string]string{"username": cfg.User, "password": cfg.Passwd})
+	sm := newSecrets(t, map[string]string{"payment-dr/it/db-master": string(creds), "payment-dr/it/api-key": apiKey})
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.srv.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE": eb.Server.URL,
+		"AWS_ENDPOINT_URL_DYNAMODB": paymentstest.Env(t, "PAYMENTS_TEST_DYNAMODB_ENDPOINT"),
+		"AWS_ACCESS_KEY_ID":         "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "",
+		"AWS_PROFILE": "", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+	} {
+		t.Setenv(k, v)
+	}
+	host, port, _ := net.SplitHostPort(cfg.Addr)
+	return &world{
+		vars: map[string]string{"ENVIRONMENT": "it", "AWS_REGION": "us-east-1", "SESSION_TABLE": table,
+			"EVENT_BUS_NAME": "payment-events-us-east-1-it", "DB_HOST": host, "DB_PORT": port, "DB_NAME": name,
+			"DB_SECRET_ID": "payment-dr/it/db-master", "API_KEY_SECRET_ID": "payment-dr/it/api-key", "DB_TLS": "off"},
+		secrets: sm, events: eb, dbName: name, appUser: cfg,
+	}
+}
+
+func (w *world) start(t *testing.T, logs io.Writer) func(context.Context, json.RawMessage) (any, error) {
+	t.Helper()
+	e, err := lambdaapp.FromEnv(func(k string) string { return w.vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := lambdaapp.New(context.Background(), e, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.DB.Close() })
+	return httpapi.LambdaHandler(app.Handler, app.Admin)
+}
+
+// invoke sends one API Gateway HTTP API (v2) event, as Lambda delivers it.
+func invoke(t *testing.T, h func(context.Context, json.RawMessage) (any, error), method, path, key, body, reqID string) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	ev := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: method + " " + path, RawPath: path, Body: body,
+		Headers: map[string]string{"content-type": "application/json", "x-api-key": key, "idempotency-key": "it-" + reqID}}
+	ev.RequestContext.HTTP.Method = method
+	ev.RequestContext.RequestID = reqID
+	raw, _ := json.Marshal(ev)
+	out, err := h(context.Background(), raw)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	resp, ok := out.(events.APIGatewayV2HTTPResponse)
+	if !ok {
+		t.Fatalf("%s %s: reply %T", method, path, out)
+	}
+	return resp
+}
+
+func TestNewReadsSecretsOnceAndServesThroughTheLambdaAdapter(t *testing.T) {
+	w := newWorld(t)
+	var logs bytes.Buffer
+	h := w.start(t, &logs)
+
+	if r := invoke(t, h, "GET", "/health", "", "", "req-health"); r.StatusCode != 200 || !strings.Contains(r.Body, `"dbWritable":true`) {
+		t.Fatalf("health: %d %s", r.StatusCode, r.Body)
+	}
+	body := `{"amount":4200,"currency":"JPY","merchantRef":"m-it","customerRef":"c-it"}`
+	r := invoke(t, h, "POST", "/payments", apiKey, body, "req-create")
+	if r.StatusCode != 201 {
+		t.Fatalf("create: %d %s", r.StatusCode, r.Body)
+	}
+	var p struct{ ID, Region string }
+	_ = json.Unmarshal([]byte(r.Body), &p)
+	if p.Region != "us-east-1" || len(p.ID) != 32 {
+		t.Fatalf("created %s", r.Body)
+	}
+	if g := invoke(t, h, "GET", "/payments/"+p.ID, apiKey, "", "req-get"); g.StatusCode != 200 || !strings.Contains(g.Body, `"amount":4200`) {
+		t.Errorf("get: %d %s", g.StatusCode, g.Body)
+	}
+	if u := invoke(t, h, "GET", "/payments/"+p.ID, "wrong-key", "", "req-unauth"); u.StatusCode != 401 || !strings.Contains(u.Body, `"code":"unauthorized"`) {
+		t.Errorf("wrong key: %d %s", u.StatusCode, u.Body)
+	}
+	if ev := w.events.Entries(); len(ev) != 1 || ev[0].EventBusName != "payment-events-us-east-1-it" ||
+		!strings.Contains(ev[0].Detail, `"originRegion":"us-east-1"`) || !strings.Contains(ev[0].Detail, p.ID) {
+		t.Errorf("events %+v", ev)
+	}
+	// Secrets are read once per instance, not per request.
+	if got := w.secrets.read(); len(got) != 2 {
+		t.Errorf("secret reads %v, want the DB and API key secrets once each", got)
+	}
+	// Logs are JSON lines that carry the request id.
+	var sawCreate bool
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if m["msg"] == "payment" && m["requestId"] == "req-create" && m["paymentId"] == p.ID {
+			sawCreate = true
+		}
+	}
+	if !sawCreate {
+		t.Errorf("no payment log line with the request id:\n%s", logs.String())
+	}
+	// A direct invocation applies migrations (none left here).
+	out, err := h(context.Background(), json.RawMessage(`{"migrate":true}`))
+	if err != nil || fmt.Sprint(out) != "map[applied:[]]" {
+		t.Errorf("migrate: %v %v", out, err)
+	}
+}
+
+func TestDBDSNOverrideSkipsTheDatabaseSecret(t *testing.T) {
+	w := newWorld(t)
+	dsn := *w.appUser
+	dsn.DBName = w.dbName
+	w.vars["DB_DSN"] = dsn.FormatDSN()
+	delete(w.vars, "DB_HOST")
+	delete(w.vars, "DB_SECRET_ID")
+	delete(w.vars, "DB_NAME")
+	h := w.start(t, io.Discard)
+	if r := invoke(t, h, "POST", "/payments", apiKey, `{"amount":1,"currency":"EUR","merchantRef":"m","customerRef":"c"}`, "req-dsn"); r.StatusCode != 201 {
+		t.Fatalf("create: %d %s", r.StatusCode, r.Body)
+	}
+	if got := w.secrets.read(); len(got) != 1 || got[0] != "payment-dr/it/api-key" {
+		t.Errorf("secret reads %v, want only the API key", got)
+	}
+}
+
+// With DB_TLS=verify (the default) the service never falls back to plain
+// text: against a server without TLS it reports itself unavailable.
+func TestTLSIsRequiredByDefault(t *testing.T) {
+	w := newWorld(t)
+	delete(w.vars, "DB_TLS")
+	h := w.start(t, io.Discard)
+	if r := invoke(t, h, "GET", "/health", "", "", "req-tls-health"); r.StatusCode != 503 || !strings.Contains(r.Body, `"dbWritable":false`) {
+		t.Errorf("health without TLS: %d %s", r.StatusCode, r.Body)
+	}
+	r := invoke(t, h, "POST", "/payments", apiKey, `{"amount":1,"currency":"EUR","merchantRef":"m","customerRef":"c"}`, "req-tls")
+	if r.StatusCode != 503 || r.Headers["Retry-After"] == "" {
+		t.Errorf("create without TLS: %d %v %s", r.StatusCode, r.Headers, r.Body)
+	}
+	if n := len(w.events.Entries()); n != 0 {
+		t.Errorf("%d events for a payment that was not written", n)
+	}
+}
+
+func TestMissingSecretFailsStart(t *testing.T) {
+	w := newWorld(t)
+	w.vars["API_KEY_SECRET_ID"] = "payment-dr/it/absent"
+	e, err := lambdaapp.FromEnv(func(k string) string { return w.vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = lambdaapp.New(context.Background(), e, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), "payment-dr/it/absent") || !strings.Contains(err.Error(), "ResourceNotFound") {
+		t.Fatalf("start with a missing secret: %v", err)
+	}
+}
