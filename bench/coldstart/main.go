@@ -26,6 +26,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -226,15 +227,14 @@ func once(binary, awsURL, ddbEndpoint, dbHost, dbPort string, i int) (time.Durat
 	done := make(chan struct{ status int }, 1)
 	event := fmt.Sprintf(`{"version":"2.0","routeKey":"POST /payments","rawPath":"/payments","headers":{"content-type":"application/json","x-api-key":"coldstart-api-key","idempotency-key":"cold-%d-%d"},"requestContext":{"requestId":"r-%d","http":{"method":"POST","path":"/payments"}},"body":"{\"amount\":%d,\"currency\":\"USD\",\"merchantRef\":\"m\",\"customerRef\":\"c\"}","isBase64Encoded":false}`,
 		time.Now().UnixNano(), i, i, 100+i)
-	served := false
+	var served atomic.Bool // the runtime API's handlers run concurrently
 	rt := newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasSuffix(r.URL.Path, "/invocation/next"):
-			if served { // block the second poll until the process is killed
+			if served.Swap(true) { // block the second poll until the process is killed
 				<-r.Context().Done()
 				return
 			}
-			served = true
 			w.Header().Set("Lambda-Runtime-Aws-Request-Id", fmt.Sprintf("req-%d", i))
 			w.Header().Set("Lambda-Runtime-Deadline-Ms", fmt.Sprint(time.Now().Add(time.Minute).UnixMilli()))
 			w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:111111111111:function:coldstart")

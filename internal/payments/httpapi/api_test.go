@@ -353,3 +353,56 @@ func TestReadOnlyDatabaseGives503AndWritesNothing(t *testing.T) {
 		t.Errorf("session item written for a rejected payment: %v %v", out.Item, err)
 	}
 }
+
+// A transaction that fails after the payment row is inserted (here a
+// trigger refuses the ledger entries) rolls back: no row, no ledger entry,
+// no session, no event, and the idempotency key is not used up.
+func TestRollbackPublishesNothingAndKeepsTheKeyFree(t *testing.T) {
+	e := primary(t)
+	e.handler.Service.OnAfterCommitError = nil
+	if _, err := e.admin.Exec(`CREATE TRIGGER refuse_ledger BEFORE INSERT ON ledger_entries FOR EACH ROW
+	  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ledger refused by test'`); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do(t, "POST", "/payments", "key-rollback", body1, nil)
+	if r.status != http.StatusInternalServerError || errCode(r) != "internal" {
+		t.Fatalf("failed transaction: %d %v", r.status, r.body)
+	}
+	if c := paymentstest.Count(t, e.admin, "SELECT COUNT(*) FROM payments"); c != 0 {
+		t.Errorf("%d payment rows after a rolled-back transaction", c)
+	}
+	if c := paymentstest.Count(t, e.admin, "SELECT COUNT(*) FROM ledger_entries"); c != 0 {
+		t.Errorf("%d ledger entries after a rolled-back transaction", c)
+	}
+	if c := len(e.events.Entries()); c != 0 {
+		t.Errorf("%d events published for a rolled-back payment", c)
+	}
+	out, err := e.ddb.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(e.table), Key: map[string]ddbAttr{"sessionId": &ddbS{Value: "s-1"}}})
+	if err != nil || len(out.Item) != 0 {
+		t.Errorf("session item written for a rolled-back payment: %v %v", out.Item, err)
+	}
+	if _, err := e.admin.Exec("DROP TRIGGER refuse_ledger"); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do(t, "POST", "/payments", "key-rollback", body1, nil); r.status != http.StatusCreated {
+		t.Fatalf("retry after the rollback: %d %v", r.status, r.body)
+	}
+	if c := len(e.events.Entries()); c != 1 {
+		t.Errorf("%d events after the successful retry, want 1", c)
+	}
+}
+
+// /health is 503 when the session table cannot be reached, even with a
+// writable database: the Region cannot take payments.
+func TestHealthReportsAnUnreachableTable(t *testing.T) {
+	e := primary(t)
+	if h := e.do(t, "GET", "/health", "", "", map[string]string{"X-Api-Key": ""}); h.status != 200 || h.body["tableReachable"] != true || h.body["dbWritable"] != true {
+		t.Fatalf("healthy Region: %d %v", h.status, h.body)
+	}
+	e.handler.Service.Sessions = &dynamo.Sessions{Client: e.ddb, Table: "payment-sessions-absent"}
+	h := e.do(t, "GET", "/health", "", "", map[string]string{"X-Api-Key": ""})
+	if h.status != http.StatusServiceUnavailable || h.body["tableReachable"] != false || h.body["dbWritable"] != true ||
+		h.body["status"] == "ok" || h.body["region"] != "us-east-1" || h.header.Get("Retry-After") == "" {
+		t.Fatalf("table unreachable: %d %v", h.status, h.body)
+	}
+}
