@@ -14,7 +14,12 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "== go test -run XXX -bench . -benchtime 3s -count 3 ./internal/payments/httpapi"
 go test -run XXX -bench . -benchtime 3s -count 3 ./internal/payments/httpapi | grep -E '^Benchmark'
 mkdir -p build/native
-go build -tags lambda.norpc -trimpath -o build/native/payments ./cmd/payments
+# The shipped binary is linux/arm64 (make lambda); the cold start is
+# measured on a copy built for this machine with the same flags.
+go build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid=' -o build/native/payments ./cmd/payments
+for b in build/payments/bootstrap build/native/payments; do
+  if [ -f "$b" ]; then echo "binary: $b $(du -k "$b" | cut -f1) KiB ($(file -b "$b" 2>/dev/null | cut -d, -f1-2 || true))"; fi
+done
 # The reference document sits beside the repository (shared/seed); when it
 # is there, its Python/boto3 handler is measured on the same dynalite.
 seed=$(ls ../shared/seed/*.txt 2>/dev/null | head -n 1 || true)

@@ -295,8 +295,8 @@ func TestEventBridgeThrottlingAndFailedEntriesAreRetried(t *testing.T) {
 	if ev := e.events.Entries(); len(ev) != 1 {
 		t.Fatalf("%d events after retries, want 1", len(ev))
 	}
-	if e.events.Calls != 3 {
-		t.Errorf("%d PutEvents calls, want 3 (throttled, failed entry, accepted)", e.events.Calls)
+	if e.events.CallCount() != 3 {
+		t.Errorf("%d PutEvents calls, want 3 (throttled, failed entry, accepted)", e.events.CallCount())
 	}
 }
 

@@ -62,7 +62,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			log.Error("panic", "panic", fmt.Sprint(v))
 			writeError(rec, http.StatusInternalServerError, "internal", "internal error")
 		}
-		log.Info("request", "status", rec.status, "durationMs", float64(time.Since(start).Microseconds())/1000)
+		// One line per request: what happened is added by the route (annotate).
+		log.Info("request", append(rec.attrs, "status", rec.status, "durationMs", float64(time.Since(start).Microseconds())/1000)...)
 	}()
 	timeout := h.Timeout
 	if timeout == 0 {
@@ -195,7 +196,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, log *slog.Logge
 	if p.Status == payments.StatusFailed {
 		status = http.StatusPaymentRequired
 	}
-	log.Info("payment", "paymentId", p.ID, "status", p.Status, "replayed", outcome == payments.Replayed)
+	annotate(w, "paymentId", p.ID, "paymentStatus", p.Status, "replayed", outcome == payments.Replayed)
 	writeJSON(w, status, p)
 }
 
@@ -278,6 +279,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	attrs  []any // added to the request's log line
+}
+
+// annotate adds key-value pairs to the request's single log line.
+func annotate(w http.ResponseWriter, kv ...any) {
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.attrs = append(rec.attrs, kv...)
+	}
 }
 
 func (s *statusRecorder) WriteHeader(code int) {

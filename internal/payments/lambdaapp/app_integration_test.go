@@ -172,14 +172,14 @@ func TestNewReadsSecretsOnceAndServesThroughTheLambdaAdapter(t *testing.T) {
 	if got := w.secrets.read(); len(got) != 2 {
 		t.Errorf("secret reads %v, want the DB and API key secrets once each", got)
 	}
-	// Logs are JSON lines that carry the request id.
+	// Logs are JSON lines, one per request, that carry the request id.
 	var sawCreate bool
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("log line is not JSON: %q", line)
 		}
-		if m["msg"] == "payment" && m["requestId"] == "req-create" && m["paymentId"] == p.ID {
+		if m["msg"] == "request" && m["requestId"] == "req-create" && m["paymentId"] == p.ID && m["status"] == 201.0 && m["path"] == "/payments" {
 			sawCreate = true
 		}
 	}

@@ -39,6 +39,7 @@ func Open(dsn string) (*sql.DB, error) {
 	}
 	cfg.ParseTime = true
 	cfg.InterpolateParams = true // one round trip per statement instead of prepare+execute
+	cfg.MultiStatements = true   // the payment transaction is sent as one batch (createBatch)
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 3 * time.Second
 	}
@@ -93,43 +94,53 @@ func (s *Store) tryCreate(ctx context.Context, p payments.Payment, hash string) 
 		return payments.Payment{}, "", false, fmt.Errorf("%w: %v", payments.ErrUnavailable, err)
 	}
 	defer conn.Close()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return payments.Payment{}, "", false, s.fail(conn, err)
+	query, args := createBatch(p, hash)
+	_, err = conn.ExecContext(ctx, query, args...)
+	if err == nil {
+		return p, hash, true, nil
 	}
-	var reason any
-	if p.FailureReason != "" {
-		reason = p.FailureReason
+	// The server stops a batch at its first failing statement, so the
+	// transaction may still be open: roll it back before anything else
+	// uses the connection (a lost connection rolls back by itself).
+	if !errors.Is(classify(err), payments.ErrUnavailable) {
+		if _, rbErr := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rbErr != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
 	}
-	_, err = tx.ExecContext(ctx, insertPayment, p.ID, p.IdempotencyKey, hash, p.Amount, p.Currency,
-		p.MerchantRef, p.CustomerRef, p.SessionID, p.Status, reason, p.Region, p.CreatedAt)
-	if mysqlCode(err) == 1062 { // duplicate idempotency key: the first request won
-		_ = tx.Rollback()
+	if mysqlCode(err) == 1062 { // duplicate idempotency key: the first request won and has committed
 		// Read on the same connection: taking a second one from the pool
 		// while holding this one can exhaust it under a burst of duplicates.
 		existing, existingHash, err := s.scanOne(conn.QueryRowContext(ctx, selectPayment+" WHERE idempotency_key = ?", p.IdempotencyKey))
 		return existing, existingHash, false, err
 	}
-	if err != nil {
-		_ = tx.Rollback()
-		return payments.Payment{}, "", false, s.fail(conn, err)
+	return payments.Payment{}, "", false, s.fail(conn, err)
+}
+
+// createBatch is the whole transaction as one multi-statement batch, one
+// round trip to the writer instead of four (begin, payment, ledger,
+// commit): START TRANSACTION; INSERT payment; INSERT ledger pair; COMMIT.
+// Values are escaped by the driver (interpolateParams); every statement
+// is a constant of this file.
+func createBatch(p payments.Payment, hash string) (string, []any) {
+	var reason any
+	if p.FailureReason != "" {
+		reason = p.FailureReason
 	}
+	var q strings.Builder
+	q.WriteString("START TRANSACTION;\n")
+	q.WriteString(insertPayment)
+	q.WriteString(";\n")
+	args := []any{p.ID, p.IdempotencyKey, hash, p.Amount, p.Currency, p.MerchantRef, p.CustomerRef, p.SessionID, p.Status, reason, p.Region, p.CreatedAt}
 	if entries := p.Ledger(); len(entries) > 0 {
-		q := "INSERT INTO ledger_entries (payment_id, account, direction, amount, currency, created_at) VALUES " +
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?),", len(entries)), ",")
-		var args []any
+		q.WriteString("INSERT INTO ledger_entries (payment_id, account, direction, amount, currency, created_at) VALUES ")
+		q.WriteString(strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?),", len(entries)), ","))
+		q.WriteString(";\n")
 		for _, e := range entries {
 			args = append(args, p.ID, e.Account, e.Direction, e.Amount, e.Currency, p.CreatedAt)
 		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			_ = tx.Rollback()
-			return payments.Payment{}, "", false, s.fail(conn, err)
-		}
 	}
-	if err := tx.Commit(); err != nil {
-		return payments.Payment{}, "", false, s.fail(conn, err)
-	}
-	return p, hash, true, nil
+	q.WriteString("COMMIT")
+	return q.String(), args
 }
 
 // fail classifies err and, when the database turned out to be read-only,

@@ -205,6 +205,13 @@ func (eb *EventBridge) serve(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, `{"FailedEntryCount":0,"Entries":[{"EventId":"`+suffix()+`"}]}`)
 }
 
+// CallCount returns how many requests the endpoint received.
+func (eb *EventBridge) CallCount() int {
+	eb.mu.Lock()
+	defer eb.mu.Unlock()
+	return eb.Calls
+}
+
 // Entries returns what was published so far.
 func (eb *EventBridge) Entries() []PutEventsEntry {
 	eb.mu.Lock()
