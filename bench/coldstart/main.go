@@ -26,7 +26,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/payment-dr/payment-dr/bench/runtimeapi"
 	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
 )
 
@@ -222,61 +222,41 @@ func serveAWS(user, pass string) *httpServer {
 }
 
 // once starts the binary against a fresh Runtime API and times the first
-// invocation.
+// invocation: from process start to the function posting its response.
 func once(binary, awsURL, ddbEndpoint, dbHost, dbPort string, i int) (time.Duration, error) {
-	done := make(chan struct{ status int }, 1)
 	event := fmt.Sprintf(`{"version":"2.0","routeKey":"POST /payments","rawPath":"/payments","headers":{"content-type":"application/json","x-api-key":"coldstart-api-key","idempotency-key":"cold-%d-%d"},"requestContext":{"requestId":"r-%d","http":{"method":"POST","path":"/payments"}},"body":"{\"amount\":%d,\"currency\":\"USD\",\"merchantRef\":\"m\",\"customerRef\":\"c\"}","isBase64Encoded":false}`,
 		time.Now().UnixNano(), i, i, 100+i)
-	var served atomic.Bool // the runtime API's handlers run concurrently
-	rt := newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case strings.HasSuffix(r.URL.Path, "/invocation/next"):
-			if served.Swap(true) { // block the second poll until the process is killed
-				<-r.Context().Done()
-				return
-			}
-			w.Header().Set("Lambda-Runtime-Aws-Request-Id", fmt.Sprintf("req-%d", i))
-			w.Header().Set("Lambda-Runtime-Deadline-Ms", fmt.Sprint(time.Now().Add(time.Minute).UnixMilli()))
-			w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:111111111111:function:coldstart")
-			_, _ = io.WriteString(w, event)
-		case strings.HasSuffix(r.URL.Path, "/response"):
-			var resp struct{ StatusCode int }
-			b, _ := io.ReadAll(r.Body)
-			_ = json.Unmarshal(b, &resp)
-			w.WriteHeader(http.StatusAccepted)
-			done <- struct{ status int }{resp.StatusCode}
-		case strings.HasSuffix(r.URL.Path, "/error"):
-			b, _ := io.ReadAll(r.Body)
-			w.WriteHeader(http.StatusAccepted)
-			fmt.Fprintln(os.Stderr, "lambda reported:", string(b))
-			done <- struct{ status int }{-1}
-		}
-	}))
+	rt, err := runtimeapi.Start()
+	if err != nil {
+		return 0, err
+	}
 	defer rt.Close()
 
 	cmd := exec.Command(binary)
 	cmd.Env = append(os.Environ(),
-		"AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(rt.URL, "http://"),
-		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+		"AWS_LAMBDA_RUNTIME_API="+rt.Addr,
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "ENVIRONMENT=bench",
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER="+awsURL, "AWS_ENDPOINT_URL_EVENTBRIDGE="+awsURL, "AWS_ENDPOINT_URL_DYNAMODB="+ddbEndpoint,
 		"SESSION_TABLE=coldstart-sessions", "EVENT_BUS_NAME=coldstart", "DB_HOST="+dbHost, "DB_PORT="+dbPort, "DB_NAME=coldstart",
 		"DB_SECRET_ID=db", "API_KEY_SECRET_ID=api", "DB_TLS=off")
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return 0, err
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	select {
-	case r := <-done:
-		d := time.Since(start)
-		if r.status != http.StatusCreated {
-			return 0, fmt.Errorf("first reply had status %d, want 201", r.status)
-		}
-		return d, nil
-	case <-time.After(30 * time.Second):
-		return 0, fmt.Errorf("no reply within 30 s")
+	r, err := rt.Invoke(ctx, []byte(event))
+	if err != nil {
+		return 0, err
 	}
+	d := r.At.Sub(start)
+	var resp struct{ StatusCode int }
+	if err := json.Unmarshal(r.Body, &resp); err != nil || r.Error || resp.StatusCode != http.StatusCreated {
+		return 0, fmt.Errorf("first reply was %s, want status 201", r.Body)
+	}
+	return d, nil
 }
 
 type httpServer struct {

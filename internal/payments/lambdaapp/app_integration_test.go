@@ -8,10 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -22,50 +19,6 @@ import (
 	"github.com/payment-dr/payment-dr/internal/payments/paymentstest"
 )
 
-// secrets is a local Secrets Manager endpoint (JSON 1.1 protocol) that
-// records which secrets were read.
-type secrets struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	values map[string]string
-	reads  []string
-}
-
-func newSecrets(t *testing.T, values map[string]string) *secrets {
-	s := &secrets{values: values}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" {
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = io.WriteString(w, `{"__type":"UnknownOperationException","message":"only GetSecretValue"}`)
-			return
-		}
-		var in struct{ SecretId string }
-		_ = json.Unmarshal(body, &in)
-		s.mu.Lock()
-		s.reads = append(s.reads, in.SecretId)
-		s.mu.Unlock()
-		v, ok := s.values[in.SecretId]
-		if !ok {
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = io.WriteString(w, `{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}`)
-			return
-		}
-		out, _ := json.Marshal(map[string]string{"Name": in.SecretId, "SecretString": v,
-			"ARN": "arn:aws:secretsmanager:us-east-1:111111111111:secret:" + in.SecretId})
-		_, _ = w.Write(out)
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *secrets) read() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.reads...)
-}
-
 const apiKey = "integration-api-key"
 
 // world is what one test's service runs against: a fresh database on the
@@ -74,7 +27,7 @@ const apiKey = "integration-api-key"
 // variables exactly as a local run of the binary would.
 type world struct {
 	vars    map[string]string
-	secrets *secrets
+	secrets *paymentstest.SecretsManager
 	events  *paymentstest.EventBridge
 	dbName  string
 	appUser *mysql.Config
@@ -89,9 +42,9 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	creds, _ := json.Marshal(map[string]string{"username": cfg.User, "password": cfg.Passwd})
-	sm := newSecrets(t, map[string]string{"payment-dr/it/db-master": string(creds), "payment-dr/it/api-key": apiKey})
+	sm := paymentstest.NewSecretsManager(t, map[string]string{"payment-dr/it/db-master": string(creds), "payment-dr/it/api-key": apiKey})
 	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.srv.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE": eb.Server.URL,
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.Server.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE": eb.Server.URL,
 		"AWS_ENDPOINT_URL_DYNAMODB": paymentstest.Env(t, "PAYMENTS_TEST_DYNAMODB_ENDPOINT"),
 		"AWS_ACCESS_KEY_ID":         "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "",
 		"AWS_PROFILE": "", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
@@ -169,7 +122,7 @@ func TestNewReadsSecretsOnceAndServesThroughTheLambdaAdapter(t *testing.T) {
 		t.Errorf("events %+v", ev)
 	}
 	// Secrets are read once per instance, not per request.
-	if got := w.secrets.read(); len(got) != 2 {
+	if got := w.secrets.Reads(); len(got) != 2 {
 		t.Errorf("secret reads %v, want the DB and API key secrets once each", got)
 	}
 	// Logs are JSON lines, one per request, that carry the request id.
@@ -205,7 +158,7 @@ func TestDBDSNOverrideSkipsTheDatabaseSecret(t *testing.T) {
 	if r := invoke(t, h, "POST", "/payments", apiKey, `{"amount":1,"currency":"EUR","merchantRef":"m","customerRef":"c"}`, "req-dsn"); r.StatusCode != 201 {
 		t.Fatalf("create: %d %s", r.StatusCode, r.Body)
 	}
-	if got := w.secrets.read(); len(got) != 1 || got[0] != "payment-dr/it/api-key" {
+	if got := w.secrets.Reads(); len(got) != 1 || got[0] != "payment-dr/it/api-key" {
 		t.Errorf("secret reads %v, want only the API key", got)
 	}
 }

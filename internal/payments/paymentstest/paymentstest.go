@@ -218,3 +218,51 @@ func (eb *EventBridge) Entries() []PutEventsEntry {
 	defer eb.mu.Unlock()
 	return append([]PutEventsEntry(nil), eb.entries...)
 }
+
+// SecretsManager is a local Secrets Manager endpoint (GetSecretValue, JSON
+// 1.1 protocol) serving fixed values and recording which were read.
+type SecretsManager struct {
+	Server *httptest.Server
+	mu     sync.Mutex
+	values map[string]string
+	reads  []string
+}
+
+// NewSecretsManager starts the endpoint; it stops when the test ends.
+func NewSecretsManager(t testing.TB, values map[string]string) *SecretsManager {
+	s := &SecretsManager{values: values}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Server.Close)
+	return s
+}
+
+func (s *SecretsManager) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"__type":"UnknownOperationException","message":"only GetSecretValue"}`)
+		return
+	}
+	var in struct{ SecretId string }
+	_ = json.Unmarshal(body, &in)
+	s.mu.Lock()
+	s.reads = append(s.reads, in.SecretId)
+	s.mu.Unlock()
+	v, ok := s.values[in.SecretId]
+	if !ok {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}`)
+		return
+	}
+	out, _ := json.Marshal(map[string]string{"Name": in.SecretId, "SecretString": v,
+		"ARN": "arn:aws:secretsmanager:us-east-1:111111111111:secret:" + in.SecretId})
+	_, _ = w.Write(out)
+}
+
+// Reads returns the secret ids requested so far.
+func (s *SecretsManager) Reads() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.reads...)
+}

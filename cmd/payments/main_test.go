@@ -1,0 +1,165 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/payment-dr/payment-dr/bench/runtimeapi"
+	"github.com/payment-dr/payment-dr/internal/payments/paymentstest"
+)
+
+// build compiles this command as Lambda runs it (lambda.norpc).
+func build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "bootstrap")
+	out, err := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// lockedBuffer collects the process's stdout (its JSON logs).
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// The real binary, started as Lambda starts it (AWS_LAMBDA_RUNTIME_API),
+// with the deployed environment's variable names, reads its secrets,
+// serves /health and payments, replays, and logs JSON with request ids.
+func TestBinaryServesThroughTheRuntimeAPI(t *testing.T) {
+	_, _, dbName := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
+	_, table := paymentstest.Dynamo(t)
+	eb := paymentstest.NewEventBridge(t)
+	cfg, err := mysql.ParseDSN(paymentstest.Env(t, "PAYMENTS_TEST_MYSQL_DSN"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, _ := json.Marshal(map[string]string{"username": cfg.User, "password": cfg.Passwd})
+	sm := paymentstest.NewSecretsManager(t, map[string]string{"db": string(creds), "key": "binary-test-key"})
+	rt, err := runtimeapi.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	host, port, _ := net.SplitHostPort(cfg.Addr)
+
+	cmd := exec.Command(build(t))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
+		"AWS_LAMBDA_RUNTIME_API=" + rt.Addr, "AWS_REGION=us-west-2", "ENVIRONMENT=bin",
+		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + sm.Server.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + eb.Server.URL,
+		"AWS_ENDPOINT_URL_DYNAMODB=" + paymentstest.Env(t, "PAYMENTS_TEST_DYNAMODB_ENDPOINT"),
+		"SESSION_TABLE=" + table, "EVENT_BUS_NAME=payment-events-us-west-2-bin",
+		"DB_HOST=" + host, "DB_PORT=" + port, "DB_NAME=" + dbName, "DB_SECRET_ID=db", "API_KEY_SECRET_ID=key", "DB_TLS=off"}
+	var stdout lockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+
+	invoke := func(method, path, key, body, reqID string) events.APIGatewayV2HTTPResponse {
+		t.Helper()
+		ev := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: method + " " + path, RawPath: path, Body: body,
+			Headers: map[string]string{"content-type": "application/json", "x-api-key": key, "idempotency-key": "bin-1"}}
+		ev.RequestContext.HTTP.Method = method
+		ev.RequestContext.RequestID = reqID
+		raw, _ := json.Marshal(ev)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		r, err := rt.Invoke(ctx, raw)
+		if err != nil {
+			t.Fatalf("%s %s: %v\nlogs:\n%s", method, path, err, stdout.String())
+		}
+		var resp events.APIGatewayV2HTTPResponse
+		if err := json.Unmarshal(r.Body, &resp); err != nil || r.Error {
+			t.Fatalf("%s %s: reply %s", method, path, r.Body)
+		}
+		return resp
+	}
+
+	if r := invoke("GET", "/health", "", "", "r-health"); r.StatusCode != 200 || !strings.Contains(r.Body, `"region":"us-west-2"`) {
+		t.Fatalf("health: %d %s", r.StatusCode, r.Body)
+	}
+	body := `{"amount":999,"currency":"GBP","merchantRef":"m-bin","customerRef":"c-bin","sessionId":"s-bin"}`
+	first := invoke("POST", "/payments", "binary-test-key", body, "r-create")
+	again := invoke("POST", "/payments", "binary-test-key", body, "r-replay")
+	if first.StatusCode != 201 || again.StatusCode != 200 || again.Headers["Idempotent-Replayed"] != "true" {
+		t.Fatalf("create %d %s, replay %d %v", first.StatusCode, first.Body, again.StatusCode, again.Headers)
+	}
+	if r := invoke("POST", "/payments", "", body, "r-nokey"); r.StatusCode != 401 {
+		t.Errorf("no API key: %d %s", r.StatusCode, r.Body)
+	}
+	if ev := eb.Entries(); len(ev) != 1 || !strings.Contains(ev[0].Detail, `"originRegion":"us-west-2"`) {
+		t.Errorf("events %+v", ev)
+	}
+	if got := sm.Reads(); len(got) != 2 {
+		t.Errorf("secret reads %v, want two (once per instance)", got)
+	}
+	// Every stdout line is a JSON log record; each request's carries the
+	// request id, the Region and the environment.
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(stdout.String()))
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("stdout line is not JSON: %q", sc.Text())
+		}
+		if m["msg"] == "request" && m["region"] == "us-west-2" && m["environment"] == "bin" {
+			seen[fmt.Sprint(m["requestId"])] = true
+		}
+	}
+	for _, id := range []string{"r-health", "r-create", "r-replay", "r-nokey"} {
+		if !seen[id] {
+			t.Errorf("no request log line for %s in:\n%s", id, stdout.String())
+		}
+	}
+}
+
+// Without its configuration the binary exits at once, naming what is missing.
+func TestBinaryRefusesToStartWithoutConfiguration(t *testing.T) {
+	rt, err := runtimeapi.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	cmd := exec.Command(build(t))
+	cmd.Env = []string{"AWS_LAMBDA_RUNTIME_API=" + rt.Addr, "AWS_REGION=us-east-1"}
+	out, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, output %s", err, out)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(out), &m); err != nil || m["level"] != "ERROR" ||
+		!strings.Contains(fmt.Sprint(m["error"]), "DB_SECRET_ID is required") || !strings.Contains(fmt.Sprint(m["error"]), "SESSION_TABLE is required") {
+		t.Fatalf("output %s (%v)", out, err)
+	}
+}
