@@ -3,6 +3,7 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -28,8 +29,10 @@ type Sessions struct {
 	TTL    time.Duration // how long a session item lives; default 30 days
 }
 
-// Put writes the session item of a committed payment. The write is a plain
-// put: a replay writes the same item again, so it is idempotent.
+// Put writes the session item of a committed payment. The put is
+// conditional on the item holding no later payment of the session (by
+// createdAtUs), so a delayed or retried write never rolls a session back;
+// writing the same payment again is accepted, so Put is idempotent.
 func (s *Sessions) Put(ctx context.Context, p payments.Payment) error {
 	ttl := s.TTL
 	if ttl == 0 {
@@ -38,16 +41,25 @@ func (s *Sessions) Put(ctx context.Context, p payments.Payment) error {
 	_, err := s.Client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.Table),
 		Item: map[string]types.AttributeValue{
-			"sessionId": &types.AttributeValueMemberS{Value: p.SessionID},
-			"paymentId": &types.AttributeValueMemberS{Value: p.ID},
-			"status":    &types.AttributeValueMemberS{Value: p.Status},
-			"amount":    &types.AttributeValueMemberN{Value: strconv.FormatInt(p.Amount, 10)},
-			"currency":  &types.AttributeValueMemberS{Value: p.Currency},
-			"region":    &types.AttributeValueMemberS{Value: p.Region},
-			"updatedAt": &types.AttributeValueMemberS{Value: p.CreatedAt.Format(time.RFC3339Nano)},
-			"expiresAt": &types.AttributeValueMemberN{Value: strconv.FormatInt(p.CreatedAt.Add(ttl).Unix(), 10)},
+			"sessionId":   &types.AttributeValueMemberS{Value: p.SessionID},
+			"paymentId":   &types.AttributeValueMemberS{Value: p.ID},
+			"status":      &types.AttributeValueMemberS{Value: p.Status},
+			"amount":      &types.AttributeValueMemberN{Value: strconv.FormatInt(p.Amount, 10)},
+			"currency":    &types.AttributeValueMemberS{Value: p.Currency},
+			"region":      &types.AttributeValueMemberS{Value: p.Region},
+			"updatedAt":   &types.AttributeValueMemberS{Value: p.CreatedAt.Format(time.RFC3339Nano)},
+			"expiresAt":   &types.AttributeValueMemberN{Value: strconv.FormatInt(p.CreatedAt.Add(ttl).Unix(), 10)},
+			"createdAtUs": &types.AttributeValueMemberN{Value: strconv.FormatInt(p.CreatedAt.UnixMicro(), 10)},
+		},
+		ConditionExpression: aws.String("attribute_not_exists(sessionId) OR attribute_not_exists(createdAtUs) OR createdAtUs <= :t"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":t": &types.AttributeValueMemberN{Value: strconv.FormatInt(p.CreatedAt.UnixMicro(), 10)},
 		},
 	})
+	var stale *types.ConditionalCheckFailedException
+	if errors.As(err, &stale) {
+		return nil // a later payment of this session is already recorded
+	}
 	return err
 }
 

@@ -14,8 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/payment-dr/payment-dr/internal/payments"
+	"github.com/payment-dr/payment-dr/internal/payments/paymentstest"
 )
 
 // A throttled PutItem is retried by the client's bounded retryer, through
@@ -55,5 +57,43 @@ func TestThrottledPutIsRetried(t *testing.T) {
 		if !strings.Contains(item, want) {
 			t.Errorf("item lacks %s: %s", want, item)
 		}
+	}
+}
+
+// Against dynalite: a later payment's session is not overwritten by an
+// earlier one written late, and rewriting the same payment is accepted.
+func TestPutNeverRollsASessionBack(t *testing.T) {
+	client, table := paymentstest.Dynamo(t)
+	s := &Sessions{Client: client, Table: table}
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
+	older := payments.Payment{ID: "older", SessionID: "s-1", Amount: 1, Currency: "EUR", Status: payments.StatusProcessed, Region: "us-east-1", CreatedAt: t0}
+	newer := older
+	newer.ID, newer.CreatedAt = "newer", t0.Add(time.Microsecond)
+	holds := func(want string) {
+		t.Helper()
+		out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table),
+			Key: map[string]types.AttributeValue{"sessionId": &types.AttributeValueMemberS{Value: "s-1"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := out.Item["paymentId"].(*types.AttributeValueMemberS); got == nil || got.Value != want {
+			t.Errorf("session holds %v, want %s", out.Item["paymentId"], want)
+		}
+	}
+	for _, step := range []struct {
+		p    payments.Payment
+		want string
+	}{{older, "older"}, {newer, "newer"}, {older, "newer"}, {newer, "newer"}} {
+		if err := s.Put(ctx, step.p); err != nil {
+			t.Fatalf("put %s: %v", step.p.ID, err)
+		}
+		holds(step.want)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("ping: %v", err)
+	}
+	if err := (&Sessions{Client: client, Table: table + "-absent"}).Ping(ctx); err == nil {
+		t.Error("ping of a missing table succeeded")
 	}
 }
