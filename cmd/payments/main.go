@@ -1,11 +1,18 @@
 // Command payments is the payment service Lambda (provided.al2023). All
 // logic lives in internal/payments; this only assembles and starts it.
+//
+// Under Lambda (AWS_LAMBDA_RUNTIME_API set) it serves API Gateway events.
+// For a local run, LISTEN_ADDR (a loopback address such as
+// 127.0.0.1:8080) serves the same handler over plain HTTP instead.
 package main
 
 import (
 	"context"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -26,5 +33,25 @@ func main() {
 		log.Error("start", "error", err.Error())
 		os.Exit(1)
 	}
+	if addr := os.Getenv("LISTEN_ADDR"); addr != "" && os.Getenv("AWS_LAMBDA_RUNTIME_API") == "" {
+		os.Exit(serveLocal(addr, app.Handler, log))
+	}
 	lambda.Start(httpapi.LambdaHandler(app.Handler, app.Admin))
+}
+
+// serveLocal serves h over HTTP on a loopback address (never a public one:
+// there is no TLS here).
+func serveLocal(addr string, h http.Handler, log *slog.Logger) int {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+		log.Error("LISTEN_ADDR must be a loopback host:port such as 127.0.0.1:8080", "addr", addr)
+		return 1
+	}
+	// The request id of the logs is the client's X-Request-Id here.
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	log.Info("listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("listen", "error", err.Error())
+	}
+	return 1
 }

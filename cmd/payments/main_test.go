@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,5 +162,74 @@ func TestBinaryRefusesToStartWithoutConfiguration(t *testing.T) {
 	if err := json.Unmarshal(bytes.TrimSpace(out), &m); err != nil || m["level"] != "ERROR" ||
 		!strings.Contains(fmt.Sprint(m["error"]), "DB_SECRET_ID is required") || !strings.Contains(fmt.Sprint(m["error"]), "SESSION_TABLE is required") {
 		t.Fatalf("output %s (%v)", out, err)
+	}
+}
+
+// LISTEN_ADDR serves the same handler over HTTP for local runs, with
+// DB_DSN instead of the database secret; a non-loopback address is refused.
+func TestBinaryServesLocalHTTP(t *testing.T) {
+	_, _, dbName := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
+	_, table := paymentstest.Dynamo(t)
+	eb := paymentstest.NewEventBridge(t)
+	sm := paymentstest.NewSecretsManager(t, map[string]string{"key": "local-key"})
+	cfg, err := mysql.ParseDSN(paymentstest.Env(t, "PAYMENTS_TEST_MYSQL_DSN"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DBName = dbName
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	bin := build(t)
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AWS_REGION=us-east-1", "ENVIRONMENT=local",
+		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + sm.Server.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + eb.Server.URL,
+		"AWS_ENDPOINT_URL_DYNAMODB=" + paymentstest.Env(t, "PAYMENTS_TEST_DYNAMODB_ENDPOINT"),
+		"SESSION_TABLE=" + table, "EVENT_BUS_NAME=local", "API_KEY_SECRET_ID=key", "DB_DSN=" + cfg.FormatDSN()}
+
+	refused := exec.Command(bin)
+	refused.Env = append(env, "LISTEN_ADDR=0.0.0.0:0")
+	if out, err := refused.Output(); err == nil || !strings.Contains(string(out), "loopback") {
+		t.Errorf("public LISTEN_ADDR: %v %s", err, out)
+	}
+
+	cmd := exec.Command(bin)
+	cmd.Env = append(env, "LISTEN_ADDR="+addr)
+	var stdout lockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var resp *http.Response
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if resp, err = http.Get("http://" + addr + "/health"); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("no local server: %v\n%s", err, stdout.String())
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("health %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("POST", "http://"+addr+"/payments", strings.NewReader(`{"amount":5,"currency":"CHF","merchantRef":"m","customerRef":"c"}`))
+	req.Header.Set("x-api-key", "local-key")
+	req.Header.Set("Idempotency-Key", "local-1")
+	req.Header.Set("X-Request-Id", "local-req-1")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("create %d", resp.StatusCode)
+	}
+	if !strings.Contains(stdout.String(), `"requestId":"local-req-1"`) {
+		t.Errorf("request id not logged:\n%s", stdout.String())
 	}
 }
