@@ -15,6 +15,9 @@ type Member struct {
 	Writer     bool
 	Status     string // the cluster's status, e.g. available
 	Endpoint   string // cluster (writer) endpoint
+	// Instances is the number of DB instances in the cluster. A headless
+	// secondary (no instance) replicates storage but cannot take the writer.
+	Instances int
 }
 
 // GlobalCluster is the global database's topology.
@@ -46,6 +49,9 @@ func (g GlobalCluster) Member(region string) (Member, bool) {
 
 // RegionHealth is what a Region's GET /health reported.
 type RegionHealth struct {
+	// Region is the Region that answered (the "region" field): through
+	// the failover name it says where DNS sends clients.
+	Region         string
 	Reachable      bool
 	DBWritable     bool
 	TableReachable bool
@@ -80,22 +86,35 @@ type Cloud interface {
 	// FailoverRecordsHaveHealthChecks checks that both failover records
 	// of the API name carry the Regions' health checks.
 	FailoverRecordsHaveHealthChecks(ctx context.Context) ([]string, error)
-	// Health calls region's GET /health.
+	// Health calls region's GET /health (its Regional name).
 	Health(ctx context.Context, region string) (RegionHealth, error)
+	// FailoverHealth calls GET /health through the failover name, which
+	// reaches whichever Region Route 53 answers with.
+	FailoverHealth(ctx context.Context) (RegionHealth, error)
 	Parameter(ctx context.Context, region, name string) (string, error)
 	PutParameter(ctx context.Context, region, name, value string) error
 	NewestRecoveryPoint(ctx context.Context, region string) (time.Time, error)
-	FunctionActive(ctx context.Context, region string) (bool, error)
+	// Function describes region's payment Lambda.
+	Function(ctx context.Context, region string) (FunctionInfo, error)
 	// DeniedActions simulates the caller's permissions for the statements
 	// drctl needs and returns the actions that would be denied.
 	DeniedActions(ctx context.Context) ([]string, error)
 }
 
+// FunctionInfo is what evaluate needs to know of a payment Lambda.
+type FunctionInfo struct {
+	State string // Active, Pending, Inactive, Failed
+	// ReservedConcurrency is nil when unset; 0 means every invocation is
+	// throttled: the Region has no capacity.
+	ReservedConcurrency *int32
+}
+
 // Canary writes and reads canary payments through the payment API.
 type Canary interface {
-	// Write creates a canary payment through the failover name; it returns
-	// the payment id once the API acknowledged it.
-	Write(ctx context.Context, key string) (string, error)
+	// Write creates a canary payment through the failover name; once the
+	// API acknowledged it, it returns the payment id and the Region that
+	// recorded it ("" if the answer does not say).
+	Write(ctx context.Context, key string) (id, region string, err error)
 	// Read looks a payment up in region (its Regional name).
 	Read(ctx context.Context, region, id string) (bool, error)
 }

@@ -49,6 +49,19 @@ func (c *Controller) CheckRegion(region string) error {
 	return nil
 }
 
+// CheckTarget refuses a run whose target already holds the writer, before
+// anything is confirmed or changed.
+func (c *Controller) CheckTarget(ctx context.Context, target string) error {
+	g, err := c.Cloud.GlobalCluster(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot read the global cluster to check --to: %w", err)
+	}
+	if g.Writer() == target {
+		return fmt.Errorf("--to %s: %w (run drctl status)", target, ErrNothingToDo)
+	}
+	return nil
+}
+
 // Switchover is the planned move of the writer to target: no data loss.
 func (c *Controller) Switchover(target string) plan.Plan {
 	n := c.names()
@@ -145,6 +158,9 @@ func (c *Controller) preflight(target string, failover bool) plan.Step {
 			if m.Status != "available" {
 				return fmt.Errorf("the cluster in %s is %s, not available", target, m.Status)
 			}
+			if m.Instances == 0 {
+				return fmt.Errorf("the cluster in %s has no DB instance (headless): it cannot take the writer; add an instance first", target)
+			}
 			if failover {
 				return nil // the writer's Region may be gone: nothing more to require
 			}
@@ -219,9 +235,33 @@ func (c *Controller) updateParameters(target string, requireBoth bool) plan.Step
 			"ssm:PutParameter " + n.WriterEndpointParam() + "=<writer endpoint> (both Regions)",
 		},
 		Timeout: 2 * time.Minute,
+		// Done only when every Region that must be updated names the
+		// target and its endpoint: a run interrupted half-way through the
+		// Regions is finished on resume, not skipped.
 		Done: func(ctx context.Context) (bool, error) {
-			v, err := c.Cloud.Parameter(ctx, target, n.ActiveRegionParam())
-			return err == nil && v == target, err
+			g, err := c.Cloud.GlobalCluster(ctx)
+			if err != nil {
+				return false, err
+			}
+			m, _ := g.Member(target)
+			regions := []string{target}
+			if requireBoth {
+				regions = c.Cfg.Regions()
+			}
+			for _, region := range regions {
+				active, err := c.Cloud.Parameter(ctx, region, n.ActiveRegionParam())
+				if err != nil {
+					return false, err
+				}
+				endpoint, err := c.Cloud.Parameter(ctx, region, n.WriterEndpointParam())
+				if err != nil {
+					return false, err
+				}
+				if active != target || endpoint != m.Endpoint {
+					return false, nil
+				}
+			}
+			return true, nil
 		},
 		Run: func(ctx context.Context) error {
 			g, err := c.Cloud.GlobalCluster(ctx)
@@ -251,26 +291,49 @@ func (c *Controller) updateParameters(target string, requireBoth bool) plan.Step
 
 func (c *Controller) verifyDNS(target string, oldMustFail bool) plan.Step {
 	old := c.Cfg.Other(target)
+	n := c.names()
 	desc := "Route 53 sees " + target + " healthy"
 	if oldMustFail {
-		desc += " and " + old + " unhealthy, so " + c.names().APIHost() + " answers with " + target
+		desc += " and " + old + " unhealthy"
 	}
+	desc += "; " + n.APIHost() + " answers from " + target
 	return plan.Step{
 		Name: "verify-dns", Description: desc,
-		Calls:   []string{"route53:GetHealthCheckStatus (both Regions, polled)"},
+		Calls: []string{
+			"route53:GetHealthCheckStatus HealthCheckId=<" + n.HealthCheckParam(target) + "> (and " + old + "'s, polled)",
+			"GET https://" + n.APIHost() + "/health until its \"region\" is " + target + " (polled, record TTL 60 s)",
+		},
 		Timeout: 5 * time.Minute,
 		Run: func(ctx context.Context) error {
-			return plan.Wait(ctx, c.poll(), "health checks to follow the writer", func(ctx context.Context) (bool, error) {
+			var seen string
+			err := plan.Wait(ctx, c.poll(), "health checks and DNS to follow the writer", func(ctx context.Context) (bool, error) {
 				up, err := c.Cloud.HealthCheckHealthy(ctx, target)
 				if err != nil || !up {
+					seen = target + " health check not healthy yet"
 					return false, err
 				}
-				if !oldMustFail {
-					return true, nil
+				if oldMustFail {
+					oldUp, err := c.Cloud.HealthCheckHealthy(ctx, old)
+					if err != nil || oldUp {
+						seen = old + " health check still healthy"
+						return false, err
+					}
 				}
-				oldUp, err := c.Cloud.HealthCheckHealthy(ctx, old)
-				return err == nil && !oldUp, err
+				h, err := c.Cloud.FailoverHealth(ctx)
+				if err != nil {
+					seen = n.APIHost() + " did not answer"
+					return false, err
+				}
+				if h.Region != target {
+					seen = n.APIHost() + " answered from " + orDash(h.Region)
+					return false, nil
+				}
+				return true, nil
 			})
+			if err != nil && seen != "" {
+				return fmt.Errorf("%w (last seen: %s)", err, seen)
+			}
+			return err
 		},
 	}
 }

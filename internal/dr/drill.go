@@ -55,7 +55,17 @@ type DrillResult struct {
 func (c *Controller) Drill(ctx context.Context, canary Canary, p plan.Plan, run *journal.Run, opt DrillOptions) (DrillResult, error) {
 	opt = opt.withDefaults()
 	var mu sync.Mutex
-	var samples []measure.Sample
+	// A resumed drill keeps the canaries of its first attempt: they are
+	// appended to canaries.jsonl beside the journal as they are taken.
+	samples, err := journal.LoadSamples(run)
+	if err != nil {
+		return DrillResult{}, err
+	}
+	sampleLog, err := journal.SampleWriter(run)
+	if err != nil {
+		return DrillResult{}, err
+	}
+	defer sampleLog.Close()
 	okAfter := func(t time.Time) int {
 		mu.Lock()
 		defer mu.Unlock()
@@ -68,6 +78,11 @@ func (c *Controller) Drill(ctx context.Context, canary Canary, p plan.Plan, run 
 		return n
 	}
 
+	first := len(samples)
+	// A drill resumed after its plan started does not wait for warm-up
+	// writes: the writer may be mid-move, and the canaries of the first
+	// attempt already showed the old primary taking writes.
+	resumed := len(run.Steps) > 0
 	cctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
@@ -76,22 +91,25 @@ func (c *Controller) Drill(ctx context.Context, canary Canary, p plan.Plan, run 
 		defer wg.Done()
 		tick := time.NewTicker(opt.Interval)
 		defer tick.Stop()
-		for seq := 0; ; seq++ {
+		for seq := first; ; seq++ {
 			key := fmt.Sprintf("%s-canary-%05d", run.ID, seq)
 			s := measure.Sample{Key: key, Start: c.now()}
 			wctx, cancel := context.WithTimeout(cctx, 10*time.Second)
-			id, err := canary.Write(wctx, key)
+			id, region, err := canary.Write(wctx, key)
 			cancel()
 			s.End = c.now()
 			if cctx.Err() != nil {
 				return // stopped mid-write: not a sample
 			}
-			s.OK, s.ID = err == nil, id
+			s.OK, s.ID, s.Region = err == nil, id, region
 			if err != nil {
 				s.Err = err.Error()
 			}
 			mu.Lock()
 			samples = append(samples, s)
+			if err := sampleLog.Append(s); err != nil && c.Log != nil {
+				fmt.Fprintf(c.Log, "  warning: canary %s not saved: %v\n", key, err)
+			}
 			mu.Unlock()
 			select {
 			case <-cctx.Done():
@@ -103,8 +121,8 @@ func (c *Controller) Drill(ctx context.Context, canary Canary, p plan.Plan, run 
 
 	begin := c.now().Add(-time.Nanosecond)
 	wctx, cancelWarmup := context.WithTimeout(ctx, opt.WarmupTimeout)
-	err := plan.Wait(wctx, opt.Interval/2, "warm-up canary writes", func(context.Context) (bool, error) {
-		return okAfter(begin) >= opt.Warmup, nil
+	err = plan.Wait(wctx, opt.Interval/2, "warm-up canary writes", func(context.Context) (bool, error) {
+		return resumed || okAfter(begin) >= opt.Warmup, nil
 	})
 	cancelWarmup()
 	if err != nil {
@@ -154,7 +172,7 @@ func (c *Controller) Drill(ctx context.Context, canary Canary, p plan.Plan, run 
 			missing[s.ID] = true
 		}
 	}
-	res := DrillResult{Result: measure.Measure(samples, failoverAt, missing), Samples: samples}
+	res := DrillResult{Result: measure.Measure(samples, failoverAt, p.Target, missing), Samples: samples}
 	if planErr != nil {
 		return res, planErr
 	}

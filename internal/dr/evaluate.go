@@ -45,8 +45,13 @@ func (c *Controller) Evaluate(ctx context.Context) []Finding {
 	}
 	if m, ok := g.Member(standby); !ok {
 		add("standby-cluster", "%s has no member of the global cluster", standby)
-	} else if m.Status != "available" {
-		add("standby-cluster", "the cluster in %s is %s", standby, m.Status)
+	} else {
+		if m.Status != "available" {
+			add("standby-cluster", "the cluster in %s is %s", standby, m.Status)
+		}
+		if m.Instances == 0 {
+			add("standby-capacity", "the cluster in %s has no DB instance (headless): a failover there has nothing to promote", standby)
+		}
 	}
 	budget := time.Duration(c.Cfg.Objectives.LagBudgetSeconds) * time.Second
 	if lag, err := c.Cloud.ReplicationLag(ctx, standby); err != nil {
@@ -59,10 +64,15 @@ func (c *Controller) Evaluate(ctx context.Context) []Finding {
 	} else if lat > budget {
 		add("table-replication", "%s from %s, over the %s budget", lat, writer, budget)
 	}
-	if active, err := c.Cloud.FunctionActive(ctx, standby); err != nil {
+	if fn, err := c.Cloud.Function(ctx, standby); err != nil {
 		add("standby-lambda", "%v", err)
-	} else if !active {
-		add("standby-lambda", "the payment function in %s is not active", standby)
+	} else {
+		if fn.State != "Active" {
+			add("standby-lambda", "the payment function in %s is %s, not Active", standby, orDash(fn.State))
+		}
+		if fn.ReservedConcurrency != nil && *fn.ReservedConcurrency == 0 {
+			add("standby-capacity", "the payment function in %s has reserved concurrency 0: every request would be throttled", standby)
+		}
 	}
 	if h, err := c.Cloud.Health(ctx, standby); err != nil || !h.Reachable {
 		add("standby-api", "GET /health in %s did not answer: %v", standby, err)

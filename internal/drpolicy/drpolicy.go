@@ -27,8 +27,14 @@ type IDs struct {
 }
 
 // Statements returns the permissions of the DR role, each scoped to the
-// named resources of the environment.
-func Statements(cfg config.Config, ids IDs) []Statement {
+// named resources of the environment. ids are optional: without them (or
+// with an id missing) the zone and health checks fall back to the type's
+// wildcard in the account's global Route 53 namespace, never to "*".
+func Statements(cfg config.Config, ids ...IDs) []Statement {
+	var id IDs
+	if len(ids) > 0 {
+		id = ids[0]
+	}
 	n := naming.New(cfg.Environment, cfg.DomainName)
 	acct := cfg.Account
 	arn := func(service, region, resource string) string {
@@ -48,13 +54,13 @@ func Statements(cfg config.Config, ids IDs) []Statement {
 	global := "arn:aws:rds::" + acct + ":global-cluster:" + n.GlobalClusterID()
 
 	zone := "arn:aws:route53:::hostedzone/*"
-	if ids.ZoneID != "" {
-		zone = "arn:aws:route53:::hostedzone/" + ids.ZoneID
+	if id.ZoneID != "" {
+		zone = "arn:aws:route53:::hostedzone/" + id.ZoneID
 	}
 	var checks []string
 	for _, r := range cfg.Regions() {
-		if id := ids.HealthChecks[r]; id != "" {
-			checks = append(checks, "arn:aws:route53:::healthcheck/"+id)
+		if hc := id.HealthChecks[r]; hc != "" {
+			checks = append(checks, "arn:aws:route53:::healthcheck/"+hc)
 		}
 	}
 	if len(checks) != len(cfg.Regions()) {
@@ -70,11 +76,19 @@ func Statements(cfg config.Config, ids IDs) []Statement {
 		{Sid: "FailoverRecords", Actions: []string{"route53:ListResourceRecordSets", "route53:GetHostedZone"}, Resources: []string{zone}},
 		{Sid: "HealthChecks", Actions: []string{"route53:GetHealthCheck", "route53:GetHealthCheckStatus"}, Resources: checks},
 		{Sid: "SessionTable", Actions: []string{"dynamodb:DescribeTable"}, Resources: tables},
+		// The optional DynamoDB copy of a run's journal is one item
+		// (sessionId "drctl-run#<run-id>") in the same global table, so it
+		// survives the loss of either Region.
+		{Sid: "RunJournal", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem"}, Resources: tables},
 		{Sid: "RecoveryPoints", Actions: []string{"backup:ListRecoveryPointsByBackupVault", "backup:DescribeBackupVault"}, Resources: vaults},
+		// GetFunction returns the state and reserved concurrency (capacity).
 		{Sid: "PaymentFunctions", Actions: []string{"lambda:GetFunction"}, Resources: functions},
 		{Sid: "CanaryAPIKey", Actions: []string{"secretsmanager:GetSecretValue"}, Resources: secrets},
 		{Sid: "SimulateOwnPolicy", Actions: []string{"iam:SimulatePrincipalPolicy"}, Resources: []string{"arn:aws:iam::" + acct + ":role/" + n.DRRole()}},
-		// CloudWatch metric reads have no resource-level scope.
+		// GetCallerIdentity needs no permission and cannot be denied, so it
+		// is not listed. CloudWatch GetMetricData supports no resource-level
+		// permissions (the service authorizes it only on "*"), so this is
+		// the one unscoped statement; it reads metrics, never changes them.
 		{Sid: "ReplicationMetrics", Actions: []string{"cloudwatch:GetMetricData"}, Resources: []string{"*"}},
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -37,24 +38,81 @@ import (
 	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
+// The small interfaces below are exactly the calls drctl makes; the SDK
+// clients satisfy them, and a test may substitute any of them.
+
+// RDSAPI is the global-database part of RDS.
+type RDSAPI interface {
+	DescribeGlobalClusters(context.Context, *rds.DescribeGlobalClustersInput, ...func(*rds.Options)) (*rds.DescribeGlobalClustersOutput, error)
+	DescribeDBClusters(context.Context, *rds.DescribeDBClustersInput, ...func(*rds.Options)) (*rds.DescribeDBClustersOutput, error)
+	SwitchoverGlobalCluster(context.Context, *rds.SwitchoverGlobalClusterInput, ...func(*rds.Options)) (*rds.SwitchoverGlobalClusterOutput, error)
+	FailoverGlobalCluster(context.Context, *rds.FailoverGlobalClusterInput, ...func(*rds.Options)) (*rds.FailoverGlobalClusterOutput, error)
+}
+
+// SSMAPI reads and writes the DR parameters.
+type SSMAPI interface {
+	GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+	PutParameter(context.Context, *ssm.PutParameterInput, ...func(*ssm.Options)) (*ssm.PutParameterOutput, error)
+}
+
+// CloudWatchAPI reads replication metrics.
+type CloudWatchAPI interface {
+	GetMetricData(context.Context, *cloudwatch.GetMetricDataInput, ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error)
+}
+
+// DynamoDBAPI describes the session table and keeps the journal item.
+type DynamoDBAPI interface {
+	DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+}
+
+// BackupAPI lists recovery points.
+type BackupAPI interface {
+	backup.ListRecoveryPointsByBackupVaultAPIClient
+}
+
+// LambdaAPI describes the payment function.
+type LambdaAPI interface {
+	GetFunction(context.Context, *lambda.GetFunctionInput, ...func(*lambda.Options)) (*lambda.GetFunctionOutput, error)
+}
+
+// Route53API reads health checks and the failover records.
+type Route53API interface {
+	GetHealthCheckStatus(context.Context, *route53.GetHealthCheckStatusInput, ...func(*route53.Options)) (*route53.GetHealthCheckStatusOutput, error)
+	ListResourceRecordSets(context.Context, *route53.ListResourceRecordSetsInput, ...func(*route53.Options)) (*route53.ListResourceRecordSetsOutput, error)
+}
+
+// IAMAPI simulates the DR permissions.
+type IAMAPI interface {
+	SimulatePrincipalPolicy(context.Context, *iam.SimulatePrincipalPolicyInput, ...func(*iam.Options)) (*iam.SimulatePrincipalPolicyOutput, error)
+}
+
+// STSAPI names the caller.
+type STSAPI interface {
+	GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
+}
+
 // Regional holds one Region's clients.
 type Regional struct {
-	RDS        *rds.Client
-	SSM        *ssm.Client
-	CloudWatch *cloudwatch.Client
-	DynamoDB   *dynamodb.Client
-	Backup     *backup.Client
-	Lambda     *lambda.Client
+	RDS        RDSAPI
+	SSM        SSMAPI
+	CloudWatch CloudWatchAPI
+	DynamoDB   DynamoDBAPI
+	Backup     BackupAPI
+	Lambda     LambdaAPI
 }
 
 // AWS implements dr.Cloud.
 type AWS struct {
 	Cfg     config.Config
 	Regions map[string]Regional
-	Route53 *route53.Client
-	IAM     *iam.Client
-	STS     *sts.Client
+	Route53 Route53API
+	IAM     IAMAPI
+	STS     STSAPI
 	HTTP    *http.Client
+	// Now is the clock for metric windows and journal expiry (default time.Now).
+	Now func() time.Time
 	// SimulateARN, if set, is the principal whose permissions
 	// DeniedActions simulates (the scheduled evaluator checks the DR role,
 	// not its own); otherwise the caller's.
@@ -64,7 +122,7 @@ type AWS struct {
 // New builds the clients from an aws.Config (credentials already set up,
 // e.g. assumed DR role).
 func New(cfg config.Config, awsCfg aws.Config) *AWS {
-	a := &AWS{Cfg: cfg, Regions: map[string]Regional{}, HTTP: &http.Client{Timeout: 5 * time.Second}}
+	a := &AWS{Cfg: cfg, Regions: map[string]Regional{}, HTTP: &http.Client{Timeout: 5 * time.Second}, Now: time.Now}
 	for _, r := range cfg.Regions() {
 		c := awsCfg.Copy()
 		c.Region = r
@@ -118,6 +176,7 @@ func (a *AWS) GlobalCluster(ctx context.Context) (dr.GlobalCluster, error) {
 			d, err := c.RDS.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: m.DBClusterArn})
 			if err == nil && len(d.DBClusters) == 1 {
 				member.Status, member.Endpoint = aws.ToString(d.DBClusters[0].Status), aws.ToString(d.DBClusters[0].Endpoint)
+				member.Instances = len(d.DBClusters[0].DBClusterMembers)
 			} else if err != nil {
 				member.Status = "unreachable"
 			}
@@ -159,7 +218,7 @@ func (a *AWS) latestMetric(ctx context.Context, region, ns, name, stat string, d
 	for k, v := range dims {
 		d = append(d, cwtypes.Dimension{Name: aws.String(k), Value: aws.String(v)})
 	}
-	now := time.Now()
+	now := a.Now()
 	out, err := a.Regions[region].CloudWatch.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{
 		StartTime: aws.Time(now.Add(-10 * time.Minute)), EndTime: aws.Time(now), ScanBy: cwtypes.ScanByTimestampDescending,
 		MetricDataQueries: []cwtypes.MetricDataQuery{{Id: aws.String("m"), MetricStat: &cwtypes.MetricStat{
@@ -277,7 +336,18 @@ func (a *AWS) FailoverRecordsHaveHealthChecks(ctx context.Context) ([]string, er
 
 // Health implements dr.Cloud: GET /health on the Region's own name.
 func (a *AWS) Health(ctx context.Context, region string) (dr.RegionHealth, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+a.names().RegionalAPIHost(region)+"/health", nil)
+	return a.health(ctx, a.names().RegionalAPIHost(region))
+}
+
+// FailoverHealth implements dr.Cloud: GET /health on the failover name.
+func (a *AWS) FailoverHealth(ctx context.Context) (dr.RegionHealth, error) {
+	return a.health(ctx, a.names().APIHost())
+}
+
+// health reads /health of host. 200 and 503 both carry the JSON body; a
+// Region that answers at all is Reachable.
+func (a *AWS) health(ctx context.Context, host string) (dr.RegionHealth, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+"/health", nil)
 	if err != nil {
 		return dr.RegionHealth{}, err
 	}
@@ -287,14 +357,15 @@ func (a *AWS) Health(ctx context.Context, region string) (dr.RegionHealth, error
 	}
 	defer resp.Body.Close()
 	var body struct {
+		Region         string `json:"region"`
 		DBWritable     bool   `json:"dbWritable"`
 		TableReachable bool   `json:"tableReachable"`
 		Status         string `json:"status"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return dr.RegionHealth{Reachable: true}, fmt.Errorf("/health in %s answered %d without the expected JSON: %w", region, resp.StatusCode, err)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body); err != nil {
+		return dr.RegionHealth{Reachable: true}, fmt.Errorf("%s/health answered %d without the expected JSON: %w", host, resp.StatusCode, err)
 	}
-	return dr.RegionHealth{Reachable: true, DBWritable: body.DBWritable, TableReachable: body.TableReachable, Status: body.Status}, nil
+	return dr.RegionHealth{Region: body.Region, Reachable: true, DBWritable: body.DBWritable, TableReachable: body.TableReachable, Status: body.Status}, nil
 }
 
 // Parameter implements dr.Cloud.
@@ -337,13 +408,20 @@ func (a *AWS) NewestRecoveryPoint(ctx context.Context, region string) (time.Time
 	return newest, nil
 }
 
-// FunctionActive implements dr.Cloud.
-func (a *AWS) FunctionActive(ctx context.Context, region string) (bool, error) {
+// Function implements dr.Cloud.
+func (a *AWS) Function(ctx context.Context, region string) (dr.FunctionInfo, error) {
 	out, err := a.Regions[region].Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(a.names().PaymentFunction(region))})
 	if err != nil {
-		return false, err
+		return dr.FunctionInfo{}, err
 	}
-	return out.Configuration != nil && out.Configuration.State == "Active", nil
+	var fi dr.FunctionInfo
+	if out.Configuration != nil {
+		fi.State = string(out.Configuration.State)
+	}
+	if out.Concurrency != nil {
+		fi.ReservedConcurrency = out.Concurrency.ReservedConcurrentExecutions
+	}
+	return fi, nil
 }
 
 // DeniedActions implements dr.Cloud: it simulates drpolicy's statements

@@ -31,32 +31,34 @@ func (c *HTTP) client() *http.Client {
 }
 
 // Write posts a 1-unit canary payment; the key doubles as references, so
-// drill payments are easy to find and exclude from reporting.
-func (c *HTTP) Write(ctx context.Context, key string) (string, error) {
+// drill payments are easy to find and exclude from reporting. It returns
+// the payment id and the Region that recorded it.
+func (c *HTTP) Write(ctx context.Context, key string) (string, string, error) {
 	body, _ := json.Marshal(map[string]any{"amount": 1, "currency": "USD", "merchantRef": "dr-canary", "customerRef": "dr-canary", "sessionId": key})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.WriteURL+"/payments", bytes.NewReader(body))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Api-Key", c.APIKey)
 	req.Header.Set("Idempotency-Key", key)
 	resp, err := c.client().Do(req)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("POST /payments: %d %s", resp.StatusCode, bytes.TrimSpace(data))
+		return "", "", fmt.Errorf("POST /payments: %d %s", resp.StatusCode, bytes.TrimSpace(data))
 	}
 	var p struct {
-		ID string `json:"id"`
+		ID     string `json:"id"`
+		Region string `json:"region"`
 	}
 	if err := json.Unmarshal(data, &p); err != nil || p.ID == "" {
-		return "", fmt.Errorf("POST /payments: %d without a payment id", resp.StatusCode)
+		return "", "", fmt.Errorf("POST /payments: %d without a payment id", resp.StatusCode)
 	}
-	return p.ID, nil
+	return p.ID, p.Region, nil
 }
 
 // Read reports whether region's database has the payment.

@@ -27,7 +27,7 @@ func TestWriteAndRead(t *testing.T) {
 				return
 			}
 			w.WriteHeader(201)
-			w.Write([]byte(`{"id":"0123456789abcdef0123456789abcdef"}`))
+			w.Write([]byte(`{"id":"0123456789abcdef0123456789abcdef","region":"us-west-2"}`))
 		case r.URL.Path == "/payments/0123456789abcdef0123456789abcdef":
 			w.Write([]byte(`{}`))
 		default:
@@ -36,11 +36,11 @@ func TestWriteAndRead(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := &HTTP{WriteURL: srv.URL, RegionURL: func(string) string { return srv.URL }, APIKey: "k"}
-	id, err := c.Write(context.Background(), "drill-1")
-	if err != nil || id != "0123456789abcdef0123456789abcdef" {
-		t.Fatalf("%q %v", id, err)
+	id, region, err := c.Write(context.Background(), "drill-1")
+	if err != nil || id != "0123456789abcdef0123456789abcdef" || region != "us-west-2" {
+		t.Fatalf("%q %q %v", id, region, err)
 	}
-	if _, err := c.Write(context.Background(), "down"); err == nil || !strings.Contains(err.Error(), "503") {
+	if _, _, err := c.Write(context.Background(), "down"); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Errorf("503 not reported: %v", err)
 	}
 	if ok, err := c.Read(context.Background(), "us-west-2", id); !ok || err != nil {

@@ -30,9 +30,17 @@ type Deps struct {
 	Now            func() time.Time
 	// Connect builds the Cloud (and the canary, for drills) once the
 	// flags are valid: nothing touches AWS before that.
-	Connect func(ctx context.Context, cfg config.Config, o Options) (dr.Cloud, dr.Canary, error)
+	Connect func(ctx context.Context, cfg config.Config, o Options) (Conn, error)
 	// Poll overrides how often steps re-check AWS (tests); 0 means 5 s.
 	Poll time.Duration
+}
+
+// Conn is what Connect provides.
+type Conn struct {
+	Cloud  dr.Cloud
+	Canary dr.Canary // drills only
+	// Mirror is the DynamoDB copy of the journal (--journal-ddb), or nil.
+	Mirror journal.Mirror
 }
 
 // Options are the flags common to the commands.
@@ -46,6 +54,11 @@ type Options struct {
 	DryRun     bool
 	JSON       bool
 	Resume     string
+	// New starts a fresh run even if an unfinished one of the same kind
+	// and target exists (which is otherwise resumed automatically).
+	New bool
+	// JournalDDB mirrors the journal to a DynamoDB item (see awsops).
+	JournalDDB bool
 	To         string
 	// Canary is set for drills: Connect must then provide a working
 	// canary (its API key), or fail before anything moves.
@@ -63,6 +76,11 @@ commands:
   failover --to REGION        unplanned promotion; --allow-data-loss when the writer's Region is lost
   failback                    switchover back to the configured primary
   drill [--to REGION]         canary writes + switchover (or failover with --unplanned), measures RTO and RPO
+
+Changing commands (switchover, failover, failback, drill) print their plan
+with --dry-run, ask for the target Region unless --yes, keep a journal under
+--report-dir and resume an unfinished run of the same kind and target
+automatically (or --resume RUN_ID; --new starts afresh).
 
 run 'drctl <command> -h' for a command's flags`
 
@@ -121,6 +139,8 @@ func run(ctx context.Context, cmd string, args []string, d Deps) error {
 		fs.BoolVar(&o.Yes, "yes", false, "do not ask for confirmation")
 		fs.BoolVar(&o.DryRun, "dry-run", false, "print the plan and the API calls it would make, change nothing")
 		fs.StringVar(&o.Resume, "resume", "", "resume the interrupted run with this id (see <report-dir>)")
+		fs.BoolVar(&o.New, "new", false, "start a new run even if an unfinished run of the same kind and target exists")
+		fs.BoolVar(&o.JournalDDB, "journal-ddb", false, "also keep the journal as an item of the session global table (resumable from any machine)")
 		if cmd != "failback" {
 			def := ""
 			if cmd == "drill" {
@@ -182,42 +202,44 @@ func run(ctx context.Context, cmd string, args []string, d Deps) error {
 		return badUsage("--mfa-serial needs --role-arn")
 	}
 
-	kind := cmd
-	if cmd == "drill" {
-		kind = "drill"
+	if o.Resume != "" && o.New {
+		return badUsage("--resume and --new exclude each other")
 	}
-	run, err := openRun(o, kind, cfg, d.Now())
-	if err != nil {
-		return err
+	if o.DryRun && (o.Resume != "" || o.JournalDDB) {
+		return badUsage("--dry-run changes nothing: it takes neither --resume nor --journal-ddb")
 	}
+
 	c := &dr.Controller{Cfg: cfg, Clock: clockFunc(d.Now), Log: d.Stdout, Poll: d.Poll}
-	var p plan.Plan
-	switch {
-	case cmd == "switchover", cmd == "failback", cmd == "drill" && !unplanned:
-		p = c.Switchover(o.To)
-		if cmd == "failback" {
-			p = c.Failback()
+	build := func(run *journal.Run) plan.Plan {
+		switch {
+		case cmd == "failback":
+			return c.Failback()
+		case cmd == "failover":
+			return c.Failover(o.To, allowLoss, run)
+		case cmd == "drill" && unplanned:
+			return c.Failover(o.To, true, run)
+		default:
+			return c.Switchover(o.To)
 		}
-	case cmd == "failover":
-		p = c.Failover(o.To, allowLoss, run)
-	case cmd == "drill" && unplanned:
-		p = c.Failover(o.To, true, run)
 	}
-	if o.DryRun && p.Kind != "" {
-		fmt.Fprintf(d.Stdout, "dry run of %s in %s (nothing is changed)\n", cmd, cfg.Environment)
+	if o.DryRun && o.To != "" {
+		run := newRun(cmd, o.To, cfg, d.Now())
+		fmt.Fprintf(d.Stdout, "dry run of %s in %s (nothing is changed; no AWS call is made)\n", cmd, cfg.Environment)
+		fmt.Fprintf(d.Stdout, "run id would be %s; journal and report in %s\n", run.ID, filepath.Join(o.ReportDir, run.ID))
 		if cmd == "drill" {
+			fmt.Fprintf(d.Stdout, "objectives: RTO %ds, RPO %ds (%s)\n", cfg.Objectives.RTOSeconds, cfg.Objectives.RPOSeconds, o.ConfigPath)
 			fmt.Fprintf(d.Stdout, "canaries: POST https://%s/payments every %s (before, during and after the plan), then GET https://%s/payments/{id} for each acknowledged before the writer moves\n",
 				apiHost(cfg), interval, regionalHost(cfg, o.To))
 		}
-		p.Print(d.Stdout)
+		build(run).Print(d.Stdout)
 		return nil
 	}
 
-	cloud, canary, err := d.Connect(ctx, cfg, o)
+	conn, err := d.Connect(ctx, cfg, o)
 	if err != nil {
 		return err
 	}
-	c.Cloud = cloud
+	c.Cloud = conn.Cloud
 	switch cmd {
 	case "status":
 		s := c.Status(ctx)
@@ -229,7 +251,7 @@ func run(ctx context.Context, cmd string, args []string, d Deps) error {
 	case "evaluate":
 		findings := c.Evaluate(ctx)
 		if o.JSON {
-			fmt.Fprintln(d.Stdout, toJSON(map[string]any{"ready": len(findings) == 0, "findings": findings}))
+			fmt.Fprintln(d.Stdout, toJSON(map[string]any{"ready": len(findings) == 0, "findings": orEmpty(findings)}))
 		} else if len(findings) == 0 {
 			fmt.Fprintln(d.Stdout, "ready: a switchover or failover would succeed now")
 		} else {
@@ -244,23 +266,50 @@ func run(ctx context.Context, cmd string, args []string, d Deps) error {
 		return nil
 	}
 
+	run, resumed, err := resolveRun(ctx, d, o, cmd, cfg, conn.Mirror)
+	if err != nil {
+		return err
+	}
+	if !resumed {
+		if err := c.CheckTarget(ctx, o.To); err != nil {
+			if errors.Is(err, dr.ErrNothingToDo) {
+				return usageError{err.Error()}
+			}
+			return err
+		}
+	}
+	p := build(run)
 	if !o.Yes {
 		if err := confirm(d, cmd, o.To, cfg); err != nil {
 			return err
 		}
 	}
-	run, err = persist(run, o)
-	if err != nil {
-		return err
+	if !run.Persistent() {
+		if run, err = journal.Create(o.ReportDir, *run); err != nil {
+			return err
+		}
+		p = build(run) // the failover plan records into the persisted run
+	}
+	if conn.Mirror != nil {
+		run.SetMirror(conn.Mirror, func(err error) { fmt.Fprintf(d.Stderr, "drctl: warning: %v\n", err) })
+		if err := run.Save(); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(d.Stdout, "run %s (journal %s)\n", run.ID, filepath.Join(run.Dir(), "journal.json"))
 	var drill *dr.DrillResult
 	var runErr error
 	if cmd == "drill" {
-		res, err := c.Drill(ctx, canary, p, run, dr.DrillOptions{Interval: interval})
+		res, err := c.Drill(ctx, conn.Canary, p, run, dr.DrillOptions{Interval: interval})
 		drill, runErr = &res, err
 	} else {
 		runErr = plan.Execute(ctx, p, run, c.Clock, d.Stdout)
+	}
+	if runErr == nil {
+		run.Completed = true
+		if err := run.Save(); err != nil {
+			return err
+		}
 	}
 	obj := report.Objectives{RTO: time.Duration(cfg.Objectives.RTOSeconds) * time.Second, RPO: time.Duration(cfg.Objectives.RPOSeconds) * time.Second}
 	var result *measure.Result
@@ -276,37 +325,77 @@ func run(ctx context.Context, cmd string, args []string, d Deps) error {
 	rep.WriteText(d.Stdout)
 	fmt.Fprintf(d.Stdout, "report: %s/report.{txt,json,svg}\n", run.Dir())
 	if runErr != nil {
-		return fmt.Errorf("%w (resume with: drctl %s --resume %s)", runErr, cmd, run.ID)
+		return fmt.Errorf("%w\nresume with: %s", runErr, resumeCommand(cmd, o, allowLoss, unplanned, run.ID))
 	}
 	return nil
+}
+
+// resumeCommand is the command line that resumes run id.
+func resumeCommand(cmd string, o Options, allowLoss, unplanned bool, id string) string {
+	parts := []string{"drctl", cmd, "--config", o.ConfigPath}
+	if cmd != "failback" {
+		parts = append(parts, "--to", o.To)
+	}
+	if allowLoss {
+		parts = append(parts, "--allow-data-loss")
+	}
+	if unplanned {
+		parts = append(parts, "--unplanned")
+	}
+	if o.ReportDir != "dr-runs" {
+		parts = append(parts, "--report-dir", o.ReportDir)
+	}
+	if o.JournalDDB {
+		parts = append(parts, "--journal-ddb")
+	}
+	return strings.Join(append(parts, "--resume", id), " ")
 }
 
 type clockFunc func() time.Time
 
 func (f clockFunc) Now() time.Time { return f() }
 
-// openRun returns the run to execute: a new one, or the journal named by
-// --resume, which must be of the same kind and target.
-func openRun(o Options, kind string, cfg config.Config, now time.Time) (*journal.Run, error) {
-	if o.Resume == "" {
-		return &journal.Run{ID: journal.NewID(kind, o.To, now), Kind: kind, Target: o.To, Env: cfg.Environment, Created: now.UTC(), Values: map[string]string{}}, nil
-	}
-	run, err := journal.Open(o.ReportDir, o.Resume)
-	if err != nil {
-		return nil, err
-	}
-	if run.Kind != kind || run.Target != o.To || run.Env != cfg.Environment {
-		return nil, badUsage("run %s is a %s to %s in %s, not a %s to %s in %s", run.ID, run.Kind, run.Target, run.Env, kind, o.To, cfg.Environment)
-	}
-	return run, nil
+func newRun(kind, target string, cfg config.Config, now time.Time) *journal.Run {
+	return &journal.Run{ID: journal.NewID(kind, target, now), Kind: kind, Target: target, Env: cfg.Environment, Created: now.UTC(), Values: map[string]string{}}
 }
 
-// persist gives a new run its journal file (a resumed run has one).
-func persist(run *journal.Run, o Options) (*journal.Run, error) {
+// resolveRun returns the run to execute and whether it is resumed: the
+// journal named by --resume (fetched from the mirror if this machine has
+// none), else the newest unfinished run of the same kind and target in
+// --report-dir (unless --new), else a new in-memory run that is persisted
+// once confirmed.
+func resolveRun(ctx context.Context, d Deps, o Options, kind string, cfg config.Config, m journal.Mirror) (*journal.Run, bool, error) {
 	if o.Resume != "" {
-		return run, nil
+		run, err := journal.OpenOrFetch(ctx, o.ReportDir, o.Resume, m)
+		if err != nil {
+			return nil, false, err
+		}
+		if run.Kind != kind || run.Target != o.To || run.Env != cfg.Environment {
+			return nil, false, badUsage("run %s is a %s to %s in %s, not a %s to %s in %s", run.ID, run.Kind, run.Target, run.Env, kind, o.To, cfg.Environment)
+		}
+		if run.Completed {
+			return nil, false, badUsage("run %s is already complete; start a new one without --resume", run.ID)
+		}
+		fmt.Fprintf(d.Stdout, "resuming run %s\n%s", run.ID, plan.Summary(run))
+		return run, true, nil
 	}
-	return journal.Create(o.ReportDir, *run)
+	unfinished, err := journal.Unfinished(o.ReportDir, cfg.Environment)
+	if err != nil {
+		fmt.Fprintf(d.Stderr, "drctl: warning: %v\n", err)
+	}
+	var match *journal.Run
+	for _, r := range unfinished {
+		if r.Kind == kind && r.Target == o.To {
+			match = r
+			continue
+		}
+		fmt.Fprintf(d.Stderr, "drctl: note: unfinished %s to %s: %s (resume it with drctl %s --resume %s)\n", r.Kind, r.Target, r.ID, r.Kind, r.ID)
+	}
+	if match != nil && !o.New {
+		fmt.Fprintf(d.Stdout, "resuming unfinished run %s (use --new to start a fresh run)\n%s", match.ID, plan.Summary(match))
+		return match, true, nil
+	}
+	return newRun(kind, o.To, cfg, d.Now()), false, nil
 }
 
 func confirm(d Deps, cmd, target string, cfg config.Config) error {
@@ -336,6 +425,13 @@ func writeReports(r report.Report, dir string) error {
 		}
 	}
 	return nil
+}
+
+func orEmpty(f []dr.Finding) []dr.Finding {
+	if f == nil {
+		return []dr.Finding{}
+	}
+	return f
 }
 
 func envOr(k, def string) string {

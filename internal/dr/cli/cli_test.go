@@ -15,6 +15,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/drfake"
+	"github.com/payment-dr/payment-dr/internal/dr/journal"
 )
 
 func writeConfig(t *testing.T, production bool) string {
@@ -40,12 +41,12 @@ func runCLI(t *testing.T, w *drfake.World, stdin string, args ...string) result 
 	var r result
 	r.code = Main(args, Deps{
 		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Poll: time.Millisecond,
-		Connect: func(context.Context, config.Config, Options) (dr.Cloud, dr.Canary, error) {
+		Connect: func(context.Context, config.Config, Options) (Conn, error) {
 			r.connected = true
 			if w == nil {
 				t.Fatal("the command reached AWS")
 			}
-			return w, drfake.Canary{W: w}, nil
+			return Conn{Cloud: w, Canary: drfake.Canary{W: w}}, nil
 		},
 	})
 	r.stdout, r.stderr = out.String(), errb.String()
@@ -125,22 +126,111 @@ func TestSwitchoverNeedsConfirmation(t *testing.T) {
 	}
 }
 
-func TestFailedRunSaysHowToResume(t *testing.T) {
+func TestFailedRunResumesByIDOrAutomatically(t *testing.T) {
 	w := drfake.NewWorld()
 	w.FailPut["us-east-1"] = 1
 	dir := t.TempDir()
 	cfg := writeConfig(t, false)
 	r := runCLI(t, w, "", "switchover", "-config", cfg, "--to", "us-west-2", "--yes", "--report-dir", dir)
-	if r.code != 1 || !strings.Contains(r.stderr, "step update-parameters") || !strings.Contains(r.stderr, "--resume switchover-") {
+	if r.code != 1 || !strings.Contains(r.stderr, "step update-parameters") || !strings.Contains(r.stderr, "resume with: drctl switchover --config "+cfg+" --to us-west-2 --report-dir "+dir+" --resume switchover-") {
 		t.Fatalf("%d %q", r.code, r.stderr)
 	}
-	id := r.stderr[strings.Index(r.stderr, "--resume ")+len("--resume ") : strings.LastIndex(r.stderr, ")")]
+	id := strings.TrimSpace(r.stderr[strings.Index(r.stderr, "--resume ")+len("--resume "):])
 	if r := runCLI(t, w, "", "failover", "-config", cfg, "--to", "us-west-2", "--yes", "--report-dir", dir, "--resume", id); r.code != 2 || !strings.Contains(r.stderr, "is a switchover to us-west-2") {
 		t.Errorf("resume as another kind: %d %q", r.code, r.stderr)
 	}
-	r = runCLI(t, w, "", "switchover", "-config", cfg, "--to", "us-west-2", "--yes", "--report-dir", dir, "--resume", id)
-	if r.code != 0 || !strings.Contains(r.stdout, "= switch-writer: done") || w.Called("SwitchoverGlobalCluster") != 1 {
-		t.Fatalf("resume: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	if r := runCLI(t, w, "", "switchover", "-config", cfg, "--to", "us-west-2", "--yes", "--report-dir", dir, "--resume", id, "--new"); r.code != 2 || !strings.Contains(r.stderr, "exclude each other") {
+		t.Errorf("--resume with --new: %d %q", r.code, r.stderr)
+	}
+	// The same command again finds the unfinished run and resumes it:
+	// the writer has moved, so --to is no longer "another Region", and
+	// the switchover is not sent twice.
+	r = runCLI(t, w, "", "switchover", "-config", cfg, "--to", "us-west-2", "--yes", "--report-dir", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "resuming unfinished run "+id) || !strings.Contains(r.stdout, "= switch-writer: done") || w.Called("SwitchoverGlobalCluster") != 1 {
+		t.Fatalf("auto-resume: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if w.Params["us-east-1"]["/payment/dev/dr/active-region"] != "us-west-2" {
+		t.Errorf("parameters after resume: %v", w.Params["us-east-1"])
+	}
+	// Complete now: neither resumed again nor resumable by id.
+	if r := runCLI(t, w, "", "switchover", "-config", cfg, "--to", "us-west-2", "--yes", "--report-dir", dir, "--resume", id); r.code != 2 || !strings.Contains(r.stderr, "already complete") {
+		t.Errorf("resume of a complete run: %d %q", r.code, r.stderr)
+	}
+	if r := runCLI(t, w, "", "switchover", "-config", cfg, "--to", "us-west-2", "--yes", "--report-dir", dir); r.code != 2 || !strings.Contains(r.stderr, "already in the target Region") {
+		t.Errorf("new run to the current writer: %d %q", r.code, r.stderr)
+	}
+}
+
+// memMirror is a journal.Mirror shared by two "machines".
+type memMirror map[string][]byte
+
+func (m memMirror) Put(_ context.Context, id string, data []byte) error {
+	m[id] = append([]byte(nil), data...)
+	return nil
+}
+
+func (m memMirror) Get(_ context.Context, id string) ([]byte, error) {
+	if b, ok := m[id]; ok {
+		return b, nil
+	}
+	return nil, journal.ErrNotFound
+}
+
+func TestMirroredJournalResumesOnAnotherMachine(t *testing.T) {
+	w := drfake.NewWorld()
+	w.FailPut["us-west-2"] = 1
+	mirror := memMirror{}
+	cfg := writeConfig(t, false)
+	run := func(dir string, args ...string) result {
+		var out, errb bytes.Buffer
+		code := Main(append([]string{"failover", "-config", cfg, "--to", "us-west-2", "--allow-data-loss", "--yes", "--journal-ddb", "--report-dir", dir}, args...), Deps{
+			Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Poll: time.Millisecond,
+			Connect: func(_ context.Context, _ config.Config, o Options) (Conn, error) {
+				if !o.JournalDDB {
+					t.Error("--journal-ddb not passed to Connect")
+				}
+				return Conn{Cloud: w, Mirror: mirror}, nil
+			},
+		})
+		return result{code: code, stdout: out.String(), stderr: errb.String()}
+	}
+	r := run(t.TempDir())
+	if r.code != 1 || len(mirror) != 1 {
+		t.Fatalf("first machine: %d %q mirror %d", r.code, r.stderr, len(mirror))
+	}
+	var id string
+	for k := range mirror {
+		id = k
+	}
+	second := t.TempDir() // a machine without the local journal
+	r = run(second, "--resume", id)
+	if r.code != 0 || !strings.Contains(r.stdout, "resuming run "+id) || w.Called("FailoverGlobalCluster") != 1 {
+		t.Fatalf("second machine: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(second, id, "report.svg")); err != nil {
+		t.Error(err)
+	}
+	j, err := journal.Parse(mirror[id])
+	if err != nil || !j.Completed || j.Values["lagAtFailoverMs"] != "800" {
+		t.Errorf("mirrored journal: %v %+v", err, j)
+	}
+}
+
+func TestToTheCurrentPrimaryIsRefusedBeforeConfirmation(t *testing.T) {
+	w := drfake.NewWorld()
+	for _, args := range [][]string{
+		{"switchover", "--to", "us-east-1"},
+		{"failover", "--to", "us-east-1", "--allow-data-loss"},
+		{"failback"},
+		{"drill", "--to", "us-east-1"},
+	} {
+		r := runCLI(t, w, "us-east-1\n", append(args, "-config", writeConfig(t, false), "--report-dir", t.TempDir())...)
+		if r.code != 2 || !strings.Contains(r.stderr, "--to us-east-1: the writer is already in the target Region") || strings.Contains(r.stdout, "Type the Region") {
+			t.Errorf("%v: %d %q %q", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	if n := w.Called("SwitchoverGlobalCluster") + w.Called("FailoverGlobalCluster"); n != 0 {
+		t.Errorf("%d moves sent", n)
 	}
 }
 

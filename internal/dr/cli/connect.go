@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/payment-dr/payment-dr/internal/config"
-	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/awsops"
 	"github.com/payment-dr/payment-dr/internal/dr/canary"
 	"github.com/payment-dr/payment-dr/internal/naming"
@@ -23,10 +22,10 @@ import (
 // ConnectAWS builds the real Cloud: default credentials, or the DR role
 // assumed with MFA; the drill canary reads the API key from Secrets
 // Manager in the drill's target Region unless a file is given.
-func ConnectAWS(ctx context.Context, cfg config.Config, o Options) (dr.Cloud, dr.Canary, error) {
+func ConnectAWS(ctx context.Context, cfg config.Config, o Options) (Conn, error) {
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.PrimaryRegion))
 	if err != nil {
-		return nil, nil, fmt.Errorf("AWS configuration: %w", err)
+		return Conn{}, fmt.Errorf("AWS configuration: %w", err)
 	}
 	if o.RoleARN != "" {
 		provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(awsCfg), o.RoleARN, func(ao *stscreds.AssumeRoleOptions) {
@@ -44,7 +43,7 @@ func ConnectAWS(ctx context.Context, cfg config.Config, o Options) (dr.Cloud, dr
 	if o.APIKeyFile != "" {
 		b, err := os.ReadFile(o.APIKeyFile)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--api-key-file: %w", err)
+			return Conn{}, fmt.Errorf("--api-key-file: %w", err)
 		}
 		c.APIKey = strings.TrimSpace(string(b))
 	} else if o.Canary {
@@ -52,11 +51,15 @@ func ConnectAWS(ctx context.Context, cfg config.Config, o Options) (dr.Cloud, dr
 		sc.Region = o.To
 		out, err := secretsmanager.NewFromConfig(sc).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(n.APIKeySecretName())})
 		if err != nil {
-			return nil, nil, fmt.Errorf("the drill's canaries need the API key (secret %s in %s, or --api-key-file): %w", n.APIKeySecretName(), o.To, err)
+			return Conn{}, fmt.Errorf("the drill's canaries need the API key (secret %s in %s, or --api-key-file): %w", n.APIKeySecretName(), o.To, err)
 		}
 		c.APIKey = aws.ToString(out.SecretString)
 	}
-	return cloud, c, nil
+	conn := Conn{Cloud: cloud, Canary: c}
+	if o.JournalDDB {
+		conn.Mirror = cloud.JournalMirror(o.To)
+	}
+	return conn, nil
 }
 
 func apiHost(cfg config.Config) string { return naming.New(cfg.Environment, cfg.DomainName).APIHost() }

@@ -7,16 +7,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/payment-dr/payment-dr/internal/dr"
 	"sync"
 	"time"
+
+	"github.com/payment-dr/payment-dr/internal/dr"
 )
 
-// world is a typed fake of the two Regions: the global cluster, each
+// World is both Regions as drctl sees them: the global cluster, each
 // Region's database (canary payment ids), health, parameters. Switchover
-// and failover take `moves` polls of GlobalCluster to complete, like the
-// real asynchronous APIs.
-// World is both Regions as drctl sees them.
+// and failover take two polls of GlobalCluster to complete, like the real
+// asynchronous APIs.
 type World struct {
 	mu       sync.Mutex
 	regions  []string
@@ -37,7 +37,15 @@ type World struct {
 	Records   []string
 	FailPut   map[string]int // Region -> PutParameter failures to inject
 	AllowLoss []bool
-	seq       int
+	// Instances per Region (default 1); 0 makes a headless cluster.
+	Instances map[string]int
+	// Functions per Region (default Active, no reserved concurrency).
+	Functions map[string]dr.FunctionInfo
+	// StaleDNS is how many more answers through the failover name still
+	// come from the Region that answered before (resolver caches).
+	StaleDNS int
+	lastDNS  string
+	seq      int
 }
 
 // NewWorld starts with the writer in us-east-1, everything healthy.
@@ -49,6 +57,8 @@ func NewWorld() *World {
 		Params:   map[string]map[string]string{"us-east-1": {}, "us-west-2": {}},
 		Down:     map[string]bool{}, data: map[string]map[string]bool{"us-east-1": {}, "us-west-2": {}},
 		Replicate: true, Backups: map[string]time.Time{}, FailPut: map[string]int{},
+		Instances: map[string]int{"us-east-1": 1, "us-west-2": 1},
+		Functions: map[string]dr.FunctionInfo{"us-east-1": {State: "Active"}, "us-west-2": {State: "Active"}},
 	}
 	for _, r := range w.regions {
 		w.Params[r]["/payment/dev/dr/active-region"] = "us-east-1"
@@ -75,7 +85,7 @@ func (w *World) GlobalCluster(context.Context) (dr.GlobalCluster, error) {
 		if w.Down[r] {
 			st = "inaccessible"
 		}
-		g.Members = append(g.Members, dr.Member{Region: r, Writer: r == w.Writer, Status: st, Endpoint: "payments-" + r + "-dev.cluster-x." + r + ".rds.amazonaws.com",
+		g.Members = append(g.Members, dr.Member{Region: r, Writer: r == w.Writer, Status: st, Instances: w.Instances[r], Endpoint: "payments-" + r + "-dev.cluster-x." + r + ".rds.amazonaws.com",
 			ClusterARN: "arn:aws:rds:" + r + ":111111111111:cluster:payments-" + r + "-dev"})
 	}
 	return g, nil
@@ -140,7 +150,25 @@ func (w *World) Health(_ context.Context, region string) (dr.RegionHealth, error
 	if w.Down[region] {
 		return dr.RegionHealth{}, fmt.Errorf("dial api-%s: connection refused", region)
 	}
-	return dr.RegionHealth{Reachable: true, DBWritable: w.writable(region), TableReachable: true}, nil
+	return dr.RegionHealth{Region: region, Reachable: true, DBWritable: w.writable(region), TableReachable: true}, nil
+}
+
+// FailoverHealth answers like Route 53's failover routing: the primary
+// record's Region (the configured primary) while its health check is
+// healthy, else the secondary's if healthy, else the primary's.
+func (w *World) FailoverHealth(ctx context.Context) (dr.RegionHealth, error) {
+	w.mu.Lock()
+	target := w.regions[0]
+	if !w.writable(w.regions[0]) && w.writable(w.regions[1]) {
+		target = w.regions[1]
+	}
+	if w.StaleDNS > 0 && w.lastDNS != "" {
+		w.StaleDNS--
+		target = w.lastDNS
+	}
+	w.lastDNS = target
+	w.mu.Unlock()
+	return w.Health(ctx, target)
 }
 
 func (w *World) Parameter(_ context.Context, region, name string) (string, error) {
@@ -170,16 +198,18 @@ func (w *World) PutParameter(_ context.Context, region, name, value string) erro
 func (w *World) NewestRecoveryPoint(_ context.Context, region string) (time.Time, error) {
 	return w.Backups[region], nil
 }
-func (w *World) FunctionActive(context.Context, string) (bool, error) { return true, nil }
+func (w *World) Function(_ context.Context, region string) (dr.FunctionInfo, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.Functions[region], nil
+}
 func (w *World) DeniedActions(context.Context) ([]string, error)      { return w.Denied, nil }
 
-// canary writes through the failover name: it reaches the Region Route 53
-// considers healthy, which takes writes only when it holds the writer.
 // Canary writes through the failover name: it reaches the Region Route 53
 // considers healthy, which takes writes only while it holds the writer.
 type Canary struct{ W *World }
 
-func (c Canary) Write(_ context.Context, key string) (string, error) {
+func (c Canary) Write(_ context.Context, key string) (string, string, error) {
 	w := c.W
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -193,10 +223,10 @@ func (c Canary) Write(_ context.Context, key string) (string, error) {
 					w.data[o][id] = true
 				}
 			}
-			return id, nil
+			return id, r, nil
 		}
 	}
-	return "", errors.New("503 region_read_only")
+	return "", "", errors.New("503 region_read_only")
 }
 
 func (c Canary) Read(_ context.Context, region, id string) (bool, error) {

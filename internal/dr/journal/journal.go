@@ -6,12 +6,15 @@
 package journal
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"time"
 )
 
@@ -40,8 +43,33 @@ type Run struct {
 	Created time.Time         `json:"created"`
 	Steps   []Step            `json:"steps"`
 	Values  map[string]string `json:"values,omitempty"` // measurements recorded by steps (e.g. lag at failover)
-	path    string
+	// Completed is set when every step of the plan is done; a run without
+	// it is resumed automatically by the next run of the same kind and
+	// target.
+	Completed bool `json:"completed,omitempty"`
+	path      string
+	mirror    Mirror
+	warn      func(error)
 }
+
+// Mirror keeps a copy of the journal outside this machine (package awsops
+// implements it with a DynamoDB item in the session global table), so a
+// run can be resumed from another machine or after losing this one.
+type Mirror interface {
+	Put(ctx context.Context, id string, data []byte) error
+	// Get returns ErrNotFound when there is no copy.
+	Get(ctx context.Context, id string) ([]byte, error)
+}
+
+// ErrNotFound: no journal of that run.
+var ErrNotFound = errors.New("journal not found")
+
+// SetMirror makes every Save also write to m; a mirror failure is passed
+// to warn and does not fail the step (the local file is the record).
+func (r *Run) SetMirror(m Mirror, warn func(error)) { r.mirror, r.warn = m, warn }
+
+// Persistent reports whether the run has a journal file (dry runs do not).
+func (r *Run) Persistent() bool { return r.path != "" }
 
 var idRe = regexp.MustCompile(`^[a-z]+-[0-9]{8}T[0-9]{6}Z-[a-z0-9-]+$`)
 
@@ -78,6 +106,9 @@ func Open(dir, id string) (*Run, error) {
 	}
 	path := filepath.Join(dir, id, "journal.json")
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("journal: no run %s in %s: %w", id, dir, ErrNotFound)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
@@ -114,6 +145,59 @@ func Parse(data []byte) (*Run, error) {
 	return &r, nil
 }
 
+// OpenOrFetch opens run id from dir or, when this machine has no journal
+// of it, fetches the mirrored copy and writes it to dir.
+func OpenOrFetch(ctx context.Context, dir, id string, m Mirror) (*Run, error) {
+	r, err := Open(dir, id)
+	if err == nil || !errors.Is(err, ErrNotFound) || m == nil {
+		return r, err
+	}
+	data, merr := m.Get(ctx, id)
+	if merr != nil {
+		return nil, fmt.Errorf("%w; mirrored copy: %w", err, merr)
+	}
+	r, err = Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("journal %s (mirrored copy): %w", id, err)
+	}
+	if r.ID != id {
+		return nil, fmt.Errorf("journal: mirrored copy of %s holds run %s", id, r.ID)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, id), 0o755); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	r.path = filepath.Join(dir, id, "journal.json")
+	return r, r.writeFile()
+}
+
+// Unfinished returns the runs in dir of environment env that are not
+// completed, oldest first. Unreadable journals are returned as errors so
+// a damaged one is not silently ignored.
+func Unfinished(dir, env string) ([]*Run, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*", "journal.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []*Run
+	var errs []error
+	for _, p := range paths {
+		id := filepath.Base(filepath.Dir(p))
+		if !ValidID(id) {
+			continue
+		}
+		r, err := Open(dir, id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if r.Env == env && !r.Completed {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, errors.Join(errs...)
+}
+
 // Dir is the directory of the run (reports go next to the journal).
 func (r *Run) Dir() string { return filepath.Dir(r.path) }
 
@@ -128,11 +212,26 @@ func (r *Run) Step(name string) *Step {
 	return &r.Steps[len(r.Steps)-1]
 }
 
-// Save writes the journal atomically.
+// Save writes the journal atomically, then to the mirror if there is one.
 func (r *Run) Save() error {
 	if r.path == "" {
 		return nil // in-memory journal (dry runs)
 	}
+	if err := r.writeFile(); err != nil {
+		return err
+	}
+	if r.mirror != nil {
+		data, _ := json.Marshal(r)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := r.mirror.Put(ctx, r.ID, data); err != nil && r.warn != nil {
+			r.warn(fmt.Errorf("journal mirror: %w", err))
+		}
+	}
+	return nil
+}
+
+func (r *Run) writeFile() error {
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -141,5 +240,8 @@ func (r *Run) Save() error {
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	return os.Rename(tmp, r.path)
+	if err := os.Rename(tmp, r.path); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
 }

@@ -14,20 +14,25 @@ type Sample struct {
 	End   time.Time `json:"end"` // when the API answered (acknowledged or failed)
 	OK    bool      `json:"ok"`
 	ID    string    `json:"id,omitempty"`
-	Err   string    `json:"error,omitempty"`
+	// Region is the Region that recorded the payment (from the answer).
+	Region string `json:"region,omitempty"`
+	Err    string `json:"error,omitempty"`
 }
 
 // Result is what a drill achieved.
 type Result struct {
 	Writes int `json:"writes"`
 	Failed int `json:"failed"`
-	// FirstFailure is the start of the first failed write; Recovered the
-	// acknowledgement of the first successful write after it.
+	// Target is the Region the writer moved to (the new primary).
+	Target string `json:"target"`
+	// FirstFailure is the start of the first failed write of the outage;
+	// Recovered the acknowledgement of the first write recorded by the
+	// new primary after it.
 	FirstFailure time.Time `json:"firstFailure,omitzero"`
 	Recovered    time.Time `json:"recovered,omitzero"`
 	// RTO is Recovered - FirstFailure (0 when no write failed).
 	RTO time.Duration `json:"rtoNs"`
-	// Unrecovered: a write failed and none succeeded afterwards.
+	// Unrecovered: writes failed and none succeeded in the new primary.
 	Unrecovered bool `json:"unrecovered"`
 	// FailoverAt is when the writer started to move.
 	FailoverAt time.Time `json:"failoverAt,omitzero"`
@@ -38,31 +43,60 @@ type Result struct {
 	RPO time.Duration `json:"rpoNs"`
 }
 
-// Measure computes the result. missing reports, for an acknowledged
-// write's payment id, that the new primary does not have it.
-func Measure(samples []Sample, failoverAt time.Time, missing map[string]bool) Result {
+// Measure computes the result of a drill whose writer moved to target at
+// failoverAt. missing reports, for an acknowledged write's payment id,
+// that the new primary does not have it.
+//
+// RTO: the outage is the run of failed writes that ends with the first
+// write the new primary acknowledges (its Region is target; a write whose
+// Region is unknown counts when it started at or after failoverAt). It
+// starts at the first failure after the last write the old primary
+// acknowledged, so a blip minutes before the drill does not inflate it.
+//
+// RPO: writes acknowledged at or before failoverAt that the new primary
+// does not have; writes acknowledged after it cannot have been lost to
+// replication and are not counted.
+func Measure(samples []Sample, failoverAt time.Time, target string, missing map[string]bool) Result {
 	s := append([]Sample(nil), samples...)
 	sort.SliceStable(s, func(i, j int) bool { return s[i].Start.Before(s[j].Start) })
-	r := Result{Writes: len(s), FailoverAt: failoverAt}
-	for _, x := range s {
+	r := Result{Writes: len(s), FailoverAt: failoverAt, Target: target}
+	inNew := func(x Sample) bool {
+		if x.Region != "" {
+			return x.Region == target
+		}
+		return !x.Start.Before(failoverAt)
+	}
+	recovered := -1
+	for i, x := range s {
 		if !x.OK {
 			r.Failed++
-			if r.FirstFailure.IsZero() {
-				r.FirstFailure = x.Start
-			}
+		} else if recovered < 0 && inNew(x) {
+			recovered = i
+		}
+	}
+	end := len(s)
+	if recovered >= 0 {
+		end = recovered
+	}
+	// The outage starts at the first failure after the last success
+	// before the end of the window.
+	for i := 0; i < end; i++ {
+		switch {
+		case s[i].OK:
+			r.FirstFailure = time.Time{}
+		case r.FirstFailure.IsZero():
+			r.FirstFailure = s[i].Start
 		}
 	}
 	if !r.FirstFailure.IsZero() {
-		for _, x := range s {
-			if x.OK && x.Start.After(r.FirstFailure) && (r.Recovered.IsZero() || x.End.Before(r.Recovered)) {
-				r.Recovered = x.End
-			}
-		}
-		if r.Recovered.IsZero() {
-			r.Unrecovered = true
-		} else {
+		if recovered >= 0 {
+			r.Recovered = s[recovered].End
 			r.RTO = r.Recovered.Sub(r.FirstFailure)
+		} else {
+			r.Unrecovered = true
 		}
+	} else if recovered >= 0 {
+		r.Recovered = s[recovered].End
 	}
 	var oldest time.Time
 	for _, x := range s {

@@ -26,7 +26,7 @@ func script() ([]Sample, map[string]bool) {
 
 func TestRTOAndRPOOnAScriptedTimeline(t *testing.T) {
 	s, missing := script()
-	r := Measure(s, at(10), missing)
+	r := Measure(s, at(10), "us-west-2", missing)
 	if r.Writes != 50 || r.Failed != 32 {
 		t.Errorf("writes %d failed %d", r.Writes, r.Failed)
 	}
@@ -45,7 +45,7 @@ func TestWritesAcknowledgedAfterFailoverAreNotCountedAsLoss(t *testing.T) {
 	s, _ := script()
 	// A write acknowledged after the failover that is missing is a bug in
 	// the new primary, not replication loss: it must not count toward RPO.
-	r := Measure(s, at(10), map[string]bool{s[45].ID: true})
+	r := Measure(s, at(10), "us-west-2", map[string]bool{s[45].ID: true})
 	if len(r.Lost) != 0 || r.RPO != 0 {
 		t.Errorf("lost %v RPO %s", r.Lost, r.RPO)
 	}
@@ -53,11 +53,11 @@ func TestWritesAcknowledgedAfterFailoverAreNotCountedAsLoss(t *testing.T) {
 
 func TestNoFailureMeansZeroRTOAndUnrecoveredIsFlagged(t *testing.T) {
 	ok := []Sample{{Start: at(0), End: at(0.1), OK: true, ID: "x"}}
-	if r := Measure(ok, at(5), nil); r.RTO != 0 || r.Unrecovered || r.Failed != 0 {
+	if r := Measure(ok, at(5), "us-west-2", nil); r.RTO != 0 || r.Unrecovered || r.Failed != 0 {
 		t.Errorf("%+v", r)
 	}
 	bad := append(ok, Sample{Start: at(1), End: at(1.1), Err: "timeout"})
-	if r := Measure(bad, at(5), nil); !r.Unrecovered || r.RTO != 0 {
+	if r := Measure(bad, at(5), "us-west-2", nil); !r.Unrecovered || r.RTO != 0 {
 		t.Errorf("unrecovered not flagged: %+v", r)
 	}
 }

@@ -27,7 +27,7 @@ func TestReportJudgesTheDrillAgainstObjectives(t *testing.T) {
 		{Start: t0.Add(2 * time.Second), End: t0.Add(2100 * time.Millisecond), Err: "503 <region_read_only> & more"},
 		{Start: t0.Add(50 * time.Second), End: t0.Add(50100 * time.Millisecond), OK: true, ID: "b"},
 	}
-	res := measure.Measure(samples, t0.Add(time.Second), map[string]bool{"a": true})
+	res := measure.Measure(samples, t0.Add(time.Second), "us-west-2", map[string]bool{"a": true})
 	r := Build(run, Objectives{RTO: 30 * time.Second, RPO: 5 * time.Second}, &res, samples)
 	if !r.Succeeded || *r.RTOMet || !*r.RPOMet || r.End != t0.Add(50100*time.Millisecond) {
 		t.Fatalf("%+v rto met %v rpo met %v", r, *r.RTOMet, *r.RPOMet)
@@ -95,7 +95,7 @@ func exampleDrill() (*journal.Run, []measure.Sample, measure.Result) {
 		}
 		samples = append(samples, s)
 	}
-	return run, samples, measure.Measure(samples, at(12), missing)
+	return run, samples, measure.Measure(samples, at(12), "us-west-2", missing)
 }
 
 func TestExampleReport(t *testing.T) {
