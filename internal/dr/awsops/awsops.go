@@ -24,6 +24,7 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
@@ -453,7 +454,17 @@ func (a *AWS) DeniedActions(ctx context.Context) ([]string, error) {
 			return nil, fmt.Errorf("simulating %s for %s: %w", st.Sid, principal, err)
 		}
 		for _, r := range out.EvaluationResults {
-			if r.EvalDecision != "allowed" {
+			// With several resources IAM decides per resource; a
+			// statement is usable only if every one of them is allowed.
+			if len(r.ResourceSpecificResults) > 0 {
+				for _, rs := range r.ResourceSpecificResults {
+					if rs.EvalResourceDecision != iamtypes.PolicyEvaluationDecisionTypeAllowed {
+						denied = append(denied, aws.ToString(r.EvalActionName)+" on "+aws.ToString(rs.EvalResourceName))
+					}
+				}
+				continue
+			}
+			if r.EvalDecision != iamtypes.PolicyEvaluationDecisionTypeAllowed {
 				denied = append(denied, aws.ToString(r.EvalActionName)+" on "+aws.ToString(r.EvalResourceName))
 			}
 		}

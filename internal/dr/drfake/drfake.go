@@ -203,7 +203,7 @@ func (w *World) Function(_ context.Context, region string) (dr.FunctionInfo, err
 	defer w.mu.Unlock()
 	return w.Functions[region], nil
 }
-func (w *World) DeniedActions(context.Context) ([]string, error)      { return w.Denied, nil }
+func (w *World) DeniedActions(context.Context) ([]string, error) { return w.Denied, nil }
 
 // Canary writes through the failover name: it reaches the Region Route 53
 // considers healthy, which takes writes only while it holds the writer.
