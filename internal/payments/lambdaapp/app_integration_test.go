@@ -8,10 +8,17 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/payment-dr/payment-dr/internal/payments/httpapi"
@@ -191,5 +198,71 @@ func TestMissingSecretFailsStart(t *testing.T) {
 	_, err = lambdaapp.New(context.Background(), e, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err == nil || !strings.Contains(err.Error(), "payment-dr/it/absent") || !strings.Contains(err.Error(), "ResourceNotFound") {
 		t.Fatalf("start with a missing secret: %v", err)
+	}
+}
+
+// The service's AWS configuration retries a throttled call and a call
+// that hangs past the per-attempt timeout, and gives up after the bounded
+// number of attempts.
+func TestAWSConfigRetriesThrottlingAndTimeouts(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "local")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	var calls atomic.Int32
+	var script atomic.Value // per call: "throttle", "hang" or "ok"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := int(calls.Add(1))
+		steps := script.Load().([]string)
+		step := "ok"
+		if n <= len(steps) {
+			step = steps[n-1]
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		switch step {
+		case "throttle":
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"__type":"ThrottlingException","message":"Rate exceeded"}`)
+		case "hang":
+			select {
+			case <-r.Context().Done():
+			case <-time.After(lambdaapp.AWSAttemptTimeout + 2*time.Second):
+			}
+		default:
+			_, _ = io.WriteString(w, `{"FailedEntryCount":0,"Entries":[{"EventId":"e"}]}`)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", srv.URL)
+	cfg, err := lambdaapp.AWSConfig(context.Background(), "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := eventbridge.NewFromConfig(cfg)
+	put := func() error {
+		_, err := client.PutEvents(context.Background(), &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
+			Source: aws.String("custom.payment"), DetailType: aws.String("Payment Processed"), Detail: aws.String("{}")}}})
+		return err
+	}
+
+	script.Store([]string{"throttle", "hang"})
+	start := time.Now()
+	if err := put(); err != nil {
+		t.Fatalf("throttled then hung, then ok: %v", err)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("%d calls, want 3 (throttled, timed out, accepted)", n)
+	}
+	if d := time.Since(start); d < lambdaapp.AWSAttemptTimeout || d > lambdaapp.AWSAttemptTimeout+3*lambdaapp.AWSMaxBackoff {
+		t.Errorf("took %v; the hung attempt should end after %v", d, lambdaapp.AWSAttemptTimeout)
+	}
+
+	calls.Store(0)
+	script.Store([]string{"throttle", "throttle", "throttle", "throttle"})
+	if err := put(); err == nil || !strings.Contains(err.Error(), "ThrottlingException") {
+		t.Fatalf("always throttled: %v", err)
+	}
+	if n := calls.Load(); n != int32(lambdaapp.AWSAttempts) {
+		t.Errorf("%d calls, want %d", n, lambdaapp.AWSAttempts)
 	}
 }
