@@ -126,23 +126,43 @@ func TestBinaryServesThroughTheRuntimeAPI(t *testing.T) {
 		t.Errorf("secret reads %v, want two (once per instance)", got)
 	}
 	// Every stdout line is a JSON log record; each request's carries the
-	// request id, the Region and the environment.
+	// request id, the Region and the environment. The process's stdout is
+	// copied asynchronously, so the last lines may arrive a moment late.
+	want := []string{"r-health", "r-create", "r-replay", "r-nokey"}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		missing := missingRequestLogs(t, stdout.String(), want)
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no request log line for %v in:\n%s", missing, stdout.String())
+		}
+	}
+}
+
+func missingRequestLogs(t *testing.T, logs string, ids []string) []string {
+	t.Helper()
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(strings.NewReader(stdout.String()))
+	sc := bufio.NewScanner(strings.NewReader(logs))
 	for sc.Scan() {
 		var m map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("stdout line is not JSON: %q", sc.Text())
+			if !strings.HasSuffix(logs, sc.Text()) { // a last line still being written is not an error
+				t.Fatalf("stdout line is not JSON: %q", sc.Text())
+			}
+			continue
 		}
 		if m["msg"] == "request" && m["region"] == "us-west-2" && m["environment"] == "bin" {
 			seen[fmt.Sprint(m["requestId"])] = true
 		}
 	}
-	for _, id := range []string{"r-health", "r-create", "r-replay", "r-nokey"} {
+	var missing []string
+	for _, id := range ids {
 		if !seen[id] {
-			t.Errorf("no request log line for %s in:\n%s", id, stdout.String())
+			missing = append(missing, id)
 		}
 	}
+	return missing
 }
 
 // Without its configuration the binary exits at once, naming what is missing.
@@ -229,7 +249,11 @@ func TestBinaryServesLocalHTTP(t *testing.T) {
 	if resp.StatusCode != 201 {
 		t.Fatalf("create %d", resp.StatusCode)
 	}
-	if !strings.Contains(stdout.String(), `"requestId":"local-req-1"`) {
-		t.Errorf("request id not logged:\n%s", stdout.String())
+	// The request's log line is written as the handler returns, which may
+	// be just after the client has the reply.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(stdout.String(), `"requestId":"local-req-1"`); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("request id not logged:\n%s", stdout.String())
+		}
 	}
 }

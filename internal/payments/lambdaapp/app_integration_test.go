@@ -253,8 +253,10 @@ func TestAWSConfigRetriesThrottlingAndTimeouts(t *testing.T) {
 	if n := calls.Load(); n != 3 {
 		t.Errorf("%d calls, want 3 (throttled, timed out, accepted)", n)
 	}
-	if d := time.Since(start); d < lambdaapp.AWSAttemptTimeout || d > lambdaapp.AWSAttemptTimeout+3*lambdaapp.AWSMaxBackoff {
-		t.Errorf("took %v; the hung attempt should end after %v", d, lambdaapp.AWSAttemptTimeout)
+	// The hung attempt was cut by the per-attempt timeout (without it the
+	// hang would have answered, and there would be two calls, not three).
+	if d := time.Since(start); d < lambdaapp.AWSAttemptTimeout {
+		t.Errorf("took %v, less than the per-attempt timeout %v", d, lambdaapp.AWSAttemptTimeout)
 	}
 
 	calls.Store(0)
