@@ -229,14 +229,18 @@ func (s *Service) Get(ctx context.Context, id string) (Payment, error) {
 	return s.Store.Get(ctx, id)
 }
 
-// Health is what /health reports.
+// Health is what /health reports. The endpoint is public (Route 53 calls
+// it without credentials), so the body carries short reason codes only;
+// the underlying errors are in DBErr and TableErr for the logs.
 type Health struct {
 	Region         string `json:"region"`
 	DBWritable     bool   `json:"dbWritable"`
 	TableReachable bool   `json:"tableReachable"`
-	Status         string `json:"status"` // "ok" when this Region can take payments
-	DBError        string `json:"dbError,omitempty"`
-	TableError     string `json:"tableError,omitempty"`
+	Status         string `json:"status"`               // "ok" when this Region can take payments, else "unavailable"
+	DBError        string `json:"dbError,omitempty"`    // "read_only" or "unreachable"
+	TableError     string `json:"tableError,omitempty"` // "unreachable"
+	DBErr          error  `json:"-"`
+	TableErr       error  `json:"-"`
 }
 
 // Health checks the database and the session table concurrently.
@@ -246,13 +250,14 @@ func (s *Service) Health(ctx context.Context) Health {
 	go func() { tableErr <- s.Sessions.Ping(ctx) }()
 	w, err := s.Store.Writable(ctx)
 	h.DBWritable = err == nil && w
-	if err != nil {
-		h.DBError = err.Error()
-	} else if !w {
-		h.DBError = "read-only"
+	switch {
+	case err != nil:
+		h.DBError, h.DBErr = "unreachable", err
+	case !w:
+		h.DBError = "read_only"
 	}
 	if err := <-tableErr; err != nil {
-		h.TableError = err.Error()
+		h.TableError, h.TableErr = "unreachable", err
 	} else {
 		h.TableReachable = true
 	}

@@ -316,7 +316,8 @@ func TestReadOnlyDatabaseGives503AndWritesNothing(t *testing.T) {
 	t.Cleanup(func() { setReadOnly(true) })
 
 	h := e.do(t, "GET", "/health", "", "", map[string]string{"X-Api-Key": ""})
-	if h.status != http.StatusServiceUnavailable || h.body["dbWritable"] != false || h.body["tableReachable"] != true || h.header.Get("Retry-After") == "" {
+	if h.status != http.StatusServiceUnavailable || h.body["dbWritable"] != false || h.body["tableReachable"] != true ||
+		h.body["dbError"] != "read_only" || h.header.Get("Retry-After") == "" {
 		t.Fatalf("health of a read-only Region: %d %v", h.status, h.body)
 	}
 	r := e.do(t, "POST", "/payments", "key-ro-1", body1, nil)
@@ -402,7 +403,13 @@ func TestHealthReportsAnUnreachableTable(t *testing.T) {
 	e.handler.Service.Sessions = &dynamo.Sessions{Client: e.ddb, Table: "payment-sessions-absent"}
 	h := e.do(t, "GET", "/health", "", "", map[string]string{"X-Api-Key": ""})
 	if h.status != http.StatusServiceUnavailable || h.body["tableReachable"] != false || h.body["dbWritable"] != true ||
-		h.body["status"] == "ok" || h.body["region"] != "us-east-1" || h.header.Get("Retry-After") == "" {
+		h.body["status"] != "unavailable" || h.body["region"] != "us-east-1" || h.header.Get("Retry-After") == "" ||
+		h.body["tableError"] != "unreachable" {
 		t.Fatalf("table unreachable: %d %v", h.status, h.body)
+	}
+	// The public endpoint gives a reason code, not the backend's error text.
+	if fmt.Sprint(h.body) != fmt.Sprint(map[string]any{"region": "us-east-1", "dbWritable": true, "tableReachable": false,
+		"status": "unavailable", "tableError": "unreachable"}) {
+		t.Errorf("health body carries more than the reason code: %v", h.body)
 	}
 }

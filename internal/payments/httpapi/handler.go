@@ -221,6 +221,14 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	if st.Status != "ok" {
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+		// The details stay in the logs: the endpoint is public.
+		annotate(w, "dbWritable", st.DBWritable, "tableReachable", st.TableReachable)
+		if st.DBErr != nil {
+			annotate(w, "dbError", st.DBErr.Error())
+		}
+		if st.TableErr != nil {
+			annotate(w, "tableError", st.TableErr.Error())
+		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, status, st)

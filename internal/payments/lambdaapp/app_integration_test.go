@@ -176,7 +176,8 @@ func TestTLSIsRequiredByDefault(t *testing.T) {
 	w := newWorld(t)
 	delete(w.vars, "DB_TLS")
 	h := w.start(t, io.Discard)
-	if r := invoke(t, h, "GET", "/health", "", "", "req-tls-health"); r.StatusCode != 503 || !strings.Contains(r.Body, `"dbWritable":false`) {
+	if r := invoke(t, h, "GET", "/health", "", "", "req-tls-health"); r.StatusCode != 503 || !strings.Contains(r.Body, `"dbWritable":false`) ||
+		!strings.Contains(r.Body, `"dbError":"unreachable"`) || strings.Contains(r.Body, "127.0.0.1") || strings.Contains(r.Body, "TLS") {
 		t.Errorf("health without TLS: %d %s", r.StatusCode, r.Body)
 	}
 	r := invoke(t, h, "POST", "/payments", apiKey, `{"amount":1,"currency":"EUR","merchantRef":"m","customerRef":"c"}`, "req-tls")
