@@ -25,6 +25,9 @@ type GlobalCluster struct {
 	ID      string
 	Status  string // available, switching-over, failing-over, ...
 	Members []Member
+	// MovingTo is the Region a switchover or failover in progress is
+	// moving the writer to (RDS FailoverState), "" when none is.
+	MovingTo string
 }
 
 // Writer returns the Region holding the writer ("" if none).

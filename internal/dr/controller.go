@@ -127,10 +127,14 @@ func (c *Controller) Failback() plan.Plan {
 	return p
 }
 
+// writerIs is the Done check of the step that moves the writer: done when
+// region holds it or a move to region is already under way (a run
+// interrupted right after sending the request must not send it again;
+// wait-topology waits for it to finish).
 func (c *Controller) writerIs(region string) func(context.Context) (bool, error) {
 	return func(ctx context.Context) (bool, error) {
 		g, err := c.Cloud.GlobalCluster(ctx)
-		return err == nil && g.Writer() == region, err
+		return err == nil && (g.Writer() == region || g.MovingTo == region), err
 	}
 }
 

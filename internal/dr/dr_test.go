@@ -289,3 +289,85 @@ func TestDrillDoesNotMoveTheWriterWhenCanariesFail(t *testing.T) {
 		t.Error("the drill moved the writer without working canaries")
 	}
 }
+
+func TestSwitchoverRefusesAHeadlessTarget(t *testing.T) {
+	w := drfake.NewWorld()
+	w.Instances["us-west-2"] = 0
+	c, log := controller(w)
+	err := plan.Execute(context.Background(), c.Switchover("us-west-2"), newRun(t, "switchover", "us-west-2"), nil, log)
+	if err == nil || !strings.Contains(err.Error(), "no DB instance (headless)") || w.Called("SwitchoverGlobalCluster") != 0 {
+		t.Errorf("got %v", err)
+	}
+	found := false
+	for _, f := range c.Evaluate(context.Background()) {
+		found = found || f.Check == "standby-capacity"
+	}
+	if !found {
+		t.Error("evaluate did not report the headless standby")
+	}
+}
+
+func TestVerifyDNSWaitsForTheFailoverNameAndSaysWhatItSaw(t *testing.T) {
+	w := drfake.NewWorld()
+	w.StaleDNS = 1000 // resolvers keep answering with us-east-1
+	_, _ = w.FailoverHealth(context.Background())
+	c, log := controller(w)
+	p := c.Switchover("us-west-2")
+	p.Steps[len(p.Steps)-1].Timeout = 30 * time.Millisecond
+	err := plan.Execute(context.Background(), p, newRun(t, "switchover", "us-west-2"), nil, log)
+	if err == nil || !strings.Contains(err.Error(), "step verify-dns") || !strings.Contains(err.Error(), "api.payment-dev.example.com answered from us-east-1") {
+		t.Fatalf("got %v", err)
+	}
+	// Once the cache expires the step succeeds.
+	w.StaleDNS = 3
+	c2, _ := controller(w)
+	run := newRun(t, "switchover", "us-west-2")
+	run.Steps = nil
+	if err := plan.Execute(context.Background(), plan.Plan{Steps: c2.Switchover("us-west-2").Steps[5:]}, run, nil, log); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInterruptedDrillResumesWithItsCanaries(t *testing.T) {
+	w := drfake.NewWorld()
+	w.Replicate = false
+	c, log := controller(w)
+	dir := t.TempDir()
+	run, err := journal.Create(dir, journal.Run{ID: "drill-20261125T040000Z-us-west-2", Kind: "drill", Target: "us-west-2", Env: "dev", Created: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The failover is sent; then the operator's laptop dies (the context
+	// ends) before the step is recorded as ended.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := c.Failover("us-west-2", true, run)
+	for i := range p.Steps {
+		if p.Steps[i].Name == "promote" {
+			inner := p.Steps[i].Run
+			p.Steps[i].Run = func(ctx context.Context) error { err := inner(ctx); cancel(); return err }
+		}
+	}
+	first, err := c.Drill(ctx, drfake.Canary{W: w}, p, run, DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
+	if err == nil {
+		t.Fatal("interrupted drill reported success")
+	}
+	before := len(first.Samples)
+
+	again, err := journal.Open(dir, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Drill(context.Background(), drfake.Canary{W: w}, c.Failover("us-west-2", true, again), again, DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	if before < 3 || len(res.Samples) <= before || w.Called("FailoverGlobalCluster") != 1 || again.Step("promote").Note != "found done on resume" {
+		t.Errorf("samples %d (first attempt %d), failovers %d", len(res.Samples), before, w.Called("FailoverGlobalCluster"))
+	}
+	// The writes acknowledged before the failover, in the first attempt,
+	// are the ones measured as lost.
+	if len(res.Result.Lost) < 3 || res.Result.Lost[0].Start.After(res.Result.FailoverAt) {
+		t.Errorf("lost %d, failover at %s", len(res.Result.Lost), res.Result.FailoverAt)
+	}
+}

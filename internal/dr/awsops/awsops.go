@@ -167,6 +167,11 @@ func (a *AWS) GlobalCluster(ctx context.Context) (dr.GlobalCluster, error) {
 	}
 	gc := out.GlobalClusters[0]
 	g := dr.GlobalCluster{ID: aws.ToString(gc.GlobalClusterIdentifier), Status: aws.ToString(gc.Status)}
+	if fs := gc.FailoverState; fs != nil && fs.Status != "" && fs.Status != "cancelling" {
+		if to, err := arn.Parse(aws.ToString(fs.ToDbClusterArn)); err == nil {
+			g.MovingTo = to.Region
+		}
+	}
 	for _, m := range gc.GlobalClusterMembers {
 		parsed, err := arn.Parse(aws.ToString(m.DBClusterArn))
 		if err != nil {

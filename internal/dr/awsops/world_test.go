@@ -252,7 +252,11 @@ func (w *sdkWorld) query(rw http.ResponseWriter, form url.Values, region, servic
 		for _, r := range []string{"us-east-1", "us-west-2"} {
 			members += fmt.Sprintf(`<GlobalClusterMember><DBClusterArn>arn:aws:rds:%s:111111111111:cluster:payments-%s-dev</DBClusterArn><IsWriter>%v</IsWriter></GlobalClusterMember>`, r, r, r == w.writer)
 		}
-		fmt.Fprintf(rw, `<DescribeGlobalClustersResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeGlobalClustersResult><GlobalClusters><GlobalClusterMember><GlobalClusterIdentifier>payments-global-dev</GlobalClusterIdentifier><Status>%s</Status><GlobalClusterMembers>%s</GlobalClusterMembers></GlobalClusterMember></GlobalClusters></DescribeGlobalClustersResult></DescribeGlobalClustersResponse>`, status, members)
+		state := ""
+		if w.pending != "" {
+			state = fmt.Sprintf(`<FailoverState><Status>switching-over</Status><FromDbClusterArn>arn:aws:rds:%[1]s:111111111111:cluster:payments-%[1]s-dev</FromDbClusterArn><ToDbClusterArn>arn:aws:rds:%[2]s:111111111111:cluster:payments-%[2]s-dev</ToDbClusterArn></FailoverState>`, w.writer, w.pending)
+		}
+		fmt.Fprintf(rw, `<DescribeGlobalClustersResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeGlobalClustersResult><GlobalClusters><GlobalClusterMember><GlobalClusterIdentifier>payments-global-dev</GlobalClusterIdentifier><Status>%s</Status>%s<GlobalClusterMembers>%s</GlobalClusterMembers></GlobalClusterMember></GlobalClusters></DescribeGlobalClustersResult></DescribeGlobalClustersResponse>`, status, state, members)
 	case "DescribeDBClusters":
 		arn := form.Get("DBClusterIdentifier")
 		r := strings.Split(arn, ":")[3]
@@ -473,5 +477,14 @@ func TestJournalMirrorThroughTheSDK(t *testing.T) {
 	}
 	if got := w.sent("dynamodb us-west-2 PutItem payment-sessions-dev"); len(got) != 1 {
 		t.Errorf("put not sent to the target Region first: %q", w.sent("dynamodb"))
+	}
+}
+
+func TestMoveInProgressIsReadFromFailoverState(t *testing.T) {
+	a, w := startWorld(t, now)
+	w.pending, w.polls = "us-west-2", 5
+	g, err := a.GlobalCluster(context.Background())
+	if err != nil || g.MovingTo != "us-west-2" || g.Writer() != "us-east-1" || g.Status != "switching-over" {
+		t.Fatalf("%+v %v", g, err)
 	}
 }

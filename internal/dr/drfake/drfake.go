@@ -79,7 +79,7 @@ func (w *World) GlobalCluster(context.Context) (dr.GlobalCluster, error) {
 			w.Writer, w.pending, w.status = w.pending, "", "available"
 		}
 	}
-	g := dr.GlobalCluster{ID: "payments-global-dev", Status: w.status}
+	g := dr.GlobalCluster{ID: "payments-global-dev", Status: w.status, MovingTo: w.pending}
 	for _, r := range w.regions {
 		st := w.memberSt[r]
 		if w.Down[r] {

@@ -61,3 +61,66 @@ func TestNoFailureMeansZeroRTOAndUnrecoveredIsFlagged(t *testing.T) {
 		t.Errorf("unrecovered not flagged: %+v", r)
 	}
 }
+
+func TestABlipBeforeTheDrillDoesNotInflateRTO(t *testing.T) {
+	var s []Sample
+	add := func(start float64, ok bool, region string) {
+		x := Sample{Start: at(start), End: at(start + 0.1), OK: ok, Region: region, ID: "id" + time.Duration(start*1000).String()}
+		if !ok {
+			x.ID, x.Err = "", "timeout"
+		}
+		s = append(s, x)
+	}
+	add(0, true, "us-east-1")
+	add(1, false, "") // a blip, recovered in the old primary
+	add(2, true, "us-east-1")
+	add(3, true, "us-east-1")
+	add(4, false, "") // the outage: the writer moves at 4
+	add(5, false, "")
+	add(6, true, "us-east-1") // acknowledged by the old primary: not recovery
+	add(7, false, "")
+	add(8, true, "us-west-2") // first write in the new primary
+	r := Measure(s, at(4), "us-west-2", nil)
+	if !r.FirstFailure.Equal(at(7)) || !r.Recovered.Equal(at(8.1)) || r.RTO != 1100*time.Millisecond || r.Failed != 4 {
+		t.Errorf("first failure %s recovered %s RTO %s failed %d", r.FirstFailure, r.Recovered, r.RTO, r.Failed)
+	}
+	// Without the old primary's late success, the outage runs from 4.
+	s = append(s[:6], s[7:]...)
+	if r := Measure(s, at(4), "us-west-2", nil); r.RTO != 4100*time.Millisecond {
+		t.Errorf("RTO %s, want 4.1s", r.RTO)
+	}
+	// Writes never reach the new primary: unrecovered, whatever the old one did.
+	if r := Measure(s[:6], at(4), "us-west-2", nil); !r.Unrecovered || r.RTO != 0 {
+		t.Errorf("%+v", r)
+	}
+}
+
+func FuzzMeasure(f *testing.F) {
+	f.Add([]byte{1, 1, 0, 0, 1, 2, 2}, uint8(3))
+	f.Fuzz(func(t *testing.T, pattern []byte, failoverIdx uint8) {
+		// pattern[i]: 0 failed, 1 acknowledged by the old primary, 2 by the new.
+		var s []Sample
+		missing := map[string]bool{}
+		for i, p := range pattern {
+			x := Sample{Start: at(float64(i)), End: at(float64(i) + 0.5), OK: p%3 != 0, ID: string(rune('A' + i%50))}
+			x.Region = map[byte]string{1: "us-east-1", 2: "us-west-2"}[p%3]
+			if i%2 == 0 {
+				missing[x.ID] = true
+			}
+			s = append(s, x)
+		}
+		fo := at(float64(failoverIdx % 64))
+		r := Measure(s, fo, "us-west-2", missing)
+		if r.RTO < 0 || r.RPO < 0 || r.Failed > r.Writes || (r.Unrecovered && r.RTO != 0) {
+			t.Fatalf("%+v", r)
+		}
+		if r.RTO > 0 && (r.Recovered.Before(r.FirstFailure) || r.FirstFailure.IsZero()) {
+			t.Fatalf("RTO %s from %s to %s", r.RTO, r.FirstFailure, r.Recovered)
+		}
+		for _, l := range r.Lost {
+			if l.End.After(fo) || !l.OK {
+				t.Fatalf("lost %+v after failover %s", l, fo)
+			}
+		}
+	})
+}
