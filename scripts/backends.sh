@@ -42,11 +42,12 @@ _start_mariadb() { # name, port, extra server flags...
     --max-connections=300 --log-error="$dir/error.log" "$@" &
   echo $! >"$dir/server.pid"
   _wait_for "MariaDB ($name)" 30 mariadb --no-defaults --socket="$dir/mysqld.sock" -uroot -e 'SELECT 1'
-  # The service's user has no SUPER/READ_ONLY ADMIN privilege, like the
-  # application user on Aurora, so read_only applies to it.
+  # The service's user starts with no privilege at all: migrating a
+  # database (mysqlstore.Migrate, then mysqlstore.EnsureAppUser, as the
+  # migration function does on Aurora) grants it exactly what the service
+  # needs there. Without SUPER/READ_ONLY ADMIN, read_only applies to it.
   mariadb --no-defaults --socket="$dir/mysqld.sock" -uroot <<SQL
 CREATE USER IF NOT EXISTS 'payments_app'@'127.0.0.1' IDENTIFIED BY 'payments-local-test';
-GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, REFERENCES, DROP ON *.* TO 'payments_app'@'127.0.0.1';
 CREATE USER IF NOT EXISTS 'payments_admin'@'127.0.0.1' IDENTIFIED BY 'payments-local-admin';
 GRANT ALL PRIVILEGES ON *.* TO 'payments_admin'@'127.0.0.1' WITH GRANT OPTION;
 SQL

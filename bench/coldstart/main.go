@@ -13,7 +13,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -85,11 +84,16 @@ func run(binary string, runs int, seed string) error {
 	}
 	acfg, _ := mysql.ParseDSN(adminDSN)
 	acfg.DBName = "coldstart"
-	migrator, err := sql.Open("mysql", acfg.FormatDSN())
+	migrator, err := mysqlstore.Open(acfg.FormatDSN())
 	if err != nil {
 		return err
 	}
 	if _, err := mysqlstore.Migrate(ctx, migrator); err != nil {
+		return err
+	}
+	// The application user's grants, as the migration function sets them.
+	ucfg, _ := mysql.ParseDSN(appDSN)
+	if err := mysqlstore.EnsureAppUser(ctx, migrator, mysqlstore.AppUser{Name: ucfg.User, Host: "127.0.0.1", Password: ucfg.Passwd}); err != nil {
 		return err
 	}
 	ddb := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ddbEndpoint),

@@ -31,6 +31,8 @@ func main() {
 		log.Error("AWS configuration", "error", err.Error())
 		os.Exit(1)
 	}
+	// Read from the evaluator's own Region first, every call bounded.
+	awsCfg = awsops.Bounded(awsCfg, awsops.AttemptTimeout, awsops.MaxBackoff)
 	cloud := awsops.New(cfg, awsCfg)
 	cloud.SimulateARN = os.Getenv("DR_ROLE_ARN")
 	e := &scheduled.Evaluator{

@@ -39,6 +39,17 @@ func main() {
 	lambda.Start(httpapi.LambdaHandler(app.Handler, app.Admin))
 }
 
+// Local server timeouts: a client that sends its body slowly, reads the
+// reply slowly or idles on a kept-alive connection is cut off instead of
+// holding a connection forever. Writing may take the handler's whole
+// request time (25 s, httpapi.Handler) plus the reply.
+const (
+	localReadHeaderTimeout = 5 * time.Second
+	localReadTimeout       = 10 * time.Second
+	localWriteTimeout      = 35 * time.Second
+	localIdleTimeout       = 60 * time.Second
+)
+
 // serveLocal serves h over HTTP on a loopback address (never a public one:
 // there is no TLS here).
 func serveLocal(addr string, h http.Handler, log *slog.Logger) int {
@@ -48,7 +59,8 @@ func serveLocal(addr string, h http.Handler, log *slog.Logger) int {
 		return 1
 	}
 	// The request id of the logs is the client's X-Request-Id here.
-	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: localReadHeaderTimeout,
+		ReadTimeout: localReadTimeout, WriteTimeout: localWriteTimeout, IdleTimeout: localIdleTimeout}
 	log.Info("listening", "addr", addr)
 	if err := srv.ListenAndServe(); err != nil {
 		log.Error("listen", "error", err.Error())

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -255,5 +257,27 @@ func TestBinaryServesLocalHTTP(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("request id not logged:\n%s", stdout.String())
 		}
+	}
+	slowBodyIsCutOff(t, addr)
+}
+
+// slowBodyIsCutOff: a client that announces a body and never sends it
+// loses the connection (the server's read timeout), instead of holding
+// it forever.
+func slowBodyIsCutOff(t *testing.T, addr string) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "POST /payments HTTP/1.1\r\nHost: local\r\nX-Api-Key: local-key\r\nIdempotency-Key: slow\r\n"+
+		"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"amount\":"); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_, err = io.Copy(io.Discard, c) // returns when the server closes the connection
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("a request body that never arrives held the connection for 30 s: the local server has no read timeout")
 	}
 }

@@ -1,11 +1,13 @@
 // Command synth synthesizes every stack of one payment-dr environment into
 // a cloud assembly (cdk.out) without AWS credentials. Deploy the result with
-// the pinned CDK CLI: `cdk deploy --app cdk.out --all`.
+// the pinned CDK CLI in stages (scripts/deploy.sh, make deploy); -describe
+// prints the names that script needs.
 package main
 
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -17,18 +19,19 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "synth:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("synth", flag.ContinueOnError)
 	cfgPath := fs.String("config", envOr("PAYMENT_DR_CONFIG", "config/dev.json"), "configuration file (env PAYMENT_DR_CONFIG)")
 	out := fs.String("out", "cdk.out", "cloud assembly output directory")
 	build := fs.String("build-dir", "build", "directory holding the built Lambdas, payments/bootstrap and drctl-evaluate/bootstrap (make lambda)")
 	nag := fs.Bool("nag", true, "apply the cdk-nag AwsSolutions and PCI DSS 3.2.1 packs; unsuppressed findings fail the synth")
+	desc := fs.Bool("describe", false, "print the deploy plan's names as shell assignments (scripts/deploy.sh) and build nothing")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -39,11 +42,12 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *desc {
+		return describe(stdout, cfg)
+	}
 	assets := stack.Assets{Payments: filepath.Join(*build, "payments"), Evaluate: filepath.Join(*build, "drctl-evaluate")}
-	for _, dir := range []string{assets.Payments, assets.Evaluate} {
-		if st, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil || st.IsDir() {
-			return fmt.Errorf("the Lambda binary %s is missing: run `make lambda` first", filepath.Join(dir, "bootstrap"))
-		}
+	if err := stack.CheckAssets(assets); err != nil {
+		return err
 	}
 	defer jsii.Close()
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(*out)})
@@ -65,7 +69,7 @@ func run(args []string) error {
 		}
 	}
 	for _, s := range stacks.All() {
-		fmt.Printf("synthesized %s (%s) -> %s/%s.template.json\n", *s.StackName(), *s.Region(), *out, *s.ArtifactId())
+		fmt.Fprintf(stdout, "synthesized %s (%s) -> %s/%s.template.json\n", *s.StackName(), *s.Region(), *out, *s.ArtifactId())
 	}
 	return nil
 }

@@ -38,8 +38,19 @@ type Config struct {
 	// DBEngineVersion is an Aurora MySQL 3 version such as 8.0.mysql_aurora.3.10.4.
 	DBEngineVersion string `json:"dbEngineVersion"`
 
+	// AvailabilityZoneIDs lists, per Region, the three AZ IDs (e.g.
+	// use1-az1) of the subnets. AZ IDs name the same zone in every account,
+	// unlike AZ names; a Region without an entry uses DefaultAZIDs.
+	AvailabilityZoneIDs map[string][]string `json:"availabilityZoneIds,omitempty"`
+
 	// DomainName is the parent domain; the zone is payment-<env>.<domain>.
 	DomainName string `json:"domainName"`
+	// ParentHostedZoneID is the Route 53 hosted zone of DomainName when it
+	// is in the deploying account: the global stack then delegates the
+	// environment's zone itself, so the certificates validate during the
+	// first deploy. Empty: delegate by hand between the staged deploy's
+	// steps (README, make deploy).
+	ParentHostedZoneID string `json:"parentHostedZoneId,omitempty"`
 	// AlarmEmail receives the DR alarms through SNS.
 	AlarmEmail string `json:"alarmEmail"`
 	// DeletionProtection guards the database, table and vaults. Nil means
@@ -62,6 +73,50 @@ type Objectives struct {
 	// BackupMaxAgeHours is the age of the newest recovery point above
 	// which evaluate reports stale backups.
 	BackupMaxAgeHours int `json:"backupMaxAgeHours"`
+}
+
+// DefaultAZIDs are the AZ IDs used for a Region the configuration does not
+// list. They avoid zones AWS documents as constrained (use1-az3).
+var DefaultAZIDs = map[string][]string{
+	"us-east-1":    {"use1-az1", "use1-az2", "use1-az4"},
+	"us-east-2":    {"use2-az1", "use2-az2", "use2-az3"},
+	"us-west-2":    {"usw2-az1", "usw2-az2", "usw2-az3"},
+	"eu-west-1":    {"euw1-az1", "euw1-az2", "euw1-az3"},
+	"eu-central-1": {"euc1-az1", "euc1-az2", "euc1-az3"},
+}
+
+// The VPC layout synth builds in every Region: SubnetsPerTier public
+// subnets of PublicSubnetBits (NAT only) and as many private ones of
+// PrivateSubnetBits (Lambda, database, endpoints). Validation derives the
+// smallest VPC from it, so the two cannot disagree.
+const (
+	SubnetsPerTier    = 3
+	PublicSubnetBits  = 24
+	PrivateSubnetBits = 22
+)
+
+// VPCMinPrefixBits is the longest VPC prefix that holds the subnet layout.
+// CDK allocates the public subnets first, then the private ones, each on
+// its own size boundary, so the private block starts after the public one
+// rounded up to a private subnet's size.
+func (c Config) VPCMinPrefixBits() int {
+	public := SubnetsPerTier << (32 - PublicSubnetBits)
+	privateSize := 1 << (32 - PrivateSubnetBits)
+	start := (public + privateSize - 1) / privateSize * privateSize
+	need := start + SubnetsPerTier*privateSize
+	bits := 32
+	for 1<<(32-bits) < need {
+		bits--
+	}
+	return bits
+}
+
+// AZIDs returns the AZ IDs of region's subnets: configured, else the default.
+func (c Config) AZIDs(region string) []string {
+	if ids, ok := c.AvailabilityZoneIDs[region]; ok {
+		return ids
+	}
+	return DefaultAZIDs[region]
 }
 
 // PlaceholderAccount is accepted for offline synth and documented as such.
@@ -157,6 +212,8 @@ var (
 	classRe    = regexp.MustCompile(`^db\.[a-z][a-z0-9]*\.[a-z0-9]+$`)
 	engineRe   = regexp.MustCompile(`^8\.0\.mysql_aurora\.3\.[0-9]{2}\.[0-9]+$`)
 	labelRe    = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	azIDRe     = regexp.MustCompile(`^([a-z]{2,}[0-9]+)-az[0-9]+$`)
+	zoneIDRe   = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 	maxEnvName = 12 // payment-processor-<region>-<env> must fit Lambda's 64 and RDS's 63 characters
 )
 
@@ -188,8 +245,8 @@ func (c Config) Validate() error {
 		bad("secondaryRegion", "must differ from primaryRegion (both are %s)", c.PrimaryRegion)
 	}
 
-	p, perr := parseVPCCIDR("primaryCidr", c.PrimaryCIDR)
-	s, serr := parseVPCCIDR("secondaryCidr", c.SecondaryCIDR)
+	p, perr := c.parseVPCCIDR("primaryCidr", c.PrimaryCIDR)
+	s, serr := c.parseVPCCIDR("secondaryCidr", c.SecondaryCIDR)
 	for _, e := range []error{perr, serr} {
 		if e != nil {
 			errs = append(errs, e)
@@ -208,8 +265,13 @@ func (c Config) Validate() error {
 		bad("dbEngineVersion", "%q is not an Aurora MySQL 3 version like 8.0.mysql_aurora.3.10.4", c.DBEngineVersion)
 	}
 
+	errs = append(errs, c.validateAZIDs()...)
+
 	if err := validDomain(c.DomainName); err != nil {
 		bad("domainName", "%q %v", c.DomainName, err)
+	}
+	if c.ParentHostedZoneID != "" && !zoneIDRe.MatchString(c.ParentHostedZoneID) {
+		bad("parentHostedZoneId", "%q is not a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ (the zone of domainName)", c.ParentHostedZoneID)
 	}
 	if addr, err := mail.ParseAddress(c.AlarmEmail); err != nil || addr.Address != c.AlarmEmail || addr.Name != "" {
 		bad("alarmEmail", "%q is not a plain e-mail address", c.AlarmEmail)
@@ -227,7 +289,57 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func parseVPCCIDR(field, v string) (netip.Prefix, error) {
+// validateAZIDs checks that each Region has three distinct AZ IDs of one
+// Region, and that no entry names a Region that is not deployed.
+func (c Config) validateAZIDs() []error {
+	var errs []error
+	for region := range c.AvailabilityZoneIDs {
+		if region != c.PrimaryRegion && region != c.SecondaryRegion {
+			errs = append(errs, FieldError{"availabilityZoneIds." + region, "is neither primaryRegion nor secondaryRegion"})
+		}
+	}
+	for _, region := range c.Regions() {
+		field := "availabilityZoneIds." + region
+		ids, ok := c.AvailabilityZoneIDs[region]
+		if !ok && DefaultAZIDs[region] == nil {
+			if regionRe.MatchString(region) {
+				errs = append(errs, FieldError{field, "no default for this Region: list three AZ IDs (aws ec2 describe-availability-zones --region " + region + " --query 'AvailabilityZones[].ZoneId')"})
+			}
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if err := checkAZIDs(ids); err != "" {
+			errs = append(errs, FieldError{field, err})
+		}
+	}
+	return errs
+}
+
+func checkAZIDs(ids []string) string {
+	if len(ids) != SubnetsPerTier {
+		return fmt.Sprintf("needs exactly %d AZ IDs, got %d", SubnetsPerTier, len(ids))
+	}
+	seen, prefix := map[string]bool{}, ""
+	for _, id := range ids {
+		m := azIDRe.FindStringSubmatch(id)
+		if m == nil {
+			return fmt.Sprintf("%q is not an AZ ID like use1-az1 (AZ names such as us-east-1a map to different zones per account)", id)
+		}
+		if prefix != "" && m[1] != prefix {
+			return fmt.Sprintf("%q and %s-... are not in one Region", id, prefix)
+		}
+		prefix = m[1]
+		if seen[id] {
+			return fmt.Sprintf("%q is listed twice; the subnets need distinct zones", id)
+		}
+		seen[id] = true
+	}
+	return ""
+}
+
+func (c Config) parseVPCCIDR(field, v string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(v)
 	if err != nil || !p.Addr().Is4() {
 		return p, FieldError{field, fmt.Sprintf("%q is not an IPv4 CIDR like 10.0.0.0/16", v)}
@@ -235,10 +347,10 @@ func parseVPCCIDR(field, v string) (netip.Prefix, error) {
 	if p.Masked() != p {
 		return p, FieldError{field, fmt.Sprintf("%q has host bits set; did you mean %s?", v, p.Masked())}
 	}
-	// VPCs allow /16 to /28; three private and three public /20-or-smaller
-	// subnets need at least a /21.
-	if p.Bits() < 16 || p.Bits() > 21 {
-		return p, FieldError{field, fmt.Sprintf("%q must be between /16 and /21 to hold six subnets", v)}
+	// VPCs allow /16 to /28; the subnet layout needs VPCMinPrefixBits.
+	if min := c.VPCMinPrefixBits(); p.Bits() < 16 || p.Bits() > min {
+		return p, FieldError{field, fmt.Sprintf("%q must be between /16 and /%d to hold %d public /%d and %d private /%d subnets",
+			v, min, SubnetsPerTier, PublicSubnetBits, SubnetsPerTier, PrivateSubnetBits)}
 	}
 	if !p.Addr().IsPrivate() {
 		return p, FieldError{field, fmt.Sprintf("%q is not in a private (RFC 1918) range", v)}

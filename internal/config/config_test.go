@@ -49,7 +49,25 @@ func TestValidateNamesFieldAndReason(t *testing.T) {
 		{"overlapping CIDRs", func(c *Config) { c.SecondaryCIDR = "10.0.128.0/17" }, "secondaryCidr", "overlaps"},
 		{"identical CIDRs", func(c *Config) { c.SecondaryCIDR = c.PrimaryCIDR }, "secondaryCidr", "overlaps"},
 		{"host bits", func(c *Config) { c.PrimaryCIDR = "10.0.0.1/16" }, "primaryCidr", "host bits"},
-		{"tiny VPC", func(c *Config) { c.PrimaryCIDR = "10.0.0.0/24" }, "primaryCidr", "between /16 and /21"},
+		{"tiny VPC", func(c *Config) { c.PrimaryCIDR = "10.0.0.0/24" }, "primaryCidr", "between /16 and /20"},
+		// Synth lays out 3 public /24 and 3 private /22 subnets (3840
+		// addresses); a /21 made CDK panic ("/22 exceeds remaining space").
+		{"VPC too small for the subnets", func(c *Config) { c.SecondaryCIDR = "10.1.0.0/21" }, "secondaryCidr", "3 private /22"},
+		{"AZ IDs of an unknown Region", func(c *Config) { c.SecondaryRegion = "ap-south-2" }, "availabilityZoneIds.ap-south-2", "no default"},
+		{"two AZ IDs", func(c *Config) { c.AvailabilityZoneIDs = map[string][]string{"us-east-1": {"use1-az1", "use1-az2"}} }, "availabilityZoneIds.us-east-1", "exactly 3"},
+		{"repeated AZ ID", func(c *Config) {
+			c.AvailabilityZoneIDs = map[string][]string{"us-east-1": {"use1-az1", "use1-az1", "use1-az2"}}
+		}, "availabilityZoneIds.us-east-1", "distinct"},
+		{"AZ name instead of ID", func(c *Config) {
+			c.AvailabilityZoneIDs = map[string][]string{"us-west-2": {"us-west-2a", "us-west-2b", "us-west-2c"}}
+		}, "availabilityZoneIds.us-west-2", "not an AZ ID"},
+		{"AZ IDs of two Regions", func(c *Config) {
+			c.AvailabilityZoneIDs = map[string][]string{"us-west-2": {"usw2-az1", "usw2-az2", "use1-az4"}}
+		}, "availabilityZoneIds.us-west-2", "one Region"},
+		{"AZ IDs for a Region not deployed", func(c *Config) {
+			c.AvailabilityZoneIDs = map[string][]string{"eu-west-1": {"euw1-az1", "euw1-az2", "euw1-az3"}}
+		}, "availabilityZoneIds.eu-west-1", "neither primaryRegion nor secondaryRegion"},
+		{"parent zone id", func(c *Config) { c.ParentHostedZoneID = "example.com" }, "parentHostedZoneId", "not a Route 53 hosted zone id"},
 		{"public range", func(c *Config) { c.PrimaryCIDR = "8.8.0.0/16" }, "primaryCidr", "private"},
 		{"not a CIDR", func(c *Config) { c.PrimaryCIDR = "ten" }, "primaryCidr", "not an IPv4 CIDR"},
 		{"instance class format", func(c *Config) { c.DBInstanceClass = "r8g.large" }, "dbInstanceClass", "not an RDS instance class"},
@@ -87,6 +105,27 @@ func flatten(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// The smallest VPC the layout fits is accepted, and the AZ IDs come from
+// the configuration where given, else from the documented defaults.
+func TestSmallestVPCAndAZIDs(t *testing.T) {
+	c := valid()
+	c.PrimaryCIDR, c.SecondaryCIDR = "10.0.0.0/20", "10.0.16.0/20"
+	c.ParentHostedZoneID = "Z0123456789ABCDEFGHIJ"
+	c.AvailabilityZoneIDs = map[string][]string{"us-west-2": {"usw2-az4", "usw2-az2", "usw2-az1"}}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("rejected: %v", err)
+	}
+	if got := strings.Join(c.AZIDs("us-west-2"), ","); got != "usw2-az4,usw2-az2,usw2-az1" {
+		t.Errorf("configured AZ IDs: %s", got)
+	}
+	if got := c.AZIDs("us-east-1"); len(got) != 3 || !strings.HasPrefix(got[0], "use1-az") {
+		t.Errorf("default AZ IDs: %v", got)
+	}
+	if c.VPCMinPrefixBits() != 20 {
+		t.Errorf("min VPC prefix /%d", c.VPCMinPrefixBits())
+	}
 }
 
 func TestValidateReportsEveryProblem(t *testing.T) {

@@ -18,16 +18,42 @@ type Member struct {
 	// Instances is the number of DB instances in the cluster. A headless
 	// secondary (no instance) replicates storage but cannot take the writer.
 	Instances int
+	// EngineVersion is the cluster's engine version (e.g.
+	// 8.0.mysql_aurora.3.05.2): a move needs the same version everywhere.
+	EngineVersion string
+	// SynchronizationStatus is RDS's view of a secondary's replication:
+	// "connected", "pending-resync", or "" when unknown.
+	SynchronizationStatus string
 }
+
+// Move is a switchover or failover in progress (RDS FailoverState).
+type Move struct {
+	From, To string
+	// Status is "pending", "failing-over", "cancelling", or "" when no
+	// move is in progress.
+	Status          string
+	DataLossAllowed bool
+}
+
+// MoveCancelling is the Status of a move RDS is rolling back.
+const MoveCancelling = "cancelling"
 
 // GlobalCluster is the global database's topology.
 type GlobalCluster struct {
 	ID      string
 	Status  string // available, switching-over, failing-over, ...
 	Members []Member
-	// MovingTo is the Region a switchover or failover in progress is
-	// moving the writer to (RDS FailoverState), "" when none is.
-	MovingTo string
+	// Move is the switchover or failover in progress, if any.
+	Move Move
+}
+
+// MovingTo is the Region a move in progress (not being cancelled) is
+// taking the writer to, "" when none is.
+func (g GlobalCluster) MovingTo() string {
+	if g.Move.Status == "" || g.Move.Status == MoveCancelling {
+		return ""
+	}
+	return g.Move.To
 }
 
 // Writer returns the Region holding the writer ("" if none).
@@ -67,41 +93,111 @@ type Replica struct {
 	Status string
 }
 
-// Cloud is everything drctl reads or changes. Each method is one
-// observation or one action, so plans stay testable with a fake.
-type Cloud interface {
+// The small interfaces below are what each part of drctl needs; Cloud is
+// their union, implemented by awsops (AWS), labcloud (the DR lab) and
+// drfake (tests).
+
+// Topology reads the global database.
+type Topology interface {
 	GlobalCluster(ctx context.Context) (GlobalCluster, error)
+}
+
+// Mover moves the writer.
+type Mover interface {
 	// Switchover moves the writer to region with no data loss
 	// (SwitchoverGlobalCluster).
 	Switchover(ctx context.Context, region string) error
 	// Failover promotes region (FailoverGlobalCluster); allowDataLoss is
 	// the unplanned form for when the writer's Region is lost.
 	Failover(ctx context.Context, region string, allowDataLoss bool) error
-	// ReplicationLag is the latest AuroraGlobalDBReplicationLag of the
-	// cluster in region (a secondary).
+}
+
+// Metrics reads replication metrics.
+type Metrics interface {
+	// ReplicationLag is the latest RPO lag of the cluster in region (a
+	// secondary): AuroraGlobalDBRPOLag for Aurora MySQL 3.04 and later,
+	// else AuroraGlobalDBReplicationLag. A missing metric is an error.
 	ReplicationLag(ctx context.Context, region string) (time.Duration, error)
 	// TableReplicationLatency is DynamoDB's ReplicationLatency from
 	// source to the other Region.
 	TableReplicationLatency(ctx context.Context, source string) (time.Duration, error)
+}
+
+// Tables reads the session table's replicas.
+type Tables interface {
 	TableReplicas(ctx context.Context) ([]Replica, error)
+}
+
+// Routing is DNS failover: Route 53's control-plane view (status,
+// evaluate) and the data-plane answer (used during a move).
+type Routing interface {
 	// HealthCheckHealthy is Route 53's view of region's health check.
 	HealthCheckHealthy(ctx context.Context, region string) (bool, error)
 	// FailoverRecordsHaveHealthChecks checks that both failover records
 	// of the API name carry the Regions' health checks.
 	FailoverRecordsHaveHealthChecks(ctx context.Context) ([]string, error)
+	// FailoverAnswer asks the zone's authoritative name servers which
+	// Region the failover name answers with (data plane).
+	FailoverAnswer(ctx context.Context) (region string, err error)
+}
+
+// Prober calls the payment service's GET /health.
+type Prober interface {
 	// Health calls region's GET /health (its Regional name).
 	Health(ctx context.Context, region string) (RegionHealth, error)
 	// FailoverHealth calls GET /health through the failover name, which
 	// reaches whichever Region Route 53 answers with.
 	FailoverHealth(ctx context.Context) (RegionHealth, error)
+}
+
+// Parameters reads and writes the DR parameters of one Region.
+type Parameters interface {
 	Parameter(ctx context.Context, region, name string) (string, error)
 	PutParameter(ctx context.Context, region, name, value string) error
+}
+
+// Inventory is what evaluate checks besides the topology.
+type Inventory interface {
 	NewestRecoveryPoint(ctx context.Context, region string) (time.Time, error)
 	// Function describes region's payment Lambda.
 	Function(ctx context.Context, region string) (FunctionInfo, error)
 	// DeniedActions simulates the caller's permissions for the statements
 	// drctl needs and returns the actions that would be denied.
 	DeniedActions(ctx context.Context) ([]string, error)
+}
+
+// Fencer stops and restores the payment service's writes in a Region.
+type Fencer interface {
+	// FenceWrites stops the payment service in region from writing
+	// (AWS: the payment Lambda's reserved concurrency set to 0).
+	FenceWrites(ctx context.Context, region string) error
+	// UnfenceWrites undoes FenceWrites (failback).
+	UnfenceWrites(ctx context.Context, region string) error
+	// OldPrimaryFenced reports that region's database no longer accepts
+	// writes (not the writer, read-only, or gone).
+	OldPrimaryFenced(ctx context.Context, region string) (bool, error)
+}
+
+// Keeper keeps the old primary's data after an unplanned failover.
+type Keeper interface {
+	// KeepOldPrimaryData keeps the only copy of the payments lost by an
+	// unplanned failover (AWS: a manual copy of Aurora's unplanned-failover
+	// snapshot) and returns a reference to it.
+	KeepOldPrimaryData(ctx context.Context, oldRegion string) (ref string, err error)
+}
+
+// Cloud is everything drctl reads or changes.
+type Cloud interface {
+	Topology
+	Mover
+	Metrics
+	Tables
+	Routing
+	Prober
+	Parameters
+	Inventory
+	Fencer
+	Keeper
 }
 
 // FunctionInfo is what evaluate needs to know of a payment Lambda.

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/config"
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
 	"github.com/payment-dr/payment-dr/internal/naming"
 )
@@ -20,18 +18,22 @@ type Controller struct {
 	Cfg   config.Config
 	Cloud Cloud
 	Clock plan.Clock
-	// Poll is how often steps re-check AWS while waiting (default 5 s).
+	// Poll is the shortest wait between re-checks of AWS (default 5 s);
+	// waits back off from it to six times it.
 	Poll time.Duration
 	Log  io.Writer
+	// Timeout, if set, caps every step's timeout (tests).
+	Timeout time.Duration
 }
 
 func (c *Controller) names() naming.Names { return naming.New(c.Cfg.Environment, c.Cfg.DomainName) }
 
-func (c *Controller) poll() time.Duration {
-	if c.Poll > 0 {
-		return c.Poll
+func (c *Controller) backoff() plan.Backoff {
+	p := c.Poll
+	if p <= 0 {
+		p = 5 * time.Second
 	}
-	return 5 * time.Second
+	return plan.Backoff{Min: p, Max: 6 * p}
 }
 
 func (c *Controller) now() time.Time {
@@ -39,6 +41,19 @@ func (c *Controller) now() time.Time {
 		return time.Now()
 	}
 	return c.Clock.Now()
+}
+
+func (c *Controller) timeout(d time.Duration) time.Duration {
+	if c.Timeout > 0 && c.Timeout < d {
+		return c.Timeout
+	}
+	return d
+}
+
+func (c *Controller) warn(format string, args ...any) {
+	if c.Log != nil {
+		fmt.Fprintf(c.Log, "  warning: "+format+"\n", args...)
+	}
 }
 
 // CheckRegion validates a --to value.
@@ -62,282 +77,89 @@ func (c *Controller) CheckTarget(ctx context.Context, target string) error {
 	return nil
 }
 
+// ErrNothingToDo: the writer is already where the run would move it.
+var ErrNothingToDo = errors.New("the writer is already in the target Region")
+
+func (c *Controller) moveCall(op, target string) string {
+	n := c.names()
+	return "rds:" + op + " GlobalClusterIdentifier=" + n.GlobalClusterID() + " TargetDbClusterIdentifier=" + n.ClusterARN(target, c.Cfg.Account)
+}
+
 // Switchover is the planned move of the writer to target: no data loss.
 func (c *Controller) Switchover(target string) plan.Plan {
-	n := c.names()
-	return plan.Plan{Kind: "switchover", Target: target, Steps: []plan.Step{
-		c.preflight(target, false),
+	return plan.Plan{Kind: "switchover", Target: target, MoveStep: "switch-writer", Steps: []plan.Step{
+		c.preflight(target, true),
 		{
 			Name: "switch-writer", Description: "move the writer to " + target + " without data loss",
-			Calls:   []string{"rds:SwitchoverGlobalCluster GlobalClusterIdentifier=" + n.GlobalClusterID() + " TargetDbClusterIdentifier=arn:aws:rds:" + target + ":" + c.Cfg.Account + ":cluster:" + n.ClusterID(target)},
-			Timeout: 2 * time.Minute,
+			Calls:   []string{c.moveCall("SwitchoverGlobalCluster", target)},
+			Timeout: c.timeout(2 * time.Minute),
 			Done:    c.writerIs(target),
-			Run:     func(ctx context.Context) error { return c.Cloud.Switchover(ctx, target) },
+			Run: func(ctx context.Context, rec plan.Recorder) error {
+				if err := rec.MarkMove(); err != nil {
+					return err
+				}
+				return c.Cloud.Switchover(ctx, target)
+			},
 		},
-		c.waitTopology(target, true),
+		c.waitTopology(target, "switch-writer", true),
 		c.verifyWrites(target),
 		c.updateParameters(target, true),
-		c.verifyDNS(target, true),
+		c.verifyDNS(target),
 	}}
 }
 
-// Failover promotes target when the writer's Region is impaired. With
-// allowDataLoss it is the unplanned form: writes not yet replicated are
-// lost, and the lag at that moment is recorded in the journal.
-func (c *Controller) Failover(target string, allowDataLoss bool, run *journal.Run) plan.Plan {
-	n := c.names()
-	call := "rds:FailoverGlobalCluster GlobalClusterIdentifier=" + n.GlobalClusterID() + " TargetDbClusterIdentifier=arn:aws:rds:" + target + ":" + c.Cfg.Account + ":cluster:" + n.ClusterID(target)
+// Failover promotes target. With allowDataLoss it is the unplanned form
+// for a lost writer Region: the old Region's writes are fenced first where
+// it answers, the lag at that moment is recorded, and afterwards the old
+// primary is confirmed fenced and its data (the lost writes) kept.
+// Without it, FailoverGlobalCluster is a switchover and is checked like one.
+func (c *Controller) Failover(target string, allowDataLoss bool) plan.Plan {
+	call := c.moveCall("FailoverGlobalCluster", target)
 	if allowDataLoss {
 		call += " AllowDataLoss=true"
 	}
-	return plan.Plan{Kind: "failover", Target: target, Steps: []plan.Step{
-		c.preflight(target, true),
-		{
-			Name: "record-lag", Description: "record the replication lag into " + target + " at the moment of failover",
-			Calls:   []string{"cloudwatch:GetMetricData AWS/RDS AuroraGlobalDBReplicationLag DBClusterIdentifier=" + n.ClusterID(target)},
-			Timeout: time.Minute,
-			Run: func(ctx context.Context) error {
-				lag, err := c.Cloud.ReplicationLag(ctx, target)
-				if err != nil {
-					run.Values["lagAtFailover"] = "unknown: " + err.Error()
-					return nil // the failover must not wait on a metric
-				}
-				run.Values["lagAtFailoverMs"] = strconv.FormatInt(lag.Milliseconds(), 10)
-				return nil
-			},
+	promote := plan.Step{
+		Name: "promote", Description: "promote " + target + " to writer",
+		Calls: []string{call}, Timeout: c.timeout(2 * time.Minute),
+		Done: c.writerIs(target),
+		Run: func(ctx context.Context, rec plan.Recorder) error {
+			if err := rec.MarkMove(); err != nil {
+				return err
+			}
+			return c.Cloud.Failover(ctx, target, allowDataLoss)
 		},
-		{
-			Name: "promote", Description: "promote " + target + " to writer",
-			Calls: []string{call}, Timeout: 2 * time.Minute,
-			Done: c.writerIs(target),
-			Run:  func(ctx context.Context) error { return c.Cloud.Failover(ctx, target, allowDataLoss) },
-		},
-		c.waitTopology(target, false),
-		c.verifyWrites(target),
-		c.updateParameters(target, false),
-		c.verifyDNS(target, false),
+	}
+	if !allowDataLoss {
+		return plan.Plan{Kind: "failover", Target: target, MoveStep: "promote", Steps: []plan.Step{
+			c.preflight(target, true), promote, c.waitTopology(target, "promote", true),
+			c.verifyWrites(target), c.updateParameters(target, true), c.verifyDNS(target),
+		}}
+	}
+	old := c.Cfg.Other(target)
+	return plan.Plan{Kind: "failover", Target: target, MoveStep: "promote", Steps: []plan.Step{
+		c.preflight(target, false), c.recordLag(target), c.fenceWrites(old), promote,
+		c.waitTopology(target, "promote", false), c.confirmFenced(old),
+		c.verifyWrites(target), c.updateParameters(target, false), c.verifyDNS(target), c.keepOldData(old),
 	}}
 }
 
 // Failback is the switchover back to the configured primary once the
-// Region that was lost is healthy again.
+// Region that was lost is healthy again; its payment service, fenced by
+// the failover, is let write again first.
 func (c *Controller) Failback() plan.Plan {
 	p := c.Switchover(c.Cfg.PrimaryRegion)
 	p.Kind = "failback"
+	p.Steps = append([]plan.Step{c.unfenceWrites(c.Cfg.PrimaryRegion)}, p.Steps...)
 	return p
 }
 
 // writerIs is the Done check of the step that moves the writer: done when
-// region holds it or a move to region is already under way (a run
-// interrupted right after sending the request must not send it again;
-// wait-topology waits for it to finish).
+// region holds it or a move to region (not being cancelled) is under way
+// (a run interrupted right after sending the request must not send it
+// again; wait-topology waits for it to finish).
 func (c *Controller) writerIs(region string) func(context.Context) (bool, error) {
 	return func(ctx context.Context) (bool, error) {
 		g, err := c.Cloud.GlobalCluster(ctx)
-		return err == nil && (g.Writer() == region || g.MovingTo == region), err
-	}
-}
-
-// ErrNothingToDo: the writer is already where the run would move it.
-var ErrNothingToDo = errors.New("the writer is already in the target Region")
-
-func (c *Controller) preflight(target string, failover bool) plan.Step {
-	desc := "the global cluster is available and " + target + " can take the writer"
-	return plan.Step{
-		Name: "preflight", Description: desc,
-		Calls:   []string{"rds:DescribeGlobalClusters GlobalClusterIdentifier=" + c.names().GlobalClusterID(), "cloudwatch:GetMetricData AuroraGlobalDBReplicationLag"},
-		Timeout: time.Minute,
-		Run: func(ctx context.Context) error {
-			g, err := c.Cloud.GlobalCluster(ctx)
-			if err != nil {
-				return err
-			}
-			m, ok := g.Member(target)
-			if !ok {
-				return fmt.Errorf("%s has no member of global cluster %s", target, g.ID)
-			}
-			if g.Writer() == target {
-				return ErrNothingToDo
-			}
-			if m.Status != "available" {
-				return fmt.Errorf("the cluster in %s is %s, not available", target, m.Status)
-			}
-			if m.Instances == 0 {
-				return fmt.Errorf("the cluster in %s has no DB instance (headless): it cannot take the writer; add an instance first", target)
-			}
-			if failover {
-				return nil // the writer's Region may be gone: nothing more to require
-			}
-			if g.Status != "available" {
-				return fmt.Errorf("global cluster is %s, not available", g.Status)
-			}
-			for _, o := range g.Members {
-				if o.Status != "available" {
-					return fmt.Errorf("the cluster in %s is %s: a switchover needs every member available (use failover)", o.Region, o.Status)
-				}
-			}
-			lag, err := c.Cloud.ReplicationLag(ctx, target)
-			if err == nil && lag > time.Duration(c.Cfg.Objectives.LagBudgetSeconds)*time.Second {
-				return fmt.Errorf("replication lag into %s is %s, over the %ds budget", target, lag, c.Cfg.Objectives.LagBudgetSeconds)
-			}
-			return nil
-		},
-	}
-}
-
-func (c *Controller) waitTopology(target string, allMembers bool) plan.Step {
-	return plan.Step{
-		Name: "wait-topology", Description: "wait until " + target + " holds the writer and the cluster is available",
-		Calls:   []string{"rds:DescribeGlobalClusters (polled)"},
-		Timeout: 15 * time.Minute,
-		Run: func(ctx context.Context) error {
-			return plan.Wait(ctx, c.poll(), "the new topology", func(ctx context.Context) (bool, error) {
-				g, err := c.Cloud.GlobalCluster(ctx)
-				if err != nil {
-					return false, err
-				}
-				m, _ := g.Member(target)
-				if g.Writer() != target || m.Status != "available" {
-					return false, nil
-				}
-				if allMembers {
-					if g.Status != "available" {
-						return false, nil
-					}
-					for _, o := range g.Members {
-						if o.Status != "available" {
-							return false, nil
-						}
-					}
-				}
-				return true, nil
-			})
-		},
-	}
-}
-
-func (c *Controller) verifyWrites(target string) plan.Step {
-	return plan.Step{
-		Name: "verify-writes", Description: "the payment service in " + target + " reports a writable database",
-		Calls:   []string{"GET https://" + c.names().RegionalAPIHost(target) + "/health (polled)"},
-		Timeout: 5 * time.Minute,
-		Run: func(ctx context.Context) error {
-			return plan.Wait(ctx, c.poll(), target+" /health dbWritable", func(ctx context.Context) (bool, error) {
-				h, err := c.Cloud.Health(ctx, target)
-				return err == nil && h.DBWritable && h.TableReachable, err
-			})
-		},
-	}
-}
-
-func (c *Controller) updateParameters(target string, requireBoth bool) plan.Step {
-	n := c.names()
-	return plan.Step{
-		Name: "update-parameters", Description: "record " + target + " as the active Region and its writer endpoint",
-		Calls: []string{
-			"ssm:PutParameter " + n.ActiveRegionParam() + "=" + target + " (both Regions)",
-			"ssm:PutParameter " + n.WriterEndpointParam() + "=<writer endpoint> (both Regions)",
-		},
-		Timeout: 2 * time.Minute,
-		// Done only when every Region that must be updated names the
-		// target and its endpoint: a run interrupted half-way through the
-		// Regions is finished on resume, not skipped.
-		Done: func(ctx context.Context) (bool, error) {
-			g, err := c.Cloud.GlobalCluster(ctx)
-			if err != nil {
-				return false, err
-			}
-			m, _ := g.Member(target)
-			regions := []string{target}
-			if requireBoth {
-				regions = c.Cfg.Regions()
-			}
-			for _, region := range regions {
-				active, err := c.Cloud.Parameter(ctx, region, n.ActiveRegionParam())
-				if err != nil {
-					return false, err
-				}
-				endpoint, err := c.Cloud.Parameter(ctx, region, n.WriterEndpointParam())
-				if err != nil {
-					return false, err
-				}
-				if active != target || endpoint != m.Endpoint {
-					return false, nil
-				}
-			}
-			return true, nil
-		},
-		Run: func(ctx context.Context) error {
-			g, err := c.Cloud.GlobalCluster(ctx)
-			if err != nil {
-				return err
-			}
-			m, _ := g.Member(target)
-			var errs []error
-			for _, region := range c.Cfg.Regions() {
-				err := errors.Join(
-					c.Cloud.PutParameter(ctx, region, n.ActiveRegionParam(), target),
-					c.Cloud.PutParameter(ctx, region, n.WriterEndpointParam(), m.Endpoint))
-				if err == nil {
-					continue
-				}
-				if region == target || requireBoth {
-					errs = append(errs, fmt.Errorf("%s: %w", region, err))
-				} else if c.Log != nil {
-					// The lost Region is updated by the failback.
-					fmt.Fprintf(c.Log, "  warning: parameters in %s not updated (%v); failback will\n", region, err)
-				}
-			}
-			return errors.Join(errs...)
-		},
-	}
-}
-
-func (c *Controller) verifyDNS(target string, oldMustFail bool) plan.Step {
-	old := c.Cfg.Other(target)
-	n := c.names()
-	desc := "Route 53 sees " + target + " healthy"
-	if oldMustFail {
-		desc += " and " + old + " unhealthy"
-	}
-	desc += "; " + n.APIHost() + " answers from " + target
-	return plan.Step{
-		Name: "verify-dns", Description: desc,
-		Calls: []string{
-			"route53:GetHealthCheckStatus HealthCheckId=<" + n.HealthCheckParam(target) + "> (and " + old + "'s, polled)",
-			"GET https://" + n.APIHost() + "/health until its \"region\" is " + target + " (polled, record TTL 60 s)",
-		},
-		Timeout: 5 * time.Minute,
-		Run: func(ctx context.Context) error {
-			var seen string
-			err := plan.Wait(ctx, c.poll(), "health checks and DNS to follow the writer", func(ctx context.Context) (bool, error) {
-				up, err := c.Cloud.HealthCheckHealthy(ctx, target)
-				if err != nil || !up {
-					seen = target + " health check not healthy yet"
-					return false, err
-				}
-				if oldMustFail {
-					oldUp, err := c.Cloud.HealthCheckHealthy(ctx, old)
-					if err != nil || oldUp {
-						seen = old + " health check still healthy"
-						return false, err
-					}
-				}
-				h, err := c.Cloud.FailoverHealth(ctx)
-				if err != nil {
-					seen = n.APIHost() + " did not answer"
-					return false, err
-				}
-				if h.Region != target {
-					seen = n.APIHost() + " answered from " + orDash(h.Region)
-					return false, nil
-				}
-				return true, nil
-			})
-			if err != nil && seen != "" {
-				return fmt.Errorf("%w (last seen: %s)", err, seen)
-			}
-			return err
-		},
+		return err == nil && (g.Writer() == region || g.MovingTo() == region), err
 	}
 }

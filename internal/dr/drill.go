@@ -2,6 +2,7 @@ package dr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -48,133 +49,156 @@ type DrillResult struct {
 	Samples []measure.Sample `json:"samples"`
 }
 
+// canaries writes canary payments in the background and keeps every
+// sample: in canaries.jsonl (crash-safe append) and in the journal (which
+// the mirror carries to another machine).
+type canaries struct {
+	mu      sync.Mutex
+	samples []measure.Sample
+}
+
+func (cs *canaries) okAfter(t time.Time) int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	n := 0
+	for _, s := range cs.samples {
+		if s.OK && s.Start.After(t) {
+			n++
+		}
+	}
+	return n
+}
+
+func (cs *canaries) all() []measure.Sample {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return append([]measure.Sample(nil), cs.samples...)
+}
+
+func (c *Controller) writeCanaries(ctx context.Context, canary Canary, run *journal.Run, cs *canaries, log *journal.SampleLog, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for seq := len(cs.all()); ; seq++ {
+		key := fmt.Sprintf("%s-canary-%05d", run.ID, seq)
+		s := measure.Sample{Key: key, Start: c.now(), Amount: measure.CanaryAmount}
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		id, region, err := canary.Write(wctx, key)
+		cancel()
+		s.End = c.now()
+		if ctx.Err() != nil {
+			return // stopped mid-write: not a sample
+		}
+		s.OK, s.ID, s.Region = err == nil, id, region
+		if err != nil {
+			s.Err = err.Error()
+		}
+		cs.mu.Lock()
+		cs.samples = append(cs.samples, s)
+		cs.mu.Unlock()
+		run.AddSample(s)
+		if err := log.Append(s); err != nil {
+			c.warn("canary %s not saved: %v", key, err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
 // Drill writes canary payments continuously, runs p (a switchover or
 // failover), keeps writing until the new primary acknowledges writes, then
-// reads back every write acknowledged before the writer moved from the new
-// primary. RTO and RPO come from those samples (package measure).
+// reads back from the new primary every write the old primary
+// acknowledged, whenever it did (after the request too: a split brain).
+// RTO and RPO come from those samples (package measure).
 func (c *Controller) Drill(ctx context.Context, canary Canary, p plan.Plan, run *journal.Run, opt DrillOptions) (DrillResult, error) {
 	opt = opt.withDefaults()
-	var mu sync.Mutex
-	// A resumed drill keeps the canaries of its first attempt: they are
-	// appended to canaries.jsonl beside the journal as they are taken.
-	samples, err := journal.LoadSamples(run)
+	prior, err := journal.LoadSamples(run)
 	if err != nil {
 		return DrillResult{}, err
 	}
-	sampleLog, err := journal.SampleWriter(run)
+	log, err := journal.SampleWriter(run)
 	if err != nil {
 		return DrillResult{}, err
 	}
-	defer sampleLog.Close()
-	okAfter := func(t time.Time) int {
-		mu.Lock()
-		defer mu.Unlock()
-		n := 0
-		for _, s := range samples {
-			if s.OK && s.Start.After(t) {
-				n++
-			}
-		}
-		return n
-	}
-
-	first := len(samples)
+	defer log.Close()
+	cs := &canaries{samples: prior}
 	// A drill resumed after its plan started does not wait for warm-up
-	// writes: the writer may be mid-move, and the canaries of the first
-	// attempt already showed the old primary taking writes.
+	// writes: the writer may be mid-move.
 	resumed := len(run.Steps) > 0
 	cctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(opt.Interval)
-		defer tick.Stop()
-		for seq := first; ; seq++ {
-			key := fmt.Sprintf("%s-canary-%05d", run.ID, seq)
-			s := measure.Sample{Key: key, Start: c.now()}
-			wctx, cancel := context.WithTimeout(cctx, 10*time.Second)
-			id, region, err := canary.Write(wctx, key)
-			cancel()
-			s.End = c.now()
-			if cctx.Err() != nil {
-				return // stopped mid-write: not a sample
-			}
-			s.OK, s.ID, s.Region = err == nil, id, region
-			if err != nil {
-				s.Err = err.Error()
-			}
-			mu.Lock()
-			samples = append(samples, s)
-			if err := sampleLog.Append(s); err != nil && c.Log != nil {
-				fmt.Fprintf(c.Log, "  warning: canary %s not saved: %v\n", key, err)
-			}
-			mu.Unlock()
-			select {
-			case <-cctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+	wg.Go(func() { c.writeCanaries(cctx, canary, run, cs, log, opt.Interval) })
+	halt := func() { stop(); wg.Wait() }
+	fast := plan.Backoff{Min: opt.Interval / 2, Max: opt.Interval}
 
 	begin := c.now().Add(-time.Nanosecond)
 	wctx, cancelWarmup := context.WithTimeout(ctx, opt.WarmupTimeout)
-	err = plan.Wait(wctx, opt.Interval/2, "warm-up canary writes", func(context.Context) (bool, error) {
-		return resumed || okAfter(begin) >= opt.Warmup, nil
+	err = plan.Wait(wctx, fast, "warm-up canary writes", func(context.Context) (bool, error) {
+		return resumed || cs.okAfter(begin) >= opt.Warmup, nil
 	})
 	cancelWarmup()
 	if err != nil {
-		stop()
-		wg.Wait()
-		mu.Lock()
-		defer mu.Unlock()
+		halt()
+		samples := cs.all()
 		last := "none written"
 		if len(samples) > 0 {
 			last = samples[len(samples)-1].Err
 		}
 		return DrillResult{Samples: samples}, fmt.Errorf("canary writes did not succeed before the drill, so the writer was not moved (last error: %s): %w", last, err)
 	}
-
 	planErr := plan.Execute(ctx, p, run, c.Clock, c.Log)
-	failoverAt := c.now()
-	for _, name := range []string{"switch-writer", "promote"} {
-		for _, st := range run.Steps {
-			if st.Name == name && !st.Started.IsZero() {
-				failoverAt = st.Started
-			}
-		}
-	}
 	if planErr == nil {
 		planEnd := c.now()
 		sctx, cancel := context.WithTimeout(ctx, opt.SettleTimeout)
-		planErr = plan.Wait(sctx, opt.Interval/2, "canary writes in the new primary", func(context.Context) (bool, error) {
-			return okAfter(planEnd) >= opt.Settle, nil
+		planErr = plan.Wait(sctx, fast, "canary writes in the new primary", func(context.Context) (bool, error) {
+			return cs.okAfter(planEnd) >= opt.Settle, nil
 		})
 		cancel()
 	}
-	stop()
-	wg.Wait()
+	halt()
+	moveAt, ok := run.MoveAt()
+	if !ok {
+		moveAt = c.now() // the move was never requested
+	}
+	samples := cs.all()
+	missing, read, readErr := c.readBack(ctx, canary, samples, moveAt, p.Target)
+	res := DrillResult{Result: measure.Measure(samples, moveAt, p.Target, missing), Samples: samples}
+	res.Result.ReadBack = read
+	if readErr != nil {
+		res.Result.RPOUnknown = readErr.Error()
+	}
+	if err := run.Save(); err != nil { // the samples, mirrored with the journal
+		planErr = errors.Join(planErr, err)
+	}
+	return res, errors.Join(planErr, readErr)
+}
 
+// readBack reads from target every write acknowledged by a Region other
+// than target, or before the move: those the failover may have lost. It
+// reads them all, whatever fails, and says how many it could not read.
+func (c *Controller) readBack(ctx context.Context, canary Canary, samples []measure.Sample, moveAt time.Time, target string) (map[string]bool, int, error) {
 	missing := map[string]bool{}
-	var readErr error
+	var errs []error
+	read := 0
 	for _, s := range samples {
-		if !s.OK || s.End.After(failoverAt) {
+		if !s.OK || (s.Region == target && s.End.After(moveAt)) || (s.Region == "" && s.End.After(moveAt)) {
 			continue
 		}
-		found, err := canary.Read(ctx, p.Target, s.ID)
+		found, err := canary.Read(ctx, target, s.ID)
 		if err != nil {
-			readErr = fmt.Errorf("reading canary %s back from %s: %w", s.ID, p.Target, err)
-			break
+			errs = append(errs, fmt.Errorf("canary %s: %w", s.ID, err))
+			continue
 		}
+		read++
 		if !found {
 			missing[s.ID] = true
 		}
 	}
-	res := DrillResult{Result: measure.Measure(samples, failoverAt, p.Target, missing), Samples: samples}
-	if planErr != nil {
-		return res, planErr
+	if len(errs) > 0 {
+		return missing, read, fmt.Errorf("RPO unknown: %d of %d acknowledged writes could not be read back from %s (first: %w)", len(errs), len(errs)+read, target, errs[0])
 	}
-	return res, readErr
+	return missing, read, nil
 }

@@ -43,6 +43,17 @@ func (c *Controller) Evaluate(ctx context.Context) []Finding {
 	if g.Status != "available" {
 		add("global-cluster", "status is %s", g.Status)
 	}
+	c.evaluateStandby(ctx, g, standby, add)
+	c.evaluateReplication(ctx, writer, standby, add)
+	c.evaluateRouting(ctx, standby, add)
+	c.evaluateRegions(ctx, writer, add)
+	return out
+}
+
+type addFinding func(check, format string, args ...any)
+
+// evaluateStandby: the standby's cluster can take the writer.
+func (c *Controller) evaluateStandby(ctx context.Context, g GlobalCluster, standby string, add addFinding) {
 	if m, ok := g.Member(standby); !ok {
 		add("standby-cluster", "%s has no member of the global cluster", standby)
 	} else {
@@ -52,10 +63,20 @@ func (c *Controller) Evaluate(ctx context.Context) []Finding {
 		if m.Instances == 0 {
 			add("standby-capacity", "the cluster in %s has no DB instance (headless): a failover there has nothing to promote", standby)
 		}
+		if m.SynchronizationStatus != "" && m.SynchronizationStatus != "connected" {
+			add("standby-sync", "the cluster in %s is %s, not connected", standby, m.SynchronizationStatus)
+		}
 	}
+	if err := engineMismatch(g); err != nil {
+		add("engine-version", "%v", err)
+	}
+}
+
+// evaluateReplication: the lag is known and within budget.
+func (c *Controller) evaluateReplication(ctx context.Context, writer, standby string, add addFinding) {
 	budget := time.Duration(c.Cfg.Objectives.LagBudgetSeconds) * time.Second
 	if lag, err := c.Cloud.ReplicationLag(ctx, standby); err != nil {
-		add("replication-lag", "%v", err)
+		add("replication-lag", "no lag known, so the RPO is not known: %v", err)
 	} else if lag > budget {
 		add("replication-lag", "%s into %s, over the %s budget", lag, standby, budget)
 	}
@@ -64,6 +85,10 @@ func (c *Controller) Evaluate(ctx context.Context) []Finding {
 	} else if lat > budget {
 		add("table-replication", "%s from %s, over the %s budget", lat, writer, budget)
 	}
+}
+
+// evaluateRouting: the standby's Lambda and API, and the failover records.
+func (c *Controller) evaluateRouting(ctx context.Context, standby string, add addFinding) {
 	if fn, err := c.Cloud.Function(ctx, standby); err != nil {
 		add("standby-lambda", "%v", err)
 	} else {
@@ -86,6 +111,10 @@ func (c *Controller) Evaluate(ctx context.Context) []Finding {
 			add("failover-records", "%s", p)
 		}
 	}
+}
+
+// evaluateRegions: backups and the recorded active Region, per Region.
+func (c *Controller) evaluateRegions(ctx context.Context, writer string, add addFinding) {
 	maxAge := time.Duration(c.Cfg.Objectives.BackupMaxAgeHours) * time.Hour
 	for _, region := range c.Cfg.Regions() {
 		t, err := c.Cloud.NewestRecoveryPoint(ctx, region)
@@ -99,5 +128,4 @@ func (c *Controller) Evaluate(ctx context.Context) []Finding {
 			add("active-region-parameter", "%s says %s but the writer is in %s", region, v, writer)
 		}
 	}
-	return out
 }

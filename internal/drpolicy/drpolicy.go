@@ -13,9 +13,52 @@ import (
 
 // Statement is one IAM policy statement (Effect Allow).
 type Statement struct {
-	Sid       string
-	Actions   []string
-	Resources []string
+	Sid        string
+	Actions    []string
+	Resources  []string
+	Conditions []Condition // all must hold; none when empty
+}
+
+// Condition is one IAM condition, e.g. StringEquals kms:ViaService.
+type Condition struct {
+	Operator string
+	Key      string
+	Values   []string
+}
+
+// Context is what a request must carry to satisfy the statement's
+// conditions: the context entries a policy simulation passes (every
+// operator used here is an equality, so the values themselves do).
+func (s Statement) Context() map[string][]string {
+	if len(s.Conditions) == 0 {
+		return nil
+	}
+	out := map[string][]string{}
+	for _, c := range s.Conditions {
+		out[c.Key] = append(out[c.Key], c.Values...)
+	}
+	return out
+}
+
+// ConditionMap renders the conditions as an IAM policy Condition block.
+func (s Statement) ConditionMap() map[string]any {
+	if len(s.Conditions) == 0 {
+		return nil
+	}
+	out := map[string]any{}
+	for _, c := range s.Conditions {
+		ops, _ := out[c.Operator].(map[string]any)
+		if ops == nil {
+			ops = map[string]any{}
+			out[c.Operator] = ops
+		}
+		if len(c.Values) == 1 {
+			ops[c.Key] = c.Values[0]
+		} else {
+			ops[c.Key] = c.Values
+		}
+	}
+	return out
 }
 
 // IDs are the identifiers AWS assigns at deploy time. The CDK app passes
@@ -37,34 +80,32 @@ func Statements(cfg config.Config, ids ...IDs) []Statement {
 	}
 	n := naming.New(cfg.Environment, cfg.DomainName)
 	acct := cfg.Account
-	arn := func(service, region, resource string) string {
-		return "arn:aws:" + service + ":" + region + ":" + acct + ":" + resource
-	}
-	var clusters, params, tables, vaults, functions, secrets []string
+	var clusters, params, tables, vaults, functions, secrets, snapshots, restore, subnetGroups, dbSecrets []string
 	for _, r := range cfg.Regions() {
-		clusters = append(clusters, arn("rds", r, "cluster:"+n.ClusterID(r)))
+		clusters = append(clusters, n.ClusterARN(r, acct))
 		for _, p := range []string{n.ActiveRegionParam(), n.WriterEndpointParam(), n.ZoneIDParam(), n.HealthCheckParam(cfg.PrimaryRegion), n.HealthCheckParam(cfg.SecondaryRegion)} {
-			params = append(params, arn("ssm", r, "parameter"+p))
+			params = append(params, naming.ParameterARN(r, acct, p))
 		}
-		tables = append(tables, arn("dynamodb", r, "table/"+n.SessionTable()))
-		vaults = append(vaults, arn("backup", r, "backup-vault:"+n.BackupVault(r)))
-		functions = append(functions, arn("lambda", r, "function:"+n.PaymentFunction(r)))
-		secrets = append(secrets, arn("secretsmanager", r, "secret:"+n.APIKeySecretName()+"-??????"))
+		tables = append(tables, n.TableARN(r, acct))
+		vaults = append(vaults, n.BackupVaultARN(r, acct))
+		functions = append(functions, naming.FunctionARN(r, acct, n.PaymentFunction(r)))
+		secrets = append(secrets, naming.SecretARNPattern(r, acct, n.APIKeySecretName()))
+		snapshots = append(snapshots, n.LostWritesSnapshotARNs(r, acct)...)
+		restore = append(restore, n.ReconcileARNs(r, acct)...)
+		subnetGroups = append(subnetGroups, n.DBSubnetGroupARN(r, acct))
+		dbSecrets = append(dbSecrets, naming.SecretARNPattern(r, acct, n.DBSecretName()))
 	}
-	global := "arn:aws:rds::" + acct + ":global-cluster:" + n.GlobalClusterID()
+	global := n.GlobalClusterARN(acct)
 
-	zone := "arn:aws:route53:::hostedzone/*"
-	if id.ZoneID != "" {
-		zone = "arn:aws:route53:::hostedzone/" + id.ZoneID
-	}
+	zone := naming.HostedZoneARN(id.ZoneID)
 	var checks []string
 	for _, r := range cfg.Regions() {
 		if hc := id.HealthChecks[r]; hc != "" {
-			checks = append(checks, "arn:aws:route53:::healthcheck/"+hc)
+			checks = append(checks, naming.HealthCheckARN(hc))
 		}
 	}
 	if len(checks) != len(cfg.Regions()) {
-		checks = []string{"arn:aws:route53:::healthcheck/*"}
+		checks = []string{naming.HealthCheckARN("")}
 	}
 
 	return []Statement{
@@ -83,8 +124,29 @@ func Statements(cfg config.Config, ids ...IDs) []Statement {
 		{Sid: "RecoveryPoints", Actions: []string{"backup:ListRecoveryPointsByBackupVault", "backup:DescribeBackupVault"}, Resources: vaults},
 		// GetFunction returns the state and reserved concurrency (capacity).
 		{Sid: "PaymentFunctions", Actions: []string{"lambda:GetFunction"}, Resources: functions},
+		// An unplanned failover fences the old Region's payment service
+		// (reserved concurrency 0); failback lifts it.
+		{Sid: "FenceOldPrimary", Actions: []string{"lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency"}, Resources: functions},
+		// It then keeps the old primary's unplanned-failover snapshot (the
+		// lost writes) as a manual copy that does not expire.
+		{Sid: "KeepLostWrites", Actions: []string{"rds:DescribeDBClusterSnapshots", "rds:CopyDBClusterSnapshot"}, Resources: append(append([]string{}, clusters...), snapshots...)},
+		// drctl reconcile restores the kept copy into a temporary cluster
+		// (deleted afterwards), reads it and writes the writer through the
+		// Data API with the database secret.
+		{Sid: "ReconcileRestore", Actions: []string{"rds:RestoreDBClusterFromSnapshot", "rds:CreateDBInstance", "rds:EnableHttpEndpoint", "rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:AddTagsToResource"},
+			Resources: append(append(append([]string{}, restore...), snapshots...), subnetGroups...)},
+		{Sid: "ReconcileData", Actions: []string{"rds-data:ExecuteStatement", "rds-data:BeginTransaction", "rds-data:CommitTransaction", "rds-data:RollbackTransaction"},
+			Resources: append(append([]string{}, clusters...), restore...)},
+		{Sid: "ReconcileSecret", Actions: []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, Resources: dbSecrets},
 		{Sid: "CanaryAPIKey", Actions: []string{"secretsmanager:GetSecretValue"}, Resources: secrets},
-		{Sid: "SimulateOwnPolicy", Actions: []string{"iam:SimulatePrincipalPolicy"}, Resources: []string{"arn:aws:iam::" + acct + ":role/" + n.DRRole()}},
+		// The primary Region's secrets are encrypted with its customer key,
+		// whose id the global stack (deployed first) cannot know: any key
+		// there, but only through Secrets Manager, and GetSecretValue above
+		// limits which secret. Replicas use the AWS-managed key, which
+		// needs no grant.
+		{Sid: "CanaryAPIKeyDecrypt", Actions: []string{"kms:Decrypt"}, Resources: []string{naming.KeysARNPattern(cfg.PrimaryRegion, acct)},
+			Conditions: []Condition{{Operator: "StringEquals", Key: "kms:ViaService", Values: []string{naming.ViaService("secretsmanager", cfg.PrimaryRegion)}}}},
+		{Sid: "SimulateOwnPolicy", Actions: []string{"iam:SimulatePrincipalPolicy"}, Resources: []string{naming.RoleARN(acct, n.DRRole())}},
 		// GetCallerIdentity needs no permission and cannot be denied, so it
 		// is not listed. CloudWatch GetMetricData supports no resource-level
 		// permissions (the service authorizes it only on "*"), so this is
@@ -116,7 +178,8 @@ func ReadOnly(statements []Statement) []Statement {
 		var actions []string
 		for _, a := range s.Actions {
 			verb := a[strings.Index(a, ":")+1:]
-			if strings.HasPrefix(verb, "Describe") || strings.HasPrefix(verb, "Get") || strings.HasPrefix(verb, "List") || strings.HasPrefix(verb, "Simulate") {
+			// Decrypt only reads (the API key, through Secrets Manager).
+			if strings.HasPrefix(verb, "Describe") || strings.HasPrefix(verb, "Get") || strings.HasPrefix(verb, "List") || strings.HasPrefix(verb, "Simulate") || verb == "Decrypt" {
 				actions = append(actions, a)
 			}
 		}

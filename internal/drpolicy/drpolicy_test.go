@@ -76,3 +76,32 @@ func TestReadOnlyDropsEveryChange(t *testing.T) {
 		}
 	}
 }
+
+// The API key's secret is encrypted with the primary Region's customer
+// key: GetSecretValue alone cannot read it. kms:Decrypt is granted only
+// through Secrets Manager in that Region, and the scheduled evaluator (the
+// read-only set) keeps it, since it reads the key too.
+func TestAPIKeyIsDecryptableOnlyThroughSecretsManager(t *testing.T) {
+	for name, st := range map[string][]Statement{"full": Statements(cfg(), IDs{}), "read-only": ReadOnly(Statements(cfg(), IDs{}))} {
+		var kms []Statement
+		for _, s := range st {
+			if strings.Contains(strings.Join(s.Actions, " "), "kms:") {
+				kms = append(kms, s)
+			}
+		}
+		if len(kms) != 1 || strings.Join(kms[0].Actions, " ") != "kms:Decrypt" {
+			t.Fatalf("%s: want one kms:Decrypt statement, got %+v", name, kms)
+		}
+		s := kms[0]
+		if strings.Join(s.Resources, " ") != "arn:aws:kms:us-east-1:111111111111:key/*" {
+			t.Errorf("%s: resources %v", name, s.Resources)
+		}
+		if len(s.Conditions) != 1 || s.Conditions[0].Operator != "StringEquals" || s.Conditions[0].Key != "kms:ViaService" ||
+			strings.Join(s.Conditions[0].Values, " ") != "secretsmanager.us-east-1.amazonaws.com" {
+			t.Errorf("%s: conditions %+v", name, s.Conditions)
+		}
+		if got := s.Context(); strings.Join(got["kms:ViaService"], " ") != "secretsmanager.us-east-1.amazonaws.com" {
+			t.Errorf("%s: simulation context %v", name, got)
+		}
+	}
+}

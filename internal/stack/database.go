@@ -7,12 +7,29 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
 // Database is one Region's member of the Aurora MySQL global database.
 type Database struct {
 	Cluster  awsrds.CfnDBCluster
 	Instance awsrds.CfnDBInstance
+}
+
+// Endpoint is the cluster (writer) endpoint of this Region's member,
+// derived from its reader endpoint: <id>.cluster-ro-<hash>.<region>... is
+// <id>.cluster-<hash>.<region>... A secondary member of a global database
+// may have no Endpoint.Address attribute (CloudFormation then fails with
+// "Requested attribute Endpoint.Address does not exist"), while every
+// member has a reader endpoint. Until drctl promotes the secondary, its
+// cluster endpoint does not accept writes, so its /health stays 503:
+// exactly one Region reports itself writable. (Aurora's global writer
+// endpoint is deliberately not used for DB_HOST: it follows the writer, so
+// both Regions would report writable, and CloudFormation does not return
+// it as an attribute yet.)
+func (d Database) Endpoint() *string {
+	return awscdk.Fn_Join(jsii.String(".cluster-"), awscdk.Fn_Split(jsii.String(".cluster-ro-"), d.Cluster.AttrReadEndpointAddress(), jsii.Number(2)))
 }
 
 // dbProps carries what the database needs from its neighbours.
@@ -51,23 +68,12 @@ func newDatabase(scope constructs.Construct, r region, p dbProps) Database {
 
 	subnets := anyList(*r.privateSubnetIDs(p.net)...)
 	subnetGroup := awsrds.NewCfnDBSubnetGroup(c, jsii.String("SubnetGroup"), &awsrds.CfnDBSubnetGroupProps{
-		DbSubnetGroupName:        jsii.String("payments-" + r.name + "-" + r.cfg.Environment),
+		DbSubnetGroupName:        jsii.String(r.names.DBSubnetGroup(r.name)),
 		DbSubnetGroupDescription: jsii.String("private subnets of the payment database in " + r.name),
 		SubnetIds:                subnets,
 	})
 
-	// TLS in transit is enforced by the server; audit logging feeds the
-	// exported audit log.
-	params := awsrds.NewCfnDBClusterParameterGroup(c, jsii.String("ClusterParameters"), &awsrds.CfnDBClusterParameterGroupProps{
-		Family:      jsii.String("aurora-mysql8.0"),
-		Description: jsii.String("payment-dr: TLS required, audit log on"),
-		Parameters: &map[string]any{
-			"require_secure_transport": "ON",
-			"server_audit_logging":     "1",
-			"server_audit_events":      "CONNECT,QUERY_DCL,QUERY_DDL",
-			"binlog_format":            "ROW",
-		},
-	})
+	params := newClusterParameters(c)
 
 	clusterProps := &awsrds.CfnDBClusterProps{
 		DbClusterIdentifier:             jsii.String(r.names.ClusterID(r.name)),
@@ -84,13 +90,18 @@ func newDatabase(scope constructs.Construct, r region, p dbProps) Database {
 		PreferredMaintenanceWindow:      jsii.String("sun:04:00-sun:04:30"),
 		EnableCloudwatchLogsExports:     jsii.Strings("audit", "error", "general", "slowquery"),
 		EnableIamDatabaseAuthentication: jsii.Bool(true),
-		DeletionProtection:              protected,
-		CopyTagsToSnapshot:              jsii.Bool(true),
-		Tags:                            &[]*awscdk.CfnTag{{Key: jsii.String("Backup"), Value: jsii.String("daily")}},
+		// The RDS Data API on both members: drctl reconcile re-applies lost
+		// payments into whichever is the writer over HTTPS, from outside
+		// the VPC (a secondary answers only once promoted).
+		EnableHttpEndpoint: jsii.Bool(true),
+		DeletionProtection: protected,
+		CopyTagsToSnapshot: jsii.Bool(true),
+		// AWS Backup protects Aurora per cluster; the instance needs no tag.
+		Tags: &[]*awscdk.CfnTag{backupTag()},
 	}
 	if p.masterSecret != nil {
 		clusterProps.DatabaseName = jsii.String(r.names.DatabaseName())
-		clusterProps.MasterUsername = jsii.String(dbMasterUser)
+		clusterProps.MasterUsername = jsii.String(naming.DBMasterUser)
 		// A {{resolve:secretsmanager:...}} reference: CloudFormation reads
 		// the generated password at deploy time.
 		clusterProps.MasterUserPassword = p.masterSecret.SecretValueFromJson(jsii.String("password")).UnsafeUnwrap()
@@ -117,15 +128,34 @@ func newDatabase(scope constructs.Construct, r region, p dbProps) Database {
 		AutoMinorVersionUpgrade:     jsii.Bool(false), // global members must stay on one version; upgrade on purpose
 		EnablePerformanceInsights:   jsii.Bool(true),
 		PerformanceInsightsKmsKeyId: p.key.KeyArn(),
-		Tags:                        &[]*awscdk.CfnTag{{Key: jsii.String("Backup"), Value: jsii.String("daily")}},
 	})
 	suppress(instance, "PCI.DSS.321-RDSAutomaticMinorVersionUpgradeEnabled", "Members of a global database must run the same engine version; minor upgrades are applied on purpose, secondary first, after drctl evaluate, not by independent automatic windows")
 	return Database{Cluster: cluster, Instance: instance}
 }
 
+// newClusterParameters: TLS in transit is enforced by the server; audit
+// logging feeds the exported audit log.
+func newClusterParameters(c constructs.Construct) awsrds.CfnDBClusterParameterGroup {
+	return awsrds.NewCfnDBClusterParameterGroup(c, jsii.String("ClusterParameters"), &awsrds.CfnDBClusterParameterGroupProps{
+		Family:      jsii.String("aurora-mysql8.0"),
+		Description: jsii.String("payment-dr: TLS required, audit log on"),
+		Parameters: &map[string]any{
+			"require_secure_transport": "ON",
+			"server_audit_logging":     "1",
+			"server_audit_events":      "CONNECT,QUERY_DCL,QUERY_DDL",
+			"binlog_format":            "ROW",
+		},
+	})
+}
+
 func (r region) privateSubnetIDs(net Network) *[]*string {
 	sel := net.Vpc.SelectSubnets(&awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS})
 	return sel.SubnetIds
+}
+
+// backupTag selects a resource for the daily backup plan.
+func backupTag() *awscdk.CfnTag {
+	return &awscdk.CfnTag{Key: jsii.String(naming.BackupTagKey), Value: jsii.String(naming.BackupTagValue)}
 }
 
 // anyList adapts strings to the *[]interface{} some L1 list properties take.

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/payment-dr/payment-dr/internal/drpolicy"
+	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
 // evaluateProps carries what the scheduled evaluation needs.
@@ -34,9 +35,9 @@ type evaluateProps struct {
 // may only read: the read-only part of drpolicy plus publishing its metric.
 func newScheduledEvaluate(scope constructs.Construct, r region, p evaluateProps) {
 	c := constructs.NewConstruct(scope, jsii.String("ScheduledEvaluate"))
-	name := "payment-dr-evaluate-" + r.cfg.Environment
+	name := r.names.EvaluateFunction()
 	logs := awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{
-		LogGroupName: jsii.String("/aws/lambda/" + name), Retention: awslogs.RetentionDays_ONE_YEAR,
+		LogGroupName: jsii.String(naming.LambdaLogGroup(name)), Retention: awslogs.RetentionDays_ONE_YEAR,
 		EncryptionKey: p.key, RemovalPolicy: r.removal(awscdk.RemovalPolicy_RETAIN),
 	})
 	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
@@ -48,16 +49,11 @@ func newScheduledEvaluate(scope constructs.Construct, r region, p evaluateProps)
 		{Sid: jsii.String("Logs"), Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"), Resources: &[]*string{logs.LogGroupArn()}},
 		// PutMetricData has no resource scope; the namespace condition limits it.
 		{Sid: jsii.String("Metric"), Actions: jsii.Strings("cloudwatch:PutMetricData"), Resources: jsii.Strings("*"),
-			Conditions: &map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": "PaymentDR"}}},
+			Conditions: &map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": naming.MetricNamespace}}},
 	}
-	for _, s := range drpolicy.ReadOnly(drpolicy.Statements(r.cfg, p.ids)) {
-		statements = append(statements, &awsiam.PolicyStatementProps{Sid: jsii.String(s.Sid), Actions: jsii.Strings(s.Actions...), Resources: jsii.Strings(s.Resources...)})
-	}
+	statements = append(statements, policyStatements(drpolicy.ReadOnly(drpolicy.Statements(r.cfg, p.ids)))...)
 	policy := managedPolicy(c, "Policy", role, statements...)
-	suppress(policy, "AwsSolutions-IAM5", "CloudWatch GetMetricData and PutMetricData have no resource-level scope (PutMetricData is limited to the PaymentDR namespace); the API-key secret is matched by exact name with its six-character suffix",
-		"Resource::*",
-		"Resource::arn:aws:secretsmanager:"+r.cfg.PrimaryRegion+":"+r.cfg.Account+":secret:"+r.names.APIKeySecretName()+"-??????",
-		"Resource::arn:aws:secretsmanager:"+r.cfg.SecondaryRegion+":"+r.cfg.Account+":secret:"+r.names.APIKeySecretName()+"-??????")
+	suppressDRWildcards(policy, r, "CloudWatch GetMetricData and PutMetricData have no resource-level scope (PutMetricData is limited to the PaymentDR namespace)")
 
 	cfgJSON, _ := json.Marshal(r.cfg) // the validated config; it holds no secret
 	props := goFunction(name, "drctl evaluate, every 15 minutes", p.assetDir, role, logs)
@@ -77,11 +73,11 @@ func newScheduledEvaluate(scope constructs.Construct, r region, p evaluateProps)
 		Targets:  &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, nil)},
 	})
 	alarm := awscloudwatch.NewAlarm(c, jsii.String("FindingsAlarm"), &awscloudwatch.AlarmProps{
-		AlarmName:        jsii.String("payment-dr-evaluate-findings-" + r.cfg.Environment),
+		AlarmName:        jsii.String(r.names.EvaluateFindingsAlarm()),
 		AlarmDescription: jsii.String("drctl evaluate found a problem with the DR plan (see its log), or stopped reporting"),
 		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace: jsii.String("PaymentDR"), MetricName: jsii.String("EvaluateFindings"),
-			DimensionsMap: &map[string]*string{"Environment": jsii.String(r.cfg.Environment)},
+			Namespace: jsii.String(naming.MetricNamespace), MetricName: jsii.String(naming.EvaluateFindingsMetric),
+			DimensionsMap: &map[string]*string{naming.EnvironmentDimension: jsii.String(r.cfg.Environment)},
 			Statistic:     jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(15)),
 		}),
 		Threshold:          jsii.Number(1),

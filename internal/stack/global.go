@@ -13,6 +13,7 @@ import (
 
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/drpolicy"
+	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
 // GlobalRegion hosts the global stack. Route 53 publishes health-check
@@ -34,7 +35,7 @@ type Global struct {
 // schedule.
 func newGlobalStack(scope constructs.Construct, cfg config.Config, evaluateAsset string) Global {
 	r := newRegion(cfg, GlobalRegion)
-	st := awscdk.NewStack(scope, jsii.String("PaymentDr-"+cfg.Environment+"-global"), &awscdk.StackProps{
+	st := awscdk.NewStack(scope, jsii.String(r.names.GlobalStack()), &awscdk.StackProps{
 		Env:                   &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(GlobalRegion)},
 		Description:           jsii.String("payment-dr " + cfg.Environment + ": hosted zone, health checks, DR automation role"),
 		CrossRegionReferences: jsii.Bool(true),
@@ -44,8 +45,9 @@ func newGlobalStack(scope constructs.Construct, cfg config.Config, evaluateAsset
 		ZoneName: jsii.String(r.names.ZoneName()),
 		Comment:  jsii.String("payment-dr " + cfg.Environment),
 	})
+	delegate(st, r, zone)
 	key := newRegionKey(st, r, "global")
-	topic := newAlarmTopic(st, "payment-dr-alarms-global-"+cfg.Environment, cfg.AlarmEmail, key)
+	topic := newAlarmTopic(st, r.names.GlobalAlarmTopic(), cfg.AlarmEmail, cfg.Account, key)
 
 	g := Global{Stack: st, Zone: zone, HealthChecks: map[string]*string{}}
 	statuses := map[string]awscloudwatch.IMetric{}
@@ -64,8 +66,8 @@ func newGlobalStack(scope constructs.Construct, cfg config.Config, evaluateAsset
 				MeasureLatency:   jsii.Bool(true),
 			},
 			HealthCheckTags: &[]*awsroute53.CfnHealthCheck_HealthCheckTagProperty{
-				{Key: jsii.String("Name"), Value: jsii.String("payment-api-" + region + "-" + cfg.Environment)},
-				{Key: jsii.String("payment-dr:region"), Value: jsii.String(region)},
+				{Key: jsii.String("Name"), Value: jsii.String(r.names.HealthCheck(region))},
+				{Key: jsii.String(naming.HealthCheckRegionTag), Value: jsii.String(region)},
 			},
 		})
 		g.HealthChecks[region] = hc.AttrHealthCheckId()
@@ -75,7 +77,7 @@ func newGlobalStack(scope constructs.Construct, cfg config.Config, evaluateAsset
 			Statistic:     jsii.String("Minimum"), Period: awscdk.Duration_Minutes(jsii.Number(1)),
 		})
 	}
-	newWriterAlarms(st, cfg, statuses, topic)
+	newWriterAlarms(st, r, statuses, topic)
 	ids := drpolicy.IDs{ZoneID: *zone.HostedZoneId(), HealthChecks: map[string]string{}}
 	for region, id := range g.HealthChecks {
 		ids.HealthChecks[region] = *id
@@ -88,12 +90,36 @@ func newGlobalStack(scope constructs.Construct, cfg config.Config, evaluateAsset
 	return g
 }
 
+// delegate creates the NS record of the environment's zone in the parent
+// zone when the configuration names it (parentHostedZoneId): ACM validates
+// the Regional stacks' certificates through the new zone only once the
+// parent delegates to it, so without this record the first deploy of a
+// Regional stack would wait on its certificate until someone delegates by
+// hand (the staged deploy in README does that between the stacks).
+func delegate(st awscdk.Stack, r region, zone awsroute53.IPublicHostedZone) {
+	if r.cfg.ParentHostedZoneID == "" {
+		return
+	}
+	parent := awsroute53.HostedZone_FromHostedZoneAttributes(st, jsii.String("ParentZone"), &awsroute53.HostedZoneAttributes{
+		HostedZoneId: jsii.String(r.cfg.ParentHostedZoneID),
+		ZoneName:     jsii.String(r.cfg.DomainName),
+	})
+	awsroute53.NewZoneDelegationRecord(st, jsii.String("Delegation"), &awsroute53.ZoneDelegationRecordProps{
+		Zone:        parent,
+		RecordName:  jsii.String(r.names.ZoneName() + "."),
+		NameServers: zone.HostedZoneNameServers(),
+		Ttl:         awscdk.Duration_Hours(jsii.Number(1)),
+		Comment:     jsii.String("delegates payment-dr " + r.cfg.Environment + " (stack " + r.names.GlobalStack() + ")"),
+	})
+}
+
 // newWriterAlarms watches the pair of health checks. /health is 200 only
 // where the database accepts writes, so exactly one Region is healthy in
 // normal operation and a per-Region alarm would fire forever on the
 // standby. What matters is: no Region can take payments (an outage, or a
 // failover in progress), or both claim the writer (split brain).
-func newWriterAlarms(scope constructs.Construct, cfg config.Config, statuses map[string]awscloudwatch.IMetric, topic awssns.ITopic) {
+func newWriterAlarms(scope constructs.Construct, r region, statuses map[string]awscloudwatch.IMetric, topic awssns.ITopic) {
+	cfg := r.cfg
 	using := map[string]awscloudwatch.IMetric{"p": statuses[cfg.PrimaryRegion], "s": statuses[cfg.SecondaryRegion]}
 	for _, a := range []struct {
 		id, name, desc, expr string
@@ -103,8 +129,8 @@ func newWriterAlarms(scope constructs.Construct, cfg config.Config, statuses map
 		// outage for the first alarm), but is no evidence of two writers.
 		missing awscloudwatch.TreatMissingData
 	}{
-		{"NoWritableRegion", "payment-no-writable-region-" + cfg.Environment, "no Region accepts payments: run drctl status, then failover", "MAX([p, s])", 1, awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD, awscloudwatch.TreatMissingData_BREACHING},
-		{"TwoWritableRegions", "payment-two-writable-regions-" + cfg.Environment, "both Regions report a writable database: investigate before any failover", "p + s", 1, awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING},
+		{"NoWritableRegion", r.names.NoWritableRegionAlarm(), "no Region accepts payments: run drctl status, then failover", "MAX([p, s])", 1, awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD, awscloudwatch.TreatMissingData_BREACHING},
+		{"TwoWritableRegions", r.names.TwoWritableRegionsAlarm(), "both Regions report a writable database: investigate before any failover", "p + s", 1, awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING},
 	} {
 		alarm := awscloudwatch.NewAlarm(scope, jsii.String(a.id), &awscloudwatch.AlarmProps{
 			AlarmName:          jsii.String(a.name),
@@ -133,18 +159,45 @@ func newDRRole(scope constructs.Construct, r region, ids drpolicy.IDs) awsiam.Ro
 			"Bool": map[string]any{"aws:MultiFactorAuthPresent": "true"},
 		}),
 	})
-	var statements []*awsiam.PolicyStatementProps
-	for _, s := range drpolicy.Statements(r.cfg, ids) {
-		statements = append(statements, &awsiam.PolicyStatementProps{
-			Sid: jsii.String(s.Sid), Actions: jsii.Strings(s.Actions...), Resources: jsii.Strings(s.Resources...),
-		})
-	}
-	policy := managedPolicy(scope, "DRAutomationPolicy", role, statements...)
-	suppress(policy, "AwsSolutions-IAM5", "CloudWatch GetMetricData has no resource-level scope, and the API-key secret is matched by exact name with Secrets Manager's six-character suffix",
-		"Resource::*",
-		"Resource::arn:aws:secretsmanager:"+r.cfg.PrimaryRegion+":"+r.cfg.Account+":secret:"+r.names.APIKeySecretName()+"-??????",
-		"Resource::arn:aws:secretsmanager:"+r.cfg.SecondaryRegion+":"+r.cfg.Account+":secret:"+r.names.APIKeySecretName()+"-??????")
+	policy := managedPolicy(scope, "DRAutomationPolicy", role, policyStatements(drpolicy.Statements(r.cfg, ids))...)
+	suppressDRWildcards(policy, r, "CloudWatch GetMetricData has no resource-level scope")
 	return role
+}
+
+// policyStatements turns drpolicy's statements, conditions included, into
+// CDK statements: the role's policy is exactly what evaluate simulates.
+func policyStatements(list []drpolicy.Statement) []*awsiam.PolicyStatementProps {
+	var out []*awsiam.PolicyStatementProps
+	for _, s := range list {
+		p := &awsiam.PolicyStatementProps{Sid: jsii.String(s.Sid), Actions: jsii.Strings(s.Actions...), Resources: jsii.Strings(s.Resources...)}
+		if c := s.ConditionMap(); c != nil {
+			p.Conditions = &c
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// suppressDRWildcards names the wildcard resources of drpolicy's
+// statements for cdk-nag's IAM5, with why each cannot be narrower.
+func suppressDRWildcards(policy awsiam.ManagedPolicy, r region, why string) {
+	acct := r.cfg.Account
+	applies := []string{
+		"Resource::*",
+		"Resource::" + naming.SecretARNPattern(r.cfg.PrimaryRegion, acct, r.names.APIKeySecretName()),
+		"Resource::" + naming.SecretARNPattern(r.cfg.SecondaryRegion, acct, r.names.APIKeySecretName()),
+		"Resource::" + naming.KeysARNPattern(r.cfg.PrimaryRegion, acct),
+	}
+	for _, region := range r.cfg.Regions() {
+		for _, arn := range r.names.LostWritesSnapshotARNs(region, acct) {
+			applies = append(applies, "Resource::"+arn)
+		}
+	}
+	suppress(policy, "AwsSolutions-IAM5", why+"; the API-key secret is matched by exact name with Secrets Manager's six-character suffix; "+
+		"kms:Decrypt covers the primary Region's keys because the key's id is created after this stack, and is limited by kms:ViaService to Secrets Manager, which the GetSecretValue statement limits to the API key; "+
+		"the kept-snapshot patterns end in a wildcard because Aurora names its unplanned-failover snapshot with the time of the failover "+
+		"(rds:unplanned-global-failover-<cluster>-<time>) and drctl's copies carry the same time, but the prefix names the one cluster",
+		applies...)
 }
 
 // putParameter writes a plain String SSM parameter (never a secret).

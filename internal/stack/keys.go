@@ -6,6 +6,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
 // newRegionKey is the Region's customer-managed KMS key for data at rest:
@@ -17,7 +19,7 @@ import (
 // stack and the primary both live in us-east-1 by default).
 func newRegionKey(scope constructs.Construct, r region, purpose string) awskms.Key {
 	key := awskms.NewKey(scope, jsii.String("DataKey"), &awskms.KeyProps{
-		Alias:             jsii.String("alias/payment-dr-" + purpose + "-" + r.cfg.Environment),
+		Alias:             jsii.String(r.names.KeyAlias(purpose)),
 		Description:       jsii.String("payment-dr " + r.cfg.Environment + " " + purpose + " data at rest in " + r.name),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     r.removal(awscdk.RemovalPolicy_RETAIN),
@@ -29,7 +31,7 @@ func newRegionKey(scope constructs.Construct, r region, purpose string) awskms.K
 		Actions:    jsii.Strings("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"),
 		Resources:  jsii.Strings("*"),
 		Conditions: &map[string]any{
-			"ArnLike": map[string]any{"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:" + r.name + ":" + r.cfg.Account + ":*"},
+			"ArnLike": map[string]any{"kms:EncryptionContext:aws:logs:arn": naming.ARN("logs", r.name, r.cfg.Account, "*")},
 		},
 	}), nil)
 	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

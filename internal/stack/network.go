@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/payment-dr/payment-dr/internal/config"
 )
 
 // Network is one Region's VPC and the security groups its neighbours use.
@@ -24,20 +26,21 @@ type Network struct {
 // calls, so the payment path does not depend on the NAT gateway.
 func newNetwork(scope constructs.Construct, r region, key awskms.IKey) Network {
 	c := constructs.NewConstruct(scope, jsii.String("Network"))
-	azs := []*string{jsii.String(r.name + "a"), jsii.String(r.name + "b"), jsii.String(r.name + "c")}
 	vpc := awsec2.NewVpc(c, jsii.String("Vpc"), &awsec2.VpcProps{
-		VpcName:            jsii.String("payment-vpc-" + r.name + "-" + r.cfg.Environment),
+		VpcName:            jsii.String(r.names.VPC(r.name)),
 		IpAddresses:        awsec2.IpAddresses_Cidr(jsii.String(r.cfg.CIDR(r.name))),
-		AvailabilityZones:  &azs,
+		AvailabilityZones:  jsii.Strings(r.cfg.AZIDs(r.name)...),
 		EnableDnsHostnames: jsii.Bool(true),
 		EnableDnsSupport:   jsii.Bool(true),
 		NatGateways:        jsii.Number(1),
+		// The layout config validation sizes the VPC for.
 		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
-			{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24), MapPublicIpOnLaunch: jsii.Bool(false)},
-			{Name: jsii.String("private"), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(22)},
+			{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(config.PublicSubnetBits), MapPublicIpOnLaunch: jsii.Bool(false)},
+			{Name: jsii.String("private"), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(config.PrivateSubnetBits)},
 		},
 		RestrictDefaultSecurityGroup: jsii.Bool(false),
 	})
+	placeByAZID(vpc)
 
 	flowLogs := awslogs.NewLogGroup(c, jsii.String("FlowLogs"), &awslogs.LogGroupProps{
 		Retention:     awslogs.RetentionDays_ONE_YEAR,
@@ -72,13 +75,13 @@ func newNetwork(scope constructs.Construct, r region, key awskms.IKey) Network {
 		Vpc:               vpc,
 		Description:       jsii.String("payment Lambda: HTTPS to AWS endpoints, MySQL to the database"),
 		AllowAllOutbound:  jsii.Bool(false),
-		SecurityGroupName: jsii.String("payment-lambda-" + r.cfg.Environment),
+		SecurityGroupName: jsii.String(r.names.LambdaSecurityGroup()),
 	})
 	dbSG := awsec2.NewSecurityGroup(c, jsii.String("DatabaseSG"), &awsec2.SecurityGroupProps{
 		Vpc:               vpc,
 		Description:       jsii.String("Aurora: MySQL from the payment Lambda only"),
 		AllowAllOutbound:  jsii.Bool(false),
-		SecurityGroupName: jsii.String("payment-db-" + r.cfg.Environment),
+		SecurityGroupName: jsii.String(r.names.DatabaseSecurityGroup()),
 	})
 	dbSG.AddIngressRule(lambdaSG, awsec2.Port_Tcp(jsii.Number(3306)), jsii.String("MySQL from the payment Lambda"), nil)
 	lambdaSG.AddEgressRule(dbSG, awsec2.Port_Tcp(jsii.Number(3306)), jsii.String("MySQL to Aurora"), nil)
@@ -88,6 +91,17 @@ func newNetwork(scope constructs.Construct, r region, key awskms.IKey) Network {
 	// account lookup at synth time, which this app must not require.
 	lambdaSG.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to AWS endpoints"), nil)
 
+	newInterfaceEndpoints(c, vpc, lambdaSG)
+	for _, subnet := range *vpc.PublicSubnets() {
+		suppress(subnet, "PCI.DSS.321-VPCNoUnrestrictedRouteToIGW", "Public subnets hold only the NAT gateway, whose egress needs the default route to the internet gateway; no workload runs in them and they assign no public IPs")
+	}
+	return Network{Vpc: vpc, LambdaSG: lambdaSG, DatabaseSG: dbSG}
+}
+
+// newInterfaceEndpoints adds the Secrets Manager and EventBridge endpoints
+// the payment Lambda calls, reachable over HTTPS from its group only.
+func newInterfaceEndpoints(c constructs.Construct, vpc awsec2.Vpc, lambdaSG awsec2.ISecurityGroup) {
+	private := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
 	endpointSG := awsec2.NewSecurityGroup(c, jsii.String("EndpointSG"), &awsec2.SecurityGroupProps{
 		Vpc:              vpc,
 		Description:      jsii.String("interface endpoints: HTTPS from the payment Lambda"),
@@ -106,10 +120,38 @@ func newNetwork(scope constructs.Construct, r region, key awskms.IKey) Network {
 			Subnets:           private,
 			SecurityGroups:    &[]awsec2.ISecurityGroup{endpointSG},
 			PrivateDnsEnabled: jsii.Bool(true),
+			// Not CDK's default (HTTPS from the whole VPC CIDR): only the
+			// Lambda's group, admitted above.
+			Open: jsii.Bool(false),
 		})
 	}
-	for _, subnet := range *vpc.PublicSubnets() {
-		suppress(subnet, "PCI.DSS.321-VPCNoUnrestrictedRouteToIGW", "Public subnets hold only the NAT gateway, whose egress needs the default route to the internet gateway; no workload runs in them and they assign no public IPs")
+}
+
+// placeByAZID places every subnet by AZ ID rather than AZ name: names map
+// to different physical zones in each account and a literal name may not
+// exist in it (cfn-lint W3010), an ID is the same zone everywhere. The VPC
+// construct only knows names, so it is given the IDs as names (they are
+// used for nothing but this property) and each subnet's property is
+// swapped for AvailabilityZoneId.
+func placeByAZID(vpc awsec2.Vpc) {
+	for _, list := range []*[]awsec2.ISubnet{vpc.PublicSubnets(), vpc.PrivateSubnets()} {
+		for _, sn := range *list {
+			cfn := sn.Node().DefaultChild().(awsec2.CfnSubnet)
+			cfn.AddPropertyDeletionOverride(jsii.String("AvailabilityZone"))
+			cfn.AddPropertyOverride(jsii.String("AvailabilityZoneId"), sn.AvailabilityZone())
+		}
 	}
-	return Network{Vpc: vpc, LambdaSG: lambdaSG, DatabaseSG: dbSG}
+}
+
+// azContext pre-answers CDK's availability-zone lookup for the stack's
+// account and Region with the configured AZ IDs. The VPC construct reads
+// the stack's zones even when given its own; unanswered, the lookup is
+// left as "missing context" in the assembly for the CLI to resolve
+// against the account at deploy time, which this offline synth avoids.
+func azContext(cfg config.Config) map[string]any {
+	out := map[string]any{}
+	for _, region := range cfg.Regions() {
+		out["availability-zones:account="+cfg.Account+":region="+region] = cfg.AZIDs(region)
+	}
+	return out
 }

@@ -14,8 +14,9 @@ import (
 )
 
 // newAlarmTopic is an encrypted, TLS-only SNS topic mailed to the on-call
-// address; every DR alarm notifies one.
-func newAlarmTopic(scope constructs.Construct, name, email string, key awskms.IKey) awssns.Topic {
+// address; every DR alarm notifies one. CloudWatch may publish only for
+// alarms of this account (aws:SourceAccount: no confused deputy).
+func newAlarmTopic(scope constructs.Construct, name, email, account string, key awskms.IKey) awssns.Topic {
 	topic := awssns.NewTopic(scope, jsii.String("AlarmTopic"), &awssns.TopicProps{
 		TopicName:  jsii.String(name),
 		MasterKey:  key,
@@ -27,6 +28,7 @@ func newAlarmTopic(scope constructs.Construct, name, email string, key awskms.IK
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
 		Actions:    jsii.Strings("sns:Publish"),
 		Resources:  &[]*string{topic.TopicArn()},
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": account}},
 	}))
 	return topic
 }
@@ -78,7 +80,7 @@ func newObservability(scope constructs.Construct, r region, p observabilityProps
 	action := awscloudwatchactions.NewSnsAction(p.topic)
 	for _, a := range alarms {
 		alarm := awscloudwatch.NewAlarm(c, jsii.String(a.id), &awscloudwatch.AlarmProps{
-			AlarmName:          jsii.String("payment-" + a.id + "-" + r.name + "-" + r.cfg.Environment),
+			AlarmName:          jsii.String(r.names.RegionalAlarm(a.id, r.name)),
 			AlarmDescription:   jsii.String(a.desc),
 			Metric:             a.metric,
 			Threshold:          jsii.Number(a.threshold),
@@ -94,7 +96,7 @@ func newObservability(scope constructs.Construct, r region, p observabilityProps
 		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String(title), Left: &metrics, Width: jsii.Number(12)})
 	}
 	awscloudwatch.NewDashboard(c, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
-		DashboardName: jsii.String("payment-dr-" + r.name + "-" + r.cfg.Environment),
+		DashboardName: jsii.String(r.names.Dashboard(r.name)),
 		Widgets: &[]*[]awscloudwatch.IWidget{
 			{graph("Aurora global replication lag (ms) - "+clusterID, lag), graph("DynamoDB replication latency (ms) -> "+r.peer, ddbLag)},
 			{graph("Aurora CPU and connections - "+clusterID, cpu, conns), graph("Payment Lambda errors and p99 duration", fnErrors, fnDuration)},

@@ -1,12 +1,11 @@
 // Package stack defines the payment DR infrastructure as AWS CDK constructs.
 // One constructor per concern (network, database, data, secrets, compute,
-// api, events, backup, observability, dns); a Region is a parameter, so the
+// api, events, backup, observability, dns, drstate); a Region is a parameter, so the
 // primary and the secondary are the same code called with different props.
 package stack
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/jsii-runtime-go"
 
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/naming"
@@ -33,11 +32,6 @@ func (r region) role() string {
 		return "primary"
 	}
 	return "secondary"
-}
-
-// arn builds an ARN in this account for a Region ("" for global services).
-func (r region) arn(service, inRegion, resource string) *string {
-	return jsii.String("arn:aws:" + service + ":" + inRegion + ":" + r.cfg.Account + ":" + resource)
 }
 
 // removal is RETAIN/SNAPSHOT when deletion protection is on, DESTROY for

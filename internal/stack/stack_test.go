@@ -35,7 +35,7 @@ func TestEveryRegionHasTheReferenceNetwork(t *testing.T) {
 			}
 			if contains(sn.Properties["Tags"], `"Private"`) {
 				private++
-				azs[fmt.Sprint(prop(sn, "AvailabilityZone"))] = true
+				azs[fmt.Sprint(prop(sn, "AvailabilityZoneId"))] = true
 			}
 		}
 		if private != 3 || len(azs) != 3 {
@@ -96,6 +96,8 @@ func TestGlobalDatabaseWithoutBacktrackOrLiteralPassword(t *testing.T) {
 		checks := map[string]any{
 			"GlobalClusterIdentifier": "payments-global-prod", "Engine": "aurora-mysql", "EngineVersion": s.cfg.DBEngineVersion,
 			"StorageEncrypted": true, "BackupRetentionPeriod": 7.0, "DeletionProtection": true, "EnableIAMDatabaseAuthentication": true,
+			// drctl reconcile writes re-applied payments through the Data API
+			"EnableHttpEndpoint": true,
 		}
 		for k, v := range checks {
 			if jsonOf(c.Properties[k]) != jsonOf(v) {
@@ -145,7 +147,7 @@ func TestNoTemplateContainsASecret(t *testing.T) {
 		}
 	}
 	primary := s.templates[s.cfg.PrimaryRegion]
-	for _, name := range []string{"payment-dr/prod/db-master", "payment-dr/prod/api-key"} {
+	for _, name := range []string{"payment-dr/prod/db-master", "payment-dr/prod/db-app", "payment-dr/prod/api-key"} {
 		sec := primary.one(t, "AWS::SecretsManager::Secret", map[string]any{"Name": name})
 		if sec.Properties["GenerateSecretString"] == nil || sec.Properties["SecretString"] != nil {
 			t.Errorf("%s is not generated at deploy time: %v", name, sec.Properties)
@@ -202,9 +204,7 @@ func TestPaymentLambdaIsTheRealGoBinary(t *testing.T) {
 				t.Errorf("%s: env %s missing", region, k)
 			}
 		}
-		if !contains(env["DB_HOST"], "Endpoint.Address") || contains(env["DB_HOST"], "ReadEndpoint") {
-			t.Errorf("%s: DB_HOST must be this Region's cluster (writer) endpoint, got %v", region, env["DB_HOST"])
-		}
+		// DB_HOST: TestNoClusterEndpointAddressIsRead.
 		for k, v := range env {
 			if strings.Contains(strings.ToLower(k), "password") || contains(v, "resolve:secretsmanager") {
 				t.Errorf("%s: secret material in the Lambda environment: %s", region, k)
@@ -217,6 +217,13 @@ func TestPaymentLambdaIsTheRealGoBinary(t *testing.T) {
 			t.Fatalf("%s: asset key %q is not a content hash", region, key)
 		}
 		isELFArm64(t, filepath.Join(s.dir, "asset."+hash, "bootstrap"))
+		// The CA bundle the service verifies Aurora against is in the package.
+		if env["DB_TLS_CA_FILE"] != "/var/task/"+RDSCABundle {
+			t.Errorf("%s: DB_TLS_CA_FILE %v", region, env["DB_TLS_CA_FILE"])
+		}
+		if data, err := os.ReadFile(filepath.Join(s.dir, "asset."+hash, RDSCABundle)); err != nil || countCertificates(data) < 10 {
+			t.Errorf("%s: the asset lacks the RDS CA bundle (%v, %d certificates)", region, err, countCertificates(data))
+		}
 	}
 }
 
@@ -224,23 +231,20 @@ func TestLambdaPermissionsAreScopedToNamedResources(t *testing.T) {
 	s := synthesize(t)
 	for _, region := range s.cfg.Regions() {
 		tpl := s.templates[region]
-		var doc string
-		for _, p := range tpl.ofType("AWS::IAM::ManagedPolicy") {
-			if contains(p.Properties, "events:PutEvents") && contains(p.Properties, "dynamodb:PutItem") {
-				doc = jsonOf(p.Properties["PolicyDocument"])
-			}
-		}
-		if doc == "" {
-			t.Fatalf("%s: payment Lambda policy not found", region)
-		}
+		doc := lambdaPolicy(t, tpl, "PaymentsRole")
 		for _, want := range []string{
 			"arn:aws:dynamodb:" + region + ":111111111111:table/payment-sessions-prod",
-			"secret:payment-dr/prod/db-master-??????",
+			"secret:payment-dr/prod/db-app-??????",
 			"secret:payment-dr/prod/api-key-??????",
 		} {
 			if !strings.Contains(doc, want) {
 				t.Errorf("%s: policy lacks %s", region, want)
 			}
+		}
+		// The payment service connects as the app user: the master
+		// credentials belong to the migration function alone.
+		if strings.Contains(doc, "db-master") {
+			t.Errorf("%s: the payment Lambda may read the master secret", region)
 		}
 		if strings.Contains(doc, `"dynamodb:*"`) || strings.Contains(doc, `"Action":"*"`) {
 			t.Errorf("%s: wildcard actions in %s", region, doc)
@@ -324,7 +328,7 @@ func TestEventsForwardToThePeerWithoutLoops(t *testing.T) {
 		peer := s.cfg.Other(region)
 		tpl := s.templates[region]
 		tpl.one(t, "AWS::Events::EventBus", map[string]any{"Name": "payment-events-" + region + "-prod"})
-		rule := tpl.ofType("AWS::Events::Rule")[0]
+		rule := tpl.one(t, "AWS::Events::Rule", map[string]any{"Name": "payment-forward-" + region + "-prod"})
 		pattern := prop(rule, "EventPattern").(map[string]any)
 		if jsonOf(pattern["source"]) != `["custom.payment"]` || jsonOf(pattern["detail-type"]) != `["Payment Processed","Payment Failed"]` {
 			t.Errorf("%s: pattern %v", region, pattern)
@@ -440,17 +444,13 @@ func TestParametersForDRInBothRegions(t *testing.T) {
 		tpl := s.templates[region]
 		for _, name := range []string{
 			"/payment/prod/db/" + role + "/endpoint", "/payment/prod/db/" + role + "/reader-endpoint",
-			"/payment/prod/dr/active-region", "/payment/prod/dr/writer-endpoint", "/payment/prod/dr/zone-id",
+			"/payment/prod/dr/zone-id",
 			"/payment/prod/dr/health-check/us-east-1", "/payment/prod/dr/health-check/us-west-2", "/payment/prod/api/key-secret-id",
 		} {
 			p := tpl.one(t, "AWS::SSM::Parameter", map[string]any{"Name": name})
 			if p.Properties["Type"] != "String" {
 				t.Errorf("%s: %s type %v", region, name, p.Properties["Type"])
 			}
-		}
-		active := tpl.one(t, "AWS::SSM::Parameter", map[string]any{"Name": "/payment/prod/dr/active-region"})
-		if active.Properties["Value"] != s.cfg.PrimaryRegion {
-			t.Errorf("%s: active Region starts as %v", region, active.Properties["Value"])
 		}
 	}
 }

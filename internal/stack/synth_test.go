@@ -52,17 +52,28 @@ func testConfig() config.Config {
 	c.Environment = "prod"
 	c.DomainName = "example.com"
 	c.AlarmEmail = "oncall@example.com"
+	c.ParentHostedZoneID = "Z0123456789PARENTZONE"
 	return c
 }
 
 // lambdaDir returns a directory holding a real build of the Lambda in
-// cmd/<name>: make's build if present, otherwise one built here.
+// cmd/<name>: make's build if present, otherwise one built here (with the
+// RDS CA bundle written by make's script for the payment service).
 func lambdaDir(t testing.TB, name string) string {
 	root, _ := filepath.Abs("../..")
 	dir := filepath.Join(root, "build", name)
 	if _, err := os.Stat(filepath.Join(dir, "bootstrap")); err == nil {
 		return dir
 	}
+	defer func() {
+		if name != "payments" {
+			return
+		}
+		cmd := exec.Command("node", filepath.Join(root, "scripts", "rds-ca-bundle.js"), filepath.Join(dir, RDSCABundle))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("writing the RDS CA bundle (make lambda does it): %v\n%s", err, out)
+		}
+	}()
 	dir = filepath.Join(os.TempDir(), "payment-dr-stack-test-"+name)
 	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", filepath.Join(dir, "bootstrap"), "./cmd/"+name)
 	cmd.Dir = root
@@ -79,7 +90,11 @@ func synthesize(t *testing.T) *synthesized {
 		s := &synthesized{cfg: testConfig(), dir: filepath.Join(os.TempDir(), "payment-dr-stack-test-out"), templates: map[string]template{}}
 		_ = os.RemoveAll(s.dir)
 		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(s.dir)})
-		stacks := Build(app, s.cfg, Assets{Payments: lambdaDir(t, "payments"), Evaluate: lambdaDir(t, "drctl-evaluate")})
+		assets := Assets{Payments: lambdaDir(t, "payments"), Evaluate: lambdaDir(t, "drctl-evaluate")}
+		if synthErr = CheckAssets(assets); synthErr != nil {
+			return
+		}
+		stacks := Build(app, s.cfg, assets)
 		ApplyNag(app)
 		app.Synth(nil)
 		if s.nagErrors, synthErr = NagErrors(s.dir); synthErr != nil {

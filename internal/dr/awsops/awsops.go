@@ -13,12 +13,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
@@ -27,14 +30,17 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/rdsdata"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr/dnscheck"
 	"github.com/payment-dr/payment-dr/internal/drpolicy"
 	"github.com/payment-dr/payment-dr/internal/naming"
 )
@@ -48,6 +54,8 @@ type RDSAPI interface {
 	DescribeDBClusters(context.Context, *rds.DescribeDBClustersInput, ...func(*rds.Options)) (*rds.DescribeDBClustersOutput, error)
 	SwitchoverGlobalCluster(context.Context, *rds.SwitchoverGlobalClusterInput, ...func(*rds.Options)) (*rds.SwitchoverGlobalClusterOutput, error)
 	FailoverGlobalCluster(context.Context, *rds.FailoverGlobalClusterInput, ...func(*rds.Options)) (*rds.FailoverGlobalClusterOutput, error)
+	DescribeDBClusterSnapshots(context.Context, *rds.DescribeDBClusterSnapshotsInput, ...func(*rds.Options)) (*rds.DescribeDBClusterSnapshotsOutput, error)
+	CopyDBClusterSnapshot(context.Context, *rds.CopyDBClusterSnapshotInput, ...func(*rds.Options)) (*rds.CopyDBClusterSnapshotOutput, error)
 }
 
 // SSMAPI reads and writes the DR parameters.
@@ -73,9 +81,11 @@ type BackupAPI interface {
 	backup.ListRecoveryPointsByBackupVaultAPIClient
 }
 
-// LambdaAPI describes the payment function.
+// LambdaAPI describes the payment function and fences its writes.
 type LambdaAPI interface {
 	GetFunction(context.Context, *lambda.GetFunctionInput, ...func(*lambda.Options)) (*lambda.GetFunctionOutput, error)
+	PutFunctionConcurrency(context.Context, *lambda.PutFunctionConcurrencyInput, ...func(*lambda.Options)) (*lambda.PutFunctionConcurrencyOutput, error)
+	DeleteFunctionConcurrency(context.Context, *lambda.DeleteFunctionConcurrencyInput, ...func(*lambda.Options)) (*lambda.DeleteFunctionConcurrencyOutput, error)
 }
 
 // Route53API reads health checks and the failover records.
@@ -118,31 +128,82 @@ type AWS struct {
 	// DeniedActions simulates (the scheduled evaluator checks the DR role,
 	// not its own); otherwise the caller's.
 	SimulateARN string
+	// Home is the Region read first (the run's target: during a failover
+	// the Region expected to be alive), and the Region of STS.
+	Home string
+	// DNS asks the zone's authoritative name servers (FailoverAnswer).
+	DNS dnscheck.Checker
+	// ReconcileData restores and reads the old primary's kept data.
+	ReconcileData *ReconcileAccess
+}
+
+// Per-call bounds: every attempt of every AWS call times out after
+// AttemptTimeout and is retried at most Attempts times in all, so a hung
+// Region costs seconds, not the SDK's default minutes.
+const (
+	AttemptTimeout = 2 * time.Second
+	Attempts       = 3
+	MaxBackoff     = time.Second
+)
+
+// Bounded returns awsCfg with a per-attempt timeout (the HTTP client's
+// timeout covers one attempt: each retry is a new request) and a retryer
+// of at most Attempts attempts backing off up to maxBackoff.
+func Bounded(awsCfg aws.Config, attempt, maxBackoff time.Duration) aws.Config {
+	c := awsCfg.Copy()
+	c.HTTPClient = awshttp.NewBuildableClient().WithTimeout(attempt)
+	c.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts, o.MaxBackoff = Attempts, maxBackoff
+		})
+	}
+	return c
 }
 
 // New builds the clients from an aws.Config (credentials already set up,
-// e.g. assumed DR role).
+// e.g. assumed DR role); awsCfg.Region is Home, read first and used for
+// STS (its regional endpoint).
 func New(cfg config.Config, awsCfg aws.Config) *AWS {
-	a := &AWS{Cfg: cfg, Regions: map[string]Regional{}, HTTP: &http.Client{Timeout: 5 * time.Second}, Now: time.Now}
+	a := &AWS{Cfg: cfg, Regions: map[string]Regional{}, HTTP: &http.Client{Timeout: 5 * time.Second}, Now: time.Now, Home: awsCfg.Region}
+	if !slices.Contains(cfg.Regions(), a.Home) {
+		a.Home = cfg.PrimaryRegion
+	}
+	rc := &ReconcileAccess{A: a, RDS: map[string]RestoreAPI{}, Data: map[string]DataAPI{}, Secrets: map[string]SecretsAPI{}, InstanceClass: cfg.DBInstanceClass}
 	for _, r := range cfg.Regions() {
 		c := awsCfg.Copy()
 		c.Region = r
-		a.Regions[r] = Regional{RDS: rds.NewFromConfig(c), SSM: ssm.NewFromConfig(c), CloudWatch: cloudwatch.NewFromConfig(c),
+		rdsClient := rds.NewFromConfig(c)
+		a.Regions[r] = Regional{RDS: rdsClient, SSM: ssm.NewFromConfig(c), CloudWatch: cloudwatch.NewFromConfig(c),
 			DynamoDB: dynamodb.NewFromConfig(c), Backup: backup.NewFromConfig(c), Lambda: lambda.NewFromConfig(c)}
+		rc.RDS[r], rc.Data[r], rc.Secrets[r] = rdsClient, rdsdata.NewFromConfig(c), secretsmanager.NewFromConfig(c)
 	}
+	a.ReconcileData = rc
 	g := awsCfg.Copy()
 	g.Region = "us-east-1" // Route 53 and IAM are global; their endpoints live there
-	a.Route53, a.IAM, a.STS = route53.NewFromConfig(g), iam.NewFromConfig(g), sts.NewFromConfig(g)
+	a.Route53, a.IAM = route53.NewFromConfig(g), iam.NewFromConfig(g)
+	h := awsCfg.Copy()
+	h.Region = a.Home
+	a.STS = sts.NewFromConfig(h)
+	a.DNS = dnscheck.Checker{Zone: a.names().ZoneName()}
 	return a
 }
 
 func (a *AWS) names() naming.Names { return naming.New(a.Cfg.Environment, a.Cfg.DomainName) }
 
-// eachRegion tries fn in the primary, then the secondary: during an
-// outage one of them answers.
+// order is the Regions to read from: Home first.
+func (a *AWS) order() []string {
+	home := a.Home
+	if home == "" {
+		home = a.Cfg.PrimaryRegion
+	}
+	return []string{home, a.Cfg.Other(home)}
+}
+
+// eachRegion tries fn in Home, then the other Region: during an outage of
+// the other Region, nothing waits on it.
 func eachRegion[T any](a *AWS, fn func(region string, c Regional) (T, error)) (T, error) {
 	var errs []error
-	for _, r := range a.Cfg.Regions() {
+	for _, r := range a.order() {
 		v, err := fn(r, a.Regions[r])
 		if err == nil {
 			return v, nil
@@ -167,22 +228,22 @@ func (a *AWS) GlobalCluster(ctx context.Context) (dr.GlobalCluster, error) {
 	}
 	gc := out.GlobalClusters[0]
 	g := dr.GlobalCluster{ID: aws.ToString(gc.GlobalClusterIdentifier), Status: aws.ToString(gc.Status)}
-	if fs := gc.FailoverState; fs != nil && fs.Status != "" && fs.Status != "cancelling" {
-		if to, err := arn.Parse(aws.ToString(fs.ToDbClusterArn)); err == nil {
-			g.MovingTo = to.Region
-		}
+	if fs := gc.FailoverState; fs != nil && fs.Status != "" {
+		g.Move = dr.Move{From: arnRegion(fs.FromDbClusterArn), To: arnRegion(fs.ToDbClusterArn), Status: string(fs.Status), DataLossAllowed: aws.ToBool(fs.IsDataLossAllowed)}
 	}
 	for _, m := range gc.GlobalClusterMembers {
 		parsed, err := arn.Parse(aws.ToString(m.DBClusterArn))
 		if err != nil {
 			continue
 		}
-		member := dr.Member{Region: parsed.Region, ClusterARN: aws.ToString(m.DBClusterArn), Writer: aws.ToBool(m.IsWriter), Status: "unknown"}
+		member := dr.Member{Region: parsed.Region, ClusterARN: aws.ToString(m.DBClusterArn), Writer: aws.ToBool(m.IsWriter), Status: "unknown",
+			SynchronizationStatus: string(m.SynchronizationStatus)}
 		if c, ok := a.Regions[parsed.Region]; ok {
 			d, err := c.RDS.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: m.DBClusterArn})
 			if err == nil && len(d.DBClusters) == 1 {
-				member.Status, member.Endpoint = aws.ToString(d.DBClusters[0].Status), aws.ToString(d.DBClusters[0].Endpoint)
-				member.Instances = len(d.DBClusters[0].DBClusterMembers)
+				dc := d.DBClusters[0]
+				member.Status, member.Endpoint = aws.ToString(dc.Status), aws.ToString(dc.Endpoint)
+				member.Instances, member.EngineVersion = len(dc.DBClusterMembers), aws.ToString(dc.EngineVersion)
 			} else if err != nil {
 				member.Status = "unreachable"
 			}
@@ -193,9 +254,7 @@ func (a *AWS) GlobalCluster(ctx context.Context) (dr.GlobalCluster, error) {
 	return g, nil
 }
 
-func (a *AWS) clusterARN(region string) string {
-	return "arn:aws:rds:" + region + ":" + a.Cfg.Account + ":cluster:" + a.names().ClusterID(region)
-}
+func (a *AWS) clusterARN(region string) string { return a.names().ClusterARN(region, a.Cfg.Account) }
 
 // Switchover implements dr.Cloud (SwitchoverGlobalCluster, sent to the target Region).
 func (a *AWS) Switchover(ctx context.Context, region string) error {
@@ -240,10 +299,40 @@ func (a *AWS) latestMetric(ctx context.Context, region, ns, name, stat string, d
 	return out.MetricDataResults[0].Values[0], nil
 }
 
-// ReplicationLag implements dr.Cloud.
+// ReplicationLag implements dr.Cloud: the RPO lag of the cluster in
+// region, from the metric its engine version publishes.
 func (a *AWS) ReplicationLag(ctx context.Context, region string) (time.Duration, error) {
-	v, err := a.latestMetric(ctx, region, "AWS/RDS", "AuroraGlobalDBReplicationLag", "Maximum", map[string]string{"DBClusterIdentifier": a.names().ClusterID(region)})
+	id := a.names().ClusterID(region)
+	d, err := a.Regions[region].RDS.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(a.clusterARN(region))})
+	if err != nil {
+		return 0, fmt.Errorf("DescribeDBClusters %s (engine version): %w", id, err)
+	}
+	version := ""
+	if len(d.DBClusters) == 1 {
+		version = aws.ToString(d.DBClusters[0].EngineVersion)
+	}
+	v, err := a.latestMetric(ctx, region, "AWS/RDS", LagMetric(version), "Maximum", map[string]string{"DBClusterIdentifier": id})
 	return time.Duration(v * float64(time.Millisecond)), err
+}
+
+// LagMetric is the CloudWatch metric of a secondary's RPO lag: Aurora
+// MySQL 3.04 and later publish AuroraGlobalDBRPOLag (time for a commit on
+// the primary to be stored in the secondary); earlier versions only
+// AuroraGlobalDBReplicationLag.
+func LagMetric(engineVersion string) string {
+	const marker = ".mysql_aurora."
+	i := strings.Index(engineVersion, marker)
+	if i < 0 {
+		return "AuroraGlobalDBReplicationLag"
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(engineVersion[i+len(marker):], "%d.%d", &major, &minor); err != nil {
+		return "AuroraGlobalDBReplicationLag"
+	}
+	if major > 3 || major == 3 && minor >= 4 {
+		return "AuroraGlobalDBRPOLag"
+	}
+	return "AuroraGlobalDBReplicationLag"
 }
 
 // TableReplicationLatency implements dr.Cloud.
@@ -278,8 +367,8 @@ func (a *AWS) param(ctx context.Context, name string) (string, error) {
 	})
 }
 
-// HealthCheckHealthy implements dr.Cloud: healthy when most Route 53
-// checkers report success.
+// HealthCheckHealthy implements dr.Cloud: healthy as Route 53 decides,
+// when more than 18 % of its checkers report success.
 func (a *AWS) HealthCheckHealthy(ctx context.Context, region string) (bool, error) {
 	id, err := a.param(ctx, a.names().HealthCheckParam(region))
 	if err != nil {
@@ -289,17 +378,19 @@ func (a *AWS) HealthCheckHealthy(ctx context.Context, region string) (bool, erro
 	if err != nil {
 		return false, err
 	}
-	return majorityHealthy(out.HealthCheckObservations), nil
+	return route53Healthy(out.HealthCheckObservations), nil
 }
 
-func majorityHealthy(obs []r53types.HealthCheckObservation) bool {
+// route53Healthy applies Route 53's rule: an endpoint is healthy when more
+// than 18 % of the health checkers report it healthy.
+func route53Healthy(obs []r53types.HealthCheckObservation) bool {
 	ok := 0
 	for _, o := range obs {
 		if o.StatusReport != nil && strings.HasPrefix(aws.ToString(o.StatusReport.Status), "Success") {
 			ok++
 		}
 	}
-	return len(obs) > 0 && ok*2 > len(obs)
+	return len(obs) > 0 && ok*100 > 18*len(obs)
 }
 
 // FailoverRecordsHaveHealthChecks implements dr.Cloud.
@@ -452,9 +543,14 @@ func (a *AWS) DeniedActions(ctx context.Context) ([]string, error) {
 	}
 	var denied []string
 	for _, st := range drpolicy.Statements(a.Cfg, ids) {
-		out, err := a.IAM.SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{
-			PolicySourceArn: aws.String(principal), ActionNames: st.Actions, ResourceArns: st.Resources,
-		})
+		in := &iam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String(principal), ActionNames: st.Actions, ResourceArns: st.Resources}
+		// A statement's conditions hold only with their context keys: pass
+		// them, or a conditioned statement is reported denied.
+		for k, vs := range st.Context() {
+			in.ContextEntries = append(in.ContextEntries, iamtypes.ContextEntry{
+				ContextKeyName: aws.String(k), ContextKeyType: iamtypes.ContextKeyTypeEnumString, ContextKeyValues: vs})
+		}
+		out, err := a.IAM.SimulatePrincipalPolicy(ctx, in)
 		if err != nil {
 			return nil, fmt.Errorf("simulating %s for %s: %w", st.Sid, principal, err)
 		}

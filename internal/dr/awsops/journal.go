@@ -2,6 +2,7 @@ package awsops
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -43,20 +44,39 @@ func (a *AWS) JournalMirror(target string) *JournalMirror {
 	return m
 }
 
-// Put writes the item in the first Region that accepts it.
+// Put writes the item in the first Region that accepts it, only if the
+// stored item is older than data's journal version (a conditional write
+// on the item's version attribute): a second drctl driving the same run
+// gets journal.ErrConflict instead of overwriting the first.
 func (m *JournalMirror) Put(ctx context.Context, id string, data []byte) error {
+	var j struct {
+		Version int64 `json:"version"`
+	}
+	if err := json.Unmarshal(data, &j); err != nil || j.Version <= 0 {
+		return fmt.Errorf("journal mirror: %s has no version (%v)", id, err)
+	}
 	now := m.Now()
+	version := &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(j.Version, 10)}
 	item := map[string]ddbtypes.AttributeValue{
 		"sessionId": &ddbtypes.AttributeValueMemberS{Value: JournalKeyPrefix + id},
 		"journal":   &ddbtypes.AttributeValueMemberS{Value: string(data)},
+		"version":   version,
 		"updatedAt": &ddbtypes.AttributeValueMemberS{Value: now.UTC().Format(time.RFC3339Nano)},
 		"expiresAt": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(journalRetention).Unix(), 10)},
 	}
 	var errs []error
 	for _, r := range m.Regions {
-		_, err := m.Clients[r].PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(m.Table), Item: item})
-		if err == nil {
+		_, err := m.Clients[r].PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(m.Table), Item: item,
+			ConditionExpression:       aws.String("attribute_not_exists(sessionId) OR #v < :v"),
+			ExpressionAttributeNames:  map[string]string{"#v": "version"},
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":v": version},
+		})
+		var cond *ddbtypes.ConditionalCheckFailedException
+		switch {
+		case err == nil:
 			return nil
+		case errors.As(err, &cond):
+			return fmt.Errorf("%s: version %d of %s is not newer than the stored one: %w", r, j.Version, id, journal.ErrConflict)
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", r, err))
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr/dnscheck/dnstest"
 	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
 )
@@ -49,12 +50,35 @@ type sdkWorld struct {
 	reserved  *int
 	headless  string // Region whose cluster has no instance
 	simulated string // PolicySourceArn seen by SimulatePrincipalPolicy
+	// hang: every endpoint of these Regions accepts and never answers.
+	hang map[string]bool
+	// snapshots is the DBClusterSnapshots XML DescribeDBClusterSnapshots returns.
+	snapshots string
+	// data serves the Data API: cluster ARN -> database (reconcile tests).
+	data *dataAPI
+	// restored: the temporary cluster's DescribeDBClusters polls until
+	// available; -1 when it does not exist.
+	restored int
+}
+
+// hung blocks a request to a hanging Region until the client gives up.
+func (w *sdkWorld) hung(r *http.Request, region, what string) bool {
+	w.mu.Lock()
+	h := w.hang[region]
+	if h {
+		w.log("hung " + region + " " + what)
+	}
+	w.mu.Unlock()
+	if h {
+		<-r.Context().Done()
+	}
+	return h
 }
 
 var scopeRe = regexp.MustCompile(`Credential=[^/]+/[0-9]+/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request`)
 
 func newSDKWorld() *sdkWorld {
-	w := &sdkWorld{writer: "us-east-1", lagMs: 900, denied: map[string]bool{}, items: map[string]map[string]any{},
+	w := &sdkWorld{restored: -1, writer: "us-east-1", lagMs: 900, denied: map[string]bool{}, items: map[string]map[string]any{}, hang: map[string]bool{},
 		params: map[string]map[string]string{"us-east-1": {}, "us-west-2": {}}}
 	for _, r := range []string{"us-east-1", "us-west-2"} {
 		p := w.params[r]
@@ -72,12 +96,15 @@ func (w *sdkWorld) log(s string) { w.requests = append(w.requests, s) }
 
 func (w *sdkWorld) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	region, service := "", ""
 	if m := scopeRe.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
 		region, service = m[1], m[2]
 	}
+	if w.hung(r, region, service+" "+r.Header.Get("X-Amz-Target")+" "+r.URL.Path+" "+string(body[:min(len(body), 60)])) {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	switch {
 	case service == "monitoring":
 		w.cloudWatch(rw, r, body, region)
@@ -87,12 +114,21 @@ func (w *sdkWorld) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.dynamo(rw, r, body, region)
 	case service == "route53":
 		w.route53(rw, r)
+	case service == "rds-data":
+		w.log("rds-data " + region + " " + r.URL.Path)
+		w.data.serve(rw, r.URL.Path, body)
+	case service == "secretsmanager":
+		var in struct{ SecretId string }
+		_ = json.Unmarshal(body, &in)
+		w.log("secretsmanager " + region + " " + r.Header.Get("X-Amz-Target") + " " + in.SecretId)
+		rw.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		fmt.Fprintf(rw, `{"ARN":"arn:aws:secretsmanager:%s:111111111111:secret:%s-AbCdEf","Name":%q}`, region, in.SecretId, in.SecretId)
 	case service == "backup":
 		w.log("backup " + region + " " + r.URL.Path)
 		fmt.Fprintf(rw, `{"RecoveryPoints":[{"Status":"COMPLETED","CreationDate":%d},{"Status":"PARTIAL","CreationDate":%d}]}`,
 			time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC).Unix(), time.Date(2026, 11, 25, 3, 30, 0, 0, time.UTC).Unix())
 	case service == "lambda":
-		w.log("lambda " + region + " " + r.URL.Path)
+		w.log("lambda " + region + " " + r.Method + " " + r.URL.Path + " " + string(body))
 		conc := ""
 		if w.reserved != nil {
 			conc = fmt.Sprintf(`,"Concurrency":{"ReservedConcurrentExecutions":%d}`, *w.reserved)
@@ -216,48 +252,21 @@ func (w *sdkWorld) query(rw http.ResponseWriter, form url.Values, region, servic
 		fmt.Fprintf(rw, `<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>1</RequestId></ErrorResponse>`, code, msg)
 	}
 	switch action {
+	case "AssumeRole":
+		w.log("sts " + region + " AssumeRole DurationSeconds=" + form.Get("DurationSeconds"))
+		fmt.Fprintf(rw, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>ASIAASSUMED</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>%s</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::111111111111:assumed-role/payment-dr-automation-dev/drctl</Arn><AssumedRoleId>AROA:drctl</AssumedRoleId></AssumedRoleUser></AssumeRoleResult></AssumeRoleResponse>`,
+			time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
 	case "GetCallerIdentity":
 		fmt.Fprint(rw, `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:sts::111111111111:assumed-role/payment-dr-automation-dev/drctl</Arn><UserId>AROA:drctl</UserId><Account>111111111111</Account></GetCallerIdentityResult></GetCallerIdentityResponse>`)
 	case "SimulatePrincipalPolicy":
-		w.simulated = form.Get("PolicySourceArn")
-		var results strings.Builder
-		for i := 1; form.Get(fmt.Sprintf("ActionNames.member.%d", i)) != ""; i++ {
-			action := form.Get(fmt.Sprintf("ActionNames.member.%d", i))
-			overall := "allowed"
-			var per strings.Builder
-			for j := 1; form.Get(fmt.Sprintf("ResourceArns.member.%d", j)) != ""; j++ {
-				res := form.Get(fmt.Sprintf("ResourceArns.member.%d", j))
-				d := "allowed"
-				if w.denied[action+" "+res] {
-					d, overall = "implicitDeny", "implicitDeny"
-				}
-				fmt.Fprintf(&per, `<member><EvalResourceName>%s</EvalResourceName><EvalResourceDecision>%s</EvalResourceDecision></member>`, res, d)
-			}
-			fmt.Fprintf(&results, `<member><EvalActionName>%s</EvalActionName><EvalResourceName>*</EvalResourceName><EvalDecision>%s</EvalDecision><ResourceSpecificResults>%s</ResourceSpecificResults></member>`, action, overall, per.String())
-		}
-		fmt.Fprintf(rw, `<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults>%s</EvaluationResults></SimulatePrincipalPolicyResult></SimulatePrincipalPolicyResponse>`, results.String())
+		w.simulate(rw, form)
 	case "DescribeGlobalClusters":
-		if form.Get("GlobalClusterIdentifier") != "payments-global-dev" {
-			fail("GlobalClusterNotFoundFault", "no such global cluster")
+		w.describeGlobal(rw, form, fail)
+	case "DescribeDBClusters":
+		if id := form.Get("DBClusterIdentifier"); !strings.Contains(id, ":") {
+			w.describeByID(rw, id, region, fail)
 			return
 		}
-		status := "available"
-		if w.pending != "" {
-			status = "switching-over"
-			if w.polls--; w.polls <= 0 {
-				w.writer, w.pending, status = w.pending, "", "available"
-			}
-		}
-		var members string
-		for _, r := range []string{"us-east-1", "us-west-2"} {
-			members += fmt.Sprintf(`<GlobalClusterMember><DBClusterArn>arn:aws:rds:%s:111111111111:cluster:payments-%s-dev</DBClusterArn><IsWriter>%v</IsWriter></GlobalClusterMember>`, r, r, r == w.writer)
-		}
-		state := ""
-		if w.pending != "" {
-			state = fmt.Sprintf(`<FailoverState><Status>switching-over</Status><FromDbClusterArn>arn:aws:rds:%[1]s:111111111111:cluster:payments-%[1]s-dev</FromDbClusterArn><ToDbClusterArn>arn:aws:rds:%[2]s:111111111111:cluster:payments-%[2]s-dev</ToDbClusterArn></FailoverState>`, w.writer, w.pending)
-		}
-		fmt.Fprintf(rw, `<DescribeGlobalClustersResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeGlobalClustersResult><GlobalClusters><GlobalClusterMember><GlobalClusterIdentifier>payments-global-dev</GlobalClusterIdentifier><Status>%s</Status>%s<GlobalClusterMembers>%s</GlobalClusterMembers></GlobalClusterMember></GlobalClusters></DescribeGlobalClustersResult></DescribeGlobalClustersResponse>`, status, state, members)
-	case "DescribeDBClusters":
 		arn := form.Get("DBClusterIdentifier")
 		r := strings.Split(arn, ":")[3]
 		if r != region {
@@ -268,7 +277,21 @@ func (w *sdkWorld) query(rw http.ResponseWriter, form url.Values, region, servic
 		if r == w.headless {
 			instances = ""
 		}
-		fmt.Fprintf(rw, `<DescribeDBClustersResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeDBClustersResult><DBClusters><DBCluster><DBClusterIdentifier>payments-%[1]s-dev</DBClusterIdentifier><Status>available</Status><Endpoint>payments-%[1]s-dev.cluster-abc.%[1]s.rds.amazonaws.com</Endpoint><DBClusterMembers>%[2]s</DBClusterMembers></DBCluster></DBClusters></DescribeDBClustersResult></DescribeDBClustersResponse>`, r, instances)
+		fmt.Fprintf(rw, `<DescribeDBClustersResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeDBClustersResult><DBClusters><DBCluster><DBClusterIdentifier>payments-%[1]s-dev</DBClusterIdentifier><Status>available</Status><EngineVersion>8.0.mysql_aurora.3.05.2</EngineVersion><Endpoint>payments-%[1]s-dev.cluster-abc.%[1]s.rds.amazonaws.com</Endpoint><DBClusterMembers>%[2]s</DBClusterMembers></DBCluster></DBClusters></DescribeDBClustersResult></DescribeDBClustersResponse>`, r, instances)
+	case "RestoreDBClusterFromSnapshot", "CreateDBInstance", "EnableHttpEndpoint", "DeleteDBInstance", "DeleteDBCluster":
+		w.log(fmt.Sprintf("restore %s %s %s%s%s %s %s", region, action, form.Get("DBClusterIdentifier"), form.Get("DBInstanceIdentifier"), form.Get("ResourceArn"), form.Get("SnapshotIdentifier"), form.Get("DBSubnetGroupName")))
+		switch action {
+		case "RestoreDBClusterFromSnapshot":
+			w.restored = 2
+		case "DeleteDBCluster":
+			w.restored = -1
+		}
+		fmt.Fprintf(rw, `<%[1]sResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><%[1]sResult></%[1]sResult></%[1]sResponse>`, action)
+	case "DescribeDBClusterSnapshots":
+		fmt.Fprintf(rw, `<DescribeDBClusterSnapshotsResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeDBClusterSnapshotsResult><DBClusterSnapshots>%s</DBClusterSnapshots></DescribeDBClusterSnapshotsResult></DescribeDBClusterSnapshotsResponse>`, w.snapshots)
+	case "CopyDBClusterSnapshot":
+		w.log("copy " + form.Get("SourceDBClusterSnapshotIdentifier") + " -> " + form.Get("TargetDBClusterSnapshotIdentifier"))
+		fmt.Fprint(rw, `<CopyDBClusterSnapshotResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><CopyDBClusterSnapshotResult><DBClusterSnapshot><Status>creating</Status></DBClusterSnapshot></CopyDBClusterSnapshotResult></CopyDBClusterSnapshotResponse>`)
 	case "SwitchoverGlobalCluster", "FailoverGlobalCluster":
 		target := strings.Split(form.Get("TargetDbClusterIdentifier"), ":")[3]
 		if target != region {
@@ -290,9 +313,12 @@ func (w *sdkWorld) query(rw http.ResponseWriter, form url.Values, region, servic
 // Regional names answer for their Region, the failover name for the
 // Region Route 53 would choose.
 func (w *sdkWorld) health(rw http.ResponseWriter, r *http.Request) {
+	host := strings.Split(r.Host, ":")[0]
+	if strings.HasPrefix(host, "api-us-east-1.") && w.hung(r, "us-east-1", "GET "+host) {
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	host := strings.Split(r.Host, ":")[0]
 	region := "us-east-1"
 	switch {
 	case strings.HasPrefix(host, "api-us-west-2."):
@@ -335,14 +361,22 @@ func testConfig() config.Config {
 // startWorld serves the world and returns an AWS whose SDK clients and
 // HTTPS client reach only it.
 func startWorld(t *testing.T, now time.Time) (*AWS, *sdkWorld) {
+	return startWorldWith(t, now, func(*aws.Config) {})
+}
+
+// startWorldWith lets a test change the SDK configuration (home Region,
+// bounds) before the clients are built.
+func startWorldWith(t *testing.T, now time.Time, tune func(*aws.Config)) (*AWS, *sdkWorld) {
 	t.Helper()
 	w := newSDKWorld()
 	srv := httptest.NewServer(w)
 	t.Cleanup(srv.Close)
 	api := httptest.NewTLSServer(http.HandlerFunc(w.health))
 	t.Cleanup(api.Close)
-	a := New(testConfig(), aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")})
+	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")}
+	tune(&cfg)
+	a := New(testConfig(), cfg)
 	pool := x509.NewCertPool()
 	pool.AddCert(api.Certificate())
 	tr := api.Client().Transport.(*http.Transport).Clone()
@@ -354,7 +388,32 @@ func startWorld(t *testing.T, now time.Time) (*AWS, *sdkWorld) {
 	tr.TLSClientConfig.RootCAs = pool
 	a.HTTP = &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	a.Now = func() time.Time { return now }
+	// The zone's authoritative server: the failover name answers with the
+	// address of the Region Route 53 would choose.
+	zone := &dnstest.Zone{Lookup: w.dnsAnswer}
+	dnstest.StartZone(t, zone)
+	a.DNS.Servers = []string{zone.Addr}
 	return a, w
+}
+
+var regionIP = map[string]string{"us-east-1": "192.0.2.10", "us-west-2": "198.51.100.20"}
+
+func (w *sdkWorld) dnsAnswer(name string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.log("dns " + name)
+	switch name {
+	case "api-us-east-1.payment-dev.example.com.":
+		return regionIP["us-east-1"]
+	case "api-us-west-2.payment-dev.example.com.":
+		return regionIP["us-west-2"]
+	case "api.payment-dev.example.com.":
+		if !w.writable("us-east-1") && w.writable("us-west-2") {
+			return regionIP["us-west-2"]
+		}
+		return regionIP["us-east-1"]
+	}
+	return ""
 }
 
 var now = time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
@@ -383,9 +442,9 @@ func TestCleanSwitchoverThroughTheSDK(t *testing.T) {
 			t.Errorf("%s parameters %v", r, w.params[r])
 		}
 	}
-	// The lag was read from the secondary's AuroraGlobalDBReplicationLag,
-	// DNS was verified through the failover name.
-	if got := w.sent("cloudwatch us-west-2 AuroraGlobalDBReplicationLag DBClusterIdentifier=payments-us-west-2-dev true"); len(got) == 0 {
+	// The lag was read from the secondary's AuroraGlobalDBRPOLag (Aurora
+	// MySQL 3.05), DNS was verified through the failover name.
+	if got := w.sent("cloudwatch us-west-2 AuroraGlobalDBRPOLag DBClusterIdentifier=payments-us-west-2-dev true"); len(got) == 0 {
 		t.Errorf("lag not read: %q", w.sent("cloudwatch"))
 	}
 	if len(w.sent("GET api.payment-dev.example.com/health")) == 0 || len(w.sent("GET api-us-west-2.payment-dev.example.com/health")) == 0 {
@@ -401,7 +460,7 @@ func TestFailoverWithLagThroughTheSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := plan.Execute(context.Background(), c.Failover("us-west-2", true, run), run, nil, io.Discard); err != nil {
+	if err := plan.Execute(context.Background(), c.Failover("us-west-2", true), run, nil, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if run.Values["lagAtFailoverMs"] != "4200" {
@@ -435,6 +494,9 @@ func TestEvaluateThroughTheSDKFindsMissingPermissionAndMore(t *testing.T) {
 			t.Errorf("%s: %q lacks %q", check, got[check], text)
 		}
 	}
+	if strings.Contains(strings.Join(got["permissions"], ";"), "kms:Decrypt") {
+		t.Errorf("the conditioned kms:Decrypt statement was simulated without its context: %q", got["permissions"])
+	}
 	if !strings.Contains(strings.Join(got["standby-capacity"], ";"), "reserved concurrency 0") {
 		t.Errorf("zero concurrency not found: %q", got["standby-capacity"])
 	}
@@ -464,11 +526,11 @@ func TestJournalMirrorThroughTheSDK(t *testing.T) {
 	if _, err := m.Get(context.Background(), "drill-20261125T040000Z-us-west-2"); !errors.Is(err, journal.ErrNotFound) {
 		t.Fatalf("missing item: %v", err)
 	}
-	if err := m.Put(context.Background(), "drill-20261125T040000Z-us-west-2", []byte(`{"id":"x"}`)); err != nil {
+	if err := m.Put(context.Background(), "drill-20261125T040000Z-us-west-2", []byte(`{"id":"x","version":1}`)); err != nil {
 		t.Fatal(err)
 	}
 	b, err := m.Get(context.Background(), "drill-20261125T040000Z-us-west-2")
-	if err != nil || string(b) != `{"id":"x"}` {
+	if err != nil || string(b) != `{"id":"x","version":1}` {
 		t.Fatalf("%s %v", b, err)
 	}
 	item := w.items["drctl-run#drill-20261125T040000Z-us-west-2"]
@@ -484,7 +546,74 @@ func TestMoveInProgressIsReadFromFailoverState(t *testing.T) {
 	a, w := startWorld(t, now)
 	w.pending, w.polls = "us-west-2", 5
 	g, err := a.GlobalCluster(context.Background())
-	if err != nil || g.MovingTo != "us-west-2" || g.Writer() != "us-east-1" || g.Status != "switching-over" {
+	if err != nil || g.MovingTo() != "us-west-2" || g.Writer() != "us-east-1" || g.Status != "switching-over" {
 		t.Fatalf("%+v %v", g, err)
 	}
+}
+
+// describeByID answers DescribeDBClusters by identifier: the old primary's
+// cluster (its network, for the restore) or the temporary one.
+func (w *sdkWorld) describeByID(rw http.ResponseWriter, id, region string, fail func(code, msg string)) {
+	const head = `<DescribeDBClustersResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeDBClustersResult><DBClusters><DBCluster>`
+	const tail = `</DBCluster></DBClusters></DescribeDBClustersResult></DescribeDBClustersResponse>`
+	switch {
+	case id == "payments-"+region+"-dev":
+		fmt.Fprintf(rw, head+`<DBClusterIdentifier>%s</DBClusterIdentifier><Engine>aurora-mysql</Engine><EngineVersion>8.0.mysql_aurora.3.05.2</EngineVersion><DBSubnetGroup>payments-db-%s</DBSubnetGroup><KmsKeyId>key-1</KmsKeyId><VpcSecurityGroups><VpcSecurityGroupMembership><VpcSecurityGroupId>sg-db</VpcSecurityGroupId></VpcSecurityGroupMembership></VpcSecurityGroups><Status>available</Status>`+tail, id, region)
+	case id == "payments-"+region+"-dev-reconcile" && w.restored >= 0:
+		status := "creating"
+		if w.restored--; w.restored <= 0 {
+			status, w.restored = "available", 0
+		}
+		fmt.Fprintf(rw, head+`<DBClusterIdentifier>%[1]s</DBClusterIdentifier><DBClusterArn>arn:aws:rds:%[2]s:111111111111:cluster:%[1]s</DBClusterArn><Status>%[3]s</Status>`+tail, id, region, status)
+	default:
+		fail("DBClusterNotFoundFault", id)
+	}
+}
+
+func (w *sdkWorld) simulate(rw http.ResponseWriter, form url.Values) {
+	w.simulated = form.Get("PolicySourceArn")
+	var results strings.Builder
+	for i := 1; form.Get(fmt.Sprintf("ActionNames.member.%d", i)) != ""; i++ {
+		action := form.Get(fmt.Sprintf("ActionNames.member.%d", i))
+		overall := "allowed"
+		var per strings.Builder
+		for j := 1; form.Get(fmt.Sprintf("ResourceArns.member.%d", j)) != ""; j++ {
+			res := form.Get(fmt.Sprintf("ResourceArns.member.%d", j))
+			d := "allowed"
+			// A conditioned statement (kms:ViaService) is allowed only
+			// with its context key, as IAM evaluates it.
+			if action == "kms:Decrypt" && form.Get("ContextEntries.member.1.ContextKeyName") != "kms:ViaService" {
+				d, overall = "implicitDeny", "implicitDeny"
+			}
+			if w.denied[action+" "+res] {
+				d, overall = "implicitDeny", "implicitDeny"
+			}
+			fmt.Fprintf(&per, `<member><EvalResourceName>%s</EvalResourceName><EvalResourceDecision>%s</EvalResourceDecision></member>`, res, d)
+		}
+		fmt.Fprintf(&results, `<member><EvalActionName>%s</EvalActionName><EvalResourceName>*</EvalResourceName><EvalDecision>%s</EvalDecision><ResourceSpecificResults>%s</ResourceSpecificResults></member>`, action, overall, per.String())
+	}
+	fmt.Fprintf(rw, `<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults>%s</EvaluationResults></SimulatePrincipalPolicyResult></SimulatePrincipalPolicyResponse>`, results.String())
+}
+
+func (w *sdkWorld) describeGlobal(rw http.ResponseWriter, form url.Values, fail func(code, msg string)) {
+	if form.Get("GlobalClusterIdentifier") != "payments-global-dev" {
+		fail("GlobalClusterNotFoundFault", "no such global cluster")
+		return
+	}
+	status := "available"
+	if w.pending != "" {
+		status = "switching-over"
+		if w.polls--; w.polls <= 0 {
+			w.writer, w.pending, status = w.pending, "", "available"
+		}
+	}
+	var members string
+	for _, r := range []string{"us-east-1", "us-west-2"} {
+		members += fmt.Sprintf(`<GlobalClusterMember><DBClusterArn>arn:aws:rds:%s:111111111111:cluster:payments-%s-dev</DBClusterArn><IsWriter>%v</IsWriter></GlobalClusterMember>`, r, r, r == w.writer)
+	}
+	state := ""
+	if w.pending != "" {
+		state = fmt.Sprintf(`<FailoverState><Status>switching-over</Status><FromDbClusterArn>arn:aws:rds:%[1]s:111111111111:cluster:payments-%[1]s-dev</FromDbClusterArn><ToDbClusterArn>arn:aws:rds:%[2]s:111111111111:cluster:payments-%[2]s-dev</ToDbClusterArn></FailoverState>`, w.writer, w.pending)
+	}
+	fmt.Fprintf(rw, `<DescribeGlobalClustersResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeGlobalClustersResult><GlobalClusters><GlobalClusterMember><GlobalClusterIdentifier>payments-global-dev</GlobalClusterIdentifier><Status>%s</Status>%s<GlobalClusterMembers>%s</GlobalClusterMembers></GlobalClusterMember></GlobalClusters></DescribeGlobalClustersResult></DescribeGlobalClustersResponse>`, status, state, members)
 }

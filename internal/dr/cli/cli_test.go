@@ -93,7 +93,7 @@ func TestDrillRefusesProductionUnlessForced(t *testing.T) {
 
 func TestDryRunPrintsThePlanAndTouchesNothing(t *testing.T) {
 	r := runCLI(t, nil, "", "failover", "-config", writeConfig(t, false), "--to", "us-west-2", "--allow-data-loss", "--dry-run")
-	for _, want := range []string{"plan failover -> us-west-2 (7 steps)", "record-lag", "FailoverGlobalCluster", "AllowDataLoss=true", "verify-dns"} {
+	for _, want := range []string{"plan failover -> us-west-2 (10 steps)", "record-lag", "FailoverGlobalCluster", "AllowDataLoss=true", "verify-dns"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("dry run lacks %q:\n%s", want, r.stdout)
 		}
@@ -146,7 +146,7 @@ func TestFailedRunResumesByIDOrAutomatically(t *testing.T) {
 	// the writer has moved, so --to is no longer "another Region", and
 	// the switchover is not sent twice.
 	r = runCLI(t, w, "", "switchover", "-config", cfg, "--to", "us-west-2", "--yes", "--report-dir", dir)
-	if r.code != 0 || !strings.Contains(r.stdout, "resuming unfinished run "+id) || !strings.Contains(r.stdout, "= switch-writer: done") || w.Called("SwitchoverGlobalCluster") != 1 {
+	if r.code != 0 || !strings.Contains(r.stdout, "found unfinished run "+id) || !strings.Contains(r.stdout, "= switch-writer: done") || w.Called("SwitchoverGlobalCluster") != 1 {
 		t.Fatalf("auto-resume: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	if w.Params["us-east-1"]["/payment/dev/dr/active-region"] != "us-west-2" {
@@ -287,4 +287,53 @@ func TestDrillWritesReportsWithMeasuredRTOAndRPO(t *testing.T) {
 	if !bytes.Contains(data, []byte("canary writes")) || !bytes.Contains(data, []byte("writer moves")) {
 		t.Error("SVG lacks the canary lane or the failover marker")
 	}
+}
+
+// FuzzFlagValues: whatever --to, --interval and --resume hold, a dry run
+// either prints a plan (exit 0) for a valid combination or explains the
+// problem (exit 2), and never reaches AWS.
+func FuzzFlagValues(f *testing.F) {
+	cfg := writeConfigF(f)
+	f.Add(uint8(0), "us-west-2", "1s", "")
+	f.Add(uint8(3), "us-east-1", "50ms", "")
+	f.Add(uint8(1), "eu-west-1", "1s", "")
+	f.Add(uint8(2), "us-west-2", "1m1s", "drill-20261125T040000Z-us-west-2")
+	cmds := []string{"switchover", "failover", "drill", "failback"}
+	f.Fuzz(func(t *testing.T, which uint8, to, interval, resume string) {
+		cmd := cmds[int(which)%len(cmds)]
+		args := []string{cmd, "-config", cfg, "--dry-run"}
+		if cmd != "failback" {
+			args = append(args, "--to="+to)
+		}
+		if cmd == "drill" {
+			args = append(args, "--interval="+interval)
+		}
+		if resume != "" {
+			args = append(args, "--resume="+resume)
+		}
+		var out, errb bytes.Buffer
+		code := Main(args, Deps{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+			Connect: func(context.Context, config.Config, Options) (Conn, error) {
+				t.Fatalf("%v reached AWS", args)
+				return Conn{}, nil
+			}})
+		d, derr := time.ParseDuration(interval)
+		valid := (cmd == "failback" || to == "us-east-1" || to == "us-west-2") && resume == "" &&
+			(cmd != "drill" || (derr == nil && d >= 100*time.Millisecond && d <= time.Minute))
+		switch {
+		case valid && (code != 0 || !strings.Contains(out.String(), "plan ")):
+			t.Fatalf("%q: code %d\n%s\n%s", args, code, out.String(), errb.String())
+		case !valid && (code != 2 || errb.Len() == 0):
+			t.Fatalf("%q accepted or unexplained: code %d %q", args, code, errb.String())
+		}
+	})
+}
+
+func writeConfigF(f *testing.F) string {
+	b, _ := json.Marshal(map[string]any{"environment": "dev", "domainName": "example.com", "alarmEmail": "a@example.com"})
+	p := filepath.Join(f.TempDir(), "env.json")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		f.Fatal(err)
+	}
+	return p
 }

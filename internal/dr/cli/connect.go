@@ -8,10 +8,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/dr/awsops"
@@ -21,21 +19,20 @@ import (
 
 // ConnectAWS builds the real Cloud: default credentials, or the DR role
 // assumed with MFA; the drill canary reads the API key from Secrets
-// Manager in the drill's target Region unless a file is given.
+// Manager in the drill's target Region unless a file is given. A run
+// depends on its target Region first: reads, STS and the journal mirror
+// go there before anywhere else.
 func ConnectAWS(ctx context.Context, cfg config.Config, o Options) (Conn, error) {
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.PrimaryRegion))
-	if err != nil {
-		return Conn{}, fmt.Errorf("AWS configuration: %w", err)
+	home := o.To
+	if home == "" {
+		home = cfg.PrimaryRegion
+		if o.From == cfg.PrimaryRegion {
+			home = cfg.SecondaryRegion // reconcile: the old primary's Region is the one in doubt
+		}
 	}
-	if o.RoleARN != "" {
-		provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(awsCfg), o.RoleARN, func(ao *stscreds.AssumeRoleOptions) {
-			ao.RoleSessionName = "drctl"
-			if o.MFASerial != "" {
-				ao.SerialNumber = aws.String(o.MFASerial)
-				ao.TokenProvider = stscreds.StdinTokenProvider
-			}
-		})
-		awsCfg.Credentials = aws.NewCredentialsCache(provider)
+	awsCfg, err := awsops.LoadConfig(ctx, home, o.RoleARN, o.MFASerial, stscreds.StdinTokenProvider)
+	if err != nil {
+		return Conn{}, err
 	}
 	cloud := awsops.New(cfg, awsCfg)
 	n := naming.New(cfg.Environment, cfg.DomainName)
@@ -55,7 +52,7 @@ func ConnectAWS(ctx context.Context, cfg config.Config, o Options) (Conn, error)
 		}
 		c.APIKey = aws.ToString(out.SecretString)
 	}
-	conn := Conn{Cloud: cloud, Canary: c}
+	conn := Conn{Cloud: cloud, Canary: c, Reconcile: cloud.ReconcileData}
 	if o.JournalDDB {
 		conn.Mirror = cloud.JournalMirror(o.To)
 	}

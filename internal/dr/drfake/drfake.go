@@ -46,6 +46,38 @@ type World struct {
 	StaleDNS int
 	lastDNS  string
 	seq      int
+	// CancelMoves makes the next move RDS cancels: it reports
+	// "cancelling" for two polls, then the writer is unchanged.
+	CancelMoves int
+	cancelling  bool
+	moveFrom    string
+	allowLoss   bool
+	// Engine per Region (default 8.0.mysql_aurora.3.05.2) and Sync, the
+	// secondary's SynchronizationStatus (default connected).
+	Engine map[string]string
+	Sync   map[string]string
+	// HealthErr makes Health of a Region fail; TableDown makes its
+	// /health report the session table unreachable.
+	HealthErr map[string]error
+	TableDown map[string]bool
+	// LagErr makes ReplicationLag fail (e.g. the metric is missing).
+	LagErr error
+	// Fenced Regions refuse application writes (FenceWrites).
+	Fenced map[string]bool
+	// Kept are the references KeepOldPrimaryData returned.
+	Kept []string
+	// AckDown: the lost Region keeps acknowledging canary writes into its
+	// own database (split brain) until fenced.
+	AckDown bool
+	// Unread makes Canary.Read of these ids fail.
+	Unread map[string]bool
+	// FenceErr makes FenceWrites fail (the Region's Lambda API is down
+	// while its service still writes).
+	FenceErr error
+	// MovePolls is how many GlobalCluster polls a move takes (default 2).
+	MovePolls int
+	// GCErr makes the next GCErr GlobalCluster calls fail.
+	GCErr int
 }
 
 // NewWorld starts with the writer in us-east-1, everything healthy.
@@ -59,6 +91,9 @@ func NewWorld() *World {
 		Replicate: true, Backups: map[string]time.Time{}, FailPut: map[string]int{},
 		Instances: map[string]int{"us-east-1": 1, "us-west-2": 1},
 		Functions: map[string]dr.FunctionInfo{"us-east-1": {State: "Active"}, "us-west-2": {State: "Active"}},
+		Engine:    map[string]string{"us-east-1": "8.0.mysql_aurora.3.05.2", "us-west-2": "8.0.mysql_aurora.3.05.2"},
+		Sync:      map[string]string{"us-west-2": "connected"},
+		HealthErr: map[string]error{}, TableDown: map[string]bool{}, Fenced: map[string]bool{}, Unread: map[string]bool{},
 	}
 	for _, r := range w.regions {
 		w.Params[r]["/payment/dev/dr/active-region"] = "us-east-1"
@@ -73,20 +108,32 @@ func (w *World) GlobalCluster(context.Context) (dr.GlobalCluster, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.call("DescribeGlobalClusters")
+	if w.GCErr > 0 {
+		w.GCErr--
+		return dr.GlobalCluster{}, errors.New("DescribeGlobalClusters: RequestTimeout")
+	}
+	var mv dr.Move
 	if w.pending != "" {
+		mv = dr.Move{From: w.moveFrom, To: w.pending, Status: "pending", DataLossAllowed: w.allowLoss}
+		if w.cancelling {
+			mv.Status = dr.MoveCancelling
+		}
 		w.moves--
 		if w.moves <= 0 {
-			w.Writer, w.pending, w.status = w.pending, "", "available"
+			if !w.cancelling {
+				w.Writer = w.pending
+			}
+			w.pending, w.status, w.cancelling = "", "available", false
 		}
 	}
-	g := dr.GlobalCluster{ID: "payments-global-dev", Status: w.status, MovingTo: w.pending}
+	g := dr.GlobalCluster{ID: "payments-global-dev", Status: w.status, Move: mv}
 	for _, r := range w.regions {
 		st := w.memberSt[r]
 		if w.Down[r] {
 			st = "inaccessible"
 		}
 		g.Members = append(g.Members, dr.Member{Region: r, Writer: r == w.Writer, Status: st, Instances: w.Instances[r], Endpoint: "payments-" + r + "-dev.cluster-x." + r + ".rds.amazonaws.com",
-			ClusterARN: "arn:aws:rds:" + r + ":111111111111:cluster:payments-" + r + "-dev"})
+			ClusterARN: "arn:aws:rds:" + r + ":111111111111:cluster:payments-" + r + "-dev", EngineVersion: w.Engine[r], SynchronizationStatus: w.Sync[r]})
 	}
 	return g, nil
 }
@@ -101,7 +148,11 @@ func (w *World) move(target string, op string) error {
 	if w.Writer == target {
 		return errors.New("InvalidGlobalClusterStateFault: already the writer")
 	}
-	w.pending, w.moves, w.status = target, 2, "switching-over"
+	w.pending, w.moves, w.status, w.moveFrom = target, max(w.MovePolls, 2), "switching-over", w.Writer
+	if w.CancelMoves > 0 {
+		w.CancelMoves--
+		w.cancelling = true
+	}
 	return nil
 }
 
@@ -115,6 +166,7 @@ func (w *World) Switchover(_ context.Context, region string) error {
 func (w *World) Failover(_ context.Context, region string, allowDataLoss bool) error {
 	w.mu.Lock()
 	w.AllowLoss = append(w.AllowLoss, allowDataLoss)
+	w.allowLoss = allowDataLoss
 	w.mu.Unlock()
 	return w.move(region, "FailoverGlobalCluster")
 }
@@ -122,6 +174,9 @@ func (w *World) Failover(_ context.Context, region string, allowDataLoss bool) e
 func (w *World) ReplicationLag(_ context.Context, region string) (time.Duration, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.LagErr != nil {
+		return 0, w.LagErr
+	}
 	return w.Lag[region], nil
 }
 func (w *World) TableReplicationLatency(context.Context, string) (time.Duration, error) {
@@ -150,14 +205,17 @@ func (w *World) Health(_ context.Context, region string) (dr.RegionHealth, error
 	if w.Down[region] {
 		return dr.RegionHealth{}, fmt.Errorf("dial api-%s: connection refused", region)
 	}
-	return dr.RegionHealth{Region: region, Reachable: true, DBWritable: w.writable(region), TableReachable: true}, nil
+	if err := w.HealthErr[region]; err != nil {
+		return dr.RegionHealth{}, err
+	}
+	return dr.RegionHealth{Region: region, Reachable: true, DBWritable: w.writable(region), TableReachable: !w.TableDown[region]}, nil
 }
 
-// FailoverHealth answers like Route 53's failover routing: the primary
-// record's Region (the configured primary) while its health check is
-// healthy, else the secondary's if healthy, else the primary's.
-func (w *World) FailoverHealth(ctx context.Context) (dr.RegionHealth, error) {
-	w.mu.Lock()
+// answer is Route 53's failover routing: the primary record's Region
+// (the configured primary) while its health check is healthy, else the
+// secondary's if healthy, else the primary's. Resolver caches keep the
+// previous answer for StaleDNS more answers.
+func (w *World) answer() string {
 	target := w.regions[0]
 	if !w.writable(w.regions[0]) && w.writable(w.regions[1]) {
 		target = w.regions[1]
@@ -167,8 +225,70 @@ func (w *World) FailoverHealth(ctx context.Context) (dr.RegionHealth, error) {
 		target = w.lastDNS
 	}
 	w.lastDNS = target
+	return target
+}
+
+// FailoverHealth calls /health of the Region the failover name answers with.
+func (w *World) FailoverHealth(ctx context.Context) (dr.RegionHealth, error) {
+	w.mu.Lock()
+	target := w.answer()
 	w.mu.Unlock()
 	return w.Health(ctx, target)
+}
+
+// FailoverAnswer is the data-plane DNS answer of the failover name.
+func (w *World) FailoverAnswer(context.Context) (string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.call("DNS api")
+	return w.answer(), nil
+}
+
+// FenceWrites stops application writes in region (it must answer).
+func (w *World) FenceWrites(_ context.Context, region string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.call("FenceWrites " + region)
+	if w.FenceErr != nil {
+		return w.FenceErr
+	}
+	if w.Down[region] && !w.AckDown {
+		return fmt.Errorf("lambda %s: connection refused", region)
+	}
+	w.Fenced[region] = true
+	return nil
+}
+
+// UnfenceWrites lets region's payment service write again.
+func (w *World) UnfenceWrites(_ context.Context, region string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.call("UnfenceWrites " + region)
+	if w.Down[region] {
+		return fmt.Errorf("lambda %s: connection refused", region)
+	}
+	delete(w.Fenced, region)
+	return nil
+}
+
+// OldPrimaryFenced: region no longer holds the writer, or is fenced.
+func (w *World) OldPrimaryFenced(_ context.Context, region string) (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.Writer != region || w.Fenced[region], nil
+}
+
+// KeepOldPrimaryData keeps the old primary's data; it needs the Region.
+func (w *World) KeepOldPrimaryData(_ context.Context, region string) (string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.call("KeepOldPrimaryData " + region)
+	if w.Down[region] {
+		return "", fmt.Errorf("rds %s: connection refused", region)
+	}
+	ref := "payments-" + region + "-dev-kept-" + fmt.Sprint(len(w.Kept)+1)
+	w.Kept = append(w.Kept, ref)
+	return ref, nil
 }
 
 func (w *World) Parameter(_ context.Context, region, name string) (string, error) {
@@ -213,7 +333,19 @@ func (c Canary) Write(_ context.Context, key string) (string, string, error) {
 	w := c.W
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// Split brain: a lost Region still holding the writer acknowledges
+	// writes into its own database that nobody replicates, until fenced
+	// or until the promotion completes.
+	if r := w.Writer; w.AckDown && w.Down[r] && !w.Fenced[r] {
+		w.seq++
+		id := fmt.Sprintf("p%04d", w.seq)
+		w.data[r][id] = true
+		return id, r, nil
+	}
 	for _, r := range w.regions {
+		if w.Fenced[r] {
+			continue
+		}
 		if w.writable(r) {
 			w.seq++
 			id := fmt.Sprintf("p%04d", w.seq)
@@ -232,6 +364,9 @@ func (c Canary) Write(_ context.Context, key string) (string, string, error) {
 func (c Canary) Read(_ context.Context, region, id string) (bool, error) {
 	c.W.mu.Lock()
 	defer c.W.mu.Unlock()
+	if c.W.Unread[id] {
+		return false, fmt.Errorf("GET /payments/%s in %s: 502", id, region)
+	}
 	return c.W.data[region][id], nil
 }
 

@@ -1,8 +1,9 @@
 // Package journal records a DR run step by step so an interrupted run
 // resumes where it stopped. Like golang-migrate's dirty flag, a step that
 // was started but not ended is "dirty": the runner checks the world before
-// running it again. The journal is a JSON file written atomically (temp
-// file + rename) after every change.
+// running it again. The journal is a JSON file written crash-safely (a
+// uniquely named temp file, fsync, rename, fsync of the directory) after
+// every change, by the one process holding the run's exclusive lock.
 package journal
 
 import (
@@ -15,7 +16,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"sync"
 	"time"
+
+	"github.com/payment-dr/payment-dr/internal/dr/measure"
 )
 
 // Step is one step's record.
@@ -47,15 +51,43 @@ type Run struct {
 	// it is resumed automatically by the next run of the same kind and
 	// target.
 	Completed bool `json:"completed,omitempty"`
-	path      string
-	mirror    Mirror
-	warn      func(error)
+	// Version counts saves; the mirror only accepts a newer one.
+	Version int64 `json:"version"`
+	// Canaries are a drill's canary writes, kept in the journal so that
+	// the mirror carries them to another machine.
+	Canaries []measure.Sample `json:"canaries,omitempty"`
+	path     string
+	mirror   Mirror
+	warn     func(error)
+	lock     *os.File
+}
+
+// MoveAtKey is the Values key of the moment the writer started to move,
+// recorded by the step that sends the request.
+const MoveAtKey = "moveAt"
+
+// MoveAt returns the recorded moment the writer started to move.
+func (r *Run) MoveAt() (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339Nano, r.Values[MoveAtKey])
+	return t, err == nil
+}
+
+// samplesMu guards Canaries against the drill's canary goroutine.
+var samplesMu sync.Mutex
+
+// AddSample records a canary write; it is saved with the next Save.
+func (r *Run) AddSample(s measure.Sample) {
+	samplesMu.Lock()
+	defer samplesMu.Unlock()
+	r.Canaries = append(r.Canaries, s)
 }
 
 // Mirror keeps a copy of the journal outside this machine (package awsops
 // implements it with a DynamoDB item in the session global table), so a
 // run can be resumed from another machine or after losing this one.
 type Mirror interface {
+	// Put stores data (the journal JSON, whose "version" it reads) only if
+	// the stored copy is older; otherwise it returns ErrConflict.
 	Put(ctx context.Context, id string, data []byte) error
 	// Get returns ErrNotFound when there is no copy.
 	Get(ctx context.Context, id string) ([]byte, error)
@@ -65,7 +97,8 @@ type Mirror interface {
 var ErrNotFound = errors.New("journal not found")
 
 // SetMirror makes every Save also write to m; a mirror failure is passed
-// to warn and does not fail the step (the local file is the record).
+// to warn and does not fail the step (the local file is the record),
+// except ErrConflict: another drctl drives the run, and Save fails.
 func (r *Run) SetMirror(m Mirror, warn func(error)) { r.mirror, r.warn = m, warn }
 
 // Persistent reports whether the run has a journal file (dry runs do not).
@@ -90,7 +123,11 @@ func Create(dir string, r Run) (*Run, error) {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	r.path = filepath.Join(dir, r.ID, "journal.json")
+	if err := r.Lock(); err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(r.path); err == nil {
+		r.Close()
 		return nil, fmt.Errorf("journal: run %s already exists; resume it with --resume %s", r.ID, r.ID)
 	}
 	if r.Values == nil {
@@ -99,8 +136,32 @@ func Create(dir string, r Run) (*Run, error) {
 	return &r, r.Save()
 }
 
-// Open loads the journal of run id from dir.
+// Open loads the journal of run id from dir and takes the run's lock:
+// until Close (or the process ends) no other drctl can open it.
 func Open(dir, id string) (*Run, error) {
+	r, err := read(dir, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Lock(); err != nil {
+		return nil, err
+	}
+	// Read again under the lock: the previous holder may have saved since.
+	fresh, err := read(dir, id)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	fresh.lock = r.lock
+	return fresh, nil
+}
+
+// ReadOnly loads the journal of run id without taking its lock: to look
+// at a run (reports, tests), never to drive it (Save refuses).
+func ReadOnly(dir, id string) (*Run, error) { return read(dir, id) }
+
+// read loads the journal without locking it (listing).
+func read(dir, id string) (*Run, error) {
 	if !ValidID(id) {
 		return nil, fmt.Errorf("journal: invalid run id %q", id)
 	}
@@ -167,12 +228,19 @@ func OpenOrFetch(ctx context.Context, dir, id string, m Mirror) (*Run, error) {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	r.path = filepath.Join(dir, id, "journal.json")
-	return r, r.writeFile()
+	if err := r.Lock(); err != nil {
+		return nil, err
+	}
+	if err := r.writeFile(); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
 // Unfinished returns the runs in dir of environment env that are not
-// completed, oldest first. Unreadable journals are returned as errors so
-// a damaged one is not silently ignored.
+// completed, oldest first, unlocked (Open the one to resume). Unreadable
+// journals are returned as errors so a damaged one is not silently ignored.
 func Unfinished(dir, env string) ([]*Run, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*", "journal.json"))
 	if err != nil {
@@ -185,7 +253,7 @@ func Unfinished(dir, env string) ([]*Run, error) {
 		if !ValidID(id) {
 			continue
 		}
-		r, err := Open(dir, id)
+		r, err := read(dir, id)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -201,6 +269,16 @@ func Unfinished(dir, env string) ([]*Run, error) {
 // Dir is the directory of the run (reports go next to the journal).
 func (r *Run) Dir() string { return filepath.Dir(r.path) }
 
+// Find returns the record of the named step, if there is one.
+func (r *Run) Find(name string) (Step, bool) {
+	for _, s := range r.Steps {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Step{}, false
+}
+
 // Step returns the record of the named step, creating it if absent.
 func (r *Run) Step(name string) *Step {
 	for i := range r.Steps {
@@ -212,36 +290,85 @@ func (r *Run) Step(name string) *Step {
 	return &r.Steps[len(r.Steps)-1]
 }
 
-// Save writes the journal atomically, then to the mirror if there is one.
+// Save writes the journal crash-safely, then to the mirror if there is
+// one. Only the holder of the run's lock may save.
 func (r *Run) Save() error {
 	if r.path == "" {
 		return nil // in-memory journal (dry runs)
 	}
+	if r.lock == nil {
+		return fmt.Errorf("journal: run %s is not locked by this process", r.ID)
+	}
+	r.Version++
 	if err := r.writeFile(); err != nil {
 		return err
 	}
 	if r.mirror != nil {
-		data, _ := json.Marshal(r)
+		data, err := r.marshal(false)
+		if err != nil {
+			return err
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := r.mirror.Put(ctx, r.ID, data); err != nil && r.warn != nil {
+		err = r.mirror.Put(ctx, r.ID, data)
+		if errors.Is(err, ErrConflict) {
+			return fmt.Errorf("journal mirror of %s: %w: stop this drctl and resume where the other runs", r.ID, err)
+		}
+		if err != nil && r.warn != nil {
 			r.warn(fmt.Errorf("journal mirror: %w", err))
 		}
 	}
 	return nil
 }
 
+func (r *Run) marshal(indent bool) ([]byte, error) {
+	samplesMu.Lock()
+	defer samplesMu.Unlock()
+	if indent {
+		return json.MarshalIndent(r, "", "  ")
+	}
+	return json.Marshal(r)
+}
+
+// writeFile replaces the journal file: a uniquely named temp file (a
+// crash leaves it behind harmlessly), fsynced, renamed over the journal,
+// then the directory fsynced so the rename itself survives a power loss.
 func (r *Run) writeFile() error {
-	data, err := json.MarshalIndent(r, "", "  ")
+	data, err := r.marshal(true)
 	if err != nil {
 		return err
 	}
-	tmp := r.path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	dir := filepath.Dir(r.path)
+	f, err := os.CreateTemp(dir, "journal-*.tmp")
+	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	if err := os.Rename(tmp, r.path); err != nil {
+	_, werr := f.Write(data)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		os.Remove(f.Name())
 		return fmt.Errorf("journal: %w", err)
+	}
+	if err := os.Rename(f.Name(), r.path); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("journal: %w", err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("journal: fsync %s: %w", dir, err)
 	}
 	return nil
 }
+
+// ErrConflict: the mirrored journal holds a version at least as new as
+// the one being written: another drctl is driving the run.
+var ErrConflict = errors.New("journal changed by another drctl")

@@ -25,6 +25,7 @@ func TestCreateSaveOpenRoundTrip(t *testing.T) {
 	if err := r.Save(); err != nil {
 		t.Fatal(err)
 	}
+	r.Close()
 	got, err := Open(dir, r.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +33,8 @@ func TestCreateSaveOpenRoundTrip(t *testing.T) {
 	if got.ID != "failover-20261125T040000Z-us-west-2" || !got.Step("promote").Dirty() || got.Values["lagAtFailoverMs"] != "1200" {
 		t.Fatalf("%+v", got)
 	}
-	if _, err := Create(dir, *r); err == nil || !strings.Contains(err.Error(), "already exists") {
+	got.Close()
+	if _, err := Create(dir, Run{ID: r.ID, Kind: r.Kind}); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("second create: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, r.ID, "journal.json.tmp")); !os.IsNotExist(err) {
@@ -135,6 +137,7 @@ func TestMirrorCopiesEverySaveAndRestoresOnAnotherMachine(t *testing.T) {
 	if err != nil || got.Step("promote").Attempts != 1 {
 		t.Fatalf("%v %+v", err, got)
 	}
+	got.Close()
 	if _, err := Open(other, r.ID); err != nil {
 		t.Errorf("fetched journal not written locally: %v", err)
 	}

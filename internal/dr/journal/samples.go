@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/payment-dr/payment-dr/internal/dr/measure"
 )
@@ -18,20 +19,39 @@ import (
 // interruption.
 const samplesFile = "canaries.jsonl"
 
-// LoadSamples reads the canary writes recorded for run (none for a new or
-// in-memory run). A torn last line, left by a crash mid-write, is dropped.
+// LoadSamples returns the canary writes recorded for run: those in its
+// journal (which the mirror carries to another machine) and those
+// appended to canaries.jsonl since its last save. A torn last line, left
+// by a crash mid-write, is dropped.
 func LoadSamples(run *Run) ([]measure.Sample, error) {
+	samplesMu.Lock()
+	out := append([]measure.Sample(nil), run.Canaries...)
+	samplesMu.Unlock()
 	if !run.Persistent() {
-		return nil, nil
+		return out, nil
 	}
 	data, err := os.ReadFile(filepath.Join(run.Dir(), samplesFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return out, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	return ParseSamples(data)
+	local, err := ParseSamples(data)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, s := range out {
+		seen[s.Key] = true
+	}
+	for _, s := range local {
+		if !seen[s.Key] {
+			out = append(out, s)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out, nil
 }
 
 // ParseSamples decodes canaries.jsonl. Only the last line may be torn.

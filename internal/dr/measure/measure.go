@@ -17,7 +17,12 @@ type Sample struct {
 	// Region is the Region that recorded the payment (from the answer).
 	Region string `json:"region,omitempty"`
 	Err    string `json:"error,omitempty"`
+	// Amount is the payment's amount in minor units.
+	Amount int64 `json:"amount,omitempty"`
 }
+
+// CanaryAmount is the amount of every canary payment (minor units).
+const CanaryAmount = 1
 
 // Result is what a drill achieved.
 type Result struct {
@@ -36,11 +41,23 @@ type Result struct {
 	Unrecovered bool `json:"unrecovered"`
 	// FailoverAt is when the writer started to move.
 	FailoverAt time.Time `json:"failoverAt,omitzero"`
-	// Lost are writes acknowledged before FailoverAt and missing after.
+	// Lost are acknowledged writes the new primary does not have, whenever
+	// they were acknowledged (after the request too: a split brain).
 	Lost []Sample `json:"lost,omitempty"`
-	// RPO is FailoverAt minus the oldest lost acknowledgement: the window
-	// of acknowledged data that did not survive (0 when none was lost).
+	// FirstLost and LastLost are the first and last lost acknowledgements;
+	// LostAmount the sum of the lost payments' amounts.
+	FirstLost  time.Time `json:"firstLost,omitzero"`
+	LastLost   time.Time `json:"lastLost,omitzero"`
+	LostAmount int64     `json:"lostAmount"`
+	// RPO is the window of acknowledged data that did not survive: from
+	// the first lost acknowledgement to the later of the move and the
+	// last lost one (0 when none was lost).
 	RPO time.Duration `json:"rpoNs"`
+	// ReadBack is how many acknowledged writes were read back from the
+	// new primary; RPOUnknown says why the loss could not be measured
+	// (a read that failed), "" when it was.
+	ReadBack   int    `json:"readBack"`
+	RPOUnknown string `json:"rpoUnknown,omitempty"`
 }
 
 // Measure computes the result of a drill whose writer moved to target at
@@ -53,9 +70,10 @@ type Result struct {
 // starts at the first failure after the last write the old primary
 // acknowledged, so a blip minutes before the drill does not inflate it.
 //
-// RPO: writes acknowledged at or before failoverAt that the new primary
-// does not have; writes acknowledged after it cannot have been lost to
-// replication and are not counted.
+// RPO: every acknowledged write the new primary does not have that it
+// may have lost: acknowledged before failoverAt, or by another Region
+// whenever (a split brain after the request). A write the new primary
+// itself acknowledged and lacks is not replication loss.
 func Measure(samples []Sample, failoverAt time.Time, target string, missing map[string]bool) Result {
 	s := append([]Sample(nil), samples...)
 	sort.SliceStable(s, func(i, j int) bool { return s[i].Start.Before(s[j].Start) })
@@ -98,17 +116,34 @@ func Measure(samples []Sample, failoverAt time.Time, target string, missing map[
 	} else if recovered >= 0 {
 		r.Recovered = s[recovered].End
 	}
-	var oldest time.Time
 	for _, x := range s {
-		if x.OK && !x.End.After(failoverAt) && missing[x.ID] {
-			r.Lost = append(r.Lost, x)
-			if oldest.IsZero() || x.End.Before(oldest) {
-				oldest = x.End
-			}
+		if !x.OK || !missing[x.ID] || !mayBeLost(x, failoverAt, target) {
+			continue
+		}
+		r.Lost = append(r.Lost, x)
+		r.LostAmount += x.Amount
+		if r.FirstLost.IsZero() || x.End.Before(r.FirstLost) {
+			r.FirstLost = x.End
+		}
+		if x.End.After(r.LastLost) {
+			r.LastLost = x.End
 		}
 	}
-	if !oldest.IsZero() {
-		r.RPO = failoverAt.Sub(oldest)
+	if !r.FirstLost.IsZero() {
+		end := failoverAt
+		if r.LastLost.After(end) {
+			end = r.LastLost
+		}
+		r.RPO = end.Sub(r.FirstLost)
 	}
 	return r
+}
+
+// mayBeLost: x was acknowledged by a Region other than target, or (its
+// Region unknown or target) before the writer moved.
+func mayBeLost(x Sample, failoverAt time.Time, target string) bool {
+	if x.Region != "" && x.Region != target {
+		return true
+	}
+	return !x.End.After(failoverAt)
 }

@@ -1,18 +1,33 @@
 // Package plan runs a DR plan: named, idempotent steps executed in order
 // against a journal, each with a timeout. A run interrupted anywhere
 // resumes at the first step not done; a step found dirty (started, not
-// ended) is first checked against the world and only re-run if needed.
+// ended) is first checked against the world and only re-run if that check
+// says it is not in effect. Execute is the journal's one writer during a
+// run: steps get a small Recorder, never the run.
 package plan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/payment-dr/payment-dr/internal/dr/journal"
 )
+
+// Recorder is what a step may write into the journal. Each call is saved
+// at once, so a value recorded just before an API call survives a crash
+// right after it.
+type Recorder interface {
+	Set(key, value string) error
+	// MarkMove records now as the moment the writer starts to move; the
+	// step that sends the move request calls it just before sending.
+	MarkMove() error
+}
 
 // Step is one named, idempotent action.
 type Step struct {
@@ -24,7 +39,7 @@ type Step struct {
 	// Done reports whether the step's effect is already in place (used to
 	// skip work on resume). Nil means "not known": the step runs.
 	Done func(ctx context.Context) (bool, error)
-	Run  func(ctx context.Context) error
+	Run  func(ctx context.Context, rec Recorder) error
 }
 
 // Plan is an ordered list of steps.
@@ -32,6 +47,8 @@ type Plan struct {
 	Kind   string
 	Target string
 	Steps  []Step
+	// MoveStep names the step that sends the move request ("" if none).
+	MoveStep string
 }
 
 // Clock is injected so tests never depend on wall time.
@@ -64,9 +81,50 @@ type StepError struct {
 func (e *StepError) Error() string { return fmt.Sprintf("step %s: %v", e.Step, e.Err) }
 func (e *StepError) Unwrap() error { return e.Err }
 
+// ReopenError, returned by a step, says that an earlier step's effect did
+// not last (a move RDS cancelled): that step is marked not done, so the
+// next run sends it again.
+type ReopenError struct {
+	Step string
+	Err  error
+}
+
+func (e *ReopenError) Error() string { return fmt.Sprintf("%v (step %s reopened)", e.Err, e.Step) }
+func (e *ReopenError) Unwrap() error { return e.Err }
+
+// permanent marks an error waiting cannot heal.
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
+
+// Permanent wraps err so that Wait stops at once instead of polling on.
+func Permanent(err error) error { return permanent{err} }
+
+// fatalCodes are AWS error codes that waiting cannot heal: a missing
+// permission, expired credentials, a resource that does not exist, a
+// request that is wrong.
+var fatalCodes = map[string]bool{
+	"AccessDenied": true, "AccessDeniedException": true, "UnauthorizedOperation": true,
+	"ExpiredToken": true, "ExpiredTokenException": true, "InvalidClientTokenId": true, "UnrecognizedClientException": true,
+	"GlobalClusterNotFoundFault": true, "DBClusterNotFoundFault": true, "ResourceNotFoundException": true,
+	"ValidationError": true, "ValidationException": true, "InvalidParameterValue": true, "InvalidParameterCombination": true,
+}
+
+// unhealable reports an error marked Permanent or an AWS client error
+// whose code is in fatalCodes; throttling, 5xx and timeouts heal.
+func unhealable(err error) bool {
+	var p permanent
+	if errors.As(err, &p) {
+		return true
+	}
+	var api smithy.APIError
+	return errors.As(err, &api) && api.ErrorFault() != smithy.FaultServer && fatalCodes[api.ErrorCode()]
+}
+
 // Execute runs the plan's steps not yet done in the journal. It stops at
 // the first failing step, recording the error; running Execute again with
-// the same journal resumes there.
+// the same journal resumes there. When every step is done the run is
+// marked completed.
 func Execute(ctx context.Context, p Plan, run *journal.Run, clock Clock, log io.Writer) error {
 	if clock == nil {
 		clock = WallClock
@@ -81,7 +139,8 @@ func Execute(ctx context.Context, p Plan, run *journal.Run, clock Clock, log io.
 			return err
 		}
 	}
-	return nil
+	run.Completed = true
+	return run.Save()
 }
 
 func runStep(ctx context.Context, s Step, rec *journal.Step, run *journal.Run, clock Clock, log io.Writer) error {
@@ -91,12 +150,18 @@ func runStep(ctx context.Context, s Step, rec *journal.Step, run *journal.Run, c
 	}
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-
 	wasDirty := rec.Dirty() || rec.Error != ""
 	if wasDirty && s.Done != nil {
-		// Interrupted or failed before: the effect may be in place already.
+		// Interrupted or failed before: the effect may be in place
+		// already. If that cannot be checked, stop: sending a move twice
+		// is worse than asking the operator to resume.
 		done, err := s.Done(sctx)
-		if err == nil && done {
+		if err != nil {
+			err = fmt.Errorf("could not check whether %s is already in effect, so it was not run again: %w", s.Name, err)
+			fmt.Fprintf(log, "! %s: %v\n", s.Name, err)
+			return &StepError{Step: s.Name, Err: err}
+		}
+		if done {
 			rec.Ended, rec.Error, rec.Note = clock.Now(), "", "found done on resume"
 			fmt.Fprintf(log, "= %s: already in effect, marked done\n", s.Name)
 			return run.Save()
@@ -106,52 +171,108 @@ func runStep(ctx context.Context, s Step, rec *journal.Step, run *journal.Run, c
 		rec.Started = clock.Now()
 	}
 	rec.Attempts++
-	rec.Error = ""
-	rec.Ended = time.Time{}
+	rec.Error, rec.Ended = "", time.Time{}
 	if err := run.Save(); err != nil {
 		return err
 	}
 	fmt.Fprintf(log, "> %s: %s\n", s.Name, s.Description)
-	err := s.Run(sctx)
+	err := s.Run(sctx, recorder{run: run, clock: clock})
 	if err == nil && sctx.Err() != nil {
 		err = sctx.Err()
 	}
 	if err != nil {
-		if sctx.Err() == context.DeadlineExceeded {
-			err = fmt.Errorf("timed out after %s: %w", timeout, err)
-		}
-		rec.Error = err.Error()
-		rec.Ended = clock.Now()
-		_ = run.Save()
-		fmt.Fprintf(log, "! %s: %v\n", s.Name, err)
-		return &StepError{Step: s.Name, Err: err}
+		return failStep(ctx, sctx, s, rec, run, clock, log, timeout, err)
 	}
 	rec.Ended = clock.Now()
 	fmt.Fprintf(log, "< %s: done in %s\n", s.Name, rec.Ended.Sub(rec.Started).Round(time.Millisecond))
 	return run.Save()
 }
 
-// Wait polls cond every interval until it reports true, the context ends,
-// or cond fails with a permanent error. It is how steps wait for AWS.
-func Wait(ctx context.Context, interval time.Duration, what string, cond func(context.Context) (bool, error)) error {
+// failStep records a failed step; the deadline that fired is named: the
+// step's own timeout, or the whole run's.
+func failStep(ctx, sctx context.Context, s Step, rec *journal.Step, run *journal.Run, clock Clock, log io.Writer, timeout time.Duration, err error) error {
+	switch {
+	case ctx.Err() == context.DeadlineExceeded:
+		err = fmt.Errorf("the run's deadline fired during this step: %w", err)
+	case ctx.Err() != nil:
+		err = fmt.Errorf("the run was interrupted during this step: %w", err)
+	case sctx.Err() == context.DeadlineExceeded:
+		err = fmt.Errorf("timed out after %s: %w", timeout, err)
+	}
+	rec.Error = err.Error()
+	rec.Ended = clock.Now()
+	var reopen *ReopenError
+	if errors.As(err, &reopen) {
+		r := run.Step(reopen.Step)
+		r.Ended, r.Error = time.Time{}, "reopened: "+reopen.Err.Error()
+	}
+	saveErr := run.Save()
+	fmt.Fprintf(log, "! %s: %v\n", s.Name, err)
+	return errors.Join(&StepError{Step: s.Name, Err: err}, saveErr)
+}
+
+type recorder struct {
+	run   *journal.Run
+	clock Clock
+}
+
+func (r recorder) Set(key, value string) error {
+	r.run.Values[key] = value
+	return r.run.Save()
+}
+
+func (r recorder) MarkMove() error {
+	return r.Set(journal.MoveAtKey, r.clock.Now().UTC().Format(time.RFC3339Nano))
+}
+
+// Backoff bounds Wait's polling: the first retry after Min, doubling up
+// to Max, like the SDK's waiters.
+type Backoff struct{ Min, Max time.Duration }
+
+func (b Backoff) next(d time.Duration) time.Duration {
+	if d <= 0 {
+		return max(b.Min, time.Millisecond)
+	}
+	return min(2*d, max(b.Max, b.Min))
+}
+
+// Wait polls cond, backing off between Min and Max, until it reports
+// true, the context ends, or cond fails with an error marked Permanent
+// or an AWS error that cannot heal (which is returned at once). Other
+// errors are retried; the last one is reported if the context ends first.
+func Wait(ctx context.Context, b Backoff, what string, cond func(context.Context) (bool, error)) error {
 	var last error
+	var delay time.Duration
 	for {
 		ok, err := cond(ctx)
-		if err == nil && ok {
+		switch {
+		case unhealable(err):
+			return fmt.Errorf("waiting for %s: %w", what, unwrapPermanent(err))
+		case err == nil && ok:
 			return nil
-		}
-		if err != nil {
+		case err != nil:
 			last = err
 		}
+		delay = b.next(delay)
+		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			if last != nil {
 				return fmt.Errorf("waiting for %s: %w (last error: %v)", what, ctx.Err(), last)
 			}
 			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case <-time.After(interval):
+		case <-t.C:
 		}
 	}
+}
+
+func unwrapPermanent(err error) error {
+	var p permanent
+	if errors.As(err, &p) {
+		return p.error
+	}
+	return err
 }
 
 // Summary lists the journal's steps, one per line.

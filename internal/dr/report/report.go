@@ -80,8 +80,11 @@ func Build(run *journal.Run, obj Objectives, drill *measure.Result, samples []me
 	}
 	if drill != nil {
 		rto := !drill.Unrecovered && drill.RTO <= obj.RTO
-		rpo := drill.RPO <= obj.RPO
-		r.RTOMet, r.RPOMet = &rto, &rpo
+		r.RTOMet = &rto
+		if drill.RPOUnknown == "" { // no verdict on incomplete data
+			rpo := drill.RPO <= obj.RPO
+			r.RPOMet = &rpo
+		}
 	}
 	return r
 }
@@ -122,8 +125,70 @@ func (r Report) WriteText(w io.Writer) {
 			rto = "not recovered"
 		}
 		fmt.Fprintf(w, "RTO measured %s (objective %s): %s\n", rto, r.Objectives.RTO, verdict(*r.RTOMet))
-		fmt.Fprintf(w, "RPO measured %s (objective %s): %s\n", d.RPO.Round(time.Millisecond), r.Objectives.RPO, verdict(*r.RPOMet))
+		if r.RPOMet == nil {
+			fmt.Fprintf(w, "RPO unknown (objective %s): %s\n", r.Objectives.RPO, d.RPOUnknown)
+		} else {
+			fmt.Fprintf(w, "RPO measured %s (objective %s): %s\n", d.RPO.Round(time.Millisecond), r.Objectives.RPO, verdict(*r.RPOMet))
+		}
+		writeLost(w, d)
 	}
+}
+
+// writeLost names every lost payment, as drctl reconcile will list them.
+func writeLost(w io.Writer, d *measure.Result) {
+	if len(d.Lost) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "lost payments: %d, amount %d, first acknowledged %s, last %s\n", len(d.Lost), d.LostAmount, clock(d.FirstLost), clock(d.LastLost))
+	for _, l := range d.Lost {
+		fmt.Fprintf(w, "  lost %s id %s acknowledged by %s at %s\n", l.Key, l.ID, l.Region, clock(l.End))
+	}
+}
+
+// svgCanaries draws the lane of canary writes at height y.
+func (r Report) svgCanaries(p func(string, ...any), x func(time.Time) float64, y, laneH float64) {
+	esc := html.EscapeString
+	p(`<text x="10" y="%.1f">canary writes</text>`, y+16)
+	lost := map[string]bool{}
+	if r.Drill != nil {
+		for _, l := range r.Drill.Lost {
+			lost[l.ID] = true
+		}
+	}
+	for _, s := range r.Samples {
+		xx := x(s.Start)
+		switch {
+		case lost[s.ID] && s.ID != "":
+			p(`<path d="M%.1f %.1f l8 8 m0 -8 l-8 8" stroke="black" stroke-width="2"><title>lost %s</title></path>`, xx-4, y+9)
+		case s.OK:
+			p(`<rect x="%.1f" y="%.1f" width="3" height="%.1f" fill="#4caf50"/>`, xx-1.5, y+5, laneH-10)
+		default:
+			p(`<rect x="%.1f" y="%.1f" width="3" height="%.1f" fill="#e53935"><title>%s</title></rect>`, xx-1.5, y+5, laneH-10, esc(s.Err))
+		}
+	}
+}
+
+// svgDrillMarks draws the RTO span and the moment the writer moved.
+func (r Report) svgDrillMarks(p func(string, ...any), x func(time.Time) float64, top, axisY, lanesH float64) {
+	if d := r.Drill; d != nil {
+		if !d.FirstFailure.IsZero() && !d.Recovered.IsZero() {
+			x1, x2 := x(d.FirstFailure), x(d.Recovered)
+			p(`<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#ff9800" fill-opacity="0.15" stroke="#ff9800"/>`, x1, top-6, math.Max(2, x2-x1), lanesH+12)
+			p(`<text x="%.1f" y="%.1f" fill="#e65100" font-weight="bold">RTO %s</text>`, x1+4, top-10, d.RTO.Round(time.Millisecond))
+		}
+		if !d.FailoverAt.IsZero() {
+			xx := x(d.FailoverAt)
+			p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#1e88e5" stroke-dasharray="4 3" stroke-width="2"/>`, xx, top-6, xx, axisY)
+			p(`<text x="%.1f" y="%.1f" fill="#1e88e5">writer moves</text>`, xx+4, axisY+32)
+		}
+	}
+}
+
+func rpoVerdict(met *bool) string {
+	if met == nil {
+		return "unknown"
+	}
+	return verdict(*met)
 }
 
 func verdict(ok bool) string {
@@ -168,7 +233,7 @@ func (r Report) WriteSVG(w io.Writer) error {
 	sub := fmt.Sprintf("total %s; objectives RTO %s, RPO %s", end.Sub(start).Round(time.Millisecond), r.Objectives.RTO, r.Objectives.RPO)
 	if d := r.Drill; d != nil {
 		sub += fmt.Sprintf("; measured RTO %s (%s), RPO %s (%s), %d/%d canaries failed, %d lost",
-			d.RTO.Round(time.Millisecond), verdict(*r.RTOMet), d.RPO.Round(time.Millisecond), verdict(*r.RPOMet), d.Failed, d.Writes, len(d.Lost))
+			d.RTO.Round(time.Millisecond), verdict(*r.RTOMet), d.RPO.Round(time.Millisecond), rpoVerdict(r.RPOMet), d.Failed, d.Writes, len(d.Lost))
 	}
 	p(`<text x="10" y="42">%s</text>`, esc(sub))
 
@@ -197,38 +262,9 @@ func (r Report) WriteSVG(w io.Writer) error {
 		p(`<text x="%.1f" y="%.1f" fill="#222">%s</text>`, math.Min(x2+4, width-right-60), y+16, s.Duration.Round(time.Millisecond))
 	}
 
-	y := top + float64(len(r.Steps))*laneH
-	p(`<text x="10" y="%.1f">canary writes</text>`, y+16)
-	lost := map[string]bool{}
-	if r.Drill != nil {
-		for _, l := range r.Drill.Lost {
-			lost[l.ID] = true
-		}
-	}
-	for _, s := range r.Samples {
-		xx := x(s.Start)
-		switch {
-		case lost[s.ID] && s.ID != "":
-			p(`<path d="M%.1f %.1f l8 8 m0 -8 l-8 8" stroke="black" stroke-width="2"><title>lost %s</title></path>`, xx-4, y+9)
-		case s.OK:
-			p(`<rect x="%.1f" y="%.1f" width="3" height="%.1f" fill="#4caf50"/>`, xx-1.5, y+5, laneH-10)
-		default:
-			p(`<rect x="%.1f" y="%.1f" width="3" height="%.1f" fill="#e53935"><title>%s</title></rect>`, xx-1.5, y+5, laneH-10, esc(s.Err))
-		}
-	}
-	if d := r.Drill; d != nil {
-		if !d.FirstFailure.IsZero() && !d.Recovered.IsZero() {
-			x1, x2 := x(d.FirstFailure), x(d.Recovered)
-			p(`<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#ff9800" fill-opacity="0.15" stroke="#ff9800"/>`, x1, top-6, math.Max(2, x2-x1), float64(lanes)*laneH+12)
-			p(`<text x="%.1f" y="%.1f" fill="#e65100" font-weight="bold">RTO %s</text>`, x1+4, top-10, d.RTO.Round(time.Millisecond))
-		}
-		if !d.FailoverAt.IsZero() {
-			xx := x(d.FailoverAt)
-			p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#1e88e5" stroke-dasharray="4 3" stroke-width="2"/>`, xx, top-6, xx, axisY)
-			p(`<text x="%.1f" y="%.1f" fill="#1e88e5">writer moves</text>`, xx+4, axisY+32)
-		}
-	}
-	p(`<text x="10" y="%.1f" fill="#666">green: done / acknowledged · red: failed · amber: interrupted · black ×: acknowledged before the failover and missing after it</text>`, height-10)
+	r.svgCanaries(p, x, top+float64(len(r.Steps))*laneH, laneH)
+	r.svgDrillMarks(p, x, top, axisY, float64(lanes)*laneH)
+	p(`<text x="10" y="%.1f" fill="#666">green: done / acknowledged · red: failed · amber: interrupted · black ×: acknowledged and missing from the new primary</text>`, height-10)
 	p(`</svg>`)
 	_, err := io.WriteString(w, b.String())
 	return err

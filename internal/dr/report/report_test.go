@@ -125,3 +125,18 @@ func TestExampleReport(t *testing.T) {
 		}
 	}
 }
+
+// Defect 5: no verdict on incomplete data.
+func TestRPOUnknownWhenReadBackFailed(t *testing.T) {
+	run := &journal.Run{ID: "drill-20261125T040000Z-us-west-2", Kind: "drill", Target: "us-west-2", Env: "dev", Values: map[string]string{}}
+	res := &measure.Result{Writes: 10, RPOUnknown: "RPO unknown: 1 of 9 acknowledged writes could not be read back"}
+	r := Build(run, Objectives{RTO: time.Minute, RPO: time.Second}, res, nil)
+	var txt, svg strings.Builder
+	r.WriteText(&txt)
+	if err := r.WriteSVG(&svg); err != nil {
+		t.Fatal(err)
+	}
+	if r.RPOMet != nil || !strings.Contains(txt.String(), "RPO unknown") || strings.Contains(txt.String(), "RPO measured") || !strings.Contains(svg.String(), "unknown") {
+		t.Errorf("%v\n%s", r.RPOMet, txt.String())
+	}
+}

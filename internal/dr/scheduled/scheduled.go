@@ -13,12 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
 // MetricNamespace and MetricName are what the evaluate alarm watches.
 const (
-	MetricNamespace = "PaymentDR"
-	MetricName      = "EvaluateFindings"
+	MetricNamespace = naming.MetricNamespace
+	MetricName      = naming.EvaluateFindingsMetric
 )
 
 // Metrics is the part of the CloudWatch client the evaluator uses.
@@ -54,7 +55,7 @@ func (e *Evaluator) Run(ctx context.Context) (Result, error) {
 		Namespace: aws.String(MetricNamespace),
 		MetricData: []types.MetricDatum{{
 			MetricName: aws.String(MetricName), Value: aws.Float64(float64(len(f))), Unit: types.StandardUnitCount,
-			Dimensions: []types.Dimension{{Name: aws.String("Environment"), Value: aws.String(r.Environment)}},
+			Dimensions: []types.Dimension{{Name: aws.String(naming.EnvironmentDimension), Value: aws.String(r.Environment)}},
 		}},
 	})
 	return r, err

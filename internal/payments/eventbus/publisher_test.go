@@ -23,8 +23,9 @@ func payment() payments.Payment {
 func TestPublishShape(t *testing.T) {
 	eb := paymentstest.NewEventBridge(t)
 	p := &eventbus.Publisher{Client: eb.Client(), Bus: "payment-events-us-west-2-t", Region: "us-west-2"}
-	if err := p.Publish(context.Background(), payments.Event{DetailType: payments.EventFailed, Payment: payment()}); err != nil {
-		t.Fatal(err)
+	pay := payment()
+	if errs := p.Publish(context.Background(), []payments.Event{{DetailType: payments.EventFailed, Payment: pay}}); errs[0] != nil {
+		t.Fatal(errs[0])
 	}
 	got := eb.Entries()
 	if len(got) != 1 || got[0].Source != "custom.payment" || got[0].DetailType != "Payment Failed" || got[0].EventBusName != "payment-events-us-west-2-t" {
@@ -34,8 +35,7 @@ func TestPublishShape(t *testing.T) {
 	if err := json.Unmarshal([]byte(got[0].Detail), &d); err != nil {
 		t.Fatal(err)
 	}
-	pay, _ := d["payment"].(map[string]any)
-	if d["originRegion"] != "us-west-2" || pay["amount"] != 700.0 || !strings.Contains(got[0].Detail, `"amount":700,`) {
+	if d["originRegion"] != "us-west-2" || d["paymentId"] != pay.ID || d["payment"].(map[string]any)["amount"] != 700.0 || !strings.Contains(got[0].Detail, `"amount":700,`) {
 		t.Errorf("detail %s", got[0].Detail)
 	}
 }
@@ -47,7 +47,7 @@ func TestPublishGivesUpAfterBoundedAttempts(t *testing.T) {
 	eb.FailNext = 100
 	p := &eventbus.Publisher{Client: eb.Client(), Bus: "b", Region: "us-east-1", Attempts: 3, Backoff: time.Millisecond}
 	start := time.Now()
-	err := p.Publish(context.Background(), payments.Event{DetailType: payments.EventProcessed, Payment: payment()})
+	err := p.Publish(context.Background(), []payments.Event{{DetailType: payments.EventProcessed, Payment: payment()}})[0]
 	if err == nil || !strings.Contains(err.Error(), "after 3 attempts") || !strings.Contains(err.Error(), "InternalFailure") {
 		t.Fatalf("err %v", err)
 	}
@@ -66,10 +66,30 @@ func TestPublishStopsWhenTheContextEnds(t *testing.T) {
 	p := &eventbus.Publisher{Client: eb.Client(), Bus: "b", Region: "us-east-1", Attempts: 5, Backoff: time.Hour}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if err := p.Publish(ctx, payments.Event{DetailType: payments.EventProcessed, Payment: payment()}); err == nil {
+	if err := p.Publish(ctx, []payments.Event{{DetailType: payments.EventProcessed, Payment: payment()}})[0]; err == nil {
 		t.Fatal("published despite the context ending")
 	}
 	if eb.CallCount() != 1 {
 		t.Errorf("%d calls, want 1", eb.CallCount())
+	}
+}
+
+// A batch whose call succeeds for some entries only: the failed ones are
+// sent again, alone, and each event gets its own outcome.
+func TestPublishBatchRetriesOnlyFailedEntries(t *testing.T) {
+	eb := paymentstest.NewEventBridge(t)
+	p := &eventbus.Publisher{Client: eb.Client(), Bus: "b", Region: "us-east-1", Backoff: time.Millisecond}
+	evs := make([]payments.Event, payments.MaxEventBatch)
+	for i := range evs {
+		evs[i] = payments.EventFor(payment())
+	}
+	eb.FailNext = 1 // the first call fails every entry
+	for i, err := range p.Publish(context.Background(), evs) {
+		if err != nil {
+			t.Errorf("event %d: %v", i, err)
+		}
+	}
+	if got := len(eb.Entries()); got != len(evs) || eb.CallCount() != 2 {
+		t.Errorf("%d events in %d calls, want %d in 2", got, eb.CallCount(), len(evs))
 	}
 }

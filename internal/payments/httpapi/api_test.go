@@ -42,11 +42,14 @@ func newEnv(t testing.TB, appVar, adminVar string) *env {
 	app, admin, _ := paymentstest.Database(t, appVar, adminVar)
 	ddb, table := paymentstest.Dynamo(t)
 	eb := paymentstest.NewEventBridge(t)
+	store := mysqlstore.New(app)
 	svc := &payments.Service{
-		Store:    mysqlstore.New(app),
+		Store:    store,
 		Sessions: &dynamo.Sessions{Client: ddb, Table: table},
-		Events:   &eventbus.Publisher{Client: eb.Client(), Bus: "payment-events-us-east-1-test", Region: "us-east-1"},
-		Region:   "us-east-1",
+		Outbox: &payments.Relay{Store: store,
+			Events:  &eventbus.Publisher{Client: eb.Client(), Bus: "payment-events-us-east-1-test", Region: "us-east-1"},
+			OnError: func(what string, ids []string, err error) { t.Logf("outbox: %s %v: %v", what, ids, err) }},
+		Region: "us-east-1",
 		OnAfterCommitError: func(p payments.Payment, what string, err error) {
 			t.Errorf("after-commit %s failed for %s: %v", what, p.ID, err)
 		},
@@ -109,11 +112,11 @@ func TestHappyPathWritesPaymentLedgerSessionAndEvent(t *testing.T) {
 		t.Fatalf("create: %d %v", r.status, r.body)
 	}
 	id := r.body["id"].(string)
-	if n := paymentstest.Count(t, e.app, "SELECT COUNT(*) FROM payments WHERE id = ? AND amount = 1250", id); n != 1 {
+	if n := paymentstest.Count(t, e.admin, "SELECT COUNT(*) FROM payments WHERE id = ? AND amount = 1250", id); n != 1 {
 		t.Errorf("payments rows %d", n)
 	}
 	var debit, credit int64
-	if err := e.app.QueryRow(`SELECT
+	if err := e.admin.QueryRow(`SELECT
 	  SUM(CASE WHEN direction='debit' THEN amount ELSE 0 END), SUM(CASE WHEN direction='credit' THEN amount ELSE 0 END)
 	  FROM ledger_entries WHERE payment_id = ?`, id).Scan(&debit, &credit); err != nil {
 		t.Fatal(err)
@@ -165,6 +168,10 @@ func TestValidationErrorsAre4xxWithCodes(t *testing.T) {
 		{"merchant", "POST", "/payments", "k9", `{"amount":1,"currency":"EUR","merchantRef":"","customerRef":"c"}`, nil, 400, "invalid_merchant_ref"},
 		{"customer", "POST", "/payments", "k10", `{"amount":1,"currency":"EUR","merchantRef":"m","customerRef":"c d"}`, nil, 400, "invalid_customer_ref"},
 		{"session", "POST", "/payments", "k11", `{"amount":1,"currency":"EUR","merchantRef":"m","customerRef":"c","sessionId":"` + strings.Repeat("s", 129) + `"}`, nil, 400, "invalid_session_id"},
+		{"duplicate field", "POST", "/payments", "k12d", `{"amount":5,"currency":"EUR","merchantRef":"m","customerRef":"c","amount":1250}`, nil, 400, "invalid_json"},
+		{"field in other case", "POST", "/payments", "k12c", `{"amount":5,"currency":"EUR","merchantRef":"m","customerRef":"c","AMOUNT":1250}`, nil, 400, "invalid_json"},
+		{"field only in other case", "POST", "/payments", "k12o", `{"Amount":5,"currency":"EUR","merchantRef":"m","customerRef":"c"}`, nil, 400, "invalid_json"},
+		{"escaped duplicate", "POST", "/payments", "k12e", `{"amount":5,"currency":"EUR","merchantRef":"m","customerRef":"c","\u0061mount":7}`, nil, 400, "invalid_json"},
 		{"unknown field", "POST", "/payments", "k12", `{"amount":1,"currency":"EUR","merchantRef":"m","customerRef":"c","card":"4111"}`, nil, 400, "invalid_json"},
 		{"not JSON", "POST", "/payments", "k13", `amount=1`, nil, 400, "invalid_json"},
 		{"trailing data", "POST", "/payments", "k14", body1 + `{}`, nil, 400, "invalid_json"},
@@ -185,7 +192,7 @@ func TestValidationErrorsAre4xxWithCodes(t *testing.T) {
 			}
 		})
 	}
-	if n := paymentstest.Count(t, e.app, "SELECT COUNT(*) FROM payments"); n != 0 {
+	if n := paymentstest.Count(t, e.admin, "SELECT COUNT(*) FROM payments"); n != 0 {
 		t.Errorf("%d payments written by invalid requests", n)
 	}
 }
@@ -201,10 +208,10 @@ func TestReplayReturnsTheOriginalAndConflictingBodyIs409(t *testing.T) {
 	if other.status != http.StatusConflict || errCode(other) != "idempotency_key_reused" {
 		t.Fatalf("reused key, other body: %d %v", other.status, other.body)
 	}
-	if n := paymentstest.Count(t, e.app, "SELECT COUNT(*) FROM payments"); n != 1 {
+	if n := paymentstest.Count(t, e.admin, "SELECT COUNT(*) FROM payments"); n != 1 {
 		t.Errorf("%d payments, want 1", n)
 	}
-	if n := paymentstest.Count(t, e.app, "SELECT COUNT(*) FROM ledger_entries"); n != 2 {
+	if n := paymentstest.Count(t, e.admin, "SELECT COUNT(*) FROM ledger_entries"); n != 2 {
 		t.Errorf("%d ledger entries, want 2", n)
 	}
 	if n := len(e.events.Entries()); n != 1 {
@@ -242,10 +249,10 @@ func TestFiftyConcurrentDuplicatesChargeOnce(t *testing.T) {
 	if created != 1 {
 		t.Errorf("%d requests created a payment, want exactly 1", created)
 	}
-	if c := paymentstest.Count(t, e.app, "SELECT COUNT(*) FROM payments"); c != 1 {
+	if c := paymentstest.Count(t, e.admin, "SELECT COUNT(*) FROM payments"); c != 1 {
 		t.Errorf("%d payment rows, want 1", c)
 	}
-	if c := paymentstest.Count(t, e.app, "SELECT COUNT(*) FROM ledger_entries WHERE payment_id = ?", ids[0]); c != 2 {
+	if c := paymentstest.Count(t, e.admin, "SELECT COUNT(*) FROM ledger_entries WHERE payment_id = ?", ids[0]); c != 2 {
 		t.Errorf("%d ledger entries, want one pair", c)
 	}
 	if c := len(e.events.Entries()); c != 1 {
@@ -259,7 +266,7 @@ func TestDeclinedPaymentIsRecordedWithoutLedger(t *testing.T) {
 	if r.status != http.StatusPaymentRequired || r.body["status"] != "failed" || r.body["failureReason"] != "amount_over_limit" {
 		t.Fatalf("declined: %d %v", r.status, r.body)
 	}
-	if c := paymentstest.Count(t, e.app, "SELECT COUNT(*) FROM ledger_entries"); c != 0 {
+	if c := paymentstest.Count(t, e.admin, "SELECT COUNT(*) FROM ledger_entries"); c != 0 {
 		t.Errorf("declined payment moved money: %d ledger entries", c)
 	}
 	if ev := e.events.Entries(); len(ev) != 1 || ev[0].DetailType != "Payment Failed" {
@@ -393,23 +400,25 @@ func TestRollbackPublishesNothingAndKeepsTheKeyFree(t *testing.T) {
 	}
 }
 
-// /health is 503 when the session table cannot be reached, even with a
-// writable database: the Region cannot take payments.
-func TestHealthReportsAnUnreachableTable(t *testing.T) {
+// /health follows the database alone: with the session table unreachable
+// and the database writable it stays 200 ("degraded", tableError), since
+// this is still the only Region that can take payments; the table's state
+// comes from a cache, never from a DynamoDB call on the probe's path.
+func TestHealthReportsAnUnreachableTableButStaysUp(t *testing.T) {
 	e := primary(t)
-	if h := e.do(t, "GET", "/health", "", "", map[string]string{"X-Api-Key": ""}); h.status != 200 || h.body["tableReachable"] != true || h.body["dbWritable"] != true {
+	if h := e.do(t, "GET", "/health", "", "", map[string]string{"X-Api-Key": ""}); h.status != 200 || h.body["tableReachable"] != true || h.body["dbWritable"] != true || h.body["status"] != "ok" {
 		t.Fatalf("healthy Region: %d %v", h.status, h.body)
 	}
 	e.handler.Service.Sessions = &dynamo.Sessions{Client: e.ddb, Table: "payment-sessions-absent"}
+	e.handler.Service.Tables = &payments.TableProbe{Sessions: e.handler.Service.Sessions}
 	h := e.do(t, "GET", "/health", "", "", map[string]string{"X-Api-Key": ""})
-	if h.status != http.StatusServiceUnavailable || h.body["tableReachable"] != false || h.body["dbWritable"] != true ||
-		h.body["status"] != "unavailable" || h.body["region"] != "us-east-1" || h.header.Get("Retry-After") == "" ||
-		h.body["tableError"] != "unreachable" {
+	if h.status != http.StatusOK || h.body["tableReachable"] != false || h.body["dbWritable"] != true ||
+		h.body["status"] != "degraded" || h.body["region"] != "us-east-1" || h.body["tableError"] != "unreachable" {
 		t.Fatalf("table unreachable: %d %v", h.status, h.body)
 	}
 	// The public endpoint gives a reason code, not the backend's error text.
 	if fmt.Sprint(h.body) != fmt.Sprint(map[string]any{"region": "us-east-1", "dbWritable": true, "tableReachable": false,
-		"status": "unavailable", "tableError": "unreachable"}) {
+		"status": "degraded", "tableError": "unreachable"}) {
 		t.Errorf("health body carries more than the reason code: %v", h.body)
 	}
 }

@@ -117,3 +117,23 @@ func BenchmarkHandlerOverFloor(b *testing.B) {
 	b.ReportMetric(f, "floor-p50-ms")
 	b.ReportMetric(100*(h-f)/f, "overhead-%")
 }
+
+// BenchmarkHealth measures GET /health as Route 53 calls it: the database
+// probe and the cached table state (its first call warms the cache).
+func BenchmarkHealth(b *testing.B) {
+	e := benchEnv(b)
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, httptest.NewRequest("GET", "/health", nil))
+		lat = append(lat, time.Since(t0))
+		if rec.Code != http.StatusOK {
+			b.Fatalf("health %d: %s", rec.Code, rec.Body)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(percentile(lat, 50), "p50-ms")
+	b.ReportMetric(percentile(lat, 99), "p99-ms")
+}

@@ -35,16 +35,19 @@ func (e *bench) floor(i int) error {
 	defer cancel()
 	id := payments.NewID()
 	now := time.Now().UTC()
-	// The transaction in one round trip (as mysqlstore sends it).
-	if _, err := e.app.ExecContext(ctx, `START TRANSACTION;
+	// The transaction in one round trip (as mysqlstore sends it), with
+	// the outbox row.
+	if _, err := e.app.ExecContext(ctx, `SET SESSION innodb_lock_wait_timeout = 5; START TRANSACTION;
 	  INSERT INTO payments (id, idempotency_key, request_hash, amount, currency, merchant_ref, customer_ref, session_id, status, region, created_at)
 	  VALUES (?, ?, 'h', 100, 'EUR', 'm', 'c', ?, 'processed', 'us-east-1', ?);
 	  INSERT INTO ledger_entries (payment_id, account, direction, amount, currency, created_at)
 	  VALUES (?, 'customer:c', 'debit', 100, 'EUR', ?), (?, 'merchant:m', 'credit', 100, 'EUR', ?);
-	  COMMIT`, id, fmt.Sprint("floor-", id), "s-"+id, now, id, now, id, now); err != nil {
+	  INSERT INTO payment_outbox (payment_id, created_at, next_attempt_at) VALUES (?, ?, ?);
+	  COMMIT`, id, fmt.Sprint("floor-", id), "s-"+id, now, id, now, id, now, id, now, now.Add(payments.InlineGrace)); err != nil {
 		return err
 	}
-	// Then the same session item and event the service writes, in parallel.
+	// Then the same session item and event the service writes, in
+	// parallel, and the event's row marked sent.
 	p := payments.Payment{ID: id, IdempotencyKey: "floor-" + id, Amount: 100, Currency: "EUR", MerchantRef: "m-1",
 		CustomerRef: "c-" + strconv.Itoa(i), SessionID: "s-" + id, Status: payments.StatusProcessed, Region: "us-east-1", CreatedAt: now}
 	var wg sync.WaitGroup
@@ -56,7 +59,9 @@ func (e *bench) floor(i int) error {
 	}()
 	go func() {
 		defer wg.Done()
-		evErr = e.publisher.Publish(ctx, payments.Event{DetailType: payments.EventProcessed, Payment: p})
+		if evErr = e.publisher.Publish(ctx, []payments.Event{payments.EventFor(p)})[0]; evErr == nil {
+			_, evErr = e.app.ExecContext(ctx, "UPDATE payment_outbox SET sent_at = ?, claim_token = NULL WHERE payment_id IN (?)", time.Now().UTC(), id)
+		}
 	}()
 	wg.Wait()
 	if putErr != nil {

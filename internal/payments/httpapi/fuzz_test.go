@@ -6,49 +6,25 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/httpapi"
+	"github.com/payment-dr/payment-dr/internal/payments/memstore"
 )
 
-// memory is an in-process store, session table and bus for fuzzing the
-// whole handler without backends.
-type memory struct {
-	mu    sync.Mutex
-	byKey map[string]payments.Payment
-	hash  map[string]string
-}
+// memory is the in-memory store with a session table and bus that accept
+// everything, for fuzzing the whole handler without backends.
+type memory struct{ *memstore.Store }
 
-func (m *memory) Create(_ context.Context, p payments.Payment, h string) (payments.Payment, string, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if old, ok := m.byKey[p.IdempotencyKey]; ok {
-		return old, m.hash[p.IdempotencyKey], false, nil
-	}
-	m.byKey[p.IdempotencyKey], m.hash[p.IdempotencyKey] = p, h
-	return p, h, true, nil
+func (m memory) Put(context.Context, payments.Payment) error { return nil }
+func (m memory) Ping(context.Context) error                  { return nil }
+func (m memory) Publish(_ context.Context, evs []payments.Event) []error {
+	return make([]error, len(evs))
 }
-
-func (m *memory) Get(_ context.Context, id string) (payments.Payment, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, p := range m.byKey {
-		if p.ID == id {
-			return p, nil
-		}
-	}
-	return payments.Payment{}, payments.ErrNotFound
-}
-
-func (m *memory) Writable(context.Context) (bool, error)                 { return true, nil }
-func (m *memory) Put(context.Context, payments.Payment) error            { return nil }
-func (m *memory) Ping(context.Context) error                             { return nil }
-func (m *memory) Publish(context.Context, payments.Event) error          { return nil }
-func (m *memory) admin(context.Context, httpapi.Invocation) (any, error) { return "ok", nil }
+func (m memory) admin(context.Context, httpapi.Invocation) (any, error) { return "ok", nil }
 
 // FuzzLambdaEvent: any event Lambda might deliver gets a reply with a JSON
 // body, never a 500 (a panic would be recovered as one) and never a
@@ -61,15 +37,15 @@ func FuzzLambdaEvent(f *testing.F) {
 		`{"rawPath":"/payments","headers":{"x-api-key":"k","idempotency-key":"b"},"requestContext":{"http":{"method":"POST"}},"body":"e30=","isBase64Encoded":true}`,
 		`{"rawPath":"/payments","requestContext":{"http":{"method":"P OST"}},"body":"{}"}`,
 		`{"rawPath":"//payments/../x","rawQueryString":"%zz","requestContext":{"http":{"method":"GET"}}}`,
-		`{"migrate":true}`,
+		`{"migrate":true}`, `{"sweepOutbox":true}`,
 		`[]`, `null`, `{"rawPath":7}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		m := &memory{byKey: map[string]payments.Payment{}, hash: map[string]string{}}
+		m := memory{memstore.New()}
 		h := &httpapi.Handler{APIKey: "k", Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-			Service: &payments.Service{Store: m, Sessions: m, Events: m, Region: "us-east-1"}}
+			Service: &payments.Service{Store: m, Sessions: m, Outbox: &payments.Relay{Store: m, Events: m}, Region: "us-east-1"}}
 		out, err := httpapi.LambdaHandler(h, m.admin)(context.Background(), raw)
 		if err != nil {
 			return // an unparsable direct invocation: Lambda reports the error

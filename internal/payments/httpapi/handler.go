@@ -4,7 +4,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -12,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,8 +22,9 @@ import (
 // MaxBodyBytes bounds a request body.
 const MaxBodyBytes = 16 << 10
 
-// HealthTimeout bounds GET /health's backend checks.
-const HealthTimeout = 2 * time.Second
+// HealthTimeout bounds GET /health: Route 53 counts an answer later than
+// 2 s after connecting as a failure, so it answers well within one.
+const HealthTimeout = 800 * time.Millisecond
 
 // RetryAfterSeconds is sent with every 503.
 const RetryAfterSeconds = 5
@@ -69,7 +68,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if timeout == 0 {
 		timeout = 25 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	// A client that gives up does not cancel the work: a payment is
+	// finished (committed, session, event) or certainly not applied, never
+	// abandoned half-way; the reply then goes nowhere.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), timeout)
 	defer cancel()
 	r = r.WithContext(ctx)
 
@@ -116,52 +118,6 @@ func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
-}
-
-// createBody is the JSON body of POST /payments.
-type createBody struct {
-	Amount      json.RawMessage `json:"amount"`
-	Currency    string          `json:"currency"`
-	MerchantRef string          `json:"merchantRef"`
-	CustomerRef string          `json:"customerRef"`
-	SessionID   string          `json:"sessionId"`
-}
-
-// ParseCreate turns an HTTP request into a payments.Request, rejecting
-// anything that is not exactly the documented body. Exported for fuzzing.
-func ParseCreate(header http.Header, body []byte) (payments.Request, error) {
-	bad := func(code, format string, args ...any) error {
-		return &payments.ValidationError{Code: code, Message: fmt.Sprintf(format, args...)}
-	}
-	if ct := header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return payments.Request{}, &mediaTypeError{ct}
-		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	var b createBody
-	if err := dec.Decode(&b); err != nil {
-		return payments.Request{}, bad("invalid_json", "body must be a JSON object with amount, currency, merchantRef, customerRef: %v", err)
-	}
-	if dec.More() {
-		return payments.Request{}, bad("invalid_json", "body has data after the JSON object")
-	}
-	if len(b.Amount) == 0 || string(b.Amount) == "null" {
-		return payments.Request{}, bad("invalid_amount", "amount is required (integer minor units)")
-	}
-	// The raw JSON number is parsed as an integer: a string, a fraction or
-	// an exponent is rejected, and nothing passes through a float.
-	amount, err := strconv.ParseInt(string(b.Amount), 10, 64)
-	if err != nil {
-		return payments.Request{}, bad("invalid_amount", "amount must be an integer number of minor units, got %s", b.Amount)
-	}
-	req := payments.Request{
-		IdempotencyKey: header.Get("Idempotency-Key"),
-		Amount:         amount, Currency: b.Currency, MerchantRef: b.MerchantRef, CustomerRef: b.CustomerRef, SessionID: b.SessionID,
-	}
-	return req, payments.Validate(req)
 }
 
 type mediaTypeError struct{ got string }
@@ -218,16 +174,16 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	st := h.Service.Health(ctx)
 	status := http.StatusOK
-	if st.Status != "ok" {
+	if st.TableErr != nil {
+		annotate(w, "tableError", st.TableErr.Error())
+	}
+	if !st.Healthy() {
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 		// The details stay in the logs: the endpoint is public.
 		annotate(w, "dbWritable", st.DBWritable, "tableReachable", st.TableReachable)
 		if st.DBErr != nil {
 			annotate(w, "dbError", st.DBErr.Error())
-		}
-		if st.TableErr != nil {
-			annotate(w, "tableError", st.TableErr.Error())
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -250,13 +206,18 @@ func (h *Handler) writeDomainError(w http.ResponseWriter, err error, log *slog.L
 	case errors.Is(err, payments.ErrReadOnly):
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 		writeError(w, http.StatusServiceUnavailable, "region_read_only", "this Region's database is read-only (standby); retry, the request was not applied")
-	case errors.Is(err, payments.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, payments.ErrOutcomeUnknown):
+		log.Error("outcome unknown", "error", err.Error())
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+		writeError(w, http.StatusServiceUnavailable, "outcome_unknown",
+			"the database stopped answering after the payment was sent: it may have been recorded; retry with the same Idempotency-Key to learn its outcome (never with a new key)")
+	case errors.Is(err, payments.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		log.Warn("backend unavailable", "error", err.Error())
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
-		writeError(w, http.StatusServiceUnavailable, "backend_unavailable", "a backend is unavailable; retry with the same Idempotency-Key")
+		writeError(w, http.StatusServiceUnavailable, "backend_unavailable", "a backend is unavailable and the request was not applied; retry with the same Idempotency-Key")
 	default:
 		log.Error("unexpected error", "error", err.Error())
-		writeError(w, http.StatusInternalServerError, "internal", "internal error; retry with the same Idempotency-Key")
+		writeError(w, http.StatusInternalServerError, "internal", "internal error; the request was not applied (rolled back); retry with the same Idempotency-Key")
 	}
 }
 

@@ -15,9 +15,13 @@ import (
 
 // Invocation is a direct (non-HTTP) Lambda invocation, allowed only to
 // callers with lambda:InvokeFunction: {"migrate": true} applies the
-// database migrations.
+// database migrations and sets up the application user (only the
+// migration function, which holds the master credentials, accepts it);
+// {"sweepOutbox": true} publishes the outbox's due events (a schedule
+// sends it).
 type Invocation struct {
-	Migrate bool `json:"migrate"`
+	Migrate     bool `json:"migrate"`
+	SweepOutbox bool `json:"sweepOutbox"`
 }
 
 // LambdaHandler adapts h to API Gateway HTTP API (payload v2) events, and

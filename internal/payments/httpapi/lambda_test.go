@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -65,12 +67,18 @@ func TestLambdaHandlerRoutesDirectInvocations(t *testing.T) {
 }
 
 // FuzzParseCreate: no input may panic, and whatever is accepted must be a
-// valid request with a positive integer amount.
+// valid request with a positive integer amount, read from a body whose
+// top-level names are exactly the documented ones, each at most once, with
+// the values the standard decoder sees.
 func FuzzParseCreate(f *testing.F) {
 	f.Add("key", "application/json", `{"amount":1250,"currency":"EUR","merchantRef":"m-1","customerRef":"c-1"}`)
 	f.Add("k", "", `{"amount":1.5,"currency":"EUR","merchantRef":"m","customerRef":"c"}`)
 	f.Add("", "text/plain", `{"amount":"1"}`)
 	f.Add("k", "application/json; charset=utf-8", `{"amount":9223372036854775808,"currency":"USD","merchantRef":"m","customerRef":"c","sessionId":"s"}`)
+	f.Add("k", "", `{"amount":5,"currency":"EUR","merchantRef":"m","customerRef":"c","AMOUNT":1250}`)
+	f.Add("k", "", `{"amount":5,"currency":"EUR","merchantRef":"m","customerRef":"c","amount":1250}`)
+	f.Add("k", "", `{"\u0061mount":5,"currency":"EUR","merchantRef":"m","customerRef":"c"}`)
+	f.Add("k", "", `{"amount":5,"currency":"EUR","merchantRef":"m","customerRef":"c","sessionId":{"a":1}}`)
 	f.Fuzz(func(t *testing.T, key, contentType, body string) {
 		h := http.Header{}
 		h.Set("Idempotency-Key", key)
@@ -84,5 +92,50 @@ func FuzzParseCreate(f *testing.F) {
 		if req.Amount <= 0 || req.IdempotencyKey == "" || len(req.Currency) != 3 || req.MerchantRef == "" || req.CustomerRef == "" {
 			t.Fatalf("accepted an invalid request: %+v", req)
 		}
+		names := topLevelNames(t, body)
+		seen := map[string]bool{}
+		for _, n := range names {
+			if seen[n] || !map[string]bool{"amount": true, "currency": true, "merchantRef": true, "customerRef": true, "sessionId": true}[n] {
+				t.Fatalf("accepted a body with names %q", names)
+			}
+			seen[n] = true
+		}
+		var m map[string]any
+		dec := json.NewDecoder(strings.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil || m["amount"] != json.Number(strconv.FormatInt(req.Amount, 10)) ||
+			m["currency"] != req.Currency || m["merchantRef"] != req.MerchantRef || m["customerRef"] != req.CustomerRef {
+			t.Fatalf("accepted %+v from %q, which decodes to %v (%v)", req, body, m, err)
+		}
 	})
+}
+
+// topLevelNames lists the member names of the top-level JSON object,
+// walking nested values (an oracle independent of ParseCreate's walk).
+func topLevelNames(t *testing.T, body string) []string {
+	dec := json.NewDecoder(strings.NewReader(body))
+	var names []string
+	depth, expectName := 0, false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return names
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			if v == '{' || v == '[' {
+				depth++
+				expectName = v == '{' && depth == 1
+				continue
+			}
+			depth--
+		case string:
+			if depth == 1 && expectName {
+				names = append(names, v)
+				expectName = false
+				continue
+			}
+		}
+		expectName = depth == 1
+	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/payment-dr/payment-dr/internal/naming"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/dynamo"
 	"github.com/payment-dr/payment-dr/internal/payments/eventbus"
@@ -35,14 +36,23 @@ import (
 
 // Env is the service's configuration, read from the environment.
 type Env struct {
-	Environment    string // ENVIRONMENT (the deployment's name; logged)
-	Region         string // AWS_REGION
-	SessionTable   string // SESSION_TABLE
-	EventBus       string // EVENT_BUS_NAME
-	DBHost         string // DB_HOST
-	DBPort         int    // DB_PORT (default 3306)
-	DBName         string // DB_NAME
-	DBSecretID     string // DB_SECRET_ID: JSON {"username","password"}
+	Environment  string // ENVIRONMENT (the deployment's name; logged)
+	Region       string // AWS_REGION
+	SessionTable string // SESSION_TABLE
+	EventBus     string // EVENT_BUS_NAME
+	DBHost       string // DB_HOST
+	DBPort       int    // DB_PORT (default 3306)
+	DBName       string // DB_NAME
+	DBSecretID   string // DB_SECRET_ID: JSON {"username","password"}
+	// AppDBSecretID (APP_DB_SECRET_ID) is set only on the migration
+	// function, whose DB_SECRET_ID is the master secret: {"migrate": true}
+	// creates or updates the application user with this secret's
+	// username and password. The payment function has neither.
+	AppDBSecretID string
+	// AppDBUserHost (APP_DB_USER_HOST) is the host part of the application
+	// user's account; default "%" (Aurora: any client in the VPC). Local
+	// servers use the loopback address.
+	AppDBUserHost  string
 	APIKeySecretID string // API_KEY_SECRET_ID
 	// DBTLS is "verify" (default: TLS, server certificate checked against
 	// DB_TLS_CA_FILE or the system roots) or "off", accepted only for a
@@ -62,7 +72,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		Environment: getenv("ENVIRONMENT"), Region: getenv("AWS_REGION"), SessionTable: getenv("SESSION_TABLE"), EventBus: getenv("EVENT_BUS_NAME"),
 		DBHost: getenv("DB_HOST"), DBName: getenv("DB_NAME"), DBSecretID: getenv("DB_SECRET_ID"),
 		APIKeySecretID: getenv("API_KEY_SECRET_ID"), DBTLS: getenv("DB_TLS"), DBTLSCAFile: getenv("DB_TLS_CA_FILE"), DBPort: 3306,
-		DBDSN: getenv("DB_DSN"),
+		DBDSN: getenv("DB_DSN"), AppDBSecretID: getenv("APP_DB_SECRET_ID"), AppDBUserHost: getenv("APP_DB_USER_HOST"),
 	}
 	var errs []error
 	required := map[string]string{"AWS_REGION": e.Region, "SESSION_TABLE": e.SessionTable, "EVENT_BUS_NAME": e.EventBus,
@@ -125,6 +135,9 @@ func loopback(host string) bool {
 type App struct {
 	Handler *httpapi.Handler
 	DB      *sql.DB
+	env     Env
+	secrets *secretsmanager.Client
+	stop    context.CancelFunc
 }
 
 // New builds the service: it loads the two secrets concurrently (the only
@@ -171,11 +184,12 @@ func New(ctx context.Context, e Env, log *slog.Logger) (*App, error) {
 	// The first connection (TCP, TLS, authentication) is opened while the
 	// API key is still in flight, so the first request finds it idle. A
 	// database that is down now is not fatal: /health must still answer.
+	store := mysqlstore.New(db)
 	warm := make(chan error, 1)
 	go func() {
 		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		warm <- db.PingContext(wctx)
+		warm <- store.Warm(wctx)
 	}()
 	key := <-apiKey
 	if werr := <-warm; werr != nil {
@@ -190,17 +204,41 @@ func New(ctx context.Context, e Env, log *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("secret %s is empty", e.APIKeySecretID)
 	}
 
-	svc := &payments.Service{
-		Store:    mysqlstore.New(db),
+	svc := newService(cfg, e, store, log)
+	// Sweeps run while the instance runs (under Lambda: during
+	// invocations), besides the scheduled sweep invocation.
+	sweeps, stop := context.WithCancel(context.Background())
+	go svc.Outbox.Run(sweeps, SweepInterval)
+	return &App{Handler: &httpapi.Handler{Service: svc, APIKey: key.v, Log: log}, DB: db, env: e, secrets: sm, stop: stop}, nil
+}
+
+// Close stops the outbox sweeps and closes the database pool.
+func (a *App) Close() error {
+	a.stop()
+	return a.DB.Close()
+}
+
+// newService wires the domain to its adapters.
+func newService(cfg aws.Config, e Env, store *mysqlstore.Store, log *slog.Logger) *payments.Service {
+	return &payments.Service{
+		Store:    store,
 		Sessions: &dynamo.Sessions{Client: dynamodb.NewFromConfig(cfg), Table: e.SessionTable},
-		Events:   &eventbus.Publisher{Client: eventbridge.NewFromConfig(cfg), Bus: e.EventBus, Region: e.Region},
-		Region:   e.Region,
+		Outbox: &payments.Relay{
+			Store:  store,
+			Events: &eventbus.Publisher{Client: eventbridge.NewFromConfig(cfg), Bus: e.EventBus, Region: e.Region},
+			OnError: func(what string, ids []string, err error) {
+				log.Warn("outbox: "+what+" failed; the events stay in the outbox", "paymentIds", ids, "error", err.Error())
+			},
+		},
+		Region: e.Region,
 		OnAfterCommitError: func(p payments.Payment, what string, err error) {
 			log.Error("after-commit write failed; the payment stands", "paymentId", p.ID, "what", what, "error", err.Error())
 		},
 	}
-	return &App{Handler: &httpapi.Handler{Service: svc, APIKey: key.v, Log: log}, DB: db}, nil
 }
+
+// SweepInterval is how often an instance sweeps the outbox.
+const SweepInterval = 5 * time.Second
 
 // Retry bounds of every AWS call: a throttled, failed (5xx, connection)
 // or timed-out attempt is retried with jittered exponential backoff, at
@@ -272,14 +310,56 @@ func tlsConfig(e Env) (*tls.Config, error) {
 	return tc, nil
 }
 
-// Admin handles direct invocations ({"migrate": true}).
+// Admin handles direct invocations.
 func (a *App) Admin(ctx context.Context, inv httpapi.Invocation) (any, error) {
-	if !inv.Migrate {
-		return nil, errors.New(`unknown invocation: send {"migrate": true}`)
+	switch {
+	case inv.Migrate && inv.SweepOutbox:
+		return nil, errors.New(`send {"migrate": true} or {"sweepOutbox": true}, not both`)
+	case inv.SweepOutbox:
+		sent, err := a.Handler.Service.Outbox.Sweep(ctx)
+		if errors.Is(err, payments.ErrReadOnly) {
+			// The secondary's database is read-only: nothing of its own to
+			// publish (the writer's Region sweeps), which is not an error.
+			return map[string]any{"published": 0, "readOnly": true}, nil
+		}
+		return map[string]any{"published": sent}, err
+	case !inv.Migrate:
+		return nil, errors.New(`unknown invocation: send {"migrate": true} or {"sweepOutbox": true}`)
+	case a.env.AppDBSecretID == "":
+		return nil, fmt.Errorf("this function connects as the application user and cannot migrate: invoke the migration function %s, "+
+			"whose APP_DB_SECRET_ID names the application user's secret", naming.New(a.env.Environment, "").MigrateFunction(a.env.Region))
 	}
-	applied, err := mysqlstore.Migrate(ctx, a.DB)
+	user, err := a.appUser(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"applied": applied}, nil
+	applied, err := mysqlstore.Migrate(ctx, a.DB)
+	if err != nil {
+		return map[string]any{"applied": applied}, err
+	}
+	if err := mysqlstore.EnsureAppUser(ctx, a.DB, user); err != nil {
+		return map[string]any{"applied": applied}, err
+	}
+	return map[string]any{"applied": applied, "appUser": user.Name}, nil
+}
+
+// appUser reads the application user's secret (at migration time only:
+// the migration function's cold start does not wait for it).
+func (a *App) appUser(ctx context.Context) (mysqlstore.AppUser, error) {
+	o, err := a.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(a.env.AppDBSecretID)})
+	if err != nil {
+		return mysqlstore.AppUser{}, fmt.Errorf("secret %s: %w", a.env.AppDBSecretID, err)
+	}
+	var creds struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(o.SecretString)), &creds); err != nil || creds.Username == "" || creds.Password == "" {
+		return mysqlstore.AppUser{}, fmt.Errorf("secret %s: want JSON with username and password", a.env.AppDBSecretID)
+	}
+	host := a.env.AppDBUserHost
+	if host == "" {
+		host = "%"
+	}
+	return mysqlstore.AppUser{Name: creds.Username, Host: host, Password: creds.Password}, nil
 }

@@ -3,6 +3,7 @@ package lambdaapp_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -77,7 +78,7 @@ func (w *world) start(t *testing.T, logs io.Writer) func(context.Context, json.R
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { app.DB.Close() })
+	t.Cleanup(func() { app.Close() })
 	return httpapi.LambdaHandler(app.Handler, app.Admin)
 }
 
@@ -146,11 +147,68 @@ func TestNewReadsSecretsOnceAndServesThroughTheLambdaAdapter(t *testing.T) {
 	if !sawCreate {
 		t.Errorf("no payment log line with the request id:\n%s", logs.String())
 	}
-	// A direct invocation applies migrations (none left here).
+	// The payment function holds no master credentials: it refuses to
+	// migrate and names the function that does.
 	out, err := h(context.Background(), json.RawMessage(`{"migrate":true}`))
-	if err != nil || fmt.Sprint(out) != "map[applied:[]]" {
-		t.Errorf("migrate: %v %v", out, err)
+	if err == nil || !strings.Contains(err.Error(), "payment-migrate-") {
+		t.Errorf("migrate on the payment function: %v %v", out, err)
 	}
+	// The scheduled sweep: nothing is due here.
+	out, err = h(context.Background(), json.RawMessage(`{"sweepOutbox":true}`))
+	if err != nil || fmt.Sprint(out) != "map[published:0]" {
+		t.Errorf("sweep: %v %v", out, err)
+	}
+}
+
+// The migration function (same binary; DB_SECRET_ID = the master secret,
+// APP_DB_SECRET_ID = the application user's) applies the migrations and
+// creates the application user with the secret's password and exactly
+// its grants; the payment function then connects with that secret.
+func TestMigrationFunctionCreatesTheApplicationUser(t *testing.T) {
+	w := newWorld(t)
+	admin, err := mysql.ParseDSN(paymentstest.Env(t, "PAYMENTS_TEST_MYSQL_ADMIN_DSN"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := "mig_" + w.dbName[len(w.dbName)-8:]
+	master, _ := json.Marshal(map[string]string{"username": admin.User, "password": admin.Passwd})
+	app, _ := json.Marshal(map[string]string{"username": user, "password": "generated-app-password-0123"})
+	w.secrets.Set("payment-dr/it/db-master", string(master))
+	w.secrets.Set("payment-dr/it/db-app", string(app))
+	w.vars["APP_DB_SECRET_ID"], w.vars["APP_DB_USER_HOST"] = "payment-dr/it/db-app", "127.0.0.1"
+	root := openAdmin(t, w.dbName)
+	t.Cleanup(func() { _, _ = root.Exec("DROP USER IF EXISTS '" + user + "'@'127.0.0.1'") })
+	migrate := w.start(t, io.Discard)
+	out, err := migrate(context.Background(), json.RawMessage(`{"migrate":true}`))
+	if err != nil || fmt.Sprint(out) != "map[appUser:"+user+" applied:[]]" {
+		t.Fatalf("migrate: %v %v", out, err)
+	}
+	if n := paymentstest.Count(t, root, "SELECT COUNT(*) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE = ? AND TABLE_SCHEMA = ?",
+		"'"+user+"'@'127.0.0.1'", w.dbName); n != 6 {
+		t.Errorf("%d table privileges, want 6 (payments SELECT INSERT, ledger INSERT, outbox SELECT INSERT UPDATE)", n)
+	}
+	// The payment function, given only the application user's secret.
+	w.secrets.Set("payment-dr/it/db-payments", string(app))
+	w.vars["DB_SECRET_ID"] = "payment-dr/it/db-payments"
+	delete(w.vars, "APP_DB_SECRET_ID")
+	pay := w.start(t, io.Discard)
+	if r := invoke(t, pay, "POST", "/payments", apiKey, `{"amount":3,"currency":"EUR","merchantRef":"m","customerRef":"c"}`, "req-app"); r.StatusCode != 201 {
+		t.Fatalf("payment as the application user: %d %s", r.StatusCode, r.Body)
+	}
+}
+
+func openAdmin(t *testing.T, db string) *sql.DB {
+	cfg, err := mysql.ParseDSN(paymentstest.Env(t, "PAYMENTS_TEST_MYSQL_ADMIN_DSN"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DBName = db
+	pool, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	return pool
 }
 
 func TestDBDSNOverrideSkipsTheDatabaseSecret(t *testing.T) {
@@ -267,5 +325,26 @@ func TestAWSConfigRetriesThrottlingAndTimeouts(t *testing.T) {
 	}
 	if n := calls.Load(); n != int32(lambdaapp.AWSAttempts) {
 		t.Errorf("%d calls, want %d", n, lambdaapp.AWSAttempts)
+	}
+}
+
+// The scheduled sweep in the secondary Region finds a read-only database:
+// the writer's Region publishes, so the invocation succeeds with nothing
+// published instead of failing every minute (a Lambda error per sweep).
+func TestSweepOnAReadOnlyDatabaseIsNotAnError(t *testing.T) {
+	w := newWorld(t)
+	_, _, name := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_SECONDARY_DSN", "PAYMENTS_TEST_MYSQL_SECONDARY_ADMIN_DSN")
+	cfg, err := mysql.ParseDSN(paymentstest.Env(t, "PAYMENTS_TEST_MYSQL_SECONDARY_DSN"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, _ := json.Marshal(map[string]string{"username": cfg.User, "password": cfg.Passwd})
+	w.secrets.Set("payment-dr/it/db-master", string(creds))
+	host, port, _ := net.SplitHostPort(cfg.Addr)
+	w.vars["DB_HOST"], w.vars["DB_PORT"], w.vars["DB_NAME"] = host, port, name
+	h := w.start(t, io.Discard)
+	out, err := h(context.Background(), json.RawMessage(`{"sweepOutbox":true}`))
+	if err != nil || fmt.Sprint(out) != "map[published:0 readOnly:true]" {
+		t.Fatalf("sweep on the read-only secondary: %v %v", out, err)
 	}
 }

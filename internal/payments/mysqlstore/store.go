@@ -10,20 +10,20 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/payment-dr/payment-dr/internal/payments"
-	"github.com/payment-dr/payment-dr/migrations"
 )
 
 // Store implements payments.Store.
-type Store struct{ db *sql.DB }
+type Store struct {
+	db  *sql.DB
+	ids connIDs
+}
 
 // New wraps an open database handle.
 func New(db *sql.DB) *Store { return &Store{db: db} }
@@ -65,69 +65,118 @@ const insertPayment = `INSERT INTO payments
  (id, idempotency_key, request_hash, amount, currency, merchant_ref, customer_ref, session_id, status, failure_reason, region, created_at)
  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-const selectPayment = `SELECT id, idempotency_key, request_hash, amount, currency, merchant_ref, customer_ref, session_id, status,
- COALESCE(failure_reason, ''), region, created_at FROM payments`
+// selectPayment reads a payment with whether its event is still unsent.
+const selectPayment = `SELECT p.id, p.idempotency_key, p.request_hash, p.amount, p.currency, p.merchant_ref, p.customer_ref,
+ p.session_id, p.status, COALESCE(p.failure_reason, ''), p.region, p.created_at, o.payment_id IS NOT NULL AND o.sent_at IS NULL
+ FROM payments p LEFT JOIN payment_outbox o ON o.payment_id = p.id`
 
-// Create implements payments.Store. InnoDB may report a deadlock when
-// duplicates race on the unique key; the transaction is then retried.
-func (s *Store) Create(ctx context.Context, p payments.Payment, hash string) (payments.Payment, string, bool, error) {
+// Create implements payments.Store. The outcome is always certain unless
+// the error wraps payments.ErrOutcomeUnknown: a transaction whose answer
+// was lost is settled (settle.go) before Create returns.
+func (s *Store) Create(ctx context.Context, p payments.Payment, hash string) (payments.Stored, error) {
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
-		var stored payments.Payment
-		var storedHash string
-		var created bool
-		stored, storedHash, created, err = s.tryCreate(ctx, p, hash)
-		if mysqlCode(err) == 1213 || mysqlCode(err) == 1205 { // deadlock, lock wait timeout
+		var st payments.Stored
+		st, err = s.tryCreate(ctx, p, hash)
+		// A deadlock rolled the transaction back, and a stale pooled
+		// connection sent nothing: both are safe to try again.
+		if mysqlCode(err) == 1213 || errors.Is(err, driver.ErrBadConn) {
 			continue
 		}
-		return stored, storedHash, created, err
+		return st, err
 	}
-	return payments.Payment{}, "", false, classify(err)
+	return payments.Stored{}, fmt.Errorf("%w: %v", payments.ErrUnavailable, err)
 }
 
-func (s *Store) tryCreate(ctx context.Context, p payments.Payment, hash string) (payments.Payment, string, bool, error) {
-	conn, err := s.db.Conn(ctx)
-	if err != nil { // no connection: nothing was sent, the request can be retried
-		if c := classify(err); errors.Is(c, payments.ErrReadOnly) || errors.Is(c, payments.ErrUnavailable) {
-			return payments.Payment{}, "", false, c
-		}
-		return payments.Payment{}, "", false, fmt.Errorf("%w: %v", payments.ErrUnavailable, err)
+func (s *Store) tryCreate(ctx context.Context, p payments.Payment, hash string) (payments.Stored, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(DefaultTimeout)
+	}
+	// The batch gets the request's time minus what settling needs.
+	bctx, cancel := context.WithDeadline(ctx, deadline.Add(-SettleReserve))
+	defer cancel()
+	conn, err := s.db.Conn(bctx)
+	if err != nil { // no connection: nothing was sent
+		return payments.Stored{}, notSent(err)
 	}
 	defer conn.Close()
-	query, args := createBatch(p, hash)
-	_, err = conn.ExecContext(ctx, query, args...)
-	if err == nil {
-		return p, hash, true, nil
-	}
-	// The server stops a batch at its first failing statement, so the
-	// transaction may still be open: roll it back before anything else
-	// uses the connection (a lost connection rolls back by itself).
-	if !errors.Is(classify(err), payments.ErrUnavailable) {
-		if _, rbErr := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rbErr != nil {
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	id, err := s.ids.of(bctx, conn)
+	if err != nil {
+		s.drop(conn)
+		if errors.Is(err, driver.ErrBadConn) { // a stale pooled connection: Create tries another
+			return payments.Stored{}, err
 		}
+		return payments.Stored{}, notSent(err)
+	}
+	query, args := createBatch(p, hash, lockWait(time.Until(deadline)))
+	_, err = conn.ExecContext(bctx, query, args...)
+	switch {
+	case err == nil:
+		return payments.Stored{Payment: p, Hash: hash, New: true, EventPending: true}, nil
+	case errors.Is(err, driver.ErrBadConn): // the driver wrote nothing
+		s.drop(conn)
+		return payments.Stored{}, err
+	case ambiguous(err):
+		s.drop(conn)
+		return s.settle(ctx, id, p, err)
+	}
+	// A statement failed on the server, so the batch stopped before its
+	// COMMIT: roll the open transaction back before the connection is
+	// reused. A connection whose ROLLBACK fails is never reused (closing
+	// it rolls back).
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	_, rbErr := conn.ExecContext(rctx, "ROLLBACK")
+	rcancel()
+	clean := rbErr == nil
+	if !clean || errors.Is(classify(err), payments.ErrReadOnly) {
+		// Also after a read-only answer: after a switchover the endpoint
+		// name points elsewhere, and the next request must connect afresh.
+		s.drop(conn)
 	}
 	if mysqlCode(err) == 1062 { // duplicate idempotency key: the first request won and has committed
-		// Read on the same connection: taking a second one from the pool
-		// while holding this one can exhaust it under a burst of duplicates.
-		existing, existingHash, err := s.scanOne(conn.QueryRowContext(ctx, selectPayment+" WHERE idempotency_key = ?", p.IdempotencyKey))
-		return existing, existingHash, false, err
+		// Read on the same connection when it is clean: taking a second
+		// one from the pool while holding this one can exhaust it under a
+		// burst of duplicates.
+		q := selectPayment + " WHERE p.idempotency_key = ?"
+		var row *sql.Row
+		if clean {
+			row = conn.QueryRowContext(ctx, q, p.IdempotencyKey)
+		} else {
+			row = s.db.QueryRowContext(ctx, q, p.IdempotencyKey)
+		}
+		return s.scanStored(row)
 	}
-	return payments.Payment{}, "", false, s.fail(conn, err)
+	if mysqlCode(err) == 1205 { // lock wait bounded by lockWait: rolled back
+		return payments.Stored{}, fmt.Errorf("%w: not applied: %v", payments.ErrUnavailable, err)
+	}
+	return payments.Stored{}, classify(err)
+}
+
+// DefaultTimeout bounds a Create whose context has no deadline.
+const DefaultTimeout = 25 * time.Second
+
+// lockWait is the batch's innodb_lock_wait_timeout: a lock held by
+// another transaction ends the statement with a clean error (1205, rolled
+// back) before the request's deadline, instead of a statement that is
+// still waiting on the server when the client gives up.
+func lockWait(remaining time.Duration) int {
+	n := int((remaining-SettleReserve)/time.Second) - 1
+	return min(max(n, 1), 5)
 }
 
 // createBatch is the whole transaction as one multi-statement batch, one
-// round trip to the writer instead of four (begin, payment, ledger,
-// commit): START TRANSACTION; INSERT payment; INSERT ledger pair; COMMIT.
-// Values are escaped by the driver (interpolateParams); every statement
-// is a constant of this file.
-func createBatch(p payments.Payment, hash string) (string, []any) {
+// round trip to the writer: bound the lock wait; START TRANSACTION; INSERT
+// payment; INSERT ledger pair; INSERT outbox row; COMMIT. Values are
+// escaped by the driver (interpolateParams); every statement is a
+// constant of this file.
+func createBatch(p payments.Payment, hash string, lockWaitSeconds int) (string, []any) {
 	var reason any
 	if p.FailureReason != "" {
 		reason = p.FailureReason
 	}
 	var q strings.Builder
-	q.WriteString("START TRANSACTION;\n")
+	fmt.Fprintf(&q, "SET SESSION innodb_lock_wait_timeout = %d;\nSTART TRANSACTION;\n", lockWaitSeconds)
 	q.WriteString(insertPayment)
 	q.WriteString(";\n")
 	args := []any{p.ID, p.IdempotencyKey, hash, p.Amount, p.Currency, p.MerchantRef, p.CustomerRef, p.SessionID, p.Status, reason, p.Region, p.CreatedAt}
@@ -139,43 +188,47 @@ func createBatch(p payments.Payment, hash string) (string, []any) {
 			args = append(args, p.ID, e.Account, e.Direction, e.Amount, e.Currency, p.CreatedAt)
 		}
 	}
+	q.WriteString("INSERT INTO payment_outbox (payment_id, created_at, next_attempt_at) VALUES (?, ?, ?);\n")
+	args = append(args, p.ID, p.CreatedAt, p.CreatedAt.Add(payments.InlineGrace))
 	q.WriteString("COMMIT")
 	return q.String(), args
 }
 
-// fail classifies err and, when the database turned out to be read-only,
-// discards the connection: after a switchover the endpoint's DNS name
-// points elsewhere, and the next request must connect afresh.
-func (s *Store) fail(conn *sql.Conn, err error) error {
-	c := classify(err)
-	if errors.Is(c, payments.ErrReadOnly) {
-		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+// drop makes database/sql close conn instead of returning it to the pool.
+func (s *Store) drop(conn *sql.Conn) {
+	s.ids.forget(conn)
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+}
+
+// notSent wraps an error that happened before the batch was sent.
+func notSent(err error) error {
+	if c := classify(err); errors.Is(c, payments.ErrReadOnly) || errors.Is(c, payments.ErrUnavailable) {
+		return c
 	}
-	if mysqlCode(err) == 1213 || mysqlCode(err) == 1205 {
-		return err // retried by Create
-	}
-	return c
+	return fmt.Errorf("%w: %v", payments.ErrUnavailable, err)
 }
 
 // Get implements payments.Store.
 func (s *Store) Get(ctx context.Context, id string) (payments.Payment, error) {
-	p, _, err := s.scanOne(s.db.QueryRowContext(ctx, selectPayment+" WHERE id = ?", id))
-	return p, err
+	st, err := s.scanStored(s.db.QueryRowContext(ctx, selectPayment+" WHERE p.id = ?", id))
+	return st.Payment, err
 }
 
-func (s *Store) scanOne(row *sql.Row) (payments.Payment, string, error) {
-	var p payments.Payment
-	var hash string
-	err := row.Scan(&p.ID, &p.IdempotencyKey, &hash, &p.Amount, &p.Currency, &p.MerchantRef, &p.CustomerRef,
-		&p.SessionID, &p.Status, &p.FailureReason, &p.Region, &p.CreatedAt)
+type scanner interface{ Scan(dest ...any) error }
+
+func (s *Store) scanStored(row scanner) (payments.Stored, error) {
+	var st payments.Stored
+	p := &st.Payment
+	err := row.Scan(&p.ID, &p.IdempotencyKey, &st.Hash, &p.Amount, &p.Currency, &p.MerchantRef, &p.CustomerRef,
+		&p.SessionID, &p.Status, &p.FailureReason, &p.Region, &p.CreatedAt, &st.EventPending)
 	if errors.Is(err, sql.ErrNoRows) {
-		return payments.Payment{}, "", payments.ErrNotFound
+		return payments.Stored{}, payments.ErrNotFound
 	}
 	if err != nil {
-		return payments.Payment{}, "", classify(err)
+		return payments.Stored{}, classify(err)
 	}
 	p.CreatedAt = p.CreatedAt.UTC()
-	return p, hash, nil
+	return st, nil
 }
 
 // Writable implements payments.Store: Aurora reports a secondary (and a
@@ -203,7 +256,7 @@ func classify(err error) error {
 	var ne net.Error
 	var cve *tls.CertificateVerificationError
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.As(err, &ne) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, mysql.ErrNoTLS) || errors.As(err, &cve) {
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, mysql.ErrNoTLS) || errors.As(err, &cve) {
 		return fmt.Errorf("%w: %v", payments.ErrUnavailable, err)
 	}
 	return err
@@ -215,75 +268,4 @@ func mysqlCode(err error) uint16 {
 		return me.Number
 	}
 	return 0
-}
-
-// Migrate applies the shipped migrations not yet recorded, in name order,
-// under a named lock so concurrent starters do not race.
-func Migrate(ctx context.Context, db *sql.DB) ([]string, error) {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK('payment_dr_migrations', 30)").Scan(&got); err != nil || got.Int64 != 1 {
-		return nil, fmt.Errorf("migrations: could not take the migration lock: %v", err)
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK('payment_dr_migrations')") //nolint:errcheck
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-  version VARCHAR(128) NOT NULL PRIMARY KEY, applied_at DATETIME(6) NOT NULL) ENGINE=InnoDB`); err != nil {
-		return nil, fmt.Errorf("migrations: %w", err)
-	}
-	names, err := fs.Glob(migrations.FS, "*.sql")
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(names)
-	var applied []string
-	for _, name := range names {
-		var n int
-		if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", name).Scan(&n); err != nil {
-			return applied, fmt.Errorf("migrations: %w", err)
-		}
-		if n > 0 {
-			continue
-		}
-		body, err := fs.ReadFile(migrations.FS, name)
-		if err != nil {
-			return applied, err
-		}
-		for _, stmt := range splitStatements(string(body)) {
-			if _, err := conn.ExecContext(ctx, stmt); err != nil {
-				return applied, fmt.Errorf("migration %s: %w", name, err)
-			}
-		}
-		if _, err := conn.ExecContext(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", name, time.Now().UTC()); err != nil {
-			return applied, fmt.Errorf("migration %s: %w", name, err)
-		}
-		applied = append(applied, name)
-	}
-	return applied, nil
-}
-
-// splitStatements splits a migration on semicolons that end a line,
-// dropping comment-only lines. Migrations hold plain DDL, no routines.
-func splitStatements(sqlText string) []string {
-	var out []string
-	var cur strings.Builder
-	for _, line := range strings.Split(sqlText, "\n") {
-		t := strings.TrimSpace(line)
-		if t == "" || strings.HasPrefix(t, "--") {
-			continue
-		}
-		cur.WriteString(line)
-		cur.WriteByte('\n')
-		if strings.HasSuffix(t, ";") {
-			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
-			cur.Reset()
-		}
-	}
-	if s := strings.TrimSpace(cur.String()); s != "" {
-		out = append(out, s)
-	}
-	return out
 }

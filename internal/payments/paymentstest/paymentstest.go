@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -54,7 +55,12 @@ func suffix() string {
 // which has no right to bypass read_only, plus an admin pool.
 func Database(t testing.TB, appVar, adminVar string) (app, admin *sql.DB, name string) {
 	t.Helper()
-	appDSN, adminDSN := Env(t, appVar), Env(t, adminVar)
+	return DatabaseOn(t, Env(t, appVar), Env(t, adminVar))
+}
+
+// DatabaseOn is Database on the server of the given DSNs.
+func DatabaseOn(t testing.TB, appDSN, adminDSN string) (app, admin *sql.DB, name string) {
+	t.Helper()
 	name = "payments_" + suffix()
 	root, err := mysqlstore.Open(adminDSN)
 	if err != nil {
@@ -76,12 +82,27 @@ func Database(t testing.TB, appVar, adminVar string) (app, admin *sql.DB, name s
 	if _, err := mysqlstore.Migrate(ctx, admin); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
+	// The service's user gets exactly its grants on this database, as the
+	// migration function gives them on Aurora.
+	if err := mysqlstore.EnsureAppUser(ctx, admin, LocalAppUser(t, appDSN)); err != nil {
+		t.Fatalf("application user: %v", err)
+	}
 	app, err = mysqlstore.Open(withDB(t, appDSN, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { app.Close() })
 	return app, admin, name
+}
+
+// LocalAppUser is the application user of a local server's DSN (the
+// server sees loopback clients as 127.0.0.1).
+func LocalAppUser(t testing.TB, dsn string) mysqlstore.AppUser {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mysqlstore.AppUser{Name: cfg.User, Host: "127.0.0.1", Password: cfg.Passwd}
 }
 
 func withDB(t testing.TB, dsn, db string) string {
@@ -138,14 +159,16 @@ type PutEventsEntry struct {
 // EventBridge is a local endpoint that answers PutEvents like EventBridge
 // and records what it was sent. FailNext makes the next n calls answer
 // with a failed entry (EventBridge's partial failure), Throttle with an
-// HTTP 400 ThrottlingException.
+// HTTP 400 ThrottlingException; until FailUntil every call gets an HTTP
+// 500 InternalException (an outage).
 type EventBridge struct {
-	Server   *httptest.Server
-	mu       sync.Mutex
-	entries  []PutEventsEntry
-	FailNext int
-	Throttle int
-	Calls    int
+	Server    *httptest.Server
+	mu        sync.Mutex
+	entries   []PutEventsEntry
+	FailNext  int
+	Throttle  int
+	Calls     int
+	FailUntil time.Time
 	// OnEvent, if set, runs before the event is acknowledged.
 	OnEvent func(PutEventsEntry)
 }
@@ -177,6 +200,11 @@ func (eb *EventBridge) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"__type":"UnknownOperationException","message":"only PutEvents"}`)
 		return
 	}
+	if time.Now().Before(eb.FailUntil) {
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, `{"__type":"InternalException","message":"outage"}`)
+		return
+	}
 	if eb.Throttle > 0 {
 		eb.Throttle--
 		w.WriteHeader(http.StatusBadRequest)
@@ -192,17 +220,23 @@ func (eb *EventBridge) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if eb.FailNext > 0 {
 		eb.FailNext--
-		_, _ = io.WriteString(w, `{"FailedEntryCount":1,"Entries":[{"ErrorCode":"InternalFailure","ErrorMessage":"try again"}]}`)
+		failed := strings.Repeat(`{"ErrorCode":"InternalFailure","ErrorMessage":"try again"},`, len(in.Entries))
+		_, _ = io.WriteString(w, fmt.Sprintf(`{"FailedEntryCount":%d,"Entries":[%s]}`, len(in.Entries), strings.TrimSuffix(failed, ",")))
 		return
 	}
-	for _, e := range in.Entries {
+	var ok strings.Builder
+	for i, e := range in.Entries {
 		e.At = time.Now()
 		if eb.OnEvent != nil {
 			eb.OnEvent(e)
 		}
 		eb.entries = append(eb.entries, e)
+		if i > 0 {
+			ok.WriteString(",")
+		}
+		ok.WriteString(`{"EventId":"` + suffix() + `"}`)
 	}
-	_, _ = io.WriteString(w, `{"FailedEntryCount":0,"Entries":[{"EventId":"`+suffix()+`"}]}`)
+	_, _ = io.WriteString(w, `{"FailedEntryCount":0,"Entries":[`+ok.String()+`]}`)
 }
 
 // CallCount returns how many requests the endpoint received.
@@ -248,8 +282,8 @@ func (s *SecretsManager) serve(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(body, &in)
 	s.mu.Lock()
 	s.reads = append(s.reads, in.SecretId)
-	s.mu.Unlock()
 	v, ok := s.values[in.SecretId]
+	s.mu.Unlock()
 	if !ok {
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = io.WriteString(w, `{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}`)
@@ -258,6 +292,13 @@ func (s *SecretsManager) serve(w http.ResponseWriter, r *http.Request) {
 	out, _ := json.Marshal(map[string]string{"Name": in.SecretId, "SecretString": v,
 		"ARN": "arn:aws:secretsmanager:us-east-1:111111111111:secret:" + in.SecretId})
 	_, _ = w.Write(out)
+}
+
+// Set adds or replaces a secret.
+func (s *SecretsManager) Set(id, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.values[id] = value
 }
 
 // Reads returns the secret ids requested so far.

@@ -1,0 +1,99 @@
+package awsops
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+)
+
+func snapshotXML(id, created string) string {
+	return fmt.Sprintf(`<DBClusterSnapshot><DBClusterSnapshotIdentifier>%s</DBClusterSnapshotIdentifier><DBClusterIdentifier>payments-us-east-1-dev</DBClusterIdentifier><SnapshotCreateTime>%s</SnapshotCreateTime><SnapshotType>automated</SnapshotType><Status>available</Status></DBClusterSnapshot>`, id, created)
+}
+
+// Defect 8: the newest unplanned-failover snapshot of the old primary is
+// copied to a manual snapshot, once.
+func TestKeepOldPrimaryDataCopiesTheUnplannedFailoverSnapshot(t *testing.T) {
+	a, w := startWorld(t, now)
+	ctx := context.Background()
+	if _, err := a.KeepOldPrimaryData(ctx, "us-east-1"); err == nil || !strings.Contains(err.Error(), "no rds:unplanned-global-failover-payments-us-east-1-dev") {
+		t.Fatalf("without a snapshot: %v", err)
+	}
+	w.snapshots = snapshotXML("rds:payments-us-east-1-dev-2026-11-24-03-00", "2026-11-24T03:00:00Z") +
+		snapshotXML("rds:unplanned-global-failover-payments-us-east-1-dev-2026-11-25-04-10", "2026-11-25T04:10:00Z") +
+		snapshotXML("rds:unplanned-global-failover-payments-us-east-1-dev-2026-11-20-01-00", "2026-11-20T01:00:00Z")
+	ref, err := a.KeepOldPrimaryData(ctx, "us-east-1")
+	if err != nil || ref != "payments-us-east-1-dev-lost-writes-20261125t041000z" {
+		t.Fatalf("%q %v", ref, err)
+	}
+	if got := w.sent("copy "); len(got) != 1 || got[0] != "copy rds:unplanned-global-failover-payments-us-east-1-dev-2026-11-25-04-10 -> "+ref {
+		t.Errorf("copies %q", got)
+	}
+	// Kept already: not copied again.
+	w.snapshots += snapshotXML(ref, "2026-11-25T05:00:00Z")
+	if again, err := a.KeepOldPrimaryData(ctx, "us-east-1"); err != nil || again != ref || len(w.sent("copy ")) != 1 {
+		t.Errorf("second keep: %q %v %q", again, err, w.sent("copy "))
+	}
+	if got := w.sent("rds us-west-2 DescribeDBClusterSnapshots"); len(got) != 0 {
+		t.Errorf("snapshots looked up in the wrong Region: %q", got)
+	}
+}
+
+// Defect 8: fencing sets the old Region's payment Lambda's reserved
+// concurrency to 0; unfencing deletes it.
+func TestFenceAndUnfenceThroughTheSDK(t *testing.T) {
+	a, w := startWorld(t, now)
+	if err := a.FenceWrites(context.Background(), "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.UnfenceWrites(context.Background(), "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	got := w.sent("lambda us-east-1 ")
+	if len(got) != 2 || got[0] != `lambda us-east-1 PUT /2017-10-31/functions/payment-processor-us-east-1-dev/concurrency {"ReservedConcurrentExecutions":0}` ||
+		!strings.HasPrefix(got[1], "lambda us-east-1 DELETE /2017-10-31/functions/payment-processor-us-east-1-dev/concurrency") {
+		t.Errorf("lambda requests %q", got)
+	}
+}
+
+// Defect 10: Route 53 calls an endpoint healthy when more than 18 % of
+// its checkers do, not a majority.
+func TestRoute53HealthIsAbove18Percent(t *testing.T) {
+	obs := func(ok, bad int) []r53types.HealthCheckObservation {
+		var out []r53types.HealthCheckObservation
+		for i := 0; i < ok+bad; i++ {
+			st := "Success: HTTP Status Code 200, OK"
+			if i >= ok {
+				st = "Failure: HTTP Status Code 503"
+			}
+			out = append(out, r53types.HealthCheckObservation{StatusReport: &r53types.StatusReport{Status: aws.String(st)}})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		ok, bad int
+		want    bool
+	}{{1, 3, true}, {2, 8, true}, {1, 5, false}, {0, 3, false}, {0, 0, false}, {3, 0, true}} {
+		if got := route53Healthy(obs(tc.ok, tc.bad)); got != tc.want {
+			t.Errorf("%d of %d healthy: %v, want %v", tc.ok, tc.ok+tc.bad, got, tc.want)
+		}
+	}
+}
+
+// Defect 9: the RPO lag metric follows the engine version.
+func TestLagMetricFollowsTheEngineVersion(t *testing.T) {
+	for v, want := range map[string]string{
+		"8.0.mysql_aurora.3.04.0": "AuroraGlobalDBRPOLag",
+		"8.0.mysql_aurora.3.10.1": "AuroraGlobalDBRPOLag",
+		"8.0.mysql_aurora.3.03.1": "AuroraGlobalDBReplicationLag",
+		"5.7.mysql_aurora.2.12.1": "AuroraGlobalDBReplicationLag",
+		"":                        "AuroraGlobalDBReplicationLag",
+	} {
+		if got := LagMetric(v); got != want {
+			t.Errorf("%q: %s, want %s", v, got, want)
+		}
+	}
+}

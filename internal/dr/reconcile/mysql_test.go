@@ -1,0 +1,156 @@
+package reconcile
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
+)
+
+// database creates a fresh payments database on the server of adminDSN
+// and returns its admin DSN (and the app user's, from appDSN).
+func database(t *testing.T, adminEnv, appEnv, name string) (admin, app string, db *sql.DB) {
+	t.Helper()
+	base := os.Getenv(adminEnv)
+	if base == "" {
+		t.Skip(adminEnv + " not set (source scripts/backends.sh && backends_start)")
+	}
+	name = fmt.Sprintf("drctl_%s_%d", name, time.Now().UnixNano())
+	root, err := sql.Open("mysql", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	for _, q := range []string{"CREATE DATABASE " + name, "GRANT SELECT, INSERT, UPDATE ON " + name + ".* TO 'payments_app'@'127.0.0.1'"} {
+		if _, err := root.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		if r, err := sql.Open("mysql", base); err == nil {
+			r.Exec("DROP DATABASE " + name)
+			r.Close()
+		}
+	})
+	withDB := func(dsn string) string {
+		c, err := mysql.ParseDSN(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.DBName, c.ParseTime = name, true
+		return c.FormatDSN()
+	}
+	admin, app = withDB(base), withDB(os.Getenv(appEnv))
+	db, err = sql.Open("mysql", admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := mysqlstore.Migrate(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	return admin, app, db
+}
+
+var t0 = time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
+
+// insert writes a processed payment and its two ledger entries.
+func insert(t *testing.T, db *sql.DB, id, key string, amount int64, at time.Time) {
+	t.Helper()
+	_, err := db.Exec(`INSERT INTO payments (id, idempotency_key, request_hash, amount, currency, merchant_ref, customer_ref, session_id, status, region, created_at)
+VALUES (?, ?, ?, ?, 'USD', 'm1', 'c1', 's1', 'processed', 'us-east-1', ?)`, id, key, strings.Repeat("a", 64), amount, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{"debit", "credit"} {
+		if _, err := db.Exec(`INSERT INTO ledger_entries (payment_id, account, direction, amount, currency, created_at) VALUES (?, ?, ?, ?, 'USD', ?)`,
+			id, "acct-"+dir, dir, amount, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func count(t *testing.T, db *sql.DB, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(q, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The old primary (primary MariaDB) has two payments the writer (the
+// read-only secondary, written through its admin) lacks: one lost, one
+// whose key the client retried in the new Region. Ledger ids collide.
+func TestReconcileReappliesLostPaymentsOnceAndReportsRetriedKeys(t *testing.T) {
+	ctx := context.Background()
+	oldDSN, _, oldDB := database(t, "PAYMENTS_TEST_MYSQL_ADMIN_DSN", "PAYMENTS_TEST_MYSQL_DSN", "old")
+	newDSN, newApp, newDB := database(t, "PAYMENTS_TEST_MYSQL_SECONDARY_ADMIN_DSN", "PAYMENTS_TEST_MYSQL_SECONDARY_DSN", "new")
+	insert(t, oldDB, "p-common", "key-common", 100, t0)
+	insert(t, newDB, "p-newonly", "key-newonly", 7, t0.Add(time.Second)) // takes ledger ids 1, 2 in the writer
+	insert(t, newDB, "p-common", "key-common", 100, t0)
+	insert(t, oldDB, "p-lost", "key-lost", 2500, t0.Add(2*time.Second))
+	insert(t, oldDB, "p-retried-old", "key-retried", 900, t0.Add(3*time.Second))
+	insert(t, newDB, "p-retried-new", "key-retried", 900, t0.Add(10*time.Second))
+
+	access := DSNAccess{Old: map[string]string{"us-east-1": oldDSN}, Writer: newDSN}
+	src, dst, release, err := access.Open(ctx, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release(ctx)
+	rep, err := Run(ctx, "us-east-1", src, dst, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Scanned != 3 || len(rep.Items) != 2 || rep.Items[0].ID != "p-lost" || rep.Items[0].Outcome != Missing ||
+		rep.Items[1].Outcome != Conflict || rep.Items[1].ExistingID != "p-retried-new" || len(rep.Items[0].Ledger) != 2 {
+		t.Fatalf("dry run: %+v", rep)
+	}
+	if n := count(t, newDB, "SELECT COUNT(*) FROM payments"); n != 3 {
+		t.Fatalf("the dry run wrote: %d payments", n)
+	}
+	rep, err = Run(ctx, "us-east-1", src, dst, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Count(Applied) != 1 || rep.Count(Conflict) != 1 {
+		t.Fatalf("apply: %+v", rep)
+	}
+	// The lost payment is back with both ledger entries; the retried key
+	// is charged once (the new Region's payment), never twice.
+	if n := count(t, newDB, "SELECT COUNT(*) FROM ledger_entries WHERE payment_id = 'p-lost' AND amount = 2500"); n != 2 {
+		t.Errorf("ledger of p-lost: %d entries", n)
+	}
+	// Its event is due in the writer's outbox, so the new Region publishes
+	// it (consumers deduplicate on the payment id).
+	if n := count(t, newDB, "SELECT COUNT(*) FROM payment_outbox WHERE payment_id = 'p-lost' AND sent_at IS NULL"); n != 1 {
+		t.Errorf("outbox rows of p-lost: %d, want 1 unsent", n)
+	}
+	if n := count(t, newDB, "SELECT COUNT(*) FROM payments WHERE idempotency_key = 'key-retried'"); n != 1 {
+		t.Errorf("key-retried charged %d times", n)
+	}
+	// Applying again changes nothing: it is idempotent.
+	rep, err = Run(ctx, "us-east-1", src, dst, true)
+	if err != nil || rep.Count(Applied) != 0 || rep.Count(Conflict) != 1 || count(t, newDB, "SELECT COUNT(*) FROM payments") != 4 {
+		t.Errorf("second apply: %+v %v", rep, err)
+	}
+	// Through the application user the read-only secondary refuses: the
+	// error says so and nothing is written.
+	insert(t, oldDB, "p-lost-2", "key-lost-2", 5, t0.Add(4*time.Second))
+	ro, err := OpenMySQL(ctx, newApp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if _, err := Run(ctx, "us-east-1", src, ro, true); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("read-only writer: %v", err)
+	}
+}

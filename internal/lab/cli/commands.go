@@ -1,0 +1,213 @@
+package cli
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+	"github.com/payment-dr/payment-dr/internal/lab/acks"
+	"github.com/payment-dr/payment-dr/internal/lab/labapi"
+	"github.com/payment-dr/payment-dr/internal/lab/labdir"
+	"github.com/payment-dr/payment-dr/internal/lab/load"
+	"github.com/payment-dr/payment-dr/internal/lab/verify"
+)
+
+func cmdStatus(ctx context.Context, args []string, out io.Writer) error {
+	var dir string
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := flags(fs, args, &dir, false); err != nil {
+		return err
+	}
+	c, _, err := client(dir)
+	if err != nil {
+		return err
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	printStatus(out, st)
+	return nil
+}
+
+func printStatus(out io.Writer, st labapi.Status) {
+	fmt.Fprintf(out, "cluster %s, writer %s\n", st.Cluster.Status, st.Cluster.Writer)
+	for _, m := range st.Cluster.Members {
+		role := "replica"
+		if m.Writer {
+			role = "writer"
+		}
+		db := "down"
+		if m.Reachable {
+			db = fmt.Sprintf("read_only=%v", m.ReadOnly)
+		}
+		repl := ""
+		if !m.Writer {
+			lag := "unknown"
+			if m.LagMs >= 0 {
+				lag = fmt.Sprintf("%dms", m.LagMs)
+			}
+			repl = fmt.Sprintf(" sync=%s io=%v sql=%v stalled=%v lag=%s", orDash(m.Sync), m.IORunning, m.SQLRunning, m.Stalled, lag)
+			if m.ReplError != "" {
+				repl += " error=" + m.ReplError
+			}
+		}
+		sv := st.Services[m.Region]
+		ck := st.Checks[m.Region]
+		fmt.Fprintf(out, "  %-14s %-7s db %s%s | service running=%v /health %d | health check healthy=%v\n",
+			m.Region, role, db, repl, sv.Running, sv.Health, ck.Healthy)
+	}
+	cut := []string{}
+	for r, c := range st.Link.Cut {
+		if c {
+			cut = append(cut, r)
+		}
+	}
+	sort.Strings(cut)
+	fmt.Fprintf(out, "failover name answers %s (front door's cached answer %s); detection floor %dms\n", st.Answer, st.CachedAnswer, st.FloorMs)
+	fmt.Fprintf(out, "link latency %dms one way, cut: %s; regions down: %s\n", st.Link.LatencyMs, orDash(strings.Join(cut, ",")), orDash(strings.Join(st.Down, ",")))
+	if m := st.LastMove; m != nil {
+		fmt.Fprintf(out, "last move %s %s %s -> %s: %s %s\n", m.ID, m.Kind, m.From, m.To, m.Status, m.Error)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func cmdLoad(ctx context.Context, args []string, out io.Writer) error {
+	var dir, file string
+	var o load.Options
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.IntVar(&o.Rate, "rate", 0, "payments per second")
+	fs.DurationVar(&o.Duration, "duration", 0, "how long to send")
+	fs.StringVar(&file, "out", "", "ack file (JSON lines, appended)")
+	if _, err := flags(fs, args, &dir, false); err != nil {
+		return err
+	}
+	if file == "" {
+		return badUsage("--out FILE is required")
+	}
+	lab, err := labdir.Dir(dir).ReadLab()
+	if err != nil {
+		return err
+	}
+	o.URL, o.APIKey = lab.FailoverURL, lab.APIKey
+	if err := o.Validate(); err != nil {
+		return usageError{err}
+	}
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	o.Out = f
+	start := time.Now()
+	res, err := load.Run(ctx, o)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	fmt.Fprintf(out, "load: %d started, %d acknowledged, %d retries, %d rejected, %d given up in %.1fs; acks in %s\n",
+		res.Started, res.Acked, res.Retries, res.Rejected, res.GaveUp, time.Since(start).Seconds(), file)
+	return err
+}
+
+type verifyFailed struct{ error }
+
+func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
+	var dir, ackFile, lostFile string
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.StringVar(&ackFile, "acks", "", "ack file written by drlab load")
+	fs.StringVar(&lostFile, "lost", "", "payments an unplanned failover lost (drctl's reconcile report, JSON lines or keys)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := flags(fs, args, &dir, false); err != nil {
+		return err
+	}
+	if ackFile == "" {
+		return badUsage("--acks FILE is required")
+	}
+	f, err := os.Open(ackFile)
+	if err != nil {
+		return err
+	}
+	ackList, err := acks.Parse(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("--acks %s: %w", ackFile, err)
+	}
+	lost := map[string]bool{}
+	if lostFile != "" {
+		b, err := os.ReadFile(lostFile)
+		if err != nil {
+			return err
+		}
+		if lost, err = acks.ParseLost(b); err != nil {
+			return fmt.Errorf("--lost %s: %w", lostFile, err)
+		}
+	}
+	rep, writer, err := verifyWriter(ctx, dir, ackList, lost)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			Writer string `json:"writer"`
+			OK     bool   `json:"ok"`
+			verify.Report
+		}{writer, rep.OK(), rep}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(out, "verify against the writer in %s:\n%s", writer, rep.Text())
+	}
+	if !rep.OK() {
+		return verifyFailed{errors.New("violations")}
+	}
+	return nil
+}
+
+// verifyWriter finds the current writer through the daemon and checks
+// its database directly.
+func verifyWriter(ctx context.Context, dir string, ackList []acks.Ack, lost map[string]bool) (verify.Report, string, error) {
+	lab, err := labdir.Dir(dir).ReadLab()
+	if err != nil {
+		return verify.Report{}, "", err
+	}
+	c, _, err := client(dir)
+	if err != nil {
+		return verify.Report{}, "", err
+	}
+	cl, err := c.Cluster(ctx)
+	if err != nil {
+		return verify.Report{}, "", err
+	}
+	if cl.Move.InProgress() {
+		return verify.Report{}, "", fmt.Errorf("a %s to %s is in progress: verify once it is done", cl.Move.Kind, cl.Move.To)
+	}
+	db, err := sql.Open("mysql", lab.Regions[cl.Writer].MySQLAdminDSN)
+	if err != nil {
+		return verify.Report{}, "", err
+	}
+	defer db.Close()
+	rep, err := verify.Run(ctx, db, ackList, lost)
+	return rep, cl.Writer, err
+}

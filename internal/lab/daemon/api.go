@@ -1,0 +1,225 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/payment-dr/payment-dr/internal/lab/labapi"
+	"github.com/payment-dr/payment-dr/internal/lab/repl"
+)
+
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func badRequest(f string, a ...any) error {
+	return &apiError{http.StatusBadRequest, fmt.Sprintf(f, a...)}
+}
+func conflict(f string, a ...any) error { return &apiError{http.StatusConflict, fmt.Sprintf(f, a...)} }
+
+func (d *Daemon) api() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern string, f func(ctx context.Context, body []byte) (any, error)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			out, err := f(r.Context(), body)
+			w.Header().Set("Content-Type", "application/json")
+			if err != nil {
+				status := http.StatusInternalServerError
+				var ae *apiError
+				if errors.As(err, &ae) {
+					status = ae.status
+				}
+				w.WriteHeader(status)
+				_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+				return
+			}
+			_ = json.NewEncoder(w).Encode(out)
+		})
+	}
+	handle("GET /v1/cluster", func(ctx context.Context, _ []byte) (any, error) { return d.cluster(ctx), nil })
+	handle("GET /v1/status", func(ctx context.Context, _ []byte) (any, error) { return d.status(ctx), nil })
+	handle("POST /v1/move", func(ctx context.Context, b []byte) (any, error) {
+		var req labapi.MoveRequest
+		if err := decode(b, &req); err != nil {
+			return nil, err
+		}
+		return d.startMove(req)
+	})
+	handle("POST /v1/fault", func(ctx context.Context, b []byte) (any, error) {
+		var req labapi.FaultRequest
+		if err := decode(b, &req); err != nil {
+			return nil, err
+		}
+		return map[string]string{}, d.fault(ctx, req)
+	})
+	handle("POST /v1/fence", func(ctx context.Context, b []byte) (any, error) {
+		var req labapi.FenceRequest
+		if err := decode(b, &req); err != nil {
+			return nil, err
+		}
+		return map[string]string{}, d.fence(ctx, req)
+	})
+	handle("POST /v1/keep", func(ctx context.Context, b []byte) (any, error) {
+		var req struct{ Region string }
+		if err := decode(b, &req); err != nil {
+			return nil, err
+		}
+		ref, err := d.keep(req.Region)
+		return map[string]string{"ref": ref}, err
+	})
+	handle("POST /v1/kept", func(ctx context.Context, b []byte) (any, error) {
+		var req struct{ Region string }
+		if err := decode(b, &req); err != nil {
+			return nil, err
+		}
+		db, err := d.keptDatabase(req.Region)
+		return map[string]string{"database": db}, err
+	})
+	handle("POST /v1/shutdown", func(context.Context, []byte) (any, error) {
+		go func() { time.Sleep(50 * time.Millisecond); d.stop() }()
+		return map[string]string{}, nil
+	})
+	return mux
+}
+
+func decode(b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return badRequest("bad request body: %v", err)
+	}
+	return nil
+}
+
+// fence makes a Region's database read-only (bounded lock wait) or, for
+// the writer only, writable again: unfencing a replica would let its
+// application user write beside the writer.
+func (d *Daemon) fence(ctx context.Context, r labapi.FenceRequest) error {
+	if _, ok := d.admin[r.Region]; !ok {
+		return badRequest("%q is not a Region of the lab", r.Region)
+	}
+	top := d.topology()
+	if top.Down[r.Region] {
+		if r.Fence {
+			return nil // a Region that is down takes no writes
+		}
+		return conflict("%s is down", r.Region)
+	}
+	if r.Fence {
+		return repl.Fence(ctx, d.node(r.Region))
+	}
+	if top.Writer != r.Region {
+		return nil // not the writer: its read-only state is the topology's
+	}
+	_, err := d.admin[r.Region].ExecContext(ctx, "SET GLOBAL read_only=0")
+	return err
+}
+
+// member observes one Region's database.
+func (d *Daemon) member(ctx context.Context, region string, top Topology) labapi.Member {
+	m := labapi.Member{Region: region, Writer: top.Writer == region, Status: "unavailable", LagMs: -1,
+		Diverged: top.Diverged[region], Stalled: top.Stalled[region]}
+	if top.Down[region] {
+		return m
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	n := d.node(region)
+	ro, err := repl.ReadOnly(ctx, n)
+	if err != nil {
+		return m
+	}
+	m.Reachable, m.ReadOnly, m.Status = true, ro, "available"
+	m.GTID, _ = repl.BinlogPos(ctx, n)
+	if m.Writer {
+		return m
+	}
+	st, err := repl.ReplicaStatus(ctx, n)
+	if err == nil {
+		m.IORunning, m.SQLRunning, m.ReplError = st.IORunning, st.SQLRunning, st.LastError
+	}
+	switch {
+	case m.Diverged:
+		m.Sync = "pending-resync"
+	case st.Configured:
+		m.Sync = "connected"
+	}
+	if lag, err := d.lag(ctx, region); err == nil && !m.Diverged {
+		m.LagMs = lag.Milliseconds()
+	}
+	return m
+}
+
+// cluster is the topology with each member observed now.
+func (d *Daemon) cluster(ctx context.Context) labapi.Cluster {
+	top := d.topology()
+	c := labapi.Cluster{Writer: top.Writer, Status: "available"}
+	members := make([]labapi.Member, 2)
+	var wg sync.WaitGroup
+	for i, r := range d.regions() {
+		wg.Add(1)
+		go func() { defer wg.Done(); members[i] = d.member(ctx, r, top) }()
+	}
+	wg.Wait()
+	c.Members = members
+	d.mu.Lock()
+	if d.move.InProgress() {
+		mv := *d.move
+		c.Move = &mv
+		c.Status = "switching-over"
+		if mv.Kind == "failover" {
+			c.Status = "failing-over"
+		}
+	}
+	d.mu.Unlock()
+	return c
+}
+
+// status is everything drlab status shows.
+func (d *Daemon) status(ctx context.Context) labapi.Status {
+	s := labapi.Status{Cluster: d.cluster(ctx), Services: map[string]labapi.Service{}, Checks: map[string]labapi.Check{},
+		Answer: d.door.Answer(), CachedAnswer: d.door.CachedAnswer(), FloorMs: d.floor().Milliseconds(),
+		Events: map[string]int{}}
+	ls := d.link.State()
+	s.Link = labapi.LinkState{LatencyMs: ls.LatencyMs, Cut: ls.Cut}
+	for r, c := range d.door.State() {
+		s.Checks[r] = labapi.Check{Healthy: c.Healthy, LastStatus: c.LastStatus, LastCheck: c.LastCheck}
+	}
+	top := d.topology()
+	for r := range top.Down {
+		s.Down = append(s.Down, r)
+	}
+	sort.Strings(s.Down)
+	d.mu.Lock()
+	if d.move != nil {
+		mv := *d.move
+		s.LastMove = &mv
+	}
+	svcs := copyMap(d.services)
+	d.mu.Unlock()
+	client := &http.Client{Timeout: 2 * time.Second}
+	for _, r := range d.regions() {
+		s.Events[r] = d.buses[r].Received()
+		sv := labapi.Service{Running: svcs[r] != nil && svcs[r].Running()}
+		if resp, err := client.Get(d.apiURL(r) + "/health"); err == nil {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			sv.Health, sv.HealthBody = resp.StatusCode, string(b)
+		}
+		s.Services[r] = sv
+	}
+	return s
+}
+
+func (d *Daemon) floor() time.Duration {
+	return time.Duration(d.opt.FailureThreshold)*d.opt.CheckInterval + d.opt.TTL
+}

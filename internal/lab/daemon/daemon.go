@@ -1,0 +1,115 @@
+// Package daemon is the lab's long-running process (`drlab serve`): it
+// starts and owns every part of the lab (two MariaDB servers in GTID
+// replication, dynalite, the two payment services), holds the parts that
+// live in memory (the Toxiproxy link, the Route 53 stand-in and its DNS
+// server, the event buses, the Secrets Manager stand-in, the heartbeat)
+// and serves the control API through which faults are injected and the
+// database is moved. Moves run here, not in the caller, so that like an
+// Aurora request they complete even when the caller (drctl) is killed.
+package daemon
+
+import (
+	"context"
+	"database/sql"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/payment-dr/payment-dr/internal/config"
+	"github.com/payment-dr/payment-dr/internal/lab/awsstub"
+	"github.com/payment-dr/payment-dr/internal/lab/frontdoor"
+	"github.com/payment-dr/payment-dr/internal/lab/labapi"
+	"github.com/payment-dr/payment-dr/internal/lab/labdir"
+	"github.com/payment-dr/payment-dr/internal/lab/link"
+	"github.com/payment-dr/payment-dr/internal/lab/mariadb"
+	"github.com/payment-dr/payment-dr/internal/lab/proc"
+	"github.com/payment-dr/payment-dr/internal/lab/repl"
+)
+
+// Options are `drlab up`'s flags as passed to `drlab serve`.
+type Options struct {
+	Dir              string
+	ConfigPath       string
+	LinkLatency      time.Duration
+	CheckInterval    time.Duration
+	FailureThreshold int
+	TTL              time.Duration
+	PaymentsBin      string
+	Dynalite         string
+}
+
+// Topology is what the lab knows of its database roles, kept in
+// DIR/topology.json so a status after a daemon restart is still right.
+type Topology struct {
+	Writer   string            `json:"writer"`
+	Diverged map[string]bool   `json:"diverged"` // old primaries of an unplanned failover, not yet rebuilt
+	Stalled  map[string]bool   `json:"stalled"`  // replication stopped by the replication-stall fault
+	Down     map[string]bool   `json:"down"`     // region-down in force
+	Kept     map[string]string `json:"kept"`     // the old primary's data kept for reconciliation
+}
+
+// Daemon is the running lab.
+type Daemon struct {
+	opt   Options
+	dir   labdir.Dir
+	cfg   config.Config
+	state labdir.State
+	bins  mariadb.Binaries
+
+	servers  map[string]*mariadb.Server
+	admin    map[string]*sql.DB // admin user, direct port
+	hb       map[string]*sql.DB // heartbeat user, direct port
+	services map[string]*proc.Proc
+	dynalite *proc.Proc
+	link     *link.Link
+	door     *frontdoor.Door
+	buses    map[string]*awsstub.Bus
+	dnsSrv   []*dns.Server
+	httpSrv  []*http.Server
+	listen   map[string]net.Listener // in-process servers' listeners, bound first
+
+	mu      sync.Mutex // guards topo and move
+	topo    Topology
+	move    *labapi.Move
+	moveMu  sync.Mutex // one move or fault at a time
+	stop    context.CancelFunc
+	stopped chan struct{}
+}
+
+// Regions in config order: primary first.
+func (d *Daemon) regions() []string { return d.cfg.Regions() }
+
+func (d *Daemon) node(region string) repl.Node {
+	return repl.Node{Region: region, Admin: d.admin[region], LinkHost: mariadb.Host, LinkPort: d.state.LinkPorts[region]}
+}
+
+func (d *Daemon) replAccount() repl.Repl {
+	return repl.Repl{User: mariadb.ReplUser, Password: d.state.Passwords[mariadb.ReplUser]}
+}
+
+func (d *Daemon) topology() Topology {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := d.topo
+	t.Diverged, t.Stalled, t.Down, t.Kept = copyMap(t.Diverged), copyMap(t.Stalled), copyMap(t.Down), copyMap(t.Kept)
+	return t
+}
+
+// setTopology changes the topology under the lock and persists it.
+func (d *Daemon) setTopology(f func(*Topology)) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f(&d.topo)
+	return d.dir.WriteJSON("topology.json", d.topo)
+}
+
+func copyMap[V any](m map[string]V) map[string]V {
+	out := map[string]V{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

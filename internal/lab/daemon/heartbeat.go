@@ -1,0 +1,70 @@
+package daemon
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/payment-dr/payment-dr/internal/lab/frontdoor"
+)
+
+// HeartbeatEvery is how often the writer's heartbeat row is written. Lag
+// is read on the replica as now minus the newest heartbeat it applied:
+// Seconds_Behind_Master reads 0 during a silent link loss.
+const HeartbeatEvery = 100 * time.Millisecond
+
+func (d *Daemon) heartbeat(ctx context.Context) {
+	t := time.NewTicker(HeartbeatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.beat(ctx)
+		}
+	}
+}
+
+// beat writes the heartbeat on the writer as a user without READ ONLY
+// ADMIN: on a fenced or demoted node the write fails (1290) instead of
+// becoming an errant transaction.
+func (d *Daemon) beat(ctx context.Context) {
+	top := d.topology()
+	if top.Writer == "" || top.Down[top.Writer] {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	_, _ = d.hb[top.Writer].ExecContext(cctx, `INSERT INTO heartbeat (id, region, ts) VALUES (1, ?, NOW(6))
+ON DUPLICATE KEY UPDATE region = VALUES(region), ts = VALUES(ts)`, top.Writer)
+}
+
+// errNoHeartbeat: the replica has never applied a heartbeat.
+var errNoHeartbeat = errors.New("no heartbeat applied yet")
+
+// lag is now minus the newest heartbeat applied in region.
+func (d *Daemon) lag(ctx context.Context, region string) (time.Duration, error) {
+	var us sql.NullInt64
+	err := d.admin[region].QueryRowContext(ctx, "SELECT TIMESTAMPDIFF(MICROSECOND, ts, NOW(6)) FROM drlab.heartbeat WHERE id = 1").Scan(&us)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !us.Valid) {
+		return 0, errNoHeartbeat
+	}
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(us.Int64) * time.Microsecond, nil
+}
+
+// dnsHandler answers the failover name from the front door's record.
+type dnsHandler struct {
+	d    *Daemon
+	name string
+}
+
+func (h *dnsHandler) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
+	(&frontdoor.DNS{Name: h.name, Door: h.d.door, TTL: h.d.opt.TTL}).ServeDNS(w, q)
+}

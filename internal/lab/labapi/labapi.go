@@ -1,0 +1,221 @@
+// Package labapi is the lab daemon's control API on loopback: its message
+// types and a small client used by drlab's commands and by labcloud
+// (drctl's lab implementation of its cloud).
+package labapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Member is one Region's database.
+type Member struct {
+	Region    string `json:"region"`
+	Writer    bool   `json:"writer"`
+	Reachable bool   `json:"reachable"`
+	ReadOnly  bool   `json:"readOnly"`
+	// Status: available, or unavailable when the server does not answer.
+	Status string `json:"status"`
+	// Sync: connected (replicating from the writer), pending-resync
+	// (diverged after an unplanned failover: rebuilt on the next
+	// switchover to it), "" for the writer.
+	Sync       string `json:"sync"`
+	Diverged   bool   `json:"diverged"`
+	Stalled    bool   `json:"stalled"`
+	IORunning  bool   `json:"ioRunning"`
+	SQLRunning bool   `json:"sqlRunning"`
+	ReplError  string `json:"replError,omitempty"`
+	// LagMs is now minus the newest heartbeat applied here (-1 unknown).
+	LagMs int64  `json:"lagMs"`
+	GTID  string `json:"gtid,omitempty"`
+}
+
+// Cluster is the pair of databases.
+type Cluster struct {
+	Writer  string   `json:"writer"`
+	Status  string   `json:"status"` // available, switching-over, failing-over
+	Members []Member `json:"members"`
+	Move    *Move    `json:"move,omitempty"` // the move in progress, if any
+}
+
+// Step is one progress line of a move.
+type Step struct {
+	At  time.Time `json:"at"`
+	Msg string    `json:"msg"`
+}
+
+// Move is a switchover or failover and its progress.
+type Move struct {
+	ID            string    `json:"id"`
+	Kind          string    `json:"kind"` // switchover or failover
+	From          string    `json:"from"`
+	To            string    `json:"to"`
+	AllowDataLoss bool      `json:"allowDataLoss"`
+	Status        string    `json:"status"` // pending, failing-over, cancelling, done, failed
+	Steps         []Step    `json:"steps"`
+	Error         string    `json:"error,omitempty"`
+	Requested     time.Time `json:"requested"`
+	Finished      time.Time `json:"finished,omitzero"`
+}
+
+// InProgress reports whether the move is still running.
+func (m *Move) InProgress() bool {
+	return m != nil && (m.Status == "pending" || m.Status == "failing-over" || m.Status == "cancelling")
+}
+
+// MoveRequest asks for a move.
+type MoveRequest struct {
+	Kind          string `json:"kind"`
+	To            string `json:"to"`
+	AllowDataLoss bool   `json:"allowDataLoss"`
+}
+
+// FaultRequest injects or clears a fault.
+type FaultRequest struct {
+	Kind string   `json:"kind"`
+	Args []string `json:"args"`
+}
+
+// FenceRequest fences (or unfences) a Region's database.
+type FenceRequest struct {
+	Region string `json:"region"`
+	Fence  bool   `json:"fence"`
+}
+
+// Service is one Region's payment service.
+type Service struct {
+	Running    bool   `json:"running"`
+	Health     int    `json:"health"` // HTTP status of GET /health, 0 if no answer
+	HealthBody string `json:"healthBody,omitempty"`
+}
+
+// Check is one Region's health check.
+type Check struct {
+	Healthy    bool      `json:"healthy"`
+	LastStatus int       `json:"lastStatus"`
+	LastCheck  time.Time `json:"lastCheck"`
+}
+
+// Status is everything `drlab status` shows.
+type Status struct {
+	Cluster      Cluster            `json:"cluster"`
+	Services     map[string]Service `json:"services"`
+	Checks       map[string]Check   `json:"healthChecks"`
+	Answer       string             `json:"answer"`       // the failover record now
+	CachedAnswer string             `json:"cachedAnswer"` // what the front door's resolver holds
+	FloorMs      int64              `json:"detectionFloorMs"`
+	Link         LinkState          `json:"link"`
+	Down         []string           `json:"regionsDown"`
+	LastMove     *Move              `json:"lastMove,omitempty"`
+	Events       map[string]int     `json:"events"` // events recorded per Region's bus
+}
+
+// LinkState is the inter-Region link.
+type LinkState struct {
+	LatencyMs int64           `json:"latencyMs"`
+	Cut       map[string]bool `json:"cut"`
+}
+
+// Client calls the daemon.
+type Client struct {
+	Addr string // host:port
+	HTTP *http.Client
+}
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return &http.Client{Timeout: 30 * time.Second}
+}
+
+// Error is a refusal by the daemon.
+type Error struct {
+	Status int
+	Msg    string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Do sends in (nil for GET) to path and decodes the answer into out.
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.Addr+path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return fmt.Errorf("the lab daemon at %s did not answer (is the lab up?): %w", c.Addr, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if resp.StatusCode >= 300 {
+		var e struct{ Error string }
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			return &Error{Status: resp.StatusCode, Msg: e.Error}
+		}
+		return &Error{Status: resp.StatusCode, Msg: fmt.Sprintf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(data))}
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(data, out)
+}
+
+// Cluster reads the topology.
+func (c *Client) Cluster(ctx context.Context) (Cluster, error) {
+	var out Cluster
+	return out, c.Do(ctx, http.MethodGet, "/v1/cluster", nil, &out)
+}
+
+// Status reads everything.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var out Status
+	return out, c.Do(ctx, http.MethodGet, "/v1/status", nil, &out)
+}
+
+// RequestMove asks for a move; it returns once the move is accepted.
+func (c *Client) RequestMove(ctx context.Context, r MoveRequest) (Move, error) {
+	var out Move
+	return out, c.Do(ctx, http.MethodPost, "/v1/move", r, &out)
+}
+
+// Fault injects a fault.
+func (c *Client) Fault(ctx context.Context, r FaultRequest) error {
+	return c.Do(ctx, http.MethodPost, "/v1/fault", r, nil)
+}
+
+// Fence fences or unfences a Region's database.
+func (c *Client) Fence(ctx context.Context, r FenceRequest) error {
+	return c.Do(ctx, http.MethodPost, "/v1/fence", r, nil)
+}
+
+// Keep keeps the old primary's data and returns its reference.
+func (c *Client) Keep(ctx context.Context, region string) (string, error) {
+	var out struct{ Ref string }
+	return out.Ref, c.Do(ctx, http.MethodPost, "/v1/keep", map[string]string{"region": region}, &out)
+}
+
+// Shutdown stops the lab.
+func (c *Client) Shutdown(ctx context.Context) error {
+	return c.Do(ctx, http.MethodPost, "/v1/shutdown", nil, nil)
+}
+
+// KeptDatabase names the database holding region's old primary data.
+func (c *Client) KeptDatabase(ctx context.Context, region string) (string, error) {
+	var out struct{ Database string }
+	return out.Database, c.Do(ctx, http.MethodPost, "/v1/kept", map[string]string{"region": region}, &out)
+}

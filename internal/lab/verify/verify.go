@@ -1,0 +1,169 @@
+// Package verify is `drlab verify`: it reads the current writer's
+// database directly, not through the service, and checks every
+// acknowledged payment against it and the ledger against itself.
+package verify
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/payment-dr/payment-dr/internal/lab/acks"
+)
+
+// Report is verify's result.
+type Report struct {
+	Acked int `json:"acked"` // distinct acknowledged keys
+	// Present: acked and found with the acknowledged payment id.
+	Present int `json:"present"`
+	// Lost: acked, missing, and listed in --lost (an accepted loss).
+	Lost int `json:"lost"`
+	// Missing: acked, missing and not listed: a violation.
+	Missing []string `json:"missing"`
+	// LostButPresent: listed as lost, yet present (re-applied by a
+	// reconcile, or never lost): reported, not a violation.
+	LostButPresent []string `json:"lostButPresent"`
+	// DoubleCharged: keys with more than one payment, in the database or
+	// acknowledged with two different payment ids.
+	DoubleCharged []string `json:"doubleCharged"`
+	// Unbalanced: processed payments without exactly one debit and one
+	// credit of their amount and currency.
+	Unbalanced []string `json:"unbalanced"`
+	// CurrencyImbalance: currencies whose debits and credits differ.
+	CurrencyImbalance []string `json:"currencyImbalance"`
+	Payments          int      `json:"payments"` // rows in the writer
+}
+
+// OK reports whether nothing was violated.
+func (r Report) OK() bool {
+	return len(r.Missing) == 0 && len(r.DoubleCharged) == 0 &&
+		len(r.Unbalanced) == 0 && len(r.CurrencyImbalance) == 0
+}
+
+// Run checks ackList (and the lost keys) against db.
+func Run(ctx context.Context, db *sql.DB, ackList []acks.Ack, lost map[string]bool) (Report, error) {
+	var r Report
+	byKey := map[string]string{}
+	for _, a := range ackList {
+		if prev, ok := byKey[a.Key]; ok && prev != a.PaymentID {
+			r.DoubleCharged = append(r.DoubleCharged, a.Key)
+		}
+		byKey[a.Key] = a.PaymentID
+	}
+	r.Acked = len(byKey)
+	stored, err := storedKeys(ctx, db)
+	if err != nil {
+		return r, err
+	}
+	r.Payments = len(stored)
+	for key, id := range byKey {
+		got, ok := stored[key]
+		switch {
+		case ok && got == id:
+			r.Present++
+			if lost[key] {
+				r.LostButPresent = append(r.LostButPresent, key)
+			}
+		case lost[key]:
+			r.Lost++
+		default:
+			r.Missing = append(r.Missing, key)
+		}
+	}
+	if err := ledgerChecks(ctx, db, &r); err != nil {
+		return r, err
+	}
+	for _, s := range [][]string{r.Missing, r.LostButPresent, r.DoubleCharged, r.Unbalanced, r.CurrencyImbalance} {
+		sort.Strings(s)
+	}
+	return r, nil
+}
+
+// storedKeys maps each idempotency key to its payment id; a key stored
+// twice (which the unique index must prevent) is reported by ledgerChecks.
+func storedKeys(ctx context.Context, db *sql.DB) (map[string]string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT idempotency_key, id FROM payments")
+	if err != nil {
+		return nil, fmt.Errorf("reading payments: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, id string
+		if err := rows.Scan(&k, &id); err != nil {
+			return nil, err
+		}
+		out[k] = id
+	}
+	return out, rows.Err()
+}
+
+func ledgerChecks(ctx context.Context, db *sql.DB, r *Report) error {
+	queries := []struct {
+		q   string
+		dst *[]string
+	}{
+		{`SELECT idempotency_key FROM payments GROUP BY idempotency_key HAVING COUNT(*) > 1`, &r.DoubleCharged},
+		// Each processed payment: exactly one debit and one credit, each
+		// of its amount and currency; a failed payment has none.
+		{`SELECT p.id FROM payments p LEFT JOIN ledger_entries l ON l.payment_id = p.id
+GROUP BY p.id, p.status, p.amount, p.currency
+HAVING (p.status = 'processed' AND NOT (
+    SUM(l.direction = 'debit') = 1 AND SUM(l.direction = 'credit') = 1 AND COUNT(l.id) = 2
+    AND SUM(l.amount <> p.amount OR l.currency <> p.currency) = 0))
+ OR (p.status <> 'processed' AND COUNT(l.id) > 0)`, &r.Unbalanced},
+		{`SELECT l.payment_id FROM ledger_entries l LEFT JOIN payments p ON p.id = l.payment_id WHERE p.id IS NULL`, &r.Unbalanced},
+		{`SELECT currency FROM ledger_entries GROUP BY currency
+HAVING SUM(CASE WHEN direction = 'debit' THEN amount ELSE 0 END) <> SUM(CASE WHEN direction = 'credit' THEN amount ELSE 0 END)`, &r.CurrencyImbalance},
+	}
+	for _, q := range queries {
+		rows, err := db.QueryContext(ctx, q.q)
+		if err != nil {
+			return fmt.Errorf("ledger check: %w", err)
+		}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				rows.Close()
+				return err
+			}
+			*q.dst = append(*q.dst, s)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Text renders the report for people.
+func (r Report) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "acknowledged %d, present %d, lost (listed) %d, missing (unlisted) %d, listed lost but present %d\n",
+		r.Acked, r.Present, r.Lost, len(r.Missing), len(r.LostButPresent))
+	fmt.Fprintf(&b, "payments in the writer %d, double-charged keys %d, unbalanced payments %d, unbalanced currencies %d\n",
+		r.Payments, len(r.DoubleCharged), len(r.Unbalanced), len(r.CurrencyImbalance))
+	show := func(name string, xs []string) {
+		if len(xs) == 0 {
+			return
+		}
+		if len(xs) > 20 {
+			xs = append(xs[:20:20], fmt.Sprintf("... and %d more", len(xs)-20))
+		}
+		fmt.Fprintf(&b, "%s: %s\n", name, strings.Join(xs, " "))
+	}
+	show("missing", r.Missing)
+	show("listed lost but present", r.LostButPresent)
+	show("double-charged", r.DoubleCharged)
+	show("unbalanced", r.Unbalanced)
+	show("unbalanced currencies", r.CurrencyImbalance)
+	if r.OK() {
+		b.WriteString("OK\n")
+	} else {
+		b.WriteString("VIOLATIONS\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,121 @@
+package naming
+
+import "fmt"
+
+// Names of the infrastructure's own resources: stacks, network, alarms and
+// the like. Only internal/stack uses most of them; they live here so every
+// physical name is spelled once.
+
+// GlobalStack is the CloudFormation stack of the environment-wide resources.
+func (n Names) GlobalStack() string { return "PaymentDr-" + n.Env + "-global" }
+
+// RegionalStack is the CloudFormation stack of one Region.
+func (n Names) RegionalStack(region string) string { return "PaymentDr-" + n.Env + "-" + region }
+
+// KeyAlias is the alias of a customer-managed KMS key; purpose keeps it
+// unique where two stacks share a Region ("global", "regional").
+func (n Names) KeyAlias(purpose string) string {
+	return fmt.Sprintf("alias/payment-dr-%s-%s", purpose, n.Env)
+}
+
+// VPC is the Region's VPC (its Name tag).
+func (n Names) VPC(region string) string { return fmt.Sprintf("payment-vpc-%s-%s", region, n.Env) }
+
+// LambdaSecurityGroup is the payment Lambda's security group.
+func (n Names) LambdaSecurityGroup() string { return "payment-lambda-" + n.Env }
+
+// DatabaseSecurityGroup is the Aurora cluster's security group.
+func (n Names) DatabaseSecurityGroup() string { return "payment-db-" + n.Env }
+
+// DBSubnetGroup is the Region's Aurora subnet group.
+func (n Names) DBSubnetGroup(region string) string { return n.ClusterID(region) }
+
+// HTTPAPI is the Region's API Gateway HTTP API.
+func (n Names) HTTPAPI(region string) string { return fmt.Sprintf("payments-%s-%s", region, n.Env) }
+
+// LambdaLogGroup is the log group Lambda writes a function's logs to.
+func LambdaLogGroup(function string) string { return "/aws/lambda/" + function }
+
+// BackupPlan is the Region's daily AWS Backup plan.
+func (n Names) BackupPlan(region string) string {
+	return fmt.Sprintf("payment-daily-%s-%s", region, n.Env)
+}
+
+// BackupRole is the role AWS Backup assumes in the Region.
+func (n Names) BackupRole(region string) string {
+	return fmt.Sprintf("payment-backup-%s-%s", region, n.Env)
+}
+
+// BackupSelection is the plan's tag-based resource selection.
+func (n Names) BackupSelection() string { return "backup-daily-tag" }
+
+// BackupTagKey and BackupTagValue mark what the daily plan backs up.
+const (
+	BackupTagKey   = "Backup"
+	BackupTagValue = "daily"
+)
+
+// ForwardRule is the EventBridge rule that forwards this Region's payment
+// events to the peer's bus.
+func (n Names) ForwardRule(region string) string {
+	return fmt.Sprintf("payment-forward-%s-%s", region, n.Env)
+}
+
+// RegionalAlarm is one of a Region's alarms (id e.g. "LambdaErrors").
+func (n Names) RegionalAlarm(id, region string) string {
+	return fmt.Sprintf("payment-%s-%s-%s", id, region, n.Env)
+}
+
+// Dashboard is the Region's CloudWatch dashboard.
+func (n Names) Dashboard(region string) string {
+	return fmt.Sprintf("payment-dr-%s-%s", region, n.Env)
+}
+
+// GlobalAlarmTopic is the global stack's SNS topic for DR alarms.
+func (n Names) GlobalAlarmTopic() string { return "payment-dr-alarms-global-" + n.Env }
+
+// NoWritableRegionAlarm fires when neither Region's /health reports a
+// writable database.
+func (n Names) NoWritableRegionAlarm() string { return "payment-no-writable-region-" + n.Env }
+
+// TwoWritableRegionsAlarm fires when both do (split brain).
+func (n Names) TwoWritableRegionsAlarm() string { return "payment-two-writable-regions-" + n.Env }
+
+// HealthCheck is the Name tag of a Region's Route 53 health check.
+func (n Names) HealthCheck(region string) string {
+	return fmt.Sprintf("payment-api-%s-%s", region, n.Env)
+}
+
+// HealthCheckRegionTag is the tag key naming the Region a health check probes.
+const HealthCheckRegionTag = "payment-dr:region"
+
+// EvaluateFunction is the scheduled drctl evaluate Lambda (and its role
+// and schedule rule).
+func (n Names) EvaluateFunction() string { return "payment-dr-evaluate-" + n.Env }
+
+// EvaluateFindingsAlarm fires on evaluate's findings or its silence.
+func (n Names) EvaluateFindingsAlarm() string { return "payment-dr-evaluate-findings-" + n.Env }
+
+// The metric drctl evaluate publishes (dimension Environment).
+const (
+	MetricNamespace        = "PaymentDR"
+	EvaluateFindingsMetric = "EvaluateFindings"
+	EnvironmentDimension   = "Environment"
+)
+
+// The payment events the service publishes after each commit, and that
+// the forwarding rules match.
+const (
+	PaymentEventSource    = "custom.payment"
+	PaymentProcessedEvent = "Payment Processed"
+	PaymentFailedEvent    = "Payment Failed"
+)
+
+// PaymentDetailTypes are the detail types of the payment events.
+func PaymentDetailTypes() []string { return []string{PaymentProcessedEvent, PaymentFailedEvent} }
+
+// OutboxSweepRule is the schedule that invokes the Region's payment
+// function with {"sweepOutbox": true}.
+func (n Names) OutboxSweepRule(region string) string {
+	return fmt.Sprintf("payment-outbox-sweep-%s-%s", region, n.Env)
+}

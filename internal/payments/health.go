@@ -1,0 +1,133 @@
+package payments
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Health is what /health reports. The endpoint is public (Route 53 calls
+// it without credentials), so the body carries short reason codes only;
+// the underlying errors are in DBErr and TableErr for the logs.
+type Health struct {
+	Region         string `json:"region"`
+	DBWritable     bool   `json:"dbWritable"`
+	TableReachable bool   `json:"tableReachable"`
+	// Status is "ok" (the database takes writes here and the table
+	// answers), "degraded" (the database takes writes here, the session
+	// table does not answer: payments still commit, sessions wait for a
+	// replay) or "unavailable" (this Region cannot take payments).
+	Status     string `json:"status"`
+	DBError    string `json:"dbError,omitempty"`    // "read_only" or "unreachable"
+	TableError string `json:"tableError,omitempty"` // "unreachable" or "unknown"
+	DBErr      error  `json:"-"`
+	TableErr   error  `json:"-"`
+}
+
+// Healthy reports whether the Region should receive traffic. Only the
+// database decides: exactly one Region has a writable database, so a
+// DynamoDB outage there must not turn every Region unhealthy (Route 53
+// would then answer with the primary anyway, and the "no writable Region"
+// alarm would fire while payments still succeed).
+func (h Health) Healthy() bool { return h.DBWritable }
+
+// DBProbeTimeout bounds /health's database query: Route 53 counts an
+// answer later than 2 s as a failure.
+const DBProbeTimeout = 500 * time.Millisecond
+
+// Health asks the database whether it takes writes here (bounded by
+// DBProbeTimeout) and reads the session table's cached reachability.
+func (s *Service) Health(ctx context.Context) Health {
+	h := Health{Region: s.Region, Status: "unavailable"}
+	dctx, cancel := context.WithTimeout(ctx, DBProbeTimeout)
+	defer cancel()
+	w, err := s.Store.Writable(dctx)
+	h.DBWritable = err == nil && w
+	switch {
+	case err != nil:
+		h.DBError, h.DBErr = "unreachable", err
+	case !w:
+		h.DBError = "read_only"
+	}
+	known, terr := s.tables().State(ctx)
+	switch {
+	case !known:
+		h.TableError, h.TableErr = "unknown", terr
+	case terr != nil:
+		h.TableError, h.TableErr = "unreachable", terr
+	default:
+		h.TableReachable = true
+	}
+	switch {
+	case h.DBWritable && h.TableReachable:
+		h.Status = "ok"
+	case h.DBWritable:
+		h.Status = "degraded"
+	}
+	return h
+}
+
+func (s *Service) tables() *TableProbe {
+	s.tablesOnce.Do(func() {
+		if s.Tables == nil {
+			s.Tables = &TableProbe{Sessions: s.Sessions}
+		}
+	})
+	return s.Tables
+}
+
+// TableProbe caches the session table's reachability, so /health never
+// waits on DynamoDB: a result older than MaxAge is refreshed in the
+// background while the last one is reported.
+type TableProbe struct {
+	Sessions Sessions
+	MaxAge   time.Duration // default 10 s
+	Timeout  time.Duration // one ping; default 2 s
+
+	mu      sync.Mutex
+	known   bool
+	err     error
+	at      time.Time
+	pending chan struct{} // closed when the running refresh ends
+}
+
+// State returns the last known reachability. Before the first result it
+// waits for the first ping as long as ctx allows.
+func (t *TableProbe) State(ctx context.Context) (known bool, err error) {
+	t.mu.Lock()
+	maxAge := t.MaxAge
+	if maxAge <= 0 {
+		maxAge = 10 * time.Second
+	}
+	if t.pending == nil && (!t.known || time.Since(t.at) > maxAge) {
+		t.pending = make(chan struct{})
+		go t.refresh(t.pending)
+	}
+	known, err, pending := t.known, t.err, t.pending
+	t.mu.Unlock()
+	if known || pending == nil {
+		return known, err
+	}
+	select {
+	case <-pending:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.known, t.err
+}
+
+func (t *TableProbe) refresh(done chan struct{}) {
+	timeout := t.Timeout
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	err := t.Sessions.Ping(ctx)
+	cancel()
+	t.mu.Lock()
+	t.known, t.err, t.at, t.pending = true, err, time.Now(), nil
+	t.mu.Unlock()
+	close(done)
+}
