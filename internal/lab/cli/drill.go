@@ -43,6 +43,7 @@ type scenario struct {
 	DoubleCharged int           `json:"doubleCharged"`
 	Unbalanced    int           `json:"unbalanced"`
 	// After drctl reconcile --apply (unplanned failover only).
+	Named                 int      `json:"namedByReconcile"`
 	Reapplied             int      `json:"reapplied"`
 	Conflicts             int      `json:"conflicts"`
 	MissingAfterReconcile int      `json:"missingAfterReconcile"`
@@ -220,6 +221,7 @@ func (r *drillRun) reapply(ctx context.Context, oldWriter, reports, ackFile stri
 		return fmt.Errorf("drctl reconcile --apply's report: %w", err)
 	}
 	sc := &r.results[len(r.results)-1]
+	sc.Named = len(applied.Items)
 	for _, it := range applied.Items {
 		switch it.Outcome {
 		case "applied":
@@ -364,8 +366,8 @@ func (r *drillRun) summary() {
 	}
 	for _, s := range r.results {
 		if s.Lost > 0 {
-			fmt.Fprintf(&b, "%s: drctl reconcile named %d lost, re-applied %d, conflicts %d; acknowledged payments missing afterwards: %d\n",
-				s.Name, s.Lost, s.Reapplied, s.Conflicts, s.MissingAfterReconcile)
+			fmt.Fprintf(&b, "%s: drctl reconcile named %d payments only the old primary held (%d of them acknowledged to the load, the rest canaries or answers the client never got); re-applied %d, conflicts %d (key retried in the new Region, charged once); acknowledged payments missing afterwards: %d\n",
+				s.Name, s.Named, s.Lost, s.Reapplied, s.Conflicts, s.MissingAfterReconcile)
 		}
 	}
 	for _, s := range r.results {
