@@ -146,6 +146,13 @@ func Statements(cfg config.Config, ids ...IDs) []Statement {
 		// needs no grant.
 		{Sid: "CanaryAPIKeyDecrypt", Actions: []string{"kms:Decrypt"}, Resources: []string{naming.KeysARNPattern(cfg.PrimaryRegion, acct)},
 			Conditions: []Condition{{Operator: "StringEquals", Key: "kms:ViaService", Values: []string{naming.ViaService("secretsmanager", cfg.PrimaryRegion)}}}},
+		// The old primary's snapshots are encrypted with its Region's
+		// customer key: copying one (KeepLostWrites) and restoring it
+		// (ReconcileRestore) make RDS create grants on that key for the
+		// caller. Only through RDS in that Region, and the key's id is
+		// created after the global stack, hence key/* per Region.
+		snapshotKeys("KeptSnapshotKeysPrimary", cfg.PrimaryRegion, acct),
+		snapshotKeys("KeptSnapshotKeysSecondary", cfg.SecondaryRegion, acct),
 		{Sid: "SimulateOwnPolicy", Actions: []string{"iam:SimulatePrincipalPolicy"}, Resources: []string{naming.RoleARN(acct, n.DRRole())}},
 		// GetCallerIdentity needs no permission and cannot be denied, so it
 		// is not listed. CloudWatch GetMetricData supports no resource-level
@@ -153,6 +160,13 @@ func Statements(cfg config.Config, ids ...IDs) []Statement {
 		// the one unscoped statement; it reads metrics, never changes them.
 		{Sid: "ReplicationMetrics", Actions: []string{"cloudwatch:GetMetricData"}, Resources: []string{"*"}},
 	}
+}
+
+// snapshotKeys lets RDS in region use that Region's keys on the caller's
+// behalf (grants for snapshot copies and restores), and nothing else.
+func snapshotKeys(sid, region, acct string) Statement {
+	return Statement{Sid: sid, Actions: []string{"kms:CreateGrant", "kms:DescribeKey"}, Resources: []string{naming.KeysARNPattern(region, acct)},
+		Conditions: []Condition{{Operator: "StringEquals", Key: "kms:ViaService", Values: []string{naming.ViaService("rds", region)}}}}
 }
 
 // Actions returns every action of the statements, for simulation.

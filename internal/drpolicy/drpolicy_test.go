@@ -85,7 +85,7 @@ func TestAPIKeyIsDecryptableOnlyThroughSecretsManager(t *testing.T) {
 	for name, st := range map[string][]Statement{"full": Statements(cfg(), IDs{}), "read-only": ReadOnly(Statements(cfg(), IDs{}))} {
 		var kms []Statement
 		for _, s := range st {
-			if strings.Contains(strings.Join(s.Actions, " "), "kms:") {
+			if strings.Contains(strings.Join(s.Actions, " "), "kms:Decrypt") {
 				kms = append(kms, s)
 			}
 		}
@@ -102,6 +102,34 @@ func TestAPIKeyIsDecryptableOnlyThroughSecretsManager(t *testing.T) {
 		}
 		if got := s.Context(); strings.Join(got["kms:ViaService"], " ") != "secretsmanager.us-east-1.amazonaws.com" {
 			t.Errorf("%s: simulation context %v", name, got)
+		}
+	}
+}
+
+// Copying the old primary's encrypted unplanned-failover snapshot and
+// restoring it need grants on that Region's key, through RDS only.
+func TestKeptSnapshotKeysOnlyThroughRDSInTheirRegion(t *testing.T) {
+	got := map[string]Statement{}
+	for _, s := range Statements(cfg(), IDs{}) {
+		if strings.Contains(strings.Join(s.Actions, " "), "kms:CreateGrant") {
+			got[s.Resources[0]] = s
+		}
+	}
+	for _, region := range cfg().Regions() {
+		s, ok := got["arn:aws:kms:"+region+":111111111111:key/*"]
+		if !ok || strings.Join(s.Actions, " ") != "kms:CreateGrant kms:DescribeKey" || len(s.Resources) != 1 {
+			t.Fatalf("%s: snapshot key statement %+v", region, s)
+		}
+		if len(s.Conditions) != 1 || s.Conditions[0].Key != "kms:ViaService" || strings.Join(s.Conditions[0].Values, " ") != "rds."+region+".amazonaws.com" {
+			t.Errorf("%s: conditions %+v", region, s.Conditions)
+		}
+	}
+	if len(got) != 2 {
+		t.Errorf("%d snapshot key statements, want one per Region", len(got))
+	}
+	for _, s := range ReadOnly(Statements(cfg(), IDs{})) {
+		if strings.Contains(strings.Join(s.Actions, " "), "kms:CreateGrant") {
+			t.Errorf("the read-only policy may create grants: %+v", s)
 		}
 	}
 }

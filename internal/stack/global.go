@@ -187,6 +187,7 @@ func suppressDRWildcards(policy awsiam.ManagedPolicy, r region, why string) {
 		"Resource::" + naming.SecretARNPattern(r.cfg.PrimaryRegion, acct, r.names.APIKeySecretName()),
 		"Resource::" + naming.SecretARNPattern(r.cfg.SecondaryRegion, acct, r.names.APIKeySecretName()),
 		"Resource::" + naming.KeysARNPattern(r.cfg.PrimaryRegion, acct),
+		"Resource::" + naming.KeysARNPattern(r.cfg.SecondaryRegion, acct),
 	}
 	for _, region := range r.cfg.Regions() {
 		for _, arn := range r.names.LostWritesSnapshotARNs(region, acct) {
@@ -195,6 +196,7 @@ func suppressDRWildcards(policy awsiam.ManagedPolicy, r region, why string) {
 	}
 	suppress(policy, "AwsSolutions-IAM5", why+"; the API-key secret is matched by exact name with Secrets Manager's six-character suffix; "+
 		"kms:Decrypt covers the primary Region's keys because the key's id is created after this stack, and is limited by kms:ViaService to Secrets Manager, which the GetSecretValue statement limits to the API key; "+
+		"kms:CreateGrant/DescribeKey cover each Region's keys for the same reason, limited by kms:ViaService to RDS in that Region (copying and restoring the kept encrypted snapshot); "+
 		"the kept-snapshot patterns end in a wildcard because Aurora names its unplanned-failover snapshot with the time of the failover "+
 		"(rds:unplanned-global-failover-<cluster>-<time>) and drctl's copies carry the same time, but the prefix names the one cluster",
 		applies...)
