@@ -160,9 +160,27 @@ func (d *Daemon) member(ctx context.Context, region string, top Topology) labapi
 }
 
 // cluster is the topology with each member observed now.
+//
+// The move is read before the topology: a move sets the new writer before
+// it reports itself done, so this order never shows the old writer with
+// no move in progress once a move has finished (which drctl would read as
+// a cancelled move).
 func (d *Daemon) cluster(ctx context.Context) labapi.Cluster {
+	d.mu.Lock()
+	var move *labapi.Move
+	if d.move.InProgress() {
+		mv := *d.move
+		move = &mv
+	}
+	d.mu.Unlock()
 	top := d.topology()
-	c := labapi.Cluster{Writer: top.Writer, Status: "available"}
+	c := labapi.Cluster{Writer: top.Writer, Status: "available", Move: move}
+	if move != nil {
+		c.Status = "switching-over"
+		if move.Kind == "failover" {
+			c.Status = "failing-over"
+		}
+	}
 	members := make([]labapi.Member, 2)
 	var wg sync.WaitGroup
 	for i, r := range d.regions() {
@@ -171,16 +189,6 @@ func (d *Daemon) cluster(ctx context.Context) labapi.Cluster {
 	}
 	wg.Wait()
 	c.Members = members
-	d.mu.Lock()
-	if d.move.InProgress() {
-		mv := *d.move
-		c.Move = &mv
-		c.Status = "switching-over"
-		if mv.Kind == "failover" {
-			c.Status = "failing-over"
-		}
-	}
-	d.mu.Unlock()
 	return c
 }
 
