@@ -22,6 +22,9 @@ func dynaliteTable(t *testing.T) (*dynamodb.Client, string) {
 	t.Helper()
 	ep := os.Getenv("PAYMENTS_TEST_DYNAMODB_ENDPOINT")
 	if ep == "" {
+		if os.Getenv("CI") != "" { // CI runs make test, which starts dynalite: missing is a failure
+			t.Fatal("PAYMENTS_TEST_DYNAMODB_ENDPOINT not set: run make test (scripts/backends.sh starts dynalite)")
+		}
 		t.Skip("PAYMENTS_TEST_DYNAMODB_ENDPOINT not set (source scripts/backends.sh && backends_start)")
 	}
 	c := dynamodb.NewFromConfig(aws.Config{Region: "us-west-2", BaseEndpoint: aws.String(ep),

@@ -20,6 +20,9 @@ func database(t *testing.T, adminEnv, appEnv, name string) (admin, app string, d
 	t.Helper()
 	base := os.Getenv(adminEnv)
 	if base == "" {
+		if os.Getenv("CI") != "" { // CI runs make test, which starts MariaDB: missing is a failure
+			t.Fatal(adminEnv + " not set: run make test (scripts/backends.sh starts MariaDB)")
+		}
 		t.Skip(adminEnv + " not set (source scripts/backends.sh && backends_start)")
 	}
 	name = fmt.Sprintf("drctl_%s_%d", name, time.Now().UnixNano())

@@ -12,9 +12,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sync"
 	"time"
+
+	"github.com/payment-dr/payment-dr/internal/lab/labdir"
 )
 
 // Secrets serves GetSecretValue for fixed values.
@@ -123,7 +124,7 @@ func (b *Bus) put(e Entry, forwarded bool) error {
 		b.mu.Unlock()
 		return fmt.Errorf("bus %s is down", b.Region)
 	}
-	err := appendJSON(b.Log, Record{Entry: e, Bus: b.Region, Forwarded: forwarded, At: time.Now().UTC()})
+	err := labdir.AppendJSONLine(b.Log, Record{Entry: e, Bus: b.Region, Forwarded: forwarded, At: time.Now().UTC()})
 	if err == nil {
 		b.received++
 	}
@@ -144,18 +145,4 @@ func OriginRegion(detail string) string {
 	}
 	_ = json.Unmarshal([]byte(detail), &d)
 	return d.OriginRegion
-}
-
-func appendJSON(path string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = f.Write(append(b, '\n'))
-	return err
 }

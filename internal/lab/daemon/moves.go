@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
+	"github.com/payment-dr/payment-dr/internal/lab/labdir"
 	"github.com/payment-dr/payment-dr/internal/lab/mariadb"
 	"github.com/payment-dr/payment-dr/internal/lab/repl"
 	"github.com/payment-dr/payment-dr/internal/naming"
@@ -48,7 +48,7 @@ func (d *Daemon) startMove(req labapi.MoveRequest) (labapi.Move, error) {
 	}
 	m := labapi.Move{ID: "move-" + strconv.FormatInt(time.Now().UnixNano(), 36), Kind: req.Kind, From: d.topo.Writer, To: req.To,
 		AllowDataLoss: req.AllowDataLoss && !planned, Status: "pending", Requested: time.Now().UTC()}
-	if err := appendLine(d.dir.Path(MovesLog), m); err != nil {
+	if err := labdir.AppendJSONLine(d.dir.Path(MovesLog), m); err != nil {
 		return labapi.Move{}, err
 	}
 	d.move = &m
@@ -227,18 +227,4 @@ func (d *Daemon) keptDatabase(region string) (string, error) {
 		return naming.New(d.cfg.Environment, d.cfg.DomainName).DatabaseName(), nil
 	}
 	return "", conflict("%s holds no old primary data (no unplanned failover away from it)", region)
-}
-
-func appendLine(path string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = f.Write(append(b, '\n'))
-	return err
 }

@@ -105,6 +105,23 @@ func (d Dir) WriteJSON(name string, v any) error {
 	return WriteFileAtomic(d.Path(name), append(b, '\n'))
 }
 
+// AppendJSONLine appends v as one JSON line to the file at path (the
+// lab's logs of moves and events): a crash leaves whole lines only, but
+// for the last one.
+func AppendJSONLine(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.Write(append(b, '\n'))
+	return err
+}
+
 // WriteFileAtomic replaces path with data through a rename, so a reader
 // never sees half a file.
 func WriteFileAtomic(path string, data []byte) error {
