@@ -64,12 +64,14 @@ type Daemon struct {
 	hb       map[string]*sql.DB // heartbeat user, direct port
 	services map[string]*proc.Proc
 	dynalite *proc.Proc
-	link     *link.Link
-	door     *frontdoor.Door
-	buses    map[string]*awsstub.Bus
-	dnsSrv   []*dns.Server
-	httpSrv  []*http.Server
-	listen   map[string]net.Listener // in-process servers' listeners, bound first
+	// dynaliteURL is dynalite itself; clients use State.DynamoEndpoint.
+	dynaliteURL string
+	link        *link.Link
+	door        *frontdoor.Door
+	buses       map[string]*awsstub.Bus
+	dnsSrv      []*dns.Server
+	httpSrv     []*http.Server
+	listen      map[string]net.Listener // in-process servers' listeners, bound first
 
 	mu      sync.Mutex // guards topo and move
 	topo    Topology

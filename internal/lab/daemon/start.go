@@ -118,7 +118,7 @@ func (d *Daemon) allocate() error {
 		d.state.Passwords[u] = randomHex(16)
 	}
 	names := []string{"control", "frontdoor", "secrets", "bus-" + primary, "bus-" + secondary,
-		"link-" + primary, "link-" + secondary}
+		"link-" + primary, "link-" + secondary, "dynamo"}
 	for _, name := range names {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -146,7 +146,9 @@ func (d *Daemon) allocate() error {
 	}
 	d.state.DBPorts[primary], d.state.DBPorts[secondary] = ports[0], ports[1]
 	d.state.APIPorts[primary], d.state.APIPorts[secondary] = ports[2], ports[3]
-	d.state.DynamoEndpoint = "http://127.0.0.1:" + strconv.Itoa(ports[4])
+	// Clients reach dynalite through awsstub.WholeRequests (see there why).
+	d.dynaliteURL = "http://127.0.0.1:" + strconv.Itoa(ports[4])
+	d.state.DynamoEndpoint = "http://" + d.listen["dynamo"].Addr().String()
 	d.topo = Topology{Writer: primary, Diverged: map[string]bool{}, Stalled: map[string]bool{}, Down: map[string]bool{}, Kept: map[string]string{}}
 	return d.dir.WriteJSON("state.json", d.state)
 }
@@ -177,13 +179,21 @@ func (d *Daemon) startBackends(ctx context.Context) error {
 }
 
 func (d *Daemon) startDynalite() error {
-	u, _ := url.Parse(d.state.DynamoEndpoint)
+	u, _ := url.Parse(d.dynaliteURL)
 	p, err := proc.Start(string(d.dir), "dynalite", d.opt.Dynalite, []string{"--host", "127.0.0.1", "--port", u.Port()}, os.Environ())
 	if err != nil {
 		return err
 	}
 	d.dynalite = p
-	return proc.WaitTCP(p, u.Host, 20*time.Second)
+	if err := proc.WaitTCP(p, u.Host, 20*time.Second); err != nil {
+		return err
+	}
+	front, err := awsstub.WholeRequests(d.dynaliteURL)
+	if err != nil {
+		return err
+	}
+	d.serveHTTP("dynamo", front)
+	return nil
 }
 
 // setupDatabases creates users and schema on the primary, makes it the
