@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 )
@@ -48,6 +49,20 @@ func (a Ack) Validate() error {
 
 // maxLine bounds one line: an ack is a few hundred bytes.
 const maxLine = 64 << 10
+
+// ParseFile is Parse of the ack file at path; errors name the file.
+func ParseFile(path string) ([]Ack, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	list, err := Parse(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return list, nil
+}
 
 // Parse reads an ack file; every problem names its line. A last line
 // without its newline (a load killed mid-write) is an error too: a

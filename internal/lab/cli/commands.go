@@ -143,14 +143,9 @@ func cmdVerify(ctx context.Context, args []string, out io.Writer) error {
 	if ackFile == "" {
 		return badUsage("--acks FILE is required")
 	}
-	f, err := os.Open(ackFile)
+	ackList, err := acks.ParseFile(ackFile)
 	if err != nil {
-		return err
-	}
-	ackList, err := acks.Parse(f)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("--acks %s: %w", ackFile, err)
+		return fmt.Errorf("--acks: %w", err)
 	}
 	lost := map[string]bool{}
 	if lostFile != "" {

@@ -230,12 +230,7 @@ func (r *drillRun) reapply(ctx context.Context, oldWriter, reports, ackFile stri
 			sc.Conflicts++
 		}
 	}
-	f, err := os.Open(ackFile)
-	if err != nil {
-		return err
-	}
-	list, err := acks.Parse(f)
-	f.Close()
+	list, err := acks.ParseFile(ackFile)
 	if err != nil {
 		return err
 	}
@@ -291,12 +286,7 @@ func (r *drillRun) startLoad(ctx context.Context, file string, lead time.Duratio
 
 // finish verifies the scenario's acks and reads drctl's report.
 func (r *drillRun) finish(ctx context.Context, sc *scenario, reports, ackFile string, lost map[string]bool) error {
-	f, err := os.Open(ackFile)
-	if err != nil {
-		return err
-	}
-	list, err := acks.Parse(f)
-	f.Close()
+	list, err := acks.ParseFile(ackFile)
 	if err != nil {
 		return err
 	}
