@@ -133,14 +133,14 @@ func cmdFault(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if len(rest) == 0 {
-		return badUsage("want a fault KIND: region-down REGION, region-up REGION, link-cut, link-restore, link-latency DURATION, replication-stall, replication-resume")
+		return badUsage("want a fault KIND: %s", labapi.FaultUsage())
 	}
 	c, st, err := client(dir)
 	if err != nil {
 		return err
 	}
 	req := labapi.FaultRequest{Kind: rest[0], Args: rest[1:]}
-	if _, err := daemon.ParseFault(req, []string{st.Primary, st.Secondary}); err != nil {
+	if _, err := req.Parse([]string{st.Primary, st.Secondary}); err != nil {
 		return badUsage("%v", err)
 	}
 	if err := c.Fault(ctx, req); err != nil {

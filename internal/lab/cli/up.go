@@ -16,6 +16,8 @@ import (
 
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/lab/daemon"
+	"github.com/payment-dr/payment-dr/internal/lab/frontdoor"
+	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 	"github.com/payment-dr/payment-dr/internal/lab/labdir"
 	"github.com/payment-dr/payment-dr/internal/lab/mariadb"
 	"github.com/payment-dr/payment-dr/internal/lab/proc"
@@ -36,7 +38,7 @@ type upFlags struct {
 
 func (u *upFlags) validate() error {
 	var errs []error
-	if _, err := daemon.ParseLatency(u.latency.String()); err != nil {
+	if _, err := labapi.ParseLatency(u.latency.String()); err != nil {
 		errs = append(errs, fmt.Errorf("--link-latency: %v", err))
 	}
 	if u.interval < 100*time.Millisecond || u.interval > time.Minute {
@@ -106,8 +108,9 @@ func cmdUp(ctx context.Context, args []string, out io.Writer) error {
 	for _, r := range []string{st.Primary, st.Secondary} {
 		fmt.Fprintf(out, "  %-14s %-9s api %s\n", r, lab.Regions[r].Role, lab.Regions[r].APIURL)
 	}
+	floor := frontdoor.Options{Interval: u.interval, Threshold: u.threshold, TTL: u.ttl}.Floor()
 	fmt.Fprintf(out, "  detection floor %s (check interval %s x threshold %d + TTL %s); logs in %s\n",
-		time.Duration(u.threshold)*u.interval+u.ttl, u.interval, u.threshold, u.ttl, filepath.Join(u.dir, "logs"))
+		floor, u.interval, u.threshold, u.ttl, filepath.Join(u.dir, "logs"))
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,60 +42,64 @@ func (d *Daemon) api() http.Handler {
 					status = ae.status
 				}
 				w.WriteHeader(status)
-				_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+				_ = json.NewEncoder(w).Encode(labapi.ErrorResponse{Error: err.Error()})
 				return
 			}
 			_ = json.NewEncoder(w).Encode(out)
 		})
 	}
-	handle("GET /v1/cluster", func(ctx context.Context, _ []byte) (any, error) { return d.cluster(ctx), nil })
-	handle("GET /v1/status", func(ctx context.Context, _ []byte) (any, error) { return d.status(ctx), nil })
-	handle("POST /v1/move", func(ctx context.Context, b []byte) (any, error) {
+	handle("GET "+labapi.PathCluster, func(ctx context.Context, _ []byte) (any, error) { return d.cluster(ctx), nil })
+	handle("GET "+labapi.PathStatus, func(ctx context.Context, _ []byte) (any, error) { return d.status(ctx), nil })
+	handle("POST "+labapi.PathMove, func(ctx context.Context, b []byte) (any, error) {
 		var req labapi.MoveRequest
 		if err := decode(b, &req); err != nil {
 			return nil, err
 		}
 		return d.startMove(req)
 	})
-	handle("POST /v1/fault", func(ctx context.Context, b []byte) (any, error) {
+	handle("POST "+labapi.PathFault, func(ctx context.Context, b []byte) (any, error) {
 		var req labapi.FaultRequest
 		if err := decode(b, &req); err != nil {
 			return nil, err
 		}
-		return map[string]string{}, d.fault(ctx, req)
+		return labapi.Empty{}, d.fault(ctx, req)
 	})
-	handle("POST /v1/fence", func(ctx context.Context, b []byte) (any, error) {
+	handle("POST "+labapi.PathFence, func(ctx context.Context, b []byte) (any, error) {
 		var req labapi.FenceRequest
 		if err := decode(b, &req); err != nil {
 			return nil, err
 		}
-		return map[string]string{}, d.fence(ctx, req)
+		return labapi.Empty{}, d.fence(ctx, req)
 	})
-	handle("POST /v1/keep", func(ctx context.Context, b []byte) (any, error) {
-		var req struct{ Region string }
+	handle("POST "+labapi.PathKeep, func(ctx context.Context, b []byte) (any, error) {
+		var req labapi.RegionRequest
 		if err := decode(b, &req); err != nil {
 			return nil, err
 		}
 		ref, err := d.keep(req.Region)
-		return map[string]string{"ref": ref}, err
+		return labapi.KeepResponse{Ref: ref}, err
 	})
-	handle("POST /v1/kept", func(ctx context.Context, b []byte) (any, error) {
-		var req struct{ Region string }
+	handle("POST "+labapi.PathKept, func(ctx context.Context, b []byte) (any, error) {
+		var req labapi.RegionRequest
 		if err := decode(b, &req); err != nil {
 			return nil, err
 		}
 		db, err := d.keptDatabase(req.Region)
-		return map[string]string{"database": db}, err
+		return labapi.KeptResponse{Database: db}, err
 	})
-	handle("POST /v1/shutdown", func(context.Context, []byte) (any, error) {
+	handle("POST "+labapi.PathShutdown, func(context.Context, []byte) (any, error) {
 		go func() { time.Sleep(50 * time.Millisecond); d.stop() }()
-		return map[string]string{}, nil
+		return labapi.Empty{}, nil
 	})
 	return mux
 }
 
+// decode reads a request body strictly: a field the request type does not
+// name is refused rather than ignored.
 func decode(b []byte, v any) error {
-	if err := json.Unmarshal(b, v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return badRequest("bad request body: %v", err)
 	}
 	return nil
@@ -104,7 +109,7 @@ func decode(b []byte, v any) error {
 // the writer only, writable again: unfencing a replica would let its
 // application user write beside the writer.
 func (d *Daemon) fence(ctx context.Context, r labapi.FenceRequest) error {
-	if _, ok := d.admin[r.Region]; !ok {
+	if !d.isRegion(r.Region) {
 		return badRequest("%q is not a Region of the lab", r.Region)
 	}
 	top := d.topology()
@@ -120,13 +125,12 @@ func (d *Daemon) fence(ctx context.Context, r labapi.FenceRequest) error {
 	if top.Writer != r.Region {
 		return nil // not the writer: its read-only state is the topology's
 	}
-	_, err := d.admin[r.Region].ExecContext(ctx, "SET GLOBAL read_only=0")
-	return err
+	return repl.Unfence(ctx, d.node(r.Region))
 }
 
 // member observes one Region's database.
 func (d *Daemon) member(ctx context.Context, region string, top Topology) labapi.Member {
-	m := labapi.Member{Region: region, Writer: top.Writer == region, Status: "unavailable", LagMs: -1,
+	m := labapi.Member{Region: region, Writer: top.Writer == region, Status: labapi.Unavailable, LagMs: -1,
 		Diverged: top.Diverged[region], Stalled: top.Stalled[region]}
 	if top.Down[region] {
 		return m
@@ -138,7 +142,7 @@ func (d *Daemon) member(ctx context.Context, region string, top Topology) labapi
 	if err != nil {
 		return m
 	}
-	m.Reachable, m.ReadOnly, m.Status = true, ro, "available"
+	m.Reachable, m.ReadOnly, m.Status = true, ro, labapi.Available
 	m.GTID, _ = repl.BinlogPos(ctx, n)
 	if m.Writer {
 		return m
@@ -149,9 +153,9 @@ func (d *Daemon) member(ctx context.Context, region string, top Topology) labapi
 	}
 	switch {
 	case m.Diverged:
-		m.Sync = "pending-resync"
+		m.Sync = labapi.SyncPendingResync
 	case st.Configured:
-		m.Sync = "connected"
+		m.Sync = labapi.SyncConnected
 	}
 	if lag, err := d.lag(ctx, region); err == nil && !m.Diverged {
 		m.LagMs = lag.Milliseconds()
@@ -174,11 +178,11 @@ func (d *Daemon) cluster(ctx context.Context) labapi.Cluster {
 	}
 	d.mu.Unlock()
 	top := d.topology()
-	c := labapi.Cluster{Writer: top.Writer, Status: "available", Move: move}
+	c := labapi.Cluster{Writer: top.Writer, Status: labapi.Available, Move: move}
 	if move != nil {
-		c.Status = "switching-over"
-		if move.Kind == "failover" {
-			c.Status = "failing-over"
+		c.Status = labapi.SwitchingOver
+		if move.Kind == labapi.Failover {
+			c.Status = labapi.FailingOver
 		}
 	}
 	members := make([]labapi.Member, 2)
@@ -195,7 +199,7 @@ func (d *Daemon) cluster(ctx context.Context) labapi.Cluster {
 // status is everything drlab status shows.
 func (d *Daemon) status(ctx context.Context) labapi.Status {
 	s := labapi.Status{Cluster: d.cluster(ctx), Services: map[string]labapi.Service{}, Checks: map[string]labapi.Check{},
-		Answer: d.door.Answer(), CachedAnswer: d.door.CachedAnswer(), FloorMs: d.floor().Milliseconds(),
+		Answer: d.door.Answer(), CachedAnswer: d.door.CachedAnswer(), FloorMs: d.doorOptions().Floor().Milliseconds(),
 		Events: map[string]int{}}
 	ls := d.link.State()
 	s.Link = labapi.LinkState{LatencyMs: ls.LatencyMs, Cut: ls.Cut}
@@ -212,12 +216,12 @@ func (d *Daemon) status(ctx context.Context) labapi.Status {
 		mv := *d.move
 		s.LastMove = &mv
 	}
-	svcs := copyMap(d.services)
 	d.mu.Unlock()
 	client := &http.Client{Timeout: 2 * time.Second}
 	for _, r := range d.regions() {
-		s.Events[r] = d.buses[r].Received()
-		sv := labapi.Service{Running: svcs[r] != nil && svcs[r].Running()}
+		s.Events[r] = d.parts[r].bus.Received()
+		svc := d.service(r)
+		sv := labapi.Service{Running: svc != nil && svc.Running()}
 		if resp, err := client.Get(d.apiURL(r) + "/health"); err == nil {
 			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()
@@ -226,8 +230,4 @@ func (d *Daemon) status(ctx context.Context) labapi.Status {
 		s.Services[r] = sv
 	}
 	return s
-}
-
-func (d *Daemon) floor() time.Duration {
-	return time.Duration(d.opt.FailureThreshold)*d.opt.CheckInterval + d.opt.TTL
 }

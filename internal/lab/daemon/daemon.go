@@ -11,12 +11,8 @@ package daemon
 import (
 	"context"
 	"database/sql"
-	"net"
-	"net/http"
 	"sync"
 	"time"
-
-	"github.com/miekg/dns"
 
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/lab/awsstub"
@@ -58,22 +54,15 @@ type Daemon struct {
 	cfg   config.Config
 	state labdir.State
 	bins  mariadb.Binaries
+	ports *ports
 
-	servers  map[string]*mariadb.Server
-	admin    map[string]*sql.DB // admin user, direct port
-	hb       map[string]*sql.DB // heartbeat user, direct port
-	services map[string]*proc.Proc
+	parts    map[string]*region // by Region name
 	dynalite *proc.Proc
-	// dynaliteURL is dynalite itself; clients use State.DynamoEndpoint.
-	dynaliteURL string
-	link        *link.Link
-	door        *frontdoor.Door
-	buses       map[string]*awsstub.Bus
-	dnsSrv      []*dns.Server
-	httpSrv     []*http.Server
-	listen      map[string]net.Listener // in-process servers' listeners, bound first
+	link     *link.Link
+	door     *frontdoor.Door
+	servers  []server // in-process servers, closed on shutdown
 
-	mu      sync.Mutex // guards topo and move
+	mu      sync.Mutex // guards topo, move and each region's service
 	topo    Topology
 	move    *labapi.Move
 	moveMu  sync.Mutex // one move or fault at a time
@@ -81,11 +70,37 @@ type Daemon struct {
 	stopped chan struct{}
 }
 
+// region is what the lab runs for one Region.
+type region struct {
+	name    string
+	server  *mariadb.Server
+	admin   *sql.DB // admin user, direct port
+	hb      *sql.DB // heartbeat user, direct port
+	bus     *awsstub.Bus
+	service *proc.Proc // the payment service; guarded by Daemon.mu
+}
+
+// server is an in-process server the daemon stops on shutdown.
+type server interface{ Close() error }
+
 // Regions in config order: primary first.
 func (d *Daemon) regions() []string { return d.cfg.Regions() }
 
 func (d *Daemon) node(region string) repl.Node {
-	return repl.Node{Region: region, Admin: d.admin[region], LinkHost: mariadb.Host, LinkPort: d.state.LinkPorts[region]}
+	return repl.Node{Region: region, Admin: d.parts[region].admin, LinkHost: mariadb.Host, LinkPort: d.state.LinkPorts[region]}
+}
+
+// isRegion reports whether name is one of the lab's two Regions.
+func (d *Daemon) isRegion(name string) bool {
+	_, ok := d.parts[name]
+	return ok
+}
+
+// service is region's payment service process, nil before it started.
+func (d *Daemon) service(region string) *proc.Proc {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.parts[region].service
 }
 
 func (d *Daemon) replAccount() repl.Repl {

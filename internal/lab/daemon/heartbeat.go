@@ -5,10 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"time"
-
-	"github.com/miekg/dns"
-
-	"github.com/payment-dr/payment-dr/internal/lab/frontdoor"
 )
 
 // HeartbeatEvery is how often the writer's heartbeat row is written. Lag
@@ -39,7 +35,7 @@ func (d *Daemon) beat(ctx context.Context) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	_, _ = d.hb[top.Writer].ExecContext(cctx, `INSERT INTO heartbeat (id, region, ts) VALUES (1, ?, NOW(6))
+	_, _ = d.parts[top.Writer].hb.ExecContext(cctx, `INSERT INTO heartbeat (id, region, ts) VALUES (1, ?, NOW(6))
 ON DUPLICATE KEY UPDATE region = VALUES(region), ts = VALUES(ts)`, top.Writer)
 }
 
@@ -49,7 +45,7 @@ var errNoHeartbeat = errors.New("no heartbeat applied yet")
 // lag is now minus the newest heartbeat applied in region.
 func (d *Daemon) lag(ctx context.Context, region string) (time.Duration, error) {
 	var us sql.NullInt64
-	err := d.admin[region].QueryRowContext(ctx, "SELECT TIMESTAMPDIFF(MICROSECOND, ts, NOW(6)) FROM drlab.heartbeat WHERE id = 1").Scan(&us)
+	err := d.parts[region].admin.QueryRowContext(ctx, "SELECT TIMESTAMPDIFF(MICROSECOND, ts, NOW(6)) FROM drlab.heartbeat WHERE id = 1").Scan(&us)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !us.Valid) {
 		return 0, errNoHeartbeat
 	}
@@ -57,14 +53,4 @@ func (d *Daemon) lag(ctx context.Context, region string) (time.Duration, error) 
 		return 0, err
 	}
 	return time.Duration(us.Int64) * time.Microsecond, nil
-}
-
-// dnsHandler answers the failover name from the front door's record.
-type dnsHandler struct {
-	d    *Daemon
-	name string
-}
-
-func (h *dnsHandler) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
-	(&frontdoor.DNS{Name: h.name, Door: h.d.door, TTL: h.d.opt.TTL}).ServeDNS(w, q)
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/payment-dr/payment-dr/internal/lab/labdir"
 	"github.com/payment-dr/payment-dr/internal/lab/mariadb"
 	"github.com/payment-dr/payment-dr/internal/lab/repl"
-	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
 // MovesLog is DIR/moves.jsonl: one line per accepted move request, so a
@@ -33,8 +32,8 @@ func (d *Daemon) startMove(req labapi.MoveRequest) (labapi.Move, error) {
 	if req.To != d.cfg.PrimaryRegion && req.To != d.cfg.SecondaryRegion {
 		return labapi.Move{}, badRequest("%q is not a Region of the lab", req.To)
 	}
-	if req.Kind != "switchover" && req.Kind != "failover" {
-		return labapi.Move{}, badRequest("kind must be switchover or failover, not %q", req.Kind)
+	if req.Kind != labapi.Switchover && req.Kind != labapi.Failover {
+		return labapi.Move{}, badRequest("kind must be %s or %s, not %q", labapi.Switchover, labapi.Failover, req.Kind)
 	}
 	if d.topo.Writer == req.To {
 		return labapi.Move{}, conflict("%s already holds the writer", req.To)
@@ -42,12 +41,12 @@ func (d *Daemon) startMove(req labapi.MoveRequest) (labapi.Move, error) {
 	if d.topo.Down[req.To] {
 		return labapi.Move{}, conflict("%s is down (region-down): it cannot take the writer", req.To)
 	}
-	planned := req.Kind == "switchover" || !req.AllowDataLoss
+	planned := req.Kind == labapi.Switchover || !req.AllowDataLoss
 	if planned && d.topo.Down[d.topo.Writer] {
 		return labapi.Move{}, conflict("the writer's Region %s is down: a switchover needs it; fail over with data loss allowed", d.topo.Writer)
 	}
 	m := labapi.Move{ID: "move-" + strconv.FormatInt(time.Now().UnixNano(), 36), Kind: req.Kind, From: d.topo.Writer, To: req.To,
-		AllowDataLoss: req.AllowDataLoss && !planned, Status: "pending", Requested: time.Now().UTC()}
+		AllowDataLoss: req.AllowDataLoss && !planned, Status: labapi.MovePending, Requested: time.Now().UTC()}
 	if err := labdir.AppendJSONLine(d.dir.Path(MovesLog), m); err != nil {
 		return labapi.Move{}, err
 	}
@@ -65,7 +64,7 @@ func (d *Daemon) runMove(m labapi.Move, planned bool) {
 	defer d.moveMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	d.updateMove(func(m *labapi.Move) { m.Status = "failing-over" })
+	d.updateMove(func(m *labapi.Move) { m.Status = labapi.MoveRunning })
 	step := func(s string) {
 		log.Printf("%s %s -> %s: %s", m.Kind, m.From, m.To, s)
 		d.updateMove(func(m *labapi.Move) { m.Steps = append(m.Steps, labapi.Step{At: time.Now().UTC(), Msg: s}) })
@@ -79,9 +78,9 @@ func (d *Daemon) runMove(m labapi.Move, planned bool) {
 	log.Printf("%s %s -> %s: finished (error: %v)", m.Kind, m.From, m.To, err)
 	d.updateMove(func(m *labapi.Move) {
 		m.Finished = time.Now().UTC()
-		m.Status = "done"
+		m.Status = labapi.MoveDone
 		if err != nil {
-			m.Status, m.Error = "failed", err.Error()
+			m.Status, m.Error = labapi.MoveFailed, err.Error()
 		}
 	})
 }
@@ -115,9 +114,9 @@ func (d *Daemon) switchover(ctx context.Context, from, to string, step func(stri
 		step(s)
 	})
 	if err != nil && !promoted {
-		d.updateMove(func(m *labapi.Move) { m.Status = "cancelling" })
+		d.updateMove(func(m *labapi.Move) { m.Status = labapi.MoveCancelling })
 		step("cancel: unfence " + from)
-		if _, uerr := d.admin[from].ExecContext(ctx, "SET GLOBAL read_only=0"); uerr != nil {
+		if uerr := repl.Unfence(ctx, d.node(from)); uerr != nil {
 			step("could not unfence " + from + ": " + uerr.Error())
 		}
 		return err
@@ -135,7 +134,7 @@ func (d *Daemon) failover(ctx context.Context, from, to string, step func(string
 	var old *repl.Node
 	if !d.topology().Down[from] {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		if d.admin[from].PingContext(pctx) == nil {
+		if d.parts[from].admin.PingContext(pctx) == nil {
 			n := d.node(from)
 			old = &n
 		}
@@ -158,7 +157,7 @@ func (d *Daemon) failover(ctx context.Context, from, to string, step func(string
 // reconcile, then the server is rebuilt from the writer and replicates
 // again.
 func (d *Daemon) resync(ctx context.Context, region, writer string, step func(string)) error {
-	n := naming.New(d.cfg.Environment, d.cfg.DomainName)
+	n := d.naming()
 	if err := os.MkdirAll(d.dir.Path("kept"), 0o700); err != nil {
 		return err
 	}
@@ -166,7 +165,7 @@ func (d *Daemon) resync(ctx context.Context, region, writer string, step func(st
 	kept := n.DatabaseName() + "_kept_" + strings.NewReplacer("T", "_").Replace(stamp)
 	tools := repl.Tools{Client: d.bins.Client, Dump: d.bins.Dump, User: mariadb.AdminUser,
 		Password: d.state.Passwords[mariadb.AdminUser], WorkDir: d.dir.Path(region)}
-	ne := repl.Endpoint{Region: region, Port: d.state.DBPorts[region]}
+	ne := repl.Endpoint{Region: region, Port: d.ports.db[region]}
 	dump := d.dir.Path("kept", region+"-"+stamp+".sql")
 	// A resync that failed half-way is run again: its copy is already kept.
 	if d.topology().Kept[region] == "" {
@@ -178,7 +177,7 @@ func (d *Daemon) resync(ctx context.Context, region, writer string, step func(st
 			return err
 		}
 	}
-	err := repl.Rebuild(ctx, d.node(region), d.node(writer), ne, repl.Endpoint{Region: writer, Port: d.state.DBPorts[writer]},
+	err := repl.Rebuild(ctx, d.node(region), d.node(writer), ne, repl.Endpoint{Region: writer, Port: d.ports.db[writer]},
 		tools, d.replAccount(), []string{n.DatabaseName(), mariadb.HeartbeatDB}, step)
 	if err != nil {
 		return err
@@ -198,7 +197,7 @@ func (d *Daemon) resync(ctx context.Context, region, writer string, step func(st
 // is until the Region is back, then the kept copy made before the resync.
 func (d *Daemon) keep(region string) (string, error) {
 	top := d.topology()
-	if _, ok := d.admin[region]; !ok {
+	if !d.isRegion(region) {
 		return "", badRequest("%q is not a Region of the lab", region)
 	}
 	if top.Writer == region {
@@ -209,7 +208,7 @@ func (d *Daemon) keep(region string) (string, error) {
 	}
 	if top.Diverged[region] {
 		return fmt.Sprintf("lab:%s:database=%s@%s (kept as it is; copied aside before %s resynchronises)",
-			region, naming.New(d.cfg.Environment, d.cfg.DomainName).DatabaseName(), d.endpoint(region), region), nil
+			region, d.naming().DatabaseName(), d.endpoint(region), region), nil
 	}
 	return "", conflict("%s has not diverged: no unplanned failover left data there", region)
 }
@@ -224,7 +223,7 @@ func (d *Daemon) keptDatabase(region string) (string, error) {
 	case top.Kept[region] != "":
 		return top.Kept[region], nil
 	case top.Diverged[region]:
-		return naming.New(d.cfg.Environment, d.cfg.DomainName).DatabaseName(), nil
+		return d.naming().DatabaseName(), nil
 	}
 	return "", conflict("%s holds no old primary data (no unplanned failover away from it)", region)
 }

@@ -35,10 +35,24 @@ type Member struct {
 	GTID  string `json:"gtid,omitempty"`
 }
 
+// Statuses of a member and of the cluster, as RDS names them.
+const (
+	Available     = "available"
+	Unavailable   = "unavailable"
+	SwitchingOver = "switching-over"
+	FailingOver   = "failing-over"
+)
+
+// Sync states of a member that is not the writer.
+const (
+	SyncConnected     = "connected"
+	SyncPendingResync = "pending-resync"
+)
+
 // Cluster is the pair of databases.
 type Cluster struct {
 	Writer  string   `json:"writer"`
-	Status  string   `json:"status"` // available, switching-over, failing-over
+	Status  string   `json:"status"` // Available, SwitchingOver, FailingOver
 	Members []Member `json:"members"`
 	Move    *Move    `json:"move,omitempty"` // the move in progress, if any
 }
@@ -49,14 +63,31 @@ type Step struct {
 	Msg string    `json:"msg"`
 }
 
+// Kinds of move.
+const (
+	Switchover = "switchover"
+	Failover   = "failover"
+)
+
+// Statuses of a move: MovePending, then MoveRunning (RDS shows any move
+// in progress as failing-over), MoveCancelling if it is undone before the
+// promotion, and MoveDone or MoveFailed.
+const (
+	MovePending    = "pending"
+	MoveRunning    = FailingOver
+	MoveCancelling = "cancelling"
+	MoveDone       = "done"
+	MoveFailed     = "failed"
+)
+
 // Move is a switchover or failover and its progress.
 type Move struct {
 	ID            string    `json:"id"`
-	Kind          string    `json:"kind"` // switchover or failover
+	Kind          string    `json:"kind"` // Switchover or Failover
 	From          string    `json:"from"`
 	To            string    `json:"to"`
 	AllowDataLoss bool      `json:"allowDataLoss"`
-	Status        string    `json:"status"` // pending, failing-over, cancelling, done, failed
+	Status        string    `json:"status"` // MovePending, MoveRunning, MoveCancelling, MoveDone, MoveFailed
 	Steps         []Step    `json:"steps"`
 	Error         string    `json:"error,omitempty"`
 	Requested     time.Time `json:"requested"`
@@ -65,7 +96,7 @@ type Move struct {
 
 // InProgress reports whether the move is still running.
 func (m *Move) InProgress() bool {
-	return m != nil && (m.Status == "pending" || m.Status == "failing-over" || m.Status == "cancelling")
+	return m != nil && (m.Status == MovePending || m.Status == MoveRunning || m.Status == MoveCancelling)
 }
 
 // MoveRequest asks for a move.
@@ -75,7 +106,7 @@ type MoveRequest struct {
 	AllowDataLoss bool   `json:"allowDataLoss"`
 }
 
-// FaultRequest injects or clears a fault.
+// FaultRequest injects or clears a fault (faults.go lists the kinds).
 type FaultRequest struct {
 	Kind string   `json:"kind"`
 	Args []string `json:"args"`
@@ -86,6 +117,29 @@ type FenceRequest struct {
 	Region string `json:"region"`
 	Fence  bool   `json:"fence"`
 }
+
+// RegionRequest names the Region whose kept data is asked for.
+type RegionRequest struct {
+	Region string `json:"region"`
+}
+
+// KeepResponse is the reference of a Region's kept data.
+type KeepResponse struct {
+	Ref string `json:"ref"`
+}
+
+// KeptResponse names the database holding a Region's kept data.
+type KeptResponse struct {
+	Database string `json:"database"`
+}
+
+// ErrorResponse is the body of every refusal.
+type ErrorResponse struct {
+	Error string `json:"error"`
+}
+
+// Empty is the body of an answer that carries nothing.
+type Empty struct{}
 
 // Service is one Region's payment service.
 type Service struct {
@@ -106,9 +160,9 @@ type Status struct {
 	Cluster      Cluster            `json:"cluster"`
 	Services     map[string]Service `json:"services"`
 	Checks       map[string]Check   `json:"healthChecks"`
-	Answer       string             `json:"answer"`       // the failover record now
-	CachedAnswer string             `json:"cachedAnswer"` // what the front door's resolver holds
-	FloorMs      int64              `json:"detectionFloorMs"`
+	Answer       string             `json:"answer"`           // the failover record now
+	CachedAnswer string             `json:"cachedAnswer"`     // what the front door's resolver holds
+	FloorMs      int64              `json:"detectionFloorMs"` // frontdoor.Options.Floor
 	Link         LinkState          `json:"link"`
 	Down         []string           `json:"regionsDown"`
 	LastMove     *Move              `json:"lastMove,omitempty"`
@@ -120,6 +174,18 @@ type LinkState struct {
 	LatencyMs int64           `json:"latencyMs"`
 	Cut       map[string]bool `json:"cut"`
 }
+
+// Paths of the API; GET for PathCluster and PathStatus, POST otherwise.
+const (
+	PathCluster  = "/v1/cluster"
+	PathStatus   = "/v1/status"
+	PathMove     = "/v1/move"
+	PathFault    = "/v1/fault"
+	PathFence    = "/v1/fence"
+	PathKeep     = "/v1/keep"
+	PathKept     = "/v1/kept"
+	PathShutdown = "/v1/shutdown"
+)
 
 // Client calls the daemon.
 type Client struct {
@@ -163,7 +229,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if resp.StatusCode >= 300 {
-		var e struct{ Error string }
+		var e ErrorResponse
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
 			return &Error{Status: resp.StatusCode, Msg: e.Error}
 		}
@@ -178,44 +244,44 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 // Cluster reads the topology.
 func (c *Client) Cluster(ctx context.Context) (Cluster, error) {
 	var out Cluster
-	return out, c.Do(ctx, http.MethodGet, "/v1/cluster", nil, &out)
+	return out, c.Do(ctx, http.MethodGet, PathCluster, nil, &out)
 }
 
 // Status reads everything.
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var out Status
-	return out, c.Do(ctx, http.MethodGet, "/v1/status", nil, &out)
+	return out, c.Do(ctx, http.MethodGet, PathStatus, nil, &out)
 }
 
 // RequestMove asks for a move; it returns once the move is accepted.
 func (c *Client) RequestMove(ctx context.Context, r MoveRequest) (Move, error) {
 	var out Move
-	return out, c.Do(ctx, http.MethodPost, "/v1/move", r, &out)
+	return out, c.Do(ctx, http.MethodPost, PathMove, r, &out)
 }
 
 // Fault injects a fault.
 func (c *Client) Fault(ctx context.Context, r FaultRequest) error {
-	return c.Do(ctx, http.MethodPost, "/v1/fault", r, nil)
+	return c.Do(ctx, http.MethodPost, PathFault, r, nil)
 }
 
 // Fence fences or unfences a Region's database.
 func (c *Client) Fence(ctx context.Context, r FenceRequest) error {
-	return c.Do(ctx, http.MethodPost, "/v1/fence", r, nil)
+	return c.Do(ctx, http.MethodPost, PathFence, r, nil)
 }
 
 // Keep keeps the old primary's data and returns its reference.
 func (c *Client) Keep(ctx context.Context, region string) (string, error) {
-	var out struct{ Ref string }
-	return out.Ref, c.Do(ctx, http.MethodPost, "/v1/keep", map[string]string{"region": region}, &out)
+	var out KeepResponse
+	return out.Ref, c.Do(ctx, http.MethodPost, PathKeep, RegionRequest{Region: region}, &out)
 }
 
 // Shutdown stops the lab.
 func (c *Client) Shutdown(ctx context.Context) error {
-	return c.Do(ctx, http.MethodPost, "/v1/shutdown", nil, nil)
+	return c.Do(ctx, http.MethodPost, PathShutdown, nil, nil)
 }
 
 // KeptDatabase names the database holding region's old primary data.
 func (c *Client) KeptDatabase(ctx context.Context, region string) (string, error) {
-	var out struct{ Database string }
-	return out.Database, c.Do(ctx, http.MethodPost, "/v1/kept", map[string]string{"region": region}, &out)
+	var out KeptResponse
+	return out.Database, c.Do(ctx, http.MethodPost, PathKept, RegionRequest{Region: region}, &out)
 }

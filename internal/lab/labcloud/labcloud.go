@@ -70,8 +70,8 @@ func (c *Cloud) GlobalCluster(ctx context.Context) (dr.GlobalCluster, error) {
 	}
 	if cl.Move.InProgress() {
 		status := cl.Move.Status
-		if status != "pending" && status != dr.MoveCancelling {
-			status = "failing-over"
+		if status != labapi.MovePending && status != labapi.MoveCancelling {
+			status = "failing-over" // RDS shows every move in progress so
 		}
 		g.Move = dr.Move{From: cl.Move.From, To: cl.Move.To, Status: status, DataLossAllowed: cl.Move.AllowDataLoss}
 	}
@@ -84,14 +84,14 @@ func (c *Cloud) endpoint(region string) string {
 
 // Switchover asks the daemon for a switchover to region.
 func (c *Cloud) Switchover(ctx context.Context, region string) error {
-	_, err := c.API.RequestMove(ctx, labapi.MoveRequest{Kind: "switchover", To: region})
+	_, err := c.API.RequestMove(ctx, labapi.MoveRequest{Kind: labapi.Switchover, To: region})
 	return err
 }
 
 // Failover asks the daemon to promote region; without allowDataLoss it is
 // the managed (planned) form.
 func (c *Cloud) Failover(ctx context.Context, region string, allowDataLoss bool) error {
-	_, err := c.API.RequestMove(ctx, labapi.MoveRequest{Kind: "failover", To: region, AllowDataLoss: allowDataLoss})
+	_, err := c.API.RequestMove(ctx, labapi.MoveRequest{Kind: labapi.Failover, To: region, AllowDataLoss: allowDataLoss})
 	return err
 }
 

@@ -288,3 +288,13 @@ WHERE id <> CONNECTION_ID() AND user NOT IN ('system user', 'event_scheduler') A
 	}
 	return Fence(fctx, n)
 }
+
+// Unfence makes n writable again (read_only off). Only the writer is ever
+// unfenced: a writable replica would let its application user write
+// beside the writer.
+func Unfence(ctx context.Context, n Node) error {
+	if _, err := n.Admin.ExecContext(ctx, "SET GLOBAL read_only=0"); err != nil {
+		return fmt.Errorf("unfencing %s (read_only=0): %w", n.Region, err)
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"syscall"
+	"time"
+
+	"github.com/payment-dr/payment-dr/internal/lab/repl"
+)
+
+// regionDown is a Region outage: the link is cut, the service and the
+// database are killed (SIGKILL: no clean shutdown, as when a Region is
+// lost) and its event bus refuses events.
+func (d *Daemon) regionDown(region string) error {
+	if d.topology().Down[region] {
+		return conflict("%s is already down", region)
+	}
+	if err := d.setTopology(func(t *Topology) { t.Down[region] = true }); err != nil {
+		return err
+	}
+	d.link.Cut()
+	d.parts[region].bus.SetDown(true)
+	if svc := d.service(region); svc != nil {
+		svc.Stop(syscall.SIGKILL, time.Second)
+	}
+	if p := d.parts[region].server.Proc; p != nil {
+		p.Stop(syscall.SIGKILL, time.Second)
+	}
+	return nil
+}
+
+// regionUp restarts the Region: its database comes up read-only (as any
+// restarted node) and the link returns; it is made writable again only
+// if it still holds the writer, resumes replicating if it is an intact
+// replica, and is resynchronised (its own data kept aside first) if an
+// unplanned failover left it diverged. region-up of a diverged Region
+// that is not down resynchronises it.
+func (d *Daemon) regionUp(ctx context.Context, region string) error {
+	top := d.topology()
+	if !top.Down[region] && !top.Diverged[region] {
+		return conflict("%s is not down", region)
+	}
+	if top.Down[region] {
+		if p := d.parts[region].server.Proc; p == nil || !p.Running() {
+			if err := d.parts[region].server.Start(ctx, string(d.dir)); err != nil {
+				return err
+			}
+		}
+		if err := d.link.Restore(); err != nil {
+			return err
+		}
+	}
+	step := func(s string) { log.Printf("region-up %s: %s", region, s) }
+	switch {
+	case top.Diverged[region]:
+		if err := d.resync(ctx, region, top.Writer, step); err != nil {
+			return fmt.Errorf("resynchronising %s: %w", region, err)
+		}
+	case top.Writer == region:
+		if err := repl.Unfence(ctx, d.node(region)); err != nil {
+			return err
+		}
+	case !top.Stalled[region]:
+		if err := repl.Resume(ctx, d.node(region)); err != nil {
+			return fmt.Errorf("resuming replication into %s: %w", region, err)
+		}
+	}
+	if top.Down[region] {
+		if err := d.startService(region); err != nil {
+			return err
+		}
+		d.parts[region].bus.SetDown(false)
+	}
+	return d.setTopology(func(t *Topology) { delete(t.Down, region) })
+}
