@@ -71,7 +71,7 @@ func (c *Cloud) GlobalCluster(ctx context.Context) (dr.GlobalCluster, error) {
 	if cl.Move.InProgress() {
 		status := cl.Move.Status
 		if status != labapi.MovePending && status != labapi.MoveCancelling {
-			status = "failing-over" // RDS shows every move in progress so
+			status = "failing-over" // as RDS shows any move in progress
 		}
 		g.Move = dr.Move{From: cl.Move.From, To: cl.Move.To, Status: status, DataLossAllowed: cl.Move.AllowDataLoss}
 	}

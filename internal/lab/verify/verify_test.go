@@ -74,3 +74,26 @@ func TestVerifyFindsEachViolation(t *testing.T) {
 		t.Fatalf("text: %s", rep.Text())
 	}
 }
+
+// An acknowledged key stored under another payment id is not the
+// acknowledged payment: the client was told of a payment the writer does
+// not hold, so it counts as missing (or lost, when listed), never present.
+func TestVerifyKeyUnderAnotherPaymentIsMissing(t *testing.T) {
+	_, admin, _ := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
+	insertPayment(t, admin, pid(0), "swapped", 100, "USD", "processed")
+	insertEntry(t, admin, pid(0), "debit", 100, "USD")
+	insertEntry(t, admin, pid(0), "credit", 100, "USD")
+	insertPayment(t, admin, pid(2), "swapped-listed", 100, "USD", "processed")
+	insertEntry(t, admin, pid(2), "debit", 100, "USD")
+	insertEntry(t, admin, pid(2), "credit", 100, "USD")
+	at := time.Now().UTC()
+	list := []acks.Ack{{Key: "swapped", PaymentID: pid(1), Amount: 100, Currency: "USD", Status: 201, At: at},
+		{Key: "swapped-listed", PaymentID: pid(3), Amount: 100, Currency: "USD", Status: 201, At: at}}
+	rep, err := Run(context.Background(), admin, list, map[string]bool{"swapped-listed": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Present != 0 || rep.Lost != 1 || strings.Join(rep.Missing, ",") != "swapped" || len(rep.LostButPresent) != 0 || rep.OK() {
+		t.Fatalf("an acknowledged key stored under another payment id: %+v", rep)
+	}
+}
