@@ -185,7 +185,10 @@ func CreateUsers(ctx context.Context, root *sql.DB, pw map[string]string, dbName
 		fmt.Sprintf("CREATE USER '%s'@'%s' IDENTIFIED BY '%s'", HeartbeatUser, Host, pw[HeartbeatUser]),
 		fmt.Sprintf("GRANT SELECT, INSERT, UPDATE ON `%s`.* TO '%s'@'%s'", HeartbeatDB, HeartbeatUser, Host),
 	}
-	for _, q := range stmts {
+	// The connection goes back to root's pool: binlogging is restored, or
+	// the next statement on it (a CREATE DATABASE) would skip the binlog
+	// and never reach the replica.
+	for _, q := range append(stmts, "SET SESSION sql_log_bin=1") {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("creating the lab's users: %w", err)
 		}
