@@ -14,10 +14,10 @@ import (
 	"github.com/payment-dr/payment-dr/internal/dr/measure"
 )
 
-// samplesFile holds a drill's canary writes, one JSON object a line,
+// SamplesFile holds a drill's canary writes, one JSON object a line,
 // appended as they are taken so that a resumed drill measures across the
 // interruption.
-const samplesFile = "canaries.jsonl"
+const SamplesFile = "canaries.jsonl"
 
 // LoadSamples returns the canary writes recorded for run: those in its
 // journal (which the mirror carries to another machine) and those
@@ -30,7 +30,7 @@ func LoadSamples(run *Run) ([]measure.Sample, error) {
 	if !run.Persistent() {
 		return out, nil
 	}
-	data, err := os.ReadFile(filepath.Join(run.Dir(), samplesFile))
+	data, err := os.ReadFile(filepath.Join(run.Dir(), SamplesFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return out, nil
 	}
@@ -68,10 +68,10 @@ func ParseSamples(data []byte) ([]measure.Sample, error) {
 			if i == len(lines)-1 {
 				break // torn by a crash while appending
 			}
-			return nil, fmt.Errorf("%s line %d: %w", samplesFile, i+1, err)
+			return nil, fmt.Errorf("%s line %d: %w", SamplesFile, i+1, err)
 		}
 		if s.Start.IsZero() || s.End.Before(s.Start) {
-			return nil, fmt.Errorf("%s line %d: sample without a valid start and end", samplesFile, i+1)
+			return nil, fmt.Errorf("%s line %d: sample without a valid start and end", SamplesFile, i+1)
 		}
 		out = append(out, s)
 	}
@@ -90,7 +90,7 @@ func SampleWriter(run *Run) (*SampleLog, error) {
 	if !run.Persistent() {
 		return &SampleLog{}, nil
 	}
-	f, err := os.OpenFile(filepath.Join(run.Dir(), samplesFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(filepath.Join(run.Dir(), SamplesFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}

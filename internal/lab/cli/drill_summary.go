@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/payment-dr/payment-dr/internal/dr/report"
+	"github.com/payment-dr/payment-dr/internal/lab/acks"
+)
+
+// finish verifies the scenario's acks and reads drctl's report.
+func (d *driver) finish(ctx context.Context, sc *scenario, reports, ackFile string, lost map[string]bool) error {
+	list, err := acks.ParseFile(ackFile)
+	if err != nil {
+		return err
+	}
+	rep, err := d.lab.Verify(ctx, list, lost)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(reports, "verify.json"), b, 0o644); err != nil {
+		return err
+	}
+	sc.Acked, sc.Lost, sc.Missing = rep.Acked, rep.Lost, len(rep.Missing)
+	sc.DoubleCharged, sc.Unbalanced = len(rep.DoubleCharged), len(rep.Unbalanced)+len(rep.CurrencyImbalance)
+	sc.OK = rep.OK()
+	if err := sc.readReports(reports); err != nil {
+		return err
+	}
+	d.results = append(d.results, *sc)
+	fmt.Fprintf(d.w, "   %s", rep.Text())
+	if !sc.OK {
+		return fmt.Errorf("%s: verify found violations (see %s)", sc.Name, filepath.Join(reports, "verify.json"))
+	}
+	return nil
+}
+
+// readReports takes RTO, RPO and the lost canaries from drctl's
+// report.json of each run under reports.
+func (sc *scenario) readReports(reports string) error {
+	files, err := filepath.Glob(filepath.Join(reports, "*", "report.json"))
+	if err != nil {
+		return err
+	}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		var r report.Report
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fmt.Errorf("drctl's report %s: %w", file, err)
+		}
+		if r.Drill != nil {
+			sc.RTO, sc.RPO, sc.LostCanaries = r.Drill.RTO, r.Drill.RPO, len(r.Drill.Lost)
+		}
+		base := strings.TrimSuffix(file, ".json")
+		sc.Reports = append(sc.Reports, base+".txt", file, base+".svg")
+	}
+	return nil
+}
+
+// summary prints the table and writes summary.txt and summary.json.
+func (d *driver) summary() error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nDR drill summary (detection floor = check interval x threshold + TTL = %s)\n", d.floor)
+	fmt.Fprintf(&b, "%-42s %9s %20s %7s %8s %6s %8s %7s %11s\n", "SCENARIO", "RTO", "RPO", "FLOOR", "ACKED", "LOST", "MISSING", "DOUBLE", "UNBALANCED")
+	for _, s := range d.results {
+		rpo := s.RPO.Round(time.Millisecond).String()
+		if s.LostCanaries > 0 {
+			rpo += fmt.Sprintf(" (%d canaries)", s.LostCanaries)
+		}
+		fmt.Fprintf(&b, "%-42s %9s %20s %7s %8d %6d %8d %7d %11d\n", s.Name, s.RTO.Round(time.Millisecond), rpo,
+			s.Floor, s.Acked, s.Lost, s.Missing, s.DoubleCharged, s.Unbalanced)
+	}
+	for _, s := range d.results {
+		if s.Lost > 0 {
+			fmt.Fprintf(&b, "%s: drctl reconcile named %d payments only the old primary held (%d of them acknowledged to the load, the rest canaries or answers the client never got); re-applied %d, conflicts %d (key retried in the new Region, charged once); acknowledged payments missing afterwards: %d\n",
+				s.Name, s.Named, s.Lost, s.Reapplied, s.Conflicts, s.MissingAfterReconcile)
+		}
+	}
+	for _, s := range d.results {
+		fmt.Fprintf(&b, "reports of %s:\n  %s\n", s.Name, strings.Join(s.Reports, "\n  "))
+	}
+	_, werr := fmt.Fprint(d.w, b.String())
+	j, err := json.MarshalIndent(d.results, "", "  ")
+	return errors.Join(werr, err,
+		os.WriteFile(filepath.Join(d.out, "summary.txt"), []byte(b.String()), 0o644),
+		os.WriteFile(filepath.Join(d.out, "summary.json"), j, 0o644))
+}

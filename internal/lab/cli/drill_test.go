@@ -1,0 +1,268 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/payment-dr/payment-dr/internal/dr/journal"
+	"github.com/payment-dr/payment-dr/internal/dr/measure"
+	"github.com/payment-dr/payment-dr/internal/dr/reconcile"
+	"github.com/payment-dr/payment-dr/internal/dr/report"
+	"github.com/payment-dr/payment-dr/internal/lab/acks"
+	"github.com/payment-dr/payment-dr/internal/lab/labapi"
+	"github.com/payment-dr/payment-dr/internal/lab/verify"
+)
+
+// fakeLab is a lab in memory with the daemon's rules where the drill
+// depends on them: lag grows while replication is stalled, a Region that
+// comes back resynchronises for a while before its replica is connected,
+// drctl drill moves the writer and writes its canaries and report.
+type fakeLab struct {
+	t             *testing.T
+	mu            sync.Mutex
+	writer, other string
+	stalled       bool
+	lagMs         int64
+	down          map[string]bool
+	resyncPolls   int // Status calls until a Region that came back is connected
+	drilling      bool
+	log           []string
+	verifyMissing []string // what Verify reports missing
+}
+
+func newFakeLab(t *testing.T) *fakeLab {
+	return &fakeLab{t: t, writer: "us-east-1", other: "us-west-2", down: map[string]bool{}}
+}
+
+func (f *fakeLab) record(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, s)
+}
+
+func (f *fakeLab) Status(context.Context) (labapi.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stalled {
+		f.lagMs += 500
+	}
+	replica := labapi.Member{Region: f.other, Reachable: !f.down[f.other], Status: labapi.Available, Sync: labapi.SyncConnected, LagMs: f.lagMs}
+	if f.resyncPolls > 0 {
+		f.resyncPolls--
+		replica.Sync = labapi.SyncPendingResync
+	}
+	st := labapi.Status{FloorMs: 4000,
+		Cluster: labapi.Cluster{Writer: f.writer, Status: labapi.Available,
+			Members: []labapi.Member{{Region: f.writer, Writer: true, Reachable: true, Status: labapi.Available}, replica}},
+		Services: map[string]labapi.Service{f.writer: {Running: true, Health: 200}},
+		Checks:   map[string]labapi.Check{f.writer: {Healthy: true}}}
+	for r := range f.down {
+		st.Down = append(st.Down, r)
+	}
+	return st, nil
+}
+
+func (f *fakeLab) Fault(_ context.Context, req labapi.FaultRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, strings.TrimSpace("fault "+req.Kind+" "+strings.Join(req.Args, " ")))
+	switch req.Kind {
+	case labapi.ReplicationStall:
+		f.stalled = true
+	case labapi.RegionDown:
+		if !f.drilling {
+			f.t.Errorf("region-down outside the drill")
+		}
+		f.down[req.Args[0]] = true
+	case labapi.RegionUp:
+		delete(f.down, req.Args[0])
+		f.resyncPolls = 3
+	}
+	return nil
+}
+
+type fakeLoad struct {
+	mu    sync.Mutex
+	file  string
+	acked int64
+}
+
+// Acked grows by 50 each time it is read, as a load would meanwhile.
+func (l *fakeLoad) Acked() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.acked += 50
+	return l.acked
+}
+
+func (l *fakeLoad) Stop() error {
+	var b bytes.Buffer
+	for i := range l.acked {
+		a := acks.Ack{Key: fmt.Sprintf("key-%d", i), PaymentID: strings.Repeat("a", 32), Amount: 1, Currency: "USD", Status: 201, At: time.Now()}
+		line, _ := json.Marshal(a)
+		b.Write(append(line, '\n'))
+	}
+	return os.WriteFile(l.file, b.Bytes(), 0o644)
+}
+
+func (f *fakeLab) StartLoad(_ context.Context, ackFile string) (loadRun, error) {
+	f.record("load")
+	return &fakeLoad{file: ackFile}, nil
+}
+
+func (f *fakeLab) Drctl(_ context.Context, sub string, args ...string) ([]byte, error) {
+	f.record(strings.Join(append([]string{sub}, args...), " "))
+	// drctl reconcile --json as it prints it: one item re-applied, one
+	// whose key the new Region charged already.
+	return []byte(`{"from":"` + f.other + `","scanned":2,"items":[{"idempotencyKey":"key-1","outcome":"` + string(reconcile.Applied) +
+		`"},{"idempotencyKey":"key-2","outcome":"` + string(reconcile.Conflict) + `"}]}`), nil
+}
+
+// StartDrctl is drctl drill: canaries first, then the move, then the
+// report; region-down is expected while it runs.
+func (f *fakeLab) StartDrctl(ctx context.Context, sub string, args ...string) (func() error, error) {
+	f.record(strings.Join(append([]string{sub}, args...), " "))
+	to, reports := args[slices.Index(args, "--to")+1], args[slices.Index(args, "--report-dir")+1]
+	run := filepath.Join(reports, "run-1")
+	if err := os.MkdirAll(run, 0o755); err != nil {
+		return nil, err
+	}
+	var canaries bytes.Buffer
+	t0 := time.Now()
+	for i := range 5 {
+		b, _ := json.Marshal(measure.Sample{Key: fmt.Sprint(i), Start: t0, End: t0.Add(time.Millisecond), OK: true})
+		canaries.Write(append(b, '\n'))
+	}
+	f.mu.Lock()
+	f.drilling = true
+	if f.resyncPolls > 0 || len(f.down) > 0 {
+		f.t.Errorf("%s started before the lab settled", sub)
+	}
+	if slices.Contains(args, "--unplanned") && f.lagMs < stalledLag.Milliseconds() {
+		f.t.Errorf("the unplanned drill started with the replica %dms behind, want %s", f.lagMs, stalledLag)
+	}
+	f.mu.Unlock()
+	if err := os.WriteFile(filepath.Join(run, journal.SamplesFile), canaries.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	return func() error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.drilling = false
+		if slices.Contains(args, "--unplanned") && !f.down[f.writer] {
+			return errors.New("the unplanned drill never lost the writer's Region")
+		}
+		f.writer, f.other = to, f.writer
+		f.stalled, f.lagMs = false, 0
+		r := report.Report{Drill: &measure.Result{RTO: 1500 * time.Millisecond, RPO: 200 * time.Millisecond}}
+		b, _ := json.Marshal(r)
+		return os.WriteFile(filepath.Join(run, "report.json"), b, 0o644)
+	}, ctx.Err()
+}
+
+func (f *fakeLab) Verify(_ context.Context, list []acks.Ack, lost map[string]bool) (verify.Report, error) {
+	f.record(fmt.Sprintf("verify lost=%d", len(lost)))
+	return verify.Report{Acked: len(list), Present: len(list), Missing: f.verifyMissing}, nil
+}
+
+func testDriver(t *testing.T, lab drillLab, w *bytes.Buffer) *driver {
+	return &driver{lab: lab, out: t.TempDir(), w: w, rate: 100, poll: time.Millisecond, timeout: 5 * time.Second}
+}
+
+// The driver runs each case in order, waits on the lab's conditions
+// (lag after the stall, a settled lab before each move, canaries before
+// the Region is lost) and summarises drctl's typed report.
+func TestDrillRunsTheCasesInOrder(t *testing.T) {
+	lab := newFakeLab(t)
+	var out bytes.Buffer
+	d := testDriver(t, lab, &out)
+	if err := d.run(context.Background(), standardCases("us-east-1", "us-west-2")); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if err := d.summary(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"load", "drill --to us-west-2", "verify lost=0",
+		"load", "drill --to us-east-1", "verify lost=0",
+		"load", "fault replication-stall", "drill --unplanned --to us-west-2", "fault region-down us-east-1",
+		"fault region-up us-east-1", "reconcile --from us-east-1 --json", "verify lost=2",
+		"reconcile --from us-east-1 --apply --yes --json", "verify lost=0",
+		"load", "drill --to us-east-1", "verify lost=0",
+	}
+	var got []string
+	for _, l := range lab.log {
+		got = append(got, strings.SplitN(l, " --yes --interval", 2)[0])
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("calls:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(d.results) != 4 || d.floor != 4*time.Second {
+		t.Fatalf("results %+v floor %s", d.results, d.floor)
+	}
+	un := d.results[2]
+	if un.RTO != 1500*time.Millisecond || un.Named != 2 || un.Reapplied != 1 || un.Conflicts != 1 || !un.OK || len(un.Reports) != 3 {
+		t.Fatalf("unplanned scenario %+v", un)
+	}
+	b, err := os.ReadFile(filepath.Join(d.out, "summary.json"))
+	if err != nil || !strings.Contains(string(b), `"rtoNs": 1500000000`) {
+		t.Fatalf("summary.json: %v %s", err, b)
+	}
+}
+
+// A violation stops the drill at that case, with the case named.
+func TestDrillStopsAtAViolation(t *testing.T) {
+	lab := newFakeLab(t)
+	lab.verifyMissing = []string{"key-1"}
+	var out bytes.Buffer
+	d := testDriver(t, lab, &out)
+	err := d.run(context.Background(), standardCases("us-east-1", "us-west-2"))
+	if err == nil || !strings.Contains(err.Error(), "planned switchover us-east-1 -> us-west-2: verify found violations") {
+		t.Fatalf("err %v", err)
+	}
+	if len(d.results) != 1 || d.results[0].OK {
+		t.Fatalf("results %+v", d.results)
+	}
+}
+
+// A condition that never holds fails with its last reason; an ended
+// context ends the wait at once.
+func TestDrillWaitsOnConditionsNotSleeps(t *testing.T) {
+	lab := newFakeLab(t)
+	lab.down["us-west-2"] = true
+	var out bytes.Buffer
+	d := testDriver(t, lab, &out)
+	d.timeout = 50 * time.Millisecond
+	if err := d.waitSettled(context.Background()); err == nil || !strings.Contains(err.Error(), "Regions down: [us-west-2]") {
+		t.Fatalf("waitSettled with a Region down: %v", err)
+	}
+	d.timeout = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := d.waitSettled(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("waitSettled after cancel: %v", err)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// summary reports the writes it could not make.
+func TestDrillSummaryReportsWriteErrors(t *testing.T) {
+	d := &driver{out: filepath.Join(t.TempDir(), "missing", "dir"), w: failingWriter{}}
+	err := d.summary()
+	if err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "summary.txt") {
+		t.Fatalf("summary: %v", err)
+	}
+}
