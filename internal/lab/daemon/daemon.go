@@ -62,12 +62,11 @@ type Daemon struct {
 	door     *frontdoor.Door
 	servers  []server // in-process servers, closed on shutdown
 
-	mu      sync.Mutex // guards topo, move and each region's service
-	topo    Topology
-	move    *labapi.Move
-	moveMu  sync.Mutex // one move or fault at a time
-	stop    context.CancelFunc
-	stopped chan struct{}
+	mu     sync.Mutex // guards topo, move and each region's service
+	topo   Topology
+	move   *labapi.Move
+	moveMu sync.Mutex // one move or fault at a time
+	stop   context.CancelFunc
 }
 
 // region is what the lab runs for one Region.

@@ -29,7 +29,7 @@ const (
 // request; then it stops every process it started. A start that fails
 // stops what it started and records the reason in DIR/serve-error.
 func Serve(opt Options) error {
-	d := &Daemon{opt: opt, dir: labdir.Dir(opt.Dir), parts: map[string]*region{}, stopped: make(chan struct{})}
+	d := &Daemon{opt: opt, dir: labdir.Dir(opt.Dir), parts: map[string]*region{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.stop = cancel
 	sigs := make(chan os.Signal, 1)

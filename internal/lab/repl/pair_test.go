@@ -45,6 +45,10 @@ func startPair(t *testing.T) *pair {
 		_, _ = proc.StopAll(dir, 10*time.Second)
 		os.RemoveAll(dir)
 	})
+	// The servers' temporary files (TMPDIR) stay apart from /tmp, which
+	// other programs on a shared machine clean: seen failing
+	// mariadb-install-db with "Error on delete of '/tmp/#sql-temptable-...'".
+	t.Setenv("TMPDIR", dir)
 	ctx := context.Background()
 	pw := map[string]string{mariadb.AdminUser: "admin-pw", mariadb.AppUser: "app-pw", mariadb.ReplUser: "repl-pw", mariadb.HeartbeatUser: "hb-pw"}
 	servers := make([]*mariadb.Server, 2)
