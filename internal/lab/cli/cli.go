@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -17,15 +18,15 @@ import (
 	"github.com/payment-dr/payment-dr/internal/lab/labdir"
 )
 
-const usage = `drlab: a two-Region DR lab on loopback (MariaDB in GTID replication across a
+// usage is drlab's help; the fault kinds come from labapi.Faults.
+var usage = fmt.Sprintf(`drlab: a two-Region DR lab on loopback (MariaDB in GTID replication across a
 Toxiproxy link, the payment service per Region, dynalite, a Route 53 stand-in)
 
 usage:
   drlab up --dir DIR [--config config/dev.json] [--link-latency 35ms] [--check-interval 1s]
            [--failure-threshold 3] [--ttl 1s] [--payments-bin PATH] [--dynalite PATH]
   drlab status --dir DIR [--json]
-  drlab fault --dir DIR KIND [ARG]   region-down REGION | region-up REGION | link-cut | link-restore |
-                                     link-latency DURATION | replication-stall | replication-resume
+  drlab fault --dir DIR KIND [ARG]   %s
   drlab load --dir DIR --rate N --duration D --out FILE
   drlab verify --dir DIR --acks FILE [--lost FILE] [--json]
   drlab down --dir DIR
@@ -33,7 +34,25 @@ usage:
                                      the whole drill of make drill: up, planned switchovers, unplanned
                                      failover, failback, verify after each, summary, down
 
-drctl drives the lab with --lab DIR on every subcommand.`
+drctl drives the lab with --lab DIR on every subcommand.`, faultKinds())
+
+// faultKinds lists the fault kinds for the usage, two to four a line.
+func faultKinds() string {
+	var lines []string
+	line := ""
+	for _, f := range labapi.Faults {
+		k := strings.TrimSpace(f.Kind + " " + f.Arg)
+		if line != "" && len(line)+len(k) > 60 {
+			lines = append(lines, line+" |")
+			line = ""
+		}
+		if line != "" {
+			line += " | "
+		}
+		line += k
+	}
+	return strings.Join(append(lines, line), "\n"+strings.Repeat(" ", 37))
+}
 
 type usageError struct{ error }
 
