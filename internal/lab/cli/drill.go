@@ -265,11 +265,7 @@ func (d *driver) reapply(ctx context.Context, oldWriter, reports, ackFile string
 	}
 	sc := &d.results[len(d.results)-1]
 	sc.Named, sc.Reapplied, sc.Conflicts = len(applied.Items), applied.Count(reconcile.Applied), applied.Count(reconcile.Conflict)
-	list, err := acks.ParseFile(ackFile)
-	if err != nil {
-		return err
-	}
-	rep, err := d.lab.Verify(ctx, list, nil)
+	rep, err := d.verify(ctx, ackFile, nil)
 	if err != nil {
 		return err
 	}

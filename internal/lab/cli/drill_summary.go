@@ -12,15 +12,12 @@ import (
 
 	"github.com/payment-dr/payment-dr/internal/dr/report"
 	"github.com/payment-dr/payment-dr/internal/lab/acks"
+	"github.com/payment-dr/payment-dr/internal/lab/verify"
 )
 
 // finish verifies the scenario's acks and reads drctl's report.
 func (d *driver) finish(ctx context.Context, sc *scenario, reports, ackFile string, lost map[string]bool) error {
-	list, err := acks.ParseFile(ackFile)
-	if err != nil {
-		return err
-	}
-	rep, err := d.lab.Verify(ctx, list, lost)
+	rep, err := d.verify(ctx, ackFile, lost)
 	if err != nil {
 		return err
 	}
@@ -43,6 +40,15 @@ func (d *driver) finish(ctx context.Context, sc *scenario, reports, ackFile stri
 		return fmt.Errorf("%s: verify found violations (see %s)", sc.Name, filepath.Join(reports, "verify.json"))
 	}
 	return nil
+}
+
+// verify checks the acks in ackFile against the writer.
+func (d *driver) verify(ctx context.Context, ackFile string, lost map[string]bool) (verify.Report, error) {
+	list, err := acks.ParseFile(ackFile)
+	if err != nil {
+		return verify.Report{}, err
+	}
+	return d.lab.Verify(ctx, list, lost)
 }
 
 // readReports takes RTO, RPO and the lost canaries from drctl's
