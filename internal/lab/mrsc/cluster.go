@@ -1,0 +1,276 @@
+// Package mrsc is the lab's stand-in for a DynamoDB global table with
+// multi-Region strong consistency (MRSC): per Region an HTTP endpoint that
+// answers the DynamoDB JSON 1.0 operations the payment journal uses, over
+// an embedded etcd cluster with one member per Region plus the witness.
+//
+// The majority rule is etcd's Raft, not a protocol written here: a write
+// is an etcd transaction, a strongly consistent read a linearizable read,
+// so both need a majority of the three members. The members' peer traffic
+// crosses the lab's Toxiproxy links (package link), one proxy per ordered
+// pair of members, so a cut link cuts consensus and a link's latency is
+// what a write pays.
+package mrsc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/pkg/v3/types"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/membership"
+
+	"github.com/payment-dr/payment-dr/internal/lab/link"
+	"github.com/payment-dr/payment-dr/internal/lab/proc"
+)
+
+// clusterToken names the lab's etcd cluster (it seeds the member ids).
+const clusterToken = "payment-journal-lab"
+
+// Options configure a cluster.
+type Options struct {
+	Dir     string   // each member's data directory goes under it
+	Regions []string // the table's replica Regions
+	Witness string   // the witness member's name (a Region with no replica)
+	// RegionLatency is the one-way latency between two Regions,
+	// WitnessLatency between a Region and the witness.
+	RegionLatency, WitnessLatency time.Duration
+	// OpTimeout bounds a write or strongly consistent read: a member
+	// without a majority fails it after this long.
+	OpTimeout time.Duration
+	Log       io.Writer // Toxiproxy's and etcd's logs (etcd's go to files in Dir)
+}
+
+// Cluster is the running etcd cluster, its links and its Regions'
+// endpoints.
+type Cluster struct {
+	opt     Options
+	members map[string]*member
+	peers   *peerLinks
+	clients map[string]*clientv3.Client // by Region, each to its own member only
+}
+
+type member struct {
+	name                   string
+	peerURL, advertisedURL string // etcd's own peer listener; the router the others dial
+	clientURL              string
+	id                     types.ID
+	etcd                   *embed.Etcd
+}
+
+// Start starts the members and waits until the cluster has a leader.
+func Start(ctx context.Context, opt Options) (*Cluster, error) {
+	if len(opt.Regions) != 2 || opt.Witness == "" {
+		return nil, fmt.Errorf("mrsc: want two Regions and a witness, got %v and %q", opt.Regions, opt.Witness)
+	}
+	if opt.OpTimeout <= 0 {
+		opt.OpTimeout = time.Second
+	}
+	if opt.Log == nil {
+		opt.Log = io.Discard
+	}
+	c := &Cluster{opt: opt, members: map[string]*member{}, clients: map[string]*clientv3.Client{}}
+	if err := c.start(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) names() []string { return append(append([]string{}, c.opt.Regions...), c.opt.Witness) }
+
+func (c *Cluster) start(ctx context.Context) error {
+	if err := c.allocate(); err != nil {
+		return err
+	}
+	var err error
+	if c.peers, err = startPeerLinks(c.members, c.opt.Witness, c.opt.RegionLatency, c.opt.WitnessLatency, c.opt.Log); err != nil {
+		return err
+	}
+	initial := ""
+	for _, n := range c.names() {
+		if initial != "" {
+			initial += ","
+		}
+		initial += n + "=" + c.members[n].advertisedURL
+	}
+	for _, n := range c.names() {
+		if err := c.startMember(c.members[n], initial); err != nil {
+			return err
+		}
+	}
+	for _, n := range c.names() {
+		select {
+		case <-c.members[n].etcd.Server.ReadyNotify():
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("mrsc: member %s did not join a majority within 30s; see %s", n, c.logPath(n))
+		}
+		if got := c.members[n].etcd.Server.MemberID(); got != c.members[n].id {
+			return fmt.Errorf("mrsc: member %s has id %s, the links expect %s", n, got, c.members[n].id)
+		}
+	}
+	for _, r := range c.opt.Regions {
+		cl, err := clientv3.New(clientv3.Config{Endpoints: []string{c.members[r].clientURL}, DialTimeout: 5 * time.Second, Logger: nopLogger()})
+		if err != nil {
+			return fmt.Errorf("mrsc: client of %s: %w", r, err)
+		}
+		c.clients[r] = cl
+	}
+	return nil
+}
+
+// allocate picks every member's loopback ports and computes the member
+// ids etcd will use, which the peer routers need before the first message.
+func (c *Cluster) allocate() error {
+	for _, n := range c.names() {
+		var ports [3]int
+		for i := range ports {
+			p, err := proc.FreePort()
+			if err != nil {
+				return fmt.Errorf("mrsc: no free port for %s: %w", n, err)
+			}
+			ports[i] = p
+		}
+		m := &member{name: n, peerURL: loopURL(ports[0]), advertisedURL: loopURL(ports[1]), clientURL: loopURL(ports[2])}
+		u, err := types.NewURLs([]string{m.advertisedURL})
+		if err != nil {
+			return err
+		}
+		m.id = membership.NewMember(n, u, clusterToken, nil).ID
+		c.members[n] = m
+	}
+	return nil
+}
+
+func loopURL(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
+
+func (c *Cluster) logPath(name string) string { return filepath.Join(c.opt.Dir, "etcd-"+name+".log") }
+
+// startMember starts one embedded etcd member. Heartbeat and election are
+// shorter than etcd's defaults so that the majority side elects a new
+// leader within about a second of a partition; the lab fsyncs nothing
+// (it kills processes, not machines; the OS page cache survives them).
+func (c *Cluster) startMember(m *member, initial string) error {
+	cfg := embed.NewConfig()
+	cfg.Name = m.name
+	cfg.Dir = filepath.Join(c.opt.Dir, m.name)
+	if err := os.MkdirAll(c.opt.Dir, 0o700); err != nil {
+		return err
+	}
+	cfg.ListenPeerUrls = []url.URL{mustURL(m.peerURL)}
+	cfg.AdvertisePeerUrls = []url.URL{mustURL(m.advertisedURL)}
+	cfg.ListenClientUrls = []url.URL{mustURL(m.clientURL)}
+	cfg.AdvertiseClientUrls = cfg.ListenClientUrls
+	cfg.InitialCluster = initial
+	cfg.InitialClusterToken = clusterToken
+	cfg.ClusterState = embed.ClusterStateFlagNew
+	cfg.TickMs, cfg.ElectionMs = 50, 500
+	cfg.UnsafeNoFsync = true
+	cfg.LogLevel = "warn"
+	cfg.LogOutputs = []string{c.logPath(m.name)}
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return fmt.Errorf("mrsc: starting member %s: %w (see %s)", m.name, err, c.logPath(m.name))
+	}
+	m.etcd = e
+	return nil
+}
+
+func mustURL(s string) url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return *u
+}
+
+// Isolate cuts every link between member name and the others (both
+// directions); its Region's endpoint keeps answering, without a majority.
+func (c *Cluster) Isolate(name string) error {
+	if _, ok := c.members[name]; !ok {
+		return fmt.Errorf("mrsc: no member %q", name)
+	}
+	c.peers.cut(name)
+	return nil
+}
+
+// Rejoin restores every link of member name.
+func (c *Cluster) Rejoin(name string) error {
+	if _, ok := c.members[name]; !ok {
+		return fmt.Errorf("mrsc: no member %q", name)
+	}
+	return c.peers.restore(name)
+}
+
+// SetRegionLatency changes the one-way latency between the two Regions.
+func (c *Cluster) SetRegionLatency(d time.Duration) error { return c.peers.setRegionLatency(d) }
+
+// Links is the state of the cluster's links, by "from>to".
+func (c *Cluster) Links() map[string]link.State { return c.peers.state() }
+
+// Leader is the name of the member the given Region's member follows
+// ("" when it knows no leader).
+func (c *Cluster) Leader(region string) string {
+	m := c.members[region]
+	if m == nil || m.etcd == nil {
+		return ""
+	}
+	lead := m.etcd.Server.Leader()
+	for _, o := range c.members {
+		if o.id == lead {
+			return o.name
+		}
+	}
+	return ""
+}
+
+// MoveLeader asks the current leader to hand leadership to name (a write
+// then costs its Region one round trip to the nearest other member).
+func (c *Cluster) MoveLeader(ctx context.Context, name string) error {
+	target, ok := c.members[name]
+	if !ok {
+		return fmt.Errorf("mrsc: no member %q", name)
+	}
+	leader := c.members[c.Leader(name)]
+	if leader == nil {
+		return errors.New("mrsc: no leader to move")
+	}
+	if leader == target {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return leader.etcd.Server.MoveLeader(ctx, uint64(leader.id), uint64(target.id))
+}
+
+// Members lists the members' names, Regions first, sorted.
+func (c *Cluster) Members() []string {
+	r := append([]string{}, c.opt.Regions...)
+	sort.Strings(r)
+	return append(r, c.opt.Witness)
+}
+
+// Close stops the clients, the members and the links.
+func (c *Cluster) Close() {
+	for _, cl := range c.clients {
+		_ = cl.Close()
+	}
+	for _, m := range c.members {
+		if m.etcd != nil {
+			m.etcd.Close()
+		}
+	}
+	if c.peers != nil {
+		c.peers.close()
+	}
+}

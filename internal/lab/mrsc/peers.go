@@ -1,0 +1,151 @@
+package mrsc
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/payment-dr/payment-dr/internal/lab/link"
+	"github.com/payment-dr/payment-dr/internal/lab/proc"
+)
+
+// peerLinks carry the members' peer traffic: one Toxiproxy proxy per
+// ordered pair (from, to) in front of to's etcd peer listener, and one
+// router per member on the peer URL the others dial.
+//
+// etcd gives each member one peer URL that every other member dials, so
+// a proxy in front of a member could not cut it off from one member and
+// not another, nor stop the member's own dials (its messages travel both
+// over connections it opens and over connections opened to it). Every
+// raft request names its sender (header X-Server-From, rafthttp), so the
+// router sends each request through the proxy of its (sender, member)
+// pair: cutting the pairs of a member in both directions cuts all its
+// raft traffic. Requests without a sender (version checks, probes) carry
+// no raft messages and go straight to the member.
+type peerLinks struct {
+	region, witness *link.Link // region<->region pairs; pairs with the witness
+	byID            map[string]string // member id (hex) -> name
+	members         map[string]*member
+	pairs           map[string]string // "from>to" -> proxy listen address
+	routers         []*http.Server
+}
+
+func pairKey(from, to string) string { return from + ">" + to }
+
+func startPeerLinks(members map[string]*member, witness string, regionLatency, witnessLatency time.Duration, logw io.Writer) (*peerLinks, error) {
+	p := &peerLinks{region: link.New(logw), witness: link.New(logw), byID: map[string]string{}, members: members, pairs: map[string]string{}}
+	for n, m := range members {
+		p.byID[m.id.String()] = n
+	}
+	for from := range members {
+		for to, dst := range members {
+			if from == to {
+				continue
+			}
+			port, err := proc.FreePort()
+			if err != nil {
+				p.close()
+				return nil, err
+			}
+			l, lat := p.region, regionLatency
+			if from == witness || to == witness {
+				l, lat = p.witness, witnessLatency
+			}
+			listen := fmt.Sprintf("127.0.0.1:%d", port)
+			addr, err := l.Add(pairKey(from, to), listen, strings.TrimPrefix(dst.peerURL, "http://"), lat)
+			if err != nil {
+				p.close()
+				return nil, err
+			}
+			p.pairs[pairKey(from, to)] = addr
+		}
+	}
+	for _, m := range members {
+		if err := p.serveRouter(m); err != nil {
+			p.close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// serveRouter listens on m's advertised peer URL and sends each request
+// through the proxy of its sender's pair.
+func (p *peerLinks) serveRouter(m *member) error {
+	u, _ := url.Parse(m.advertisedURL)
+	ln, err := net.Listen("tcp", u.Host)
+	if err != nil {
+		return fmt.Errorf("mrsc: router of %s on %s: %w", m.name, u.Host, err)
+	}
+	direct, _ := url.Parse(m.peerURL)
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			target := direct
+			if from, ok := p.byID[r.In.Header.Get("X-Server-From")]; ok {
+				target = &url.URL{Scheme: "http", Host: p.pairs[pairKey(from, m.name)]}
+			}
+			r.SetURL(target)
+			r.Out.Host = r.In.Host
+		},
+		// raft streams are long responses written message by message.
+		FlushInterval: -1,
+		Transport:     &http.Transport{DialContext: (&net.Dialer{Timeout: time.Second}).DialContext, MaxIdleConnsPerHost: 8, DisableCompression: true},
+		ErrorLog:      log.New(io.Discard, "", 0),
+		ErrorHandler:  func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) },
+	}
+	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 5 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	p.routers = append(p.routers, srv)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Printf("mrsc router %s: %v", m.name, err)
+		}
+	}()
+	return nil
+}
+
+// pairsOf are the keys of every pair name belongs to, both directions.
+func (p *peerLinks) pairsOf(name string) []string {
+	var keys []string
+	for other := range p.members {
+		if other != name {
+			keys = append(keys, pairKey(name, other), pairKey(other, name))
+		}
+	}
+	return keys
+}
+
+func (p *peerLinks) cut(name string) {
+	keys := p.pairsOf(name)
+	p.region.Cut(keys...)
+	p.witness.Cut(keys...)
+}
+
+func (p *peerLinks) restore(name string) error {
+	keys := p.pairsOf(name)
+	return errors.Join(p.region.Restore(keys...), p.witness.Restore(keys...))
+}
+
+func (p *peerLinks) setRegionLatency(d time.Duration) error { return p.region.SetLatency(d) }
+
+func (p *peerLinks) state() map[string]link.State {
+	return map[string]link.State{"regions": p.region.State(), "witness": p.witness.State()}
+}
+
+func (p *peerLinks) close() {
+	for _, s := range p.routers {
+		_ = s.Close()
+	}
+	p.region.Close()
+	p.witness.Close()
+}
+
+func nopLogger() *zap.Logger { return zap.NewNop() }
