@@ -23,8 +23,8 @@ import (
 	"strconv"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/pkg/v3/types"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/membership"
 
@@ -85,7 +85,9 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 	return c, nil
 }
 
-func (c *Cluster) names() []string { return append(append([]string{}, c.opt.Regions...), c.opt.Witness) }
+func (c *Cluster) names() []string {
+	return append(append([]string{}, c.opt.Regions...), c.opt.Witness)
+}
 
 func (c *Cluster) start(ctx context.Context) error {
 	if err := c.allocate(); err != nil {

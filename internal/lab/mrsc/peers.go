@@ -32,7 +32,7 @@ import (
 // raft traffic. Requests without a sender (version checks, probes) carry
 // no raft messages and go straight to the member.
 type peerLinks struct {
-	region, witness *link.Link // region<->region pairs; pairs with the witness
+	region, witness *link.Link        // region<->region pairs; pairs with the witness
 	byID            map[string]string // member id (hex) -> name
 	members         map[string]*member
 	pairs           map[string]string // "from>to" -> proxy listen address
