@@ -127,18 +127,47 @@ func Count(t testing.TB, db *sql.DB, query string, args ...any) int {
 // Dynamo returns a client for dynalite and a fresh session table.
 func Dynamo(t testing.TB) (*dynamodb.Client, string) {
 	t.Helper()
-	endpoint := Env(t, "PAYMENTS_TEST_DYNAMODB_ENDPOINT")
-	c := dynamodb.New(dynamodb.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-	})
+	c := dynalite(t)
 	table := "payment-sessions-" + suffix()
-	_, err := c.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+	createTable(t, c, &dynamodb.CreateTableInput{
 		TableName:            aws.String(table),
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("sessionId"), AttributeType: types.ScalarAttributeTypeS}},
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("sessionId"), KeyType: types.KeyTypeHash}},
 		BillingMode:          types.BillingModePayPerRequest,
 	})
+	return c, table
+}
+
+// JournalTable returns a client for dynalite and a fresh payment journal
+// table (the key schema of the MRSC table: pk and sk, both strings).
+func JournalTable(t testing.TB) (*dynamodb.Client, string) {
+	t.Helper()
+	c := dynalite(t)
+	table := "payment-journal-" + suffix()
+	str := types.ScalarAttributeTypeS
+	createTable(t, c, &dynamodb.CreateTableInput{
+		TableName: aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String("pk"), AttributeType: str}, {AttributeName: aws.String("sk"), AttributeType: str}},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: types.KeyTypeRange}},
+		BillingMode: types.BillingModePayPerRequest,
+	})
+	return c, table
+}
+
+func dynalite(t testing.TB) *dynamodb.Client {
+	endpoint := Env(t, "PAYMENTS_TEST_DYNAMODB_ENDPOINT")
+	return dynamodb.New(dynamodb.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})
+}
+
+func createTable(t testing.TB, c *dynamodb.Client, in *dynamodb.CreateTableInput) {
+	t.Helper()
+	table := aws.ToString(in.TableName)
+	_, err := c.CreateTable(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +176,6 @@ func Dynamo(t testing.TB) (*dynamodb.Client, string) {
 	if err := w.Wait(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	return c, table
 }
 
 // PutEventsEntry is one event the recorder received.
