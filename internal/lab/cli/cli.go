@@ -23,11 +23,11 @@ var usage = fmt.Sprintf(`drlab: a two-Region DR lab on loopback (MariaDB in GTID
 Toxiproxy link, the payment service per Region, dynalite, a Route 53 stand-in)
 
 usage:
-  drlab up --dir DIR [--config config/dev.json] [--link-latency 35ms] [--check-interval 1s]
-           [--failure-threshold 3] [--ttl 1s] [--payments-bin PATH] [--dynalite PATH]
+  drlab up --dir DIR [--config config/dev.json] [--link-latency 35ms] [--witness-latency 6ms]
+           [--check-interval 1s] [--failure-threshold 3] [--ttl 1s] [--payments-bin PATH] [--dynalite PATH]
   drlab status --dir DIR [--json]
   drlab fault --dir DIR KIND [ARG]   %s
-  drlab load --dir DIR --rate N --duration D --out FILE
+  drlab load --dir DIR --rate N --duration D --out FILE [--region REGION]
   drlab verify --dir DIR --acks FILE [--lost FILE] [--json]
   drlab down --dir DIR
   drlab drill --dir DIR [--out dr-drill] [--config config/dev.json] [--rate 100]
@@ -134,6 +134,7 @@ func cmdServe(_ context.Context, args []string, _ io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&o.ConfigPath, "config", "", "")
 	fs.DurationVar(&o.LinkLatency, "link-latency", 0, "")
+	fs.DurationVar(&o.WitnessLatency, "witness-latency", 0, "")
 	fs.DurationVar(&o.CheckInterval, "check-interval", 0, "")
 	fs.IntVar(&o.FailureThreshold, "failure-threshold", 0, "")
 	fs.DurationVar(&o.TTL, "ttl", 0, "")

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/payment-dr/payment-dr/internal/lab/labdir"
 )
 
 // Every command validates its flags before touching anything, with a
@@ -30,6 +32,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"up", "--dir", dir, "--check-interval", "10ms"}, 2, "--check-interval 10ms"},
 		{[]string{"up", "--dir", dir, "--failure-threshold", "11"}, 2, "--failure-threshold 11"},
 		{[]string{"up", "--dir", dir, "--link-latency", "20s"}, 2, "--link-latency"},
+		{[]string{"up", "--dir", dir, "--witness-latency", "-1ms"}, 2, "--witness-latency"},
 		{[]string{"up", "--dir", dir, "--config", filepath.Join(dir, "missing.json")}, 2, "--config"},
 		{[]string{"status", "--dir", dir, "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"status", "--dir", dir}, 1, "no lab here"},
@@ -44,6 +47,16 @@ func TestUsageErrors(t *testing.T) {
 		if code != c.code || !strings.Contains(errb.String()+out.String(), c.want) {
 			t.Errorf("drlab %v: exit %d, want %d with %q; stderr: %s", c.args, code, c.code, c.want, errb.String())
 		}
+	}
+	lab := labdir.Lab{FailoverURL: "http://door", Regions: map[string]labdir.Region{"us-east-1": {APIURL: "http://east"}, "us-west-2": {APIURL: "http://west"}}}
+	if u, err := loadURL(lab, "us-west-2"); err != nil || u != "http://west" {
+		t.Errorf("load --region us-west-2: %q %v", u, err)
+	}
+	if u, err := loadURL(lab, ""); err != nil || u != "http://door" {
+		t.Errorf("load without --region: %q %v", u, err)
+	}
+	if _, err := loadURL(lab, "eu-west-1"); err == nil || !strings.Contains(err.Error(), `--region "eu-west-1"`) || !strings.Contains(err.Error(), "us-east-1, us-west-2") {
+		t.Errorf("load --region eu-west-1: %v", err)
 	}
 	// A directory holding other files is never cleared.
 	if err := prepareDir(notLab); err == nil || !strings.Contains(err.Error(), "holds no lab") {

@@ -94,9 +94,10 @@ func orDash(s string) string {
 }
 
 func cmdLoad(ctx context.Context, args []string, out io.Writer) error {
-	var dir, file string
+	var dir, file, region string
 	var o load.Options
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.StringVar(&region, "region", "", "send to this Region's API directly (a client inside it) instead of the failover URL")
 	fs.IntVar(&o.Rate, "rate", 0, "payments per second")
 	fs.DurationVar(&o.Duration, "duration", 0, "how long to send")
 	fs.StringVar(&file, "out", "", "ack file (JSON lines, appended)")
@@ -110,7 +111,10 @@ func cmdLoad(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	o.URL, o.APIKey = lab.FailoverURL, lab.APIKey
+	if o.URL, err = loadURL(lab, region); err != nil {
+		return usageError{err}
+	}
+	o.APIKey = lab.APIKey
 	if err := o.Validate(); err != nil {
 		return usageError{err}
 	}
@@ -205,4 +209,23 @@ func verifyWriter(ctx context.Context, dir string, ackList []acks.Ack, lost map[
 	defer db.Close()
 	rep, err := verify.Run(ctx, db, ackList, lost)
 	return rep, cl.Writer, err
+}
+
+// loadURL is where drlab load sends payments: the failover URL, or with
+// --region that Region's own API, as a client inside the Region reaches it
+// whatever the failover record says.
+func loadURL(lab labdir.Lab, region string) (string, error) {
+	if region == "" {
+		return lab.FailoverURL, nil
+	}
+	r, ok := lab.Regions[region]
+	if !ok || r.APIURL == "" {
+		var names []string
+		for n := range lab.Regions {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return "", fmt.Errorf("--region %q: not a Region of the lab (%s)", region, strings.Join(names, ", "))
+	}
+	return r.APIURL, nil
 }

@@ -32,7 +32,7 @@ const upTimeout = 90 * time.Second
 
 type upFlags struct {
 	dir, config, paymentsBin, dynalite string
-	latency, interval, ttl             time.Duration
+	latency, witness, interval, ttl    time.Duration
 	threshold                          int
 }
 
@@ -40,6 +40,9 @@ func (u *upFlags) validate() error {
 	var errs []error
 	if _, err := labapi.ParseLatency(u.latency.String()); err != nil {
 		errs = append(errs, fmt.Errorf("--link-latency: %v", err))
+	}
+	if _, err := labapi.ParseLatency(u.witness.String()); err != nil {
+		errs = append(errs, fmt.Errorf("--witness-latency: %v", err))
 	}
 	if u.interval < 100*time.Millisecond || u.interval > time.Minute {
 		errs = append(errs, fmt.Errorf("--check-interval %s: want 100ms to 1m", u.interval))
@@ -58,6 +61,7 @@ func cmdUp(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.StringVar(&u.config, "config", "config/dev.json", "environment configuration (its two Regions)")
 	fs.DurationVar(&u.latency, "link-latency", 35*time.Millisecond, "one-way latency of the inter-Region link")
+	fs.DurationVar(&u.witness, "witness-latency", 6*time.Millisecond, "one-way latency between each Region and the journal's witness (about us-east-1 to us-east-2)")
 	fs.DurationVar(&u.interval, "check-interval", time.Second, "health-check interval of the Route 53 stand-in")
 	fs.IntVar(&u.threshold, "failure-threshold", 3, "consecutive failures (and successes) that flip a health check")
 	fs.DurationVar(&u.ttl, "ttl", time.Second, "TTL of the failover record (the front door caches its answer this long)")
@@ -150,7 +154,7 @@ func spawn(ctx context.Context, u upFlags) error {
 	if err != nil {
 		return err
 	}
-	args := []string{"serve", "--dir", u.dir, "--config", u.config, "--link-latency", u.latency.String(),
+	args := []string{"serve", "--dir", u.dir, "--config", u.config, "--link-latency", u.latency.String(), "--witness-latency", u.witness.String(),
 		"--check-interval", u.interval.String(), "--failure-threshold", strconv.Itoa(u.threshold), "--ttl", u.ttl.String(),
 		"--payments-bin", u.paymentsBin, "--dynalite", u.dynalite}
 	if err := os.MkdirAll(filepath.Join(u.dir, "logs"), 0o700); err != nil {

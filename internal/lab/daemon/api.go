@@ -211,6 +211,14 @@ func (d *Daemon) status(ctx context.Context) labapi.Status {
 		s.Down = append(s.Down, r)
 	}
 	sort.Strings(s.Down)
+	for r := range top.Partitioned {
+		s.Partitioned = append(s.Partitioned, r)
+	}
+	sort.Strings(s.Partitioned)
+	s.JournalLeader = map[string]string{}
+	for _, r := range d.regions() {
+		s.JournalLeader[r] = d.journal.Leader(r)
+	}
 	d.mu.Lock()
 	if d.move != nil {
 		mv := *d.move

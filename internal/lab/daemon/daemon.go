@@ -21,6 +21,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/lab/labdir"
 	"github.com/payment-dr/payment-dr/internal/lab/link"
 	"github.com/payment-dr/payment-dr/internal/lab/mariadb"
+	"github.com/payment-dr/payment-dr/internal/lab/mrsc"
 	"github.com/payment-dr/payment-dr/internal/lab/proc"
 	"github.com/payment-dr/payment-dr/internal/lab/repl"
 )
@@ -30,6 +31,7 @@ type Options struct {
 	Dir              string
 	ConfigPath       string
 	LinkLatency      time.Duration
+	WitnessLatency   time.Duration
 	CheckInterval    time.Duration
 	FailureThreshold int
 	TTL              time.Duration
@@ -40,11 +42,14 @@ type Options struct {
 // Topology is what the lab knows of its database roles, kept in
 // DIR/topology.json so a status after a daemon restart is still right.
 type Topology struct {
-	Writer   string            `json:"writer"`
-	Diverged map[string]bool   `json:"diverged"` // old primaries of an unplanned failover, not yet rebuilt
-	Stalled  map[string]bool   `json:"stalled"`  // replication stopped by the replication-stall fault
-	Down     map[string]bool   `json:"down"`     // region-down in force
-	Kept     map[string]string `json:"kept"`     // the old primary's data kept for reconciliation
+	Writer   string          `json:"writer"`
+	Diverged map[string]bool `json:"diverged"` // old primaries of an unplanned failover, not yet rebuilt
+	Stalled  map[string]bool `json:"stalled"`  // replication stopped by the replication-stall fault
+	Down     map[string]bool `json:"down"`     // region-down in force
+	// Partitioned Regions are cut from the other Region and the journal's
+	// witness (partition in force); their service and database run.
+	Partitioned map[string]bool   `json:"partitioned"`
+	Kept        map[string]string `json:"kept"` // the old primary's data kept for reconciliation
 }
 
 // Daemon is the running lab.
@@ -59,6 +64,7 @@ type Daemon struct {
 	parts    map[string]*region // by Region name
 	dynalite *proc.Proc
 	link     *link.Link
+	journal  *mrsc.Cluster // the payment journal's MRSC stand-in
 	door     *frontdoor.Door
 	servers  []server // in-process servers, closed on shutdown
 
@@ -111,6 +117,7 @@ func (d *Daemon) topology() Topology {
 	defer d.mu.Unlock()
 	t := d.topo
 	t.Diverged, t.Stalled, t.Down, t.Kept = copyMap(t.Diverged), copyMap(t.Stalled), copyMap(t.Down), copyMap(t.Kept)
+	t.Partitioned = copyMap(t.Partitioned)
 	return t
 }
 

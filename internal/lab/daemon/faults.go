@@ -17,9 +17,11 @@ var faultActions = map[string]faultAction{
 	labapi.RegionUp:          func(d *Daemon, ctx context.Context, a []string, _ time.Duration) error { return d.regionUp(ctx, a[0]) },
 	labapi.LinkCut:           func(d *Daemon, _ context.Context, _ []string, _ time.Duration) error { d.link.Cut(); return nil },
 	labapi.LinkRestore:       func(d *Daemon, _ context.Context, _ []string, _ time.Duration) error { return d.link.Restore() },
-	labapi.LinkLatency:       func(d *Daemon, _ context.Context, _ []string, l time.Duration) error { return d.link.SetLatency(l) },
+	labapi.LinkLatency:       func(d *Daemon, _ context.Context, _ []string, l time.Duration) error { return d.setLatency(l) },
 	labapi.ReplicationStall:  func(d *Daemon, ctx context.Context, _ []string, _ time.Duration) error { return d.stall(ctx, true) },
 	labapi.ReplicationResume: func(d *Daemon, ctx context.Context, _ []string, _ time.Duration) error { return d.stall(ctx, false) },
+	labapi.Partition:         func(d *Daemon, _ context.Context, a []string, _ time.Duration) error { return d.partition(a[0]) },
+	labapi.PartitionHeal:     func(d *Daemon, _ context.Context, a []string, _ time.Duration) error { return d.heal(a[0]) },
 }
 
 // fault applies a validated fault, one move or fault at a time.

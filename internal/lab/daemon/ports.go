@@ -18,6 +18,7 @@ type ports struct {
 	dynamo    net.Listener // the front clients use to reach dynalite
 	bus       map[string]net.Listener
 	link      map[string]net.Listener // handed over to Toxiproxy, which listens itself
+	journal   map[string]net.Listener // each Region's endpoint of the journal's MRSC stand-in
 	dnsUDP    net.PacketConn
 	dnsTCP    net.Listener
 
@@ -28,7 +29,7 @@ type ports struct {
 
 // allocatePorts binds or picks every port of a lab of regions.
 func allocatePorts(regions []string) (*ports, error) {
-	p := &ports{bus: map[string]net.Listener{}, link: map[string]net.Listener{}, db: map[string]int{}, api: map[string]int{}}
+	p := &ports{bus: map[string]net.Listener{}, link: map[string]net.Listener{}, journal: map[string]net.Listener{}, db: map[string]int{}, api: map[string]int{}}
 	listen := func(name string) (net.Listener, error) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -50,6 +51,9 @@ func allocatePorts(regions []string) (*ports, error) {
 	for _, r := range regions {
 		if p.bus[r], err = listen("bus-" + r); err == nil {
 			p.link[r], err = listen("link-" + r)
+		}
+		if err == nil {
+			p.journal[r], err = listen("journal-" + r)
 		}
 		if err == nil {
 			p.db[r], err = free()
@@ -82,7 +86,7 @@ func (p *ports) close() {
 			l.Close()
 		}
 	}
-	for _, m := range []map[string]net.Listener{p.bus, p.link} {
+	for _, m := range []map[string]net.Listener{p.bus, p.link, p.journal} {
 		for _, l := range m {
 			l.Close()
 		}

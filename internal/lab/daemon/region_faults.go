@@ -21,6 +21,9 @@ func (d *Daemon) regionDown(region string) error {
 		return err
 	}
 	d.link.Cut()
+	if err := d.journal.Isolate(region); err != nil {
+		return err
+	}
 	d.parts[region].bus.SetDown(true)
 	if svc := d.service(region); svc != nil {
 		svc.Stop(syscall.SIGKILL, time.Second)
@@ -48,7 +51,7 @@ func (d *Daemon) regionUp(ctx context.Context, region string) error {
 				return err
 			}
 		}
-		if err := d.link.Restore(); err != nil {
+		if err := d.restoreLinks(region, top); err != nil {
 			return err
 		}
 	}

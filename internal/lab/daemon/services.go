@@ -13,6 +13,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/lab/frontdoor"
 	"github.com/payment-dr/payment-dr/internal/lab/mariadb"
 	"github.com/payment-dr/payment-dr/internal/lab/proc"
+	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
 // startServices starts the session table, the AWS stand-ins, both payment
@@ -36,6 +37,7 @@ func (d *Daemon) startServices(ctx context.Context) error {
 	}
 	go d.door.Run(ctx)
 	go d.heartbeat(ctx)
+	go d.keepJournalLeader(ctx)
 	return nil
 }
 
@@ -48,6 +50,7 @@ func (d *Daemon) serviceEnv(region string) []string {
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER=http://" + d.ports.secrets.Addr().String(),
 		"AWS_ENDPOINT_URL_EVENTBRIDGE=http://" + d.ports.bus[region].Addr().String(),
 		"AWS_ENDPOINT_URL_DYNAMODB=" + d.state.DynamoEndpoint,
+		naming.JournalTableEnv + "=" + n.JournalTable(), naming.JournalEndpointEnv + "=" + d.journalEndpoint(region),
 		"SESSION_TABLE=" + n.SessionTable(), "EVENT_BUS_NAME=" + n.EventBus(region), "API_KEY_SECRET_ID=" + n.APIKeySecretName(),
 		"DB_DSN=" + d.parts[region].server.DSN(mariadb.AppUser, d.state.Passwords[mariadb.AppUser], n.DatabaseName()),
 		"LISTEN_ADDR=" + d.apiAddr(region)}

@@ -21,6 +21,9 @@ func (d *Daemon) shutdown() {
 	if d.link != nil {
 		d.link.Close()
 	}
+	if d.journal != nil {
+		d.journal.Close()
+	}
 	if d.ports != nil {
 		d.ports.close()
 	}

@@ -100,15 +100,17 @@ func (d *Daemon) writeState() error {
 		Passwords: map[string]string{}, Control: p.control.Addr().String(), DNS: p.dnsUDP.LocalAddr().String(),
 		// Clients reach dynalite through awsstub.WholeRequests (see there why).
 		DynamoEndpoint: "http://" + p.dynamo.Addr().String(),
-		Options: labdir.Options{LinkLatencyMs: d.opt.LinkLatency.Milliseconds(), CheckIntervalMs: d.opt.CheckInterval.Milliseconds(),
+		Options: labdir.Options{LinkLatencyMs: d.opt.LinkLatency.Milliseconds(), WitnessLatencyMs: d.opt.WitnessLatency.Milliseconds(), CheckIntervalMs: d.opt.CheckInterval.Milliseconds(),
 			FailureThreshold: d.opt.FailureThreshold, TTLMs: d.opt.TTL.Milliseconds(), PaymentsBin: d.opt.PaymentsBin, Dynalite: d.opt.Dynalite}}
 	for _, u := range []string{mariadb.AdminUser, mariadb.AppUser, mariadb.ReplUser, mariadb.HeartbeatUser, apiKeyPassword} {
 		d.state.Passwords[u] = randomHex(16)
 	}
+	d.state.JournalEndpoints = map[string]string{}
 	for _, r := range d.regions() {
 		d.state.LinkPorts[r] = port(p.link[r])
+		d.state.JournalEndpoints[r] = d.journalEndpoint(r)
 	}
-	d.topo = Topology{Writer: primary, Diverged: map[string]bool{}, Stalled: map[string]bool{}, Down: map[string]bool{}, Kept: map[string]string{}}
+	d.topo = Topology{Writer: primary, Diverged: map[string]bool{}, Stalled: map[string]bool{}, Down: map[string]bool{}, Kept: map[string]string{}, Partitioned: map[string]bool{}}
 	return d.dir.WriteJSON("state.json", d.state)
 }
 
@@ -117,15 +119,20 @@ const apiKeyPassword = "apiKey"
 
 func (d *Daemon) naming() naming.Names { return naming.New(d.cfg.Environment, d.cfg.DomainName) }
 
-// startBackends starts dynalite and both Regions' databases concurrently.
+// startBackends starts dynalite, the journal and both Regions' databases
+// concurrently.
 func (d *Daemon) startBackends(ctx context.Context) error {
 	regions := d.regions()
-	errs := make([]error, len(regions)+1)
+	errs := make([]error, len(regions)+2)
 	var wg sync.WaitGroup
-	wg.Add(len(regions) + 1)
+	wg.Add(len(regions) + 2)
 	go func() {
 		defer wg.Done()
 		errs[0] = d.startDynalite()
+	}()
+	go func() {
+		defer wg.Done()
+		errs[len(regions)+1] = d.startJournal(ctx)
 	}()
 	for _, r := range regions {
 		d.parts[r] = &region{name: r}

@@ -15,6 +15,8 @@ const (
 	LinkLatency       = "link-latency"
 	ReplicationStall  = "replication-stall"
 	ReplicationResume = "replication-resume"
+	Partition         = "partition"
+	PartitionHeal     = "partition-heal"
 )
 
 // Arguments a fault takes.
@@ -34,6 +36,7 @@ type FaultSpec struct {
 var Faults = []FaultSpec{
 	{RegionDown, RegionArg}, {RegionUp, RegionArg}, {LinkCut, NoArg}, {LinkRestore, NoArg},
 	{LinkLatency, DurationArg}, {ReplicationStall, NoArg}, {ReplicationResume, NoArg},
+	{Partition, RegionArg}, {PartitionHeal, RegionArg},
 }
 
 // FaultUsage lists the kinds with their arguments, for messages.

@@ -165,8 +165,12 @@ type Status struct {
 	FloorMs      int64              `json:"detectionFloorMs"` // frontdoor.Options.Floor
 	Link         LinkState          `json:"link"`
 	Down         []string           `json:"regionsDown"`
-	LastMove     *Move              `json:"lastMove,omitempty"`
-	Events       map[string]int     `json:"events"` // events recorded per Region's bus
+	Partitioned  []string           `json:"regionsPartitioned"`
+	// JournalLeader is the member leading the journal's consensus, as
+	// each Region's member sees it ("" when it knows none).
+	JournalLeader map[string]string `json:"journalLeader"`
+	LastMove      *Move             `json:"lastMove,omitempty"`
+	Events        map[string]int    `json:"events"` // events recorded per Region's bus
 }
 
 // LinkState is the inter-Region link.

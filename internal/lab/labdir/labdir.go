@@ -43,12 +43,16 @@ type State struct {
 	APIPorts       map[string]int    `json:"apiPorts"`
 	Passwords      map[string]string `json:"passwords"` // per database user
 	DynamoEndpoint string            `json:"dynamoEndpoint"`
-	Options        Options           `json:"options"`
+	// JournalEndpoints are each Region's endpoint of the payment
+	// journal's MRSC stand-in.
+	JournalEndpoints map[string]string `json:"journalEndpoints"`
+	Options          Options           `json:"options"`
 }
 
 // Options are the flags of `drlab up`, kept for the daemon and status.
 type Options struct {
 	LinkLatencyMs    int64  `json:"linkLatencyMs"`
+	WitnessLatencyMs int64  `json:"witnessLatencyMs"`
 	CheckIntervalMs  int64  `json:"checkIntervalMs"`
 	FailureThreshold int    `json:"failureThreshold"`
 	TTLMs            int64  `json:"ttlMs"`

@@ -1,0 +1,73 @@
+package daemon
+
+import (
+	"context"
+	"log"
+	"os"
+	"time"
+
+	"github.com/payment-dr/payment-dr/internal/lab/mrsc"
+)
+
+// journalWitness names the journal's witness member: a third Region with
+// no replica and no service, living in the daemon.
+const journalWitness = "witness"
+
+// journalOpTimeout is how long a journal write or strongly consistent
+// read waits for a majority before the endpoint answers 500: well under
+// the payment service's own budget, so a Region without a majority
+// answers "journal unavailable" rather than hanging its clients.
+const journalOpTimeout = time.Second
+
+// startJournal starts the payment journal's MRSC stand-in (an etcd member
+// per Region and the witness, their peer links with the inter-Region and
+// witness latencies) and serves each Region's DynamoDB endpoint.
+func (d *Daemon) startJournal(ctx context.Context) error {
+	logf, err := os.OpenFile(d.dir.Path("logs", "mrsc-links.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	d.journal, err = mrsc.Start(ctx, mrsc.Options{Dir: d.dir.Path("mrsc"), Regions: d.regions(), Witness: journalWitness,
+		RegionLatency: d.opt.LinkLatency, WitnessLatency: d.opt.WitnessLatency, OpTimeout: journalOpTimeout, Log: logf})
+	if err != nil {
+		return err
+	}
+	table := mrsc.Table{Name: d.naming().JournalTable(), HashKey: "pk", RangeKey: "sk"}
+	for _, r := range d.regions() {
+		h, err := d.journal.Endpoint(r, table)
+		if err != nil {
+			return err
+		}
+		d.serveHTTP(d.ports.journal[r], h)
+	}
+	return nil
+}
+
+// journalEndpoint is region's journal endpoint, as its service is given it.
+func (d *Daemon) journalEndpoint(region string) string {
+	return "http://" + d.ports.journal[region].Addr().String()
+}
+
+// keepJournalLeader keeps the etcd leader in the writer's Region while
+// that Region reaches a majority: a claim then costs the writer one round
+// trip to the nearest other member (the witness), as an MRSC write does;
+// with the leader elsewhere it would pay two inter-Region round trips.
+func (d *Daemon) keepJournalLeader(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		top := d.topology()
+		if !top.Down[top.Writer] && !top.Partitioned[top.Writer] {
+			if lead := d.journal.Leader(top.Writer); lead != "" && lead != top.Writer {
+				if err := d.journal.MoveLeader(ctx, top.Writer); err != nil && ctx.Err() == nil {
+					log.Printf("journal: moving the leader to %s: %v", top.Writer, err)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package daemon
+
+import (
+	"errors"
+	"time"
+)
+
+// partition cuts region from the other Region (the replication link, both
+// directions) and from the journal's witness (its etcd member's peer
+// links), while its payment service and database keep running and a
+// client inside the Region still reaches its API: the classic partition.
+func (d *Daemon) partition(region string) error {
+	top := d.topology()
+	switch {
+	case top.Down[region]:
+		return conflict("%s is down", region)
+	case top.Partitioned[region]:
+		return conflict("%s is already partitioned", region)
+	}
+	if err := d.setTopology(func(t *Topology) { t.Partitioned[region] = true }); err != nil {
+		return err
+	}
+	d.link.Cut()
+	return d.journal.Isolate(region)
+}
+
+// heal ends region's partition: its journal member rejoins the others and
+// the replication link returns (unless a Region is down). A diverged old
+// writer stays as it is until region-up resynchronises it.
+func (d *Daemon) heal(region string) error {
+	top := d.topology()
+	if !top.Partitioned[region] {
+		return conflict("%s is not partitioned", region)
+	}
+	if err := d.setTopology(func(t *Topology) { delete(t.Partitioned, region) }); err != nil {
+		return err
+	}
+	top = d.topology()
+	return d.restoreLinks(region, top)
+}
+
+// restoreLinks gives region back its journal links and, when no Region is
+// down or partitioned any more, the replication link.
+func (d *Daemon) restoreLinks(region string, top Topology) error {
+	var errs []error
+	if !top.Partitioned[region] {
+		errs = append(errs, d.journal.Rejoin(region))
+	}
+	others := false
+	for r := range top.Down {
+		others = others || r != region
+	}
+	if !others && len(top.Partitioned) == 0 {
+		errs = append(errs, d.link.Restore())
+	}
+	return errors.Join(errs...)
+}
+
+// setLatency changes the inter-Region latency of the replication link
+// and of the journal's links between the two Regions.
+func (d *Daemon) setLatency(l time.Duration) error {
+	return errors.Join(d.link.SetLatency(l), d.journal.SetRegionLatency(l))
+}
