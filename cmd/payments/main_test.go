@@ -60,6 +60,7 @@ func (l *lockedBuffer) String() string {
 func TestBinaryServesThroughTheRuntimeAPI(t *testing.T) {
 	_, _, dbName := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
 	_, table := paymentstest.Dynamo(t)
+	_, journalTable := paymentstest.JournalTable(t)
 	eb := paymentstest.NewEventBridge(t)
 	cfg, err := mysql.ParseDSN(paymentstest.Env(t, "PAYMENTS_TEST_MYSQL_DSN"))
 	if err != nil {
@@ -81,7 +82,8 @@ func TestBinaryServesThroughTheRuntimeAPI(t *testing.T) {
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + sm.Server.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + eb.Server.URL,
 		"AWS_ENDPOINT_URL_DYNAMODB=" + paymentstest.Env(t, "PAYMENTS_TEST_DYNAMODB_ENDPOINT"),
 		"SESSION_TABLE=" + table, "EVENT_BUS_NAME=payment-events-us-west-2-bin",
-		"DB_HOST=" + host, "DB_PORT=" + port, "DB_NAME=" + dbName, "DB_SECRET_ID=db", "API_KEY_SECRET_ID=key", "DB_TLS=off"}
+		"DB_HOST=" + host, "DB_PORT=" + port, "DB_NAME=" + dbName, "DB_SECRET_ID=db", "API_KEY_SECRET_ID=key", "DB_TLS=off",
+		"JOURNAL_TABLE=" + journalTable}
 	var stdout lockedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
