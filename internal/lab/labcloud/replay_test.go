@@ -1,0 +1,53 @@
+package labcloud
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/payment-dr/payment-dr/internal/lab/labdir"
+)
+
+// The replay reaches the named Region's service with the window in RFC
+// 3339 and returns its answer; a failed replay is an error carrying the
+// service's reason and what it replayed first.
+func TestReplayJournalPostsTheWindowToTheRegionsService(t *testing.T) {
+	var got map[string]string
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/internal/replay-journal" {
+			http.NotFound(w, r)
+			return
+		}
+		_ = json.NewDecoder(r.Body).Decode(&got)
+		_, _ = w.Write([]byte(`{"replayed":[{"key":"a2V5LTE=","paymentId":"p1"}],"present":7,"released":1}`))
+	}))
+	defer ok.Close()
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"error":"journal unavailable","replayed":[{"key":"a2V5LTI=","paymentId":"p2"}],"present":0,"released":0}`))
+	}))
+	defer failing.Close()
+	c := &Cloud{Lab: labdir.Lab{Regions: map[string]labdir.Region{"us-west-2": {APIURL: ok.URL}, "us-east-1": {APIURL: failing.URL}}}}
+	from := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
+	res, err := c.ReplayJournal(context.Background(), "us-west-2", from, from.Add(90*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["from"] != "2026-11-25T17:00:00Z" || got["to"] != "2026-11-25T17:01:30Z" {
+		t.Fatalf("window sent: %v", got)
+	}
+	if len(res.Replayed) != 1 || string(res.Replayed[0].Key) != "key-1" || res.Replayed[0].PaymentID != "p1" || res.Present != 7 || res.Released != 1 {
+		t.Fatalf("answer: %+v", res)
+	}
+	res, err = c.ReplayJournal(context.Background(), "us-east-1", from, from)
+	if err == nil || !strings.Contains(err.Error(), "journal unavailable") || len(res.Replayed) != 1 {
+		t.Fatalf("failed replay: %+v %v", res, err)
+	}
+	if _, err := c.ReplayJournal(context.Background(), "eu-west-1", from, from); err == nil || !strings.Contains(err.Error(), "eu-west-1") {
+		t.Fatalf("unknown Region: %v", err)
+	}
+}
