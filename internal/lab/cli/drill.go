@@ -25,9 +25,10 @@ import (
 type drillLab interface {
 	Status(ctx context.Context) (labapi.Status, error)
 	Fault(ctx context.Context, req labapi.FaultRequest) error
-	// StartLoad sends payments through the failover URL at the drill's
-	// rate, acknowledgements appended to ackFile.
-	StartLoad(ctx context.Context, ackFile string) (loadRun, error)
+	// StartLoad sends payments at the drill's rate through the failover
+	// URL, or with region set to that Region's API directly (a client
+	// inside it); acknowledgements appended to ackFile.
+	StartLoad(ctx context.Context, ackFile, region string) (loadRun, error)
 	// Drctl runs drctl's subcommand against the lab and returns what it
 	// printed. StartDrctl starts one, its output going to the drill's,
 	// and returns a wait for its exit; ending ctx kills it.
@@ -55,6 +56,13 @@ type scenario struct {
 	Missing       int           `json:"missingUnlisted"`
 	DoubleCharged int           `json:"doubleCharged"`
 	Unbalanced    int           `json:"unbalanced"`
+	// Before the old writer's Region returns (cases that lose it): the
+	// acknowledged payments the new writer lacks then, and those the old
+	// Region acknowledged after it was cut off (and of them, missing).
+	BeforeReturn        bool `json:"verifiedBeforeOldRegionReturns"`
+	MissingBeforeReturn int  `json:"missingBeforeOldRegionReturns"`
+	IsolatedAcked       int  `json:"ackedByIsolatedRegion"`
+	IsolatedMissing     int  `json:"ackedByIsolatedRegionAndMissing"`
 	// After drctl reconcile --apply (unplanned failover only).
 	Named                 int      `json:"namedByReconcile"`
 	Reapplied             int      `json:"reapplied"`
@@ -71,6 +79,7 @@ type driver struct {
 	w       io.Writer
 	rate    int
 	floor   time.Duration
+	cutOff  time.Time     // when the case's region-down or partition cut the old writer's Region off
 	poll    time.Duration // how often a condition is checked
 	timeout time.Duration // how long a condition may take
 	results []scenario
@@ -148,35 +157,61 @@ func (d *driver) runCase(ctx context.Context, c Case) error {
 	if err != nil {
 		return err
 	}
-	ackFile := filepath.Join(reports, "acks.jsonl")
-	ld, err := d.lab.StartLoad(ctx, ackFile)
+	d.cutOff = time.Time{}
+	ackFiles, err := d.loads(ctx, c, reports)
 	if err != nil {
 		return err
 	}
-	err = d.underLoad(ctx, c, ld, reports)
-	if lerr := ld.Stop(); err == nil {
-		err = lerr
-	}
-	if err != nil {
-		return err
+	sc := scenario{Name: c.Name, Floor: d.floor}
+	if c.Reconcile != "" {
+		if err := d.beforeReturn(ctx, &sc, c.Reconcile, ackFiles); err != nil {
+			return err
+		}
 	}
 	if c.Recover != nil {
 		if err := c.Recover(ctx, d); err != nil {
 			return err
 		}
 	}
-	sc := scenario{Name: c.Name, Floor: d.floor}
 	if c.Reconcile == "" {
-		return d.finish(ctx, &sc, reports, ackFile, nil)
+		return d.finish(ctx, &sc, reports, ackFiles, nil)
 	}
 	lost, err := d.reconcile(ctx, c.Reconcile, reports)
 	if err != nil {
 		return err
 	}
-	if err := d.finish(ctx, &sc, reports, ackFile, lost); err != nil {
+	if err := d.finish(ctx, &sc, reports, ackFiles, lost); err != nil {
 		return err
 	}
-	return d.reapply(ctx, c.Reconcile, reports, ackFile)
+	return d.reapply(ctx, c.Reconcile, reports, ackFiles)
+}
+
+// loads runs the case's load through the failover URL, and its client
+// inside a Region when it has one, around the move; it returns their ack
+// files once both ended.
+func (d *driver) loads(ctx context.Context, c Case, reports string) ([]string, error) {
+	ackFiles := []string{filepath.Join(reports, "acks.jsonl")}
+	ld, err := d.lab.StartLoad(ctx, ackFiles[0], "")
+	if err != nil {
+		return nil, err
+	}
+	var inside loadRun
+	if c.Inside != "" {
+		ackFiles = append(ackFiles, filepath.Join(reports, "acks-inside-"+c.Inside+".jsonl"))
+		if inside, err = d.lab.StartLoad(ctx, ackFiles[1], c.Inside); err != nil {
+			return nil, errors.Join(err, ld.Stop())
+		}
+	}
+	err = d.underLoad(ctx, c, ld, reports)
+	if lerr := ld.Stop(); err == nil {
+		err = lerr
+	}
+	if inside != nil {
+		if lerr := inside.Stop(); err == nil {
+			err = lerr
+		}
+	}
+	return ackFiles, err
 }
 
 // underLoad: warm-up, Inject, the move (During inside it), then load
@@ -229,6 +264,9 @@ func (d *driver) move(ctx context.Context, c Case, reports string) error {
 
 func (d *driver) fault(ctx context.Context, kind string, args ...string) error {
 	fmt.Fprintf(d.w, "   fault %s %s at %s\n", kind, strings.Join(args, " "), time.Now().UTC().Format("15:04:05.000"))
+	if kind == labapi.RegionDown || kind == labapi.Partition {
+		d.cutOff = time.Now()
+	}
 	return d.lab.Fault(ctx, labapi.FaultRequest{Kind: kind, Args: args})
 }
 
@@ -251,7 +289,7 @@ func (d *driver) reconcile(ctx context.Context, oldWriter, reports string) (map[
 // reapply runs drctl reconcile --apply and verifies again, now with no
 // lost list: every acknowledged payment must be back in the writer, none
 // charged twice.
-func (d *driver) reapply(ctx context.Context, oldWriter, reports, ackFile string) error {
+func (d *driver) reapply(ctx context.Context, oldWriter, reports string, ackFiles []string) error {
 	out, err := d.lab.Drctl(ctx, "reconcile", "--from", oldWriter, "--apply", "--yes", "--json")
 	if err != nil {
 		return fmt.Errorf("drctl reconcile --apply --from %s: %w", oldWriter, err)
@@ -265,7 +303,7 @@ func (d *driver) reapply(ctx context.Context, oldWriter, reports, ackFile string
 	}
 	sc := &d.results[len(d.results)-1]
 	sc.Named, sc.Reapplied, sc.Conflicts = len(applied.Items), applied.Count(reconcile.Applied), applied.Count(reconcile.Conflict)
-	rep, err := d.verify(ctx, ackFile, nil)
+	rep, err := d.verify(ctx, ackFiles, nil)
 	if err != nil {
 		return err
 	}

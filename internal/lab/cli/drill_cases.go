@@ -25,6 +25,9 @@ type Case struct {
 	During func(ctx context.Context, d *driver) error
 	// Recover runs after drctl and the load ended.
 	Recover func(ctx context.Context, d *driver) error
+	// Inside is a Region with a client of its own (drlab load --region)
+	// beside the load through the failover URL.
+	Inside string
 	// Reconcile is the old writer's Region when the move may lose data:
 	// drctl reconcile lists what only it held, verify accepts exactly
 	// those losses, then reconcile --apply must leave none missing.
@@ -33,7 +36,10 @@ type Case struct {
 
 // Note is what the case's header line adds to its name.
 func (c Case) note() string {
-	if c.Unplanned {
+	switch {
+	case c.Inside != "":
+		return " (replication stalled, a client inside " + c.Inside + ", then partition " + c.Inside + ")"
+	case c.Unplanned:
 		return " (replication stalled, then region-down " + c.Reconcile + ")"
 	}
 	return ""
@@ -51,6 +57,8 @@ func standardCases(primary, secondary string) []Case {
 		// was resynchronised (plain drctl failback is covered by the e2e
 		// tests).
 		plannedCase("failback "+secondary+" -> "+primary, primary),
+		partitionCase(primary, secondary),
+		plannedCase("failback after the partition "+secondary+" -> "+primary, primary),
 	}
 }
 
@@ -75,6 +83,31 @@ func unplannedCase(oldWriter, target string) Case {
 		},
 		During: func(ctx context.Context, d *driver) error { return d.fault(ctx, labapi.RegionDown, oldWriter) },
 		Recover: func(ctx context.Context, d *driver) error {
+			return d.fault(ctx, labapi.RegionUp, oldWriter)
+		},
+	}
+}
+
+// partitionCase cuts the writer's Region off (from the other Region and
+// the journal's witness) while a client inside it keeps paying there, and
+// fails over to target; then the partition heals and the old writer is
+// resynchronised. The isolated Region must acknowledge nothing the new
+// writer lacks.
+func partitionCase(oldWriter, target string) Case {
+	return Case{
+		Name: "partition " + oldWriter + ", failover -> " + target, Target: target, Unplanned: true,
+		Warmup: 2 * time.Second, Reconcile: oldWriter, Inside: oldWriter,
+		Inject: func(ctx context.Context, d *driver) error {
+			if err := d.fault(ctx, labapi.ReplicationStall); err != nil {
+				return err
+			}
+			return d.waitReplicaLag(ctx, stalledLag)
+		},
+		During: func(ctx context.Context, d *driver) error { return d.fault(ctx, labapi.Partition, oldWriter) },
+		Recover: func(ctx context.Context, d *driver) error {
+			if err := d.fault(ctx, labapi.PartitionHeal, oldWriter); err != nil {
+				return err
+			}
 			return d.fault(ctx, labapi.RegionUp, oldWriter)
 		},
 	}

@@ -78,11 +78,21 @@ func (l *realLab) Verify(ctx context.Context, list []acks.Ack, lost map[string]b
 	return rep, err
 }
 
-// StartLoad runs load.Run in the background until Stop.
-func (l *realLab) StartLoad(ctx context.Context, ackFile string) (loadRun, error) {
+// StartLoad runs load.Run in the background until Stop. A client inside
+// a Region retries for a short grace only: while its Region is cut off
+// nothing answers it, and the drill should not wait 30 s for that.
+func (l *realLab) StartLoad(ctx context.Context, ackFile, region string) (loadRun, error) {
 	lab, err := labdir.Dir(l.dir).ReadLab()
 	if err != nil {
 		return nil, err
+	}
+	url, err := loadURL(lab, region)
+	if err != nil {
+		return nil, err
+	}
+	grace, who := 30*time.Second, "load"
+	if region != "" {
+		grace, who = 2*time.Second, "load inside "+region
 	}
 	f, err := os.OpenFile(ackFile, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -91,9 +101,9 @@ func (l *realLab) StartLoad(ctx context.Context, ackFile string) (loadRun, error
 	r := &realLoad{stop: make(chan struct{}), done: make(chan error, 1)}
 	out := &lineCounter{w: f, n: &r.acked}
 	go func() {
-		res, err := load.Run(ctx, load.Options{URL: lab.FailoverURL, APIKey: lab.APIKey, Rate: l.rate, Duration: time.Hour,
-			Out: out, Grace: 30 * time.Second, Stop: r.stop})
-		fmt.Fprintf(l.w, "   load: %d acknowledged, %d retries, %d given up\n", res.Acked, res.Retries, res.GaveUp)
+		res, err := load.Run(ctx, load.Options{URL: url, APIKey: lab.APIKey, Rate: l.rate, Duration: time.Hour,
+			Out: out, Grace: grace, Stop: r.stop})
+		fmt.Fprintf(l.w, "   %s: %d acknowledged, %d retries, %d given up\n", who, res.Acked, res.Retries, res.GaveUp)
 		r.done <- errors.Join(err, f.Close())
 	}()
 	return r, nil

@@ -16,8 +16,8 @@ import (
 )
 
 // finish verifies the scenario's acks and reads drctl's report.
-func (d *driver) finish(ctx context.Context, sc *scenario, reports, ackFile string, lost map[string]bool) error {
-	rep, err := d.verify(ctx, ackFile, lost)
+func (d *driver) finish(ctx context.Context, sc *scenario, reports string, ackFiles []string, lost map[string]bool) error {
+	rep, err := d.verify(ctx, ackFiles, lost)
 	if err != nil {
 		return err
 	}
@@ -30,25 +30,73 @@ func (d *driver) finish(ctx context.Context, sc *scenario, reports, ackFile stri
 	}
 	sc.Acked, sc.Lost, sc.Missing = rep.Acked, rep.Lost, len(rep.Missing)
 	sc.DoubleCharged, sc.Unbalanced = len(rep.DoubleCharged), len(rep.Unbalanced)+len(rep.CurrencyImbalance)
-	sc.OK = rep.OK()
+	sc.OK = rep.OK() && sc.MissingBeforeReturn == 0 && sc.IsolatedMissing == 0
 	if err := sc.readReports(reports); err != nil {
 		return err
 	}
 	d.results = append(d.results, *sc)
 	fmt.Fprintf(d.w, "   %s", rep.Text())
-	if !sc.OK {
+	switch {
+	case !rep.OK():
 		return fmt.Errorf("%s: verify found violations (see %s)", sc.Name, filepath.Join(reports, "verify.json"))
+	case !sc.OK:
+		return fmt.Errorf("%s: %d acknowledged payments were missing from the new writer before the old Region returned (%d of them acknowledged by the isolated Region)",
+			sc.Name, sc.MissingBeforeReturn, sc.IsolatedMissing)
 	}
 	return nil
 }
 
+// beforeReturn verifies every acknowledged payment against the new writer
+// while the old writer's Region is still lost or cut off: what is missing
+// then waits for that Region (the journal's replay must leave nothing).
+// It also counts what the old Region acknowledged after it was cut off.
+func (d *driver) beforeReturn(ctx context.Context, sc *scenario, oldWriter string, ackFiles []string) error {
+	list, err := readAcks(ackFiles)
+	if err != nil {
+		return err
+	}
+	rep, err := d.lab.Verify(ctx, list, nil)
+	if err != nil {
+		return err
+	}
+	missing := map[string]bool{}
+	for _, k := range rep.Missing {
+		missing[k] = true
+	}
+	sc.BeforeReturn, sc.MissingBeforeReturn = true, len(rep.Missing)
+	for _, a := range list {
+		if a.Region == oldWriter && !d.cutOff.IsZero() && a.At.After(d.cutOff) {
+			sc.IsolatedAcked++
+			if missing[a.Key] {
+				sc.IsolatedMissing++
+			}
+		}
+	}
+	fmt.Fprintf(d.w, "   before %s returns: acknowledged %d, missing from the new writer %d; acknowledged by %s after it was cut off %d (missing %d)\n",
+		oldWriter, len(list), sc.MissingBeforeReturn, oldWriter, sc.IsolatedAcked, sc.IsolatedMissing)
+	return nil
+}
+
 // verify checks the acks in ackFile against the writer.
-func (d *driver) verify(ctx context.Context, ackFile string, lost map[string]bool) (verify.Report, error) {
-	list, err := acks.ParseFile(ackFile)
+func (d *driver) verify(ctx context.Context, ackFiles []string, lost map[string]bool) (verify.Report, error) {
+	list, err := readAcks(ackFiles)
 	if err != nil {
 		return verify.Report{}, err
 	}
 	return d.lab.Verify(ctx, list, lost)
+}
+
+// readAcks reads the acknowledgements of every client of a case.
+func readAcks(files []string) ([]acks.Ack, error) {
+	var list []acks.Ack
+	for _, f := range files {
+		l, err := acks.ParseFile(f)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, l...)
+	}
+	return list, nil
 }
 
 // readReports takes RTO, RPO and the lost canaries from drctl's
@@ -88,6 +136,12 @@ func (d *driver) summary() error {
 		}
 		fmt.Fprintf(&b, "%-42s %9s %20s %7s %8d %6d %8d %7d %11d\n", s.Name, s.RTO.Round(time.Millisecond), rpo,
 			s.Floor, s.Acked, s.Lost, s.Missing, s.DoubleCharged, s.Unbalanced)
+	}
+	for _, s := range d.results {
+		if s.BeforeReturn {
+			fmt.Fprintf(&b, "%s: before the old Region returned: acknowledged payments missing from the new writer %d; acknowledged by the old Region after it was cut off %d, of them missing %d\n",
+				s.Name, s.MissingBeforeReturn, s.IsolatedAcked, s.IsolatedMissing)
+		}
 	}
 	for _, s := range d.results {
 		if s.Lost > 0 {

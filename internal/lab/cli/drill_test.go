@@ -28,20 +28,22 @@ import (
 // comes back resynchronises for a while before its replica is connected,
 // drctl drill moves the writer and writes its canaries and report.
 type fakeLab struct {
-	t             *testing.T
-	mu            sync.Mutex
-	writer, other string
-	stalled       bool
-	lagMs         int64
-	down          map[string]bool
-	resyncPolls   int // Status calls until a Region that came back is connected
-	drilling      bool
-	log           []string
-	verifyMissing []string // what Verify reports missing
+	t               *testing.T
+	mu              sync.Mutex
+	writer, other   string
+	stalled         bool
+	lagMs           int64
+	down            map[string]bool
+	partitioned     map[string]bool
+	resyncPolls     int // Status calls until a Region that came back is connected
+	drilling        bool
+	log             []string
+	verifyMissing   []string // what Verify reports missing
+	missingWhileCut []string // what Verify reports missing while a Region is down or partitioned
 }
 
 func newFakeLab(t *testing.T) *fakeLab {
-	return &fakeLab{t: t, writer: "us-east-1", other: "us-west-2", down: map[string]bool{}}
+	return &fakeLab{t: t, writer: "us-east-1", other: "us-west-2", down: map[string]bool{}, partitioned: map[string]bool{}}
 }
 
 func (f *fakeLab) record(s string) {
@@ -69,6 +71,9 @@ func (f *fakeLab) Status(context.Context) (labapi.Status, error) {
 	for r := range f.down {
 		st.Down = append(st.Down, r)
 	}
+	for r := range f.partitioned {
+		st.Partitioned = append(st.Partitioned, r)
+	}
 	return st, nil
 }
 
@@ -87,14 +92,22 @@ func (f *fakeLab) Fault(_ context.Context, req labapi.FaultRequest) error {
 	case labapi.RegionUp:
 		delete(f.down, req.Args[0])
 		f.resyncPolls = 3
+	case labapi.Partition:
+		if !f.drilling {
+			f.t.Errorf("partition outside the drill")
+		}
+		f.partitioned[req.Args[0]] = true
+	case labapi.PartitionHeal:
+		delete(f.partitioned, req.Args[0])
 	}
 	return nil
 }
 
 type fakeLoad struct {
-	mu    sync.Mutex
-	file  string
-	acked int64
+	mu     sync.Mutex
+	file   string
+	region string // a client inside this Region: keys of its own
+	acked  int64
 }
 
 // Acked grows by 50 each time it is read, as a load would meanwhile.
@@ -108,16 +121,21 @@ func (l *fakeLoad) Acked() int64 {
 func (l *fakeLoad) Stop() error {
 	var b bytes.Buffer
 	for i := range l.acked {
-		a := acks.Ack{Key: fmt.Sprintf("key-%d", i), PaymentID: strings.Repeat("a", 32), Amount: 1, Currency: "USD", Status: 201, At: time.Now()}
+		a := acks.Ack{Key: fmt.Sprintf("key-%s%d", l.region, i), PaymentID: strings.Repeat("a", 32), Amount: 1, Currency: "USD", Status: 201,
+			Region: l.region, At: time.Now()}
 		line, _ := json.Marshal(a)
 		b.Write(append(line, '\n'))
 	}
 	return os.WriteFile(l.file, b.Bytes(), 0o644)
 }
 
-func (f *fakeLab) StartLoad(_ context.Context, ackFile string) (loadRun, error) {
-	f.record("load")
-	return &fakeLoad{file: ackFile}, nil
+func (f *fakeLab) StartLoad(_ context.Context, ackFile, region string) (loadRun, error) {
+	f.record(strings.TrimSpace("load " + region))
+	ld := &fakeLoad{file: ackFile, region: region}
+	if region != "" {
+		ld.acked = 10 // the driver waits on the failover URL's load only
+	}
+	return ld, nil
 }
 
 func (f *fakeLab) Drctl(_ context.Context, sub string, args ...string) ([]byte, error) {
@@ -145,7 +163,7 @@ func (f *fakeLab) StartDrctl(ctx context.Context, sub string, args ...string) (f
 	}
 	f.mu.Lock()
 	f.drilling = true
-	if f.resyncPolls > 0 || len(f.down) > 0 {
+	if f.resyncPolls > 0 || len(f.down) > 0 || len(f.partitioned) > 0 {
 		f.t.Errorf("%s started before the lab settled", sub)
 	}
 	if slices.Contains(args, "--unplanned") && f.lagMs < stalledLag.Milliseconds() {
@@ -159,7 +177,7 @@ func (f *fakeLab) StartDrctl(ctx context.Context, sub string, args ...string) (f
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.drilling = false
-		if slices.Contains(args, "--unplanned") && !f.down[f.writer] {
+		if slices.Contains(args, "--unplanned") && !f.down[f.writer] && !f.partitioned[f.writer] {
 			return errors.New("the unplanned drill never lost the writer's Region")
 		}
 		f.writer, f.other = to, f.writer
@@ -172,6 +190,11 @@ func (f *fakeLab) StartDrctl(ctx context.Context, sub string, args ...string) (f
 
 func (f *fakeLab) Verify(_ context.Context, list []acks.Ack, lost map[string]bool) (verify.Report, error) {
 	f.record(fmt.Sprintf("verify lost=%d", len(lost)))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.down)+len(f.partitioned) > 0 {
+		return verify.Report{Acked: len(list), Present: len(list) - len(f.missingWhileCut), Missing: f.missingWhileCut}, nil
+	}
 	return verify.Report{Acked: len(list), Present: len(list), Missing: f.verifyMissing}, nil
 }
 
@@ -196,7 +219,11 @@ func TestDrillRunsTheCasesInOrder(t *testing.T) {
 		"load", "drill --to us-west-2", "verify lost=0",
 		"load", "drill --to us-east-1", "verify lost=0",
 		"load", "fault replication-stall", "drill --unplanned --to us-west-2", "fault region-down us-east-1",
-		"fault region-up us-east-1", "reconcile --from us-east-1 --json", "verify lost=2",
+		"verify lost=0", "fault region-up us-east-1", "reconcile --from us-east-1 --json", "verify lost=2",
+		"reconcile --from us-east-1 --apply --yes --json", "verify lost=0",
+		"load", "drill --to us-east-1", "verify lost=0",
+		"load", "load us-east-1", "fault replication-stall", "drill --unplanned --to us-west-2", "fault partition us-east-1",
+		"verify lost=0", "fault partition-heal us-east-1", "fault region-up us-east-1", "reconcile --from us-east-1 --json", "verify lost=2",
 		"reconcile --from us-east-1 --apply --yes --json", "verify lost=0",
 		"load", "drill --to us-east-1", "verify lost=0",
 	}
@@ -207,7 +234,7 @@ func TestDrillRunsTheCasesInOrder(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("calls:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if len(d.results) != 4 || d.floor != 4*time.Second {
+	if len(d.results) != 6 || d.floor != 4*time.Second {
 		t.Fatalf("results %+v floor %s", d.results, d.floor)
 	}
 	un := d.results[2]
@@ -264,5 +291,27 @@ func TestDrillSummaryReportsWriteErrors(t *testing.T) {
 	err := d.summary()
 	if err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "summary.txt") {
 		t.Fatalf("summary: %v", err)
+	}
+}
+
+// An acknowledged payment the new writer lacks while the old writer's
+// Region is still cut off fails the case, even when reconcile would bring
+// it back later; what the isolated Region acknowledged after the cut is
+// counted, and the missing among it.
+func TestDrillFailsOnPaymentsMissingBeforeTheOldRegionReturns(t *testing.T) {
+	lab := newFakeLab(t)
+	lab.missingWhileCut = []string{"key-us-east-10"}
+	var out bytes.Buffer
+	d := testDriver(t, lab, &out)
+	err := d.run(context.Background(), []Case{partitionCase("us-east-1", "us-west-2")})
+	if err == nil || !strings.Contains(err.Error(), "1 acknowledged payments were missing from the new writer before the old Region returned (1 of them acknowledged by the isolated Region)") {
+		t.Fatalf("err %v\n%s", err, out.String())
+	}
+	sc := d.results[0]
+	if sc.OK || sc.MissingBeforeReturn != 1 || sc.IsolatedMissing != 1 || sc.IsolatedAcked == 0 {
+		t.Fatalf("scenario %+v", sc)
+	}
+	if !slices.Contains(lab.log, "fault partition-heal us-east-1") {
+		t.Fatalf("the partition was not healed: %v", lab.log)
 	}
 }

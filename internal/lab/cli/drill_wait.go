@@ -62,6 +62,8 @@ func settled(st labapi.Status) (bool, string, error) {
 		return false, "the cluster is " + c.Status, nil
 	case len(st.Down) > 0:
 		return false, fmt.Sprintf("Regions down: %v", st.Down), nil
+	case len(st.Partitioned) > 0:
+		return false, fmt.Sprintf("Regions partitioned: %v", st.Partitioned), nil
 	case st.Services[c.Writer].Health != 200 || !st.Checks[c.Writer].Healthy:
 		return false, "the writer's service in " + c.Writer + " is not healthy", nil
 	}

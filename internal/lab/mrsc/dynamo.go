@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -64,7 +66,16 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	_ = json.NewEncoder(w).Encode(out)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// writeJSON answers body with DynamoDB's X-Amz-Crc32 header, the CRC32 of
+// the body, which the SDK's DynamoDB client checks on every answer.
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	b, _ := json.Marshal(body)
+	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(b)), 10))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
 
 // request holds the fields of the four operations.
@@ -216,8 +227,7 @@ func writeErr(w http.ResponseWriter, err error) {
 	if ae.item != nil {
 		body["Item"] = ae.item
 	}
-	w.WriteHeader(ae.status)
-	_ = json.NewEncoder(w).Encode(body)
+	writeJSON(w, ae.status, body)
 }
 
 func requestID() string {
