@@ -32,6 +32,7 @@ func TestLabDrills(t *testing.T) {
 	t.Run("unplanned failover: drctl's lost list is verify's missing acks", func(t *testing.T) { l.t = t; unplannedFailover(l) })
 	t.Run("a held lock cancels the switchover; the resumed run completes", func(t *testing.T) { l.t = t; heldLock(l) })
 	t.Run("a held lock cannot keep the old writer writable in a failover", func(t *testing.T) { l.t = t; heldLockFailover(l) })
+	t.Run("partition: the isolated Region acknowledges nothing; the replay completes what the new writer lacked", func(t *testing.T) { l.t = t; partitionReplay(l) })
 }
 
 // heldLockFailover: the old writer answers but a long write holds off

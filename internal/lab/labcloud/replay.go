@@ -27,32 +27,61 @@ type JournalReplay struct {
 // claims at most.
 const replayTimeout = 2 * time.Minute
 
+// replayAttempts bound the retries of a replay the service answered 503:
+// right after a partition or a move the journal may still be electing its
+// leader for a second or two.
+const replayAttempts = 5
+
 // ReplayJournal asks region's payment service to complete every payment
 // claimed in the journal in [from, to] that its database lacks: POST
 // /internal/replay-journal on the service's loopback address, the lab's
-// form of the replayJournal invocation of the payment function.
+// form of the replayJournal invocation of the payment function. A replay
+// is idempotent (a completed payment is present the next time), so one
+// the service could not finish is run again; the keys every attempt
+// replayed are reported together.
 func (c *Cloud) ReplayJournal(ctx context.Context, region string, from, to time.Time) (JournalReplay, error) {
-	var res JournalReplay
 	r, ok := c.Lab.Regions[region]
 	if !ok {
-		return res, fmt.Errorf("%q is not a Region of the lab", region)
+		return JournalReplay{}, fmt.Errorf("%q is not a Region of the lab", region)
 	}
-	body, _ := json.Marshal(map[string]string{"from": from.UTC().Format(time.RFC3339Nano), "to": to.UTC().Format(time.RFC3339Nano)})
 	ctx, cancel := context.WithTimeout(ctx, replayTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.APIURL+"/internal/replay-journal", bytes.NewReader(body))
+	var all JournalReplay
+	backoff := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		res, unavailable, err := c.replayOnce(ctx, region, r.APIURL, from, to)
+		earlier := len(all.Replayed)
+		all.Replayed = append(all.Replayed, res.Replayed...)
+		all.Present, all.Released = max(res.Present-earlier, 0), res.Released
+		if err == nil || !unavailable || attempt == replayAttempts || ctx.Err() != nil {
+			return all, err
+		}
+		select {
+		case <-ctx.Done():
+			return all, err
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
+}
+
+// replayOnce makes one replay request; unavailable is true for a 503.
+func (c *Cloud) replayOnce(ctx context.Context, region, apiURL string, from, to time.Time) (JournalReplay, bool, error) {
+	var res JournalReplay
+	body, _ := json.Marshal(map[string]string{"from": from.UTC().Format(time.RFC3339Nano), "to": to.UTC().Format(time.RFC3339Nano)})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiURL+"/internal/replay-journal", bytes.NewReader(body))
 	if err != nil {
-		return res, err
+		return res, false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := (&http.Client{}).Do(req)
 	if err != nil {
-		return res, fmt.Errorf("replaying the journal in %s: %w", region, err)
+		return res, false, fmt.Errorf("replaying the journal in %s: %w", region, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return res, fmt.Errorf("replaying the journal in %s: reading the answer: %w", region, err)
+		return res, false, fmt.Errorf("replaying the journal in %s: reading the answer: %w", region, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct {
@@ -63,10 +92,10 @@ func (c *Cloud) ReplayJournal(ctx context.Context, region string, from, to time.
 		if e.Error == "" {
 			e.Error = string(bytes.TrimSpace(data))
 		}
-		return res, fmt.Errorf("replaying the journal in %s: %s: %s", region, resp.Status, e.Error)
+		return res, resp.StatusCode == http.StatusServiceUnavailable, fmt.Errorf("replaying the journal in %s: %s: %s", region, resp.Status, e.Error)
 	}
 	if err := json.Unmarshal(data, &res); err != nil {
-		return res, fmt.Errorf("replaying the journal in %s: answer %q: %w", region, data, err)
+		return res, false, fmt.Errorf("replaying the journal in %s: answer %q: %w", region, data, err)
 	}
-	return res, nil
+	return res, false, nil
 }

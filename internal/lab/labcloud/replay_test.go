@@ -13,8 +13,9 @@ import (
 )
 
 // The replay reaches the named Region's service with the window in RFC
-// 3339 and returns its answer; a failed replay is an error carrying the
-// service's reason and what it replayed first.
+// 3339 and returns its answer; a replay the service answers 503 is run
+// again, and when it never succeeds the error carries the service's
+// reason and every key replayed meanwhile.
 func TestReplayJournalPostsTheWindowToTheRegionsService(t *testing.T) {
 	var got map[string]string
 	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -26,7 +27,14 @@ func TestReplayJournalPostsTheWindowToTheRegionsService(t *testing.T) {
 		_, _ = w.Write([]byte(`{"replayed":[{"key":"a2V5LTE=","paymentId":"p1"}],"present":7,"released":1}`))
 	}))
 	defer ok.Close()
+	calls := 0
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls++
+		if calls > 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":"journal unavailable","replayed":[],"present":1,"released":0}`))
+			return
+		}
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte(`{"error":"journal unavailable","replayed":[{"key":"a2V5LTI=","paymentId":"p2"}],"present":0,"released":0}`))
 	}))
@@ -44,8 +52,8 @@ func TestReplayJournalPostsTheWindowToTheRegionsService(t *testing.T) {
 		t.Fatalf("answer: %+v", res)
 	}
 	res, err = c.ReplayJournal(context.Background(), "us-east-1", from, from)
-	if err == nil || !strings.Contains(err.Error(), "journal unavailable") || len(res.Replayed) != 1 {
-		t.Fatalf("failed replay: %+v %v", res, err)
+	if err == nil || !strings.Contains(err.Error(), "journal unavailable") || len(res.Replayed) != 1 || calls != replayAttempts {
+		t.Fatalf("failed replay: %+v %v after %d calls", res, err, calls)
 	}
 	if _, err := c.ReplayJournal(context.Background(), "eu-west-1", from, from); err == nil || !strings.Contains(err.Error(), "eu-west-1") {
 		t.Fatalf("unknown Region: %v", err)

@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/payment-dr/payment-dr/internal/lab/acks"
+	"github.com/payment-dr/payment-dr/internal/lab/labapi"
+	"github.com/payment-dr/payment-dr/internal/lab/labcloud"
+	"github.com/payment-dr/payment-dr/internal/lab/labdir"
+	"github.com/payment-dr/payment-dr/internal/lab/verify"
+)
+
+// partitionReplay: the writer's Region (us-east-1) is partitioned, for
+// real (its replication link and its journal member's peer links cut in
+// Toxiproxy), with replication stalled and a client inside it. The
+// isolated Region acknowledges nothing from then on; the payments it
+// acknowledged before, which the stalled replica lacks, are exactly the
+// ones the failover's replay of the journal completes in the new writer,
+// key for key, before the old Region returns.
+func partitionReplay(l *lab) {
+	t := l.t
+	if l.status().Cluster.Writer != "us-east-1" {
+		t.Fatalf("writer %s, want us-east-1", l.status().Cluster.Writer)
+	}
+	l.resyncIfDiverged("us-west-2")
+	start := time.Now()
+	dir := t.TempDir()
+	outside, inside := filepath.Join(dir, "acks.jsonl"), filepath.Join(dir, "acks-inside.jsonl")
+	wait := l.load(100, 8*time.Second, outside)
+	stopInside := l.loadInside("us-east-1", 50, inside)
+	time.Sleep(2 * time.Second)
+	l.must(l.drlab("fault", "--dir", l.dir, "replication-stall"))
+	time.Sleep(2 * time.Second)
+	l.must(l.drlab("fault", "--dir", l.dir, "partition", "us-east-1"))
+	cut := time.Now()
+	if h := l.status().Services["us-east-1"]; h.Health != 503 || !strings.Contains(h.HealthBody, "journal") {
+		t.Fatalf("the partitioned Region's /health: %d %s", h.Health, h.HealthBody)
+	}
+	// An answer already on its way when the links were cut (its claim
+	// was durable before) may arrive a little later; nothing is
+	// acknowledged after that.
+	time.Sleep(time.Second)
+	lacked := l.missingIn("us-west-2", append(l.acks(outside), l.acks(inside)...))
+	if len(lacked) == 0 {
+		t.Fatal("the stalled replica lacks no acknowledged payment: the test would prove nothing")
+	}
+	reports := t.TempDir()
+	l.must(l.drctl("failover", "--to", "us-west-2", "--allow-data-loss", "--yes", "--report-dir", reports))
+	replayed := l.replay("us-west-2", start.Add(-time.Minute), time.Now())
+	stopInside()
+	wait()
+	all := append(l.acks(outside), l.acks(inside)...)
+	for _, a := range all {
+		if a.Region == "us-east-1" && a.At.After(cut.Add(500*time.Millisecond)) {
+			t.Errorf("the isolated Region acknowledged %s at %s, %s after the partition", a.Key, a.At.Format(time.RFC3339Nano), a.At.Sub(cut))
+		}
+	}
+	if strings.Join(replayed, " ") != strings.Join(lacked, " ") {
+		t.Fatalf("replayed %d keys, the new writer lacked %d acknowledged payments:\n replayed %v\n lacked   %v", len(replayed), len(lacked), replayed, lacked)
+	}
+	if missing := l.missingIn("us-west-2", all); len(missing) != 0 {
+		t.Fatalf("before the old Region returns, %d acknowledged payments are missing from the new writer: %v", len(missing), missing)
+	}
+	l.must(l.drlab("fault", "--dir", l.dir, "partition-heal", "us-east-1"))
+	l.must(l.drlab("fault", "--dir", l.dir, "region-up", "us-east-1"))
+	for _, f := range []string{outside, inside} {
+		if v := l.verify(f, ""); !v.OK || v.Writer != "us-west-2" {
+			t.Fatalf("verify %s after the partition healed: %+v", filepath.Base(f), v)
+		}
+	}
+	t.Logf("partition: %d acknowledged payments lacked by the stalled replica, all replayed; none acknowledged by the isolated Region", len(lacked))
+}
+
+// resyncIfDiverged rebuilds region if an unplanned failover left it
+// diverged, and waits until it replicates again.
+func (l *lab) resyncIfDiverged(region string) {
+	for _, m := range l.status().Cluster.Members {
+		if m.Region == region && m.Sync == labapi.SyncPendingResync {
+			l.must(l.drlab("fault", "--dir", l.dir, "region-up", region))
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		st := l.status()
+		ok := true
+		for _, m := range st.Cluster.Members {
+			ok = ok && (m.Writer || m.Sync == labapi.SyncConnected && m.LagMs >= 0 && m.LagMs < 2000)
+		}
+		if ok && len(st.Partitioned) == 0 && st.Services[st.Cluster.Writer].Health == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("the lab did not settle: %+v", st.Cluster)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// loadInside runs drlab load --region (a client inside the Region);
+// stop ends it (SIGTERM) and waits, whatever its payments' state.
+func (l *lab) loadInside(region string, rate int, out string) (stop func()) {
+	cmd := exec.Command(filepath.Join(l.bin, "drlab"), "load", "--dir", l.dir, "--region", region, "--rate", strconv.Itoa(rate),
+		"--duration", "1h", "--out", out)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		l.t.Fatal(err)
+	}
+	return func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		l.t.Logf("load inside %s: %s", region, lastLine(buf.String()))
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func (l *lab) acks(file string) []acks.Ack {
+	l.t.Helper()
+	list, err := acks.ParseFile(file)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return list
+}
+
+// missingIn lists, sorted, the acknowledged keys region's database does
+// not hold with the acknowledged payment id (verify's rule).
+func (l *lab) missingIn(region string, list []acks.Ack) []string {
+	l.t.Helper()
+	lab, err := labdir.Dir(l.dir).ReadLab()
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	db, err := sql.Open("mysql", lab.Regions[region].MySQLAdminDSN)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	defer db.Close()
+	rep, err := verify.Run(context.Background(), db, list, nil)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	missing := append([]string{}, rep.Missing...)
+	sort.Strings(missing)
+	return missing
+}
+
+// replay asks region's service to replay the journal over [from, to]
+// (labcloud, as drctl does) and returns the replayed keys, sorted.
+func (l *lab) replay(region string, from, to time.Time) []string {
+	l.t.Helper()
+	c, err := labcloud.Open(l.dir)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	res, err := c.ReplayJournal(context.Background(), region, from, to)
+	if err != nil {
+		l.t.Fatalf("replaying the journal in %s: %v", region, err)
+	}
+	keys := []string{}
+	for _, k := range res.Replayed {
+		keys = append(keys, string(k.Key))
+	}
+	sort.Strings(keys)
+	l.t.Logf("replay in %s: %d replayed, %d present, %d released", region, len(res.Replayed), res.Present, res.Released)
+	return keys
+}
