@@ -1,0 +1,71 @@
+// Command testbackends starts and stops the backends a test run shares
+// (internal/backends.StartShared): two MariaDB servers and dynalite, on
+// free loopback ports, for make test and make bench (scripts/backends.sh).
+//
+//	testbackends start -dir DIR [-dynalite PATH]  # prints `export NAME='VALUE'` lines for the shell
+//	testbackends stop -dir DIR
+//
+// The servers outlive `start`; `stop` ends them through their pid files
+// in DIR.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/payment-dr/payment-dr/internal/backends"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "testbackends:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, out io.Writer) error {
+	if len(args) == 0 || (args[0] != "start" && args[0] != "stop") {
+		return errors.New("want a command: start or stop (testbackends start -dir DIR)")
+	}
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	dir := fs.String("dir", "", "directory for the servers' data, logs and pid files (required)")
+	dynalite := fs.String("dynalite", "", "dynalite (default: from PATH or tools/node_modules/.bin)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return errors.New("-dir is required: where the servers keep their data, logs and pid files")
+	}
+	abs, err := filepath.Abs(*dir)
+	if err != nil {
+		return err
+	}
+	if args[0] == "stop" {
+		return backends.StopShared(abs)
+	}
+	bin, err := backends.FindDynalite(*dynalite)
+	if err != nil {
+		return err
+	}
+	env, err := backends.StartShared(context.Background(), abs, bin)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(env))
+	for k := range env {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		// Single quotes: the shell takes the value as it is.
+		fmt.Fprintf(out, "export %s='%s'\n", k, strings.ReplaceAll(env[k], "'", `'\''`))
+	}
+	return nil
+}
