@@ -150,10 +150,14 @@ var errEntryFailed = errors.New("try again")
 func (b *EventBus) failure() (answer func(http.ResponseWriter), failEntries bool) {
 	switch {
 	case time.Now().Before(b.FailUntil):
-		return func(w http.ResponseWriter) { awsError(w, http.StatusInternalServerError, "InternalException", "outage") }, false
+		return func(w http.ResponseWriter) {
+			awsError(w, http.StatusInternalServerError, "InternalException", "outage")
+		}, false
 	case b.Throttle > 0:
 		b.Throttle--
-		return func(w http.ResponseWriter) { awsError(w, http.StatusBadRequest, "ThrottlingException", "Rate exceeded") }, false
+		return func(w http.ResponseWriter) {
+			awsError(w, http.StatusBadRequest, "ThrottlingException", "Rate exceeded")
+		}, false
 	case b.FailNext > 0:
 		b.FailNext--
 		return nil, true

@@ -86,7 +86,10 @@ func StartShared(ctx context.Context, runDir, dynalite string) (map[string]strin
 	errs := make([]error, 3)
 	wg.Add(2)
 	go func() { defer wg.Done(); primary, errs[0] = startTestServer(ctx, runDir, "primary", bin) }()
-	go func() { defer wg.Done(); secondary, errs[1] = startTestServer(ctx, runDir, "secondary", bin, "--read-only") }()
+	go func() {
+		defer wg.Done()
+		secondary, errs[1] = startTestServer(ctx, runDir, "secondary", bin, "--read-only")
+	}()
 	_, errs[2] = StartDynalite(runDir, dynalite, port)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {

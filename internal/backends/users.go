@@ -61,7 +61,10 @@ func CreateUsers(ctx context.Context, root *sql.DB, users []User) error {
 			stmts = append(stmts, q)
 		}
 	}
-	for _, q := range stmts {
+	// The connection goes back to root's pool: binlogging is restored, or
+	// the next statement on it (a CREATE DATABASE) would skip the binlog
+	// and never reach the replica.
+	for _, q := range append(stmts, "SET SESSION sql_log_bin=1") {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("creating the database users: %w", err)
 		}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
 	"github.com/payment-dr/payment-dr/internal/dr/reconcile"
 	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
@@ -20,13 +20,7 @@ import (
 // of the admin DSN in env (the local backends).
 func paymentsDB(t *testing.T, env, name string) *sql.DB {
 	t.Helper()
-	base := os.Getenv(env)
-	if base == "" {
-		if os.Getenv("CI") != "" { // CI runs make test, which starts MariaDB: missing is a failure
-			t.Fatal(env + " not set: run make test (scripts/backends.sh starts MariaDB)")
-		}
-		t.Skip(env + " not set (source scripts/backends.sh && backends_start)")
-	}
+	base := backends.Env(t, env)
 	name = fmt.Sprintf("drctl_%s_%d", name, time.Now().UnixNano())
 	root, err := sql.Open("mysql", base)
 	if err != nil {
@@ -69,8 +63,8 @@ VALUES (?, ?, ?, ?, 'USD', 'm', 'c', 's', 'processed', 'us-east-1', ?)`, id, key
 // deleted. The two databases behind the Data API are the local MariaDB
 // servers.
 func TestReconcileRestoresTheKeptSnapshotAndReadsItThroughTheDataAPI(t *testing.T) {
-	oldDB := paymentsDB(t, "PAYMENTS_TEST_MYSQL_ADMIN_DSN", "awsold")
-	newDB := paymentsDB(t, "PAYMENTS_TEST_MYSQL_SECONDARY_ADMIN_DSN", "awsnew")
+	oldDB := paymentsDB(t, backends.EnvMySQLAdminDSN, "awsold")
+	newDB := paymentsDB(t, backends.EnvMySQLSecondaryAdminDSN, "awsnew")
 	t0 := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
 	addPayment(t, oldDB, "p-common", "key-common", 100, t0)
 	addPayment(t, newDB, "p-common", "key-common", 100, t0)

@@ -4,13 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
 )
 
@@ -18,13 +18,7 @@ import (
 // and returns its admin DSN (and the app user's, from appDSN).
 func database(t *testing.T, adminEnv, appEnv, name string) (admin, app string, db *sql.DB) {
 	t.Helper()
-	base := os.Getenv(adminEnv)
-	if base == "" {
-		if os.Getenv("CI") != "" { // CI runs make test, which starts MariaDB: missing is a failure
-			t.Fatal(adminEnv + " not set: run make test (scripts/backends.sh starts MariaDB)")
-		}
-		t.Skip(adminEnv + " not set (source scripts/backends.sh && backends_start)")
-	}
+	base := backends.Env(t, adminEnv)
 	name = fmt.Sprintf("drctl_%s_%d", name, time.Now().UnixNano())
 	root, err := sql.Open("mysql", base)
 	if err != nil {
@@ -50,7 +44,7 @@ func database(t *testing.T, adminEnv, appEnv, name string) (admin, app string, d
 		c.DBName, c.ParseTime = name, true
 		return c.FormatDSN()
 	}
-	admin, app = withDB(base), withDB(os.Getenv(appEnv))
+	admin, app = withDB(base), withDB(backends.Env(t, appEnv))
 	db, err = sql.Open("mysql", admin)
 	if err != nil {
 		t.Fatal(err)
@@ -94,8 +88,8 @@ func count(t *testing.T, db *sql.DB, q string, args ...any) int {
 // whose key the client retried in the new Region. Ledger ids collide.
 func TestReconcileReappliesLostPaymentsOnceAndReportsRetriedKeys(t *testing.T) {
 	ctx := context.Background()
-	oldDSN, _, oldDB := database(t, "PAYMENTS_TEST_MYSQL_ADMIN_DSN", "PAYMENTS_TEST_MYSQL_DSN", "old")
-	newDSN, newApp, newDB := database(t, "PAYMENTS_TEST_MYSQL_SECONDARY_ADMIN_DSN", "PAYMENTS_TEST_MYSQL_SECONDARY_DSN", "new")
+	oldDSN, _, oldDB := database(t, backends.EnvMySQLAdminDSN, backends.EnvMySQLDSN, "old")
+	newDSN, newApp, newDB := database(t, backends.EnvMySQLSecondaryAdminDSN, backends.EnvMySQLSecondaryDSN, "new")
 	insert(t, oldDB, "p-common", "key-common", 100, t0)
 	insert(t, newDB, "p-newonly", "key-newonly", 7, t0.Add(time.Second)) // takes ledger ids 1, 2 in the writer
 	insert(t, newDB, "p-common", "key-common", 100, t0)

@@ -15,7 +15,7 @@ import (
 
 // startDatabase installs and starts one Region's MariaDB server.
 func (d *Daemon) startDatabase(ctx context.Context, r *region, serverID int) error {
-	r.server = &mariadb.Server{Region: r.name, Dir: d.dir.Path(r.name), Port: d.ports.db[r.name], ServerID: serverID, Bin: d.bins}
+	r.server = mariadb.NewServer(r.name, d.dir.Path(r.name), d.ports.db[r.name], serverID, d.bins)
 	if err := r.server.Install(ctx); err != nil {
 		return err
 	}

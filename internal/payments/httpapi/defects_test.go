@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/dynamo"
 	"github.com/payment-dr/payment-dr/internal/payments/httpapi"
@@ -227,9 +228,9 @@ func TestEmptyConfiguredAPIKeyRefusesEverything(t *testing.T) {
 // 503 "unreachable" (the probe is bounded), not an answer Route 53 would
 // count as a timeout; thawed, it is 200 again.
 func TestHealthWithAFrozenDatabaseIs503(t *testing.T) {
-	srv := paymentstest.StartMariaDB(t)
+	srv := backends.StartMariaDB(t)
 	app, _, _ := paymentstest.DatabaseOn(t, srv.AppDSN, srv.AdminDSN)
-	ddb, table := paymentstest.Dynamo(t)
+	ddb, table := backends.Dynamo(t)
 	store := mysqlstore.New(app)
 	h := &httpapi.Handler{APIKey: apiKey, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Service: &payments.Service{Store: store, Sessions: &dynamo.Sessions{Client: ddb, Table: table}, Region: "us-east-1"}}
