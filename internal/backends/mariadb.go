@@ -79,7 +79,7 @@ func (m *MariaDB) Install(ctx context.Context) error {
 	if len(m.Socket()) > 100 {
 		return fmt.Errorf("directory path too long for a unix socket (%s): use a shorter directory", m.Socket())
 	}
-	if err := os.MkdirAll(m.Dir, 0o700); err != nil {
+	if err := os.MkdirAll(m.tmpDir(), 0o700); err != nil {
 		return err
 	}
 	var out []byte
@@ -90,7 +90,7 @@ func (m *MariaDB) Install(ctx context.Context) error {
 		_ = os.RemoveAll(filepath.Join(m.Dir, "data"))
 		out, err = exec.CommandContext(ctx, m.Bin.InstallDB, "--no-defaults", "--datadir="+filepath.Join(m.Dir, "data"),
 			"--auth-root-authentication-method=normal", "--skip-test-db", "--user="+osUser(),
-			"--innodb-log-file-size=16M").CombinedOutput()
+			"--innodb-log-file-size=16M", "--tmpdir="+m.tmpDir()).CombinedOutput()
 		if err == nil {
 			break
 		}
@@ -110,8 +110,13 @@ func (m *MariaDB) serverFlags() []string {
 	return []string{"--no-defaults", "--datadir=" + filepath.Join(m.Dir, "data"), "--socket=" + m.Socket(),
 		"--bind-address=" + Host, "--port=" + strconv.Itoa(m.Port), "--pid-file=" + filepath.Join(m.Dir, "mysqld.pid"),
 		"--user=" + osUser(), "--skip-name-resolve", "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M",
-		"--max-connections=300", "--log-error=" + filepath.Join(m.Dir, "error.log")}
+		"--max-connections=300", "--log-error=" + filepath.Join(m.Dir, "error.log"), "--tmpdir=" + m.tmpDir()}
 }
+
+// tmpDir is the server's own temporary directory: servers installed at
+// the same time in a shared /tmp were seen to remove each other's
+// temporary tables, failing mariadb-install-db.
+func (m *MariaDB) tmpDir() string { return filepath.Join(m.Dir, "tmp") }
 
 // Start starts the installed server, its log and pid file in runDir (see
 // package proc: whoever owns runDir can stop it even after this process

@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// Tests of what would stall, break or fail over wrongly on a real account
-// (issue 11). Each reads the synthesized templates.
+// Tests of what would stall, break or fail over wrongly on a real account.
+// Each reads the synthesized templates.
 
 // producer follows a cross-stack reference (same-Region Fn::ImportValue
 // or CDK's cross-Region export reader) to the resource it names in the

@@ -40,7 +40,7 @@ func dynaliteTable(t *testing.T) (*dynamodb.Client, string) {
 	return c, table
 }
 
-// Defect 6: the mirror's write was unconditional, so two drctl processes
+// The mirror's write was unconditional, so two drctl processes
 // could overwrite each other's journal.
 func TestMirrorWriteIsVersionedAndConditionalOnDynalite(t *testing.T) {
 	c, table := dynaliteTable(t)

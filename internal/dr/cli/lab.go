@@ -15,8 +15,7 @@ import (
 // (drlab up --dir DIR) instead of AWS: the lab's cloud (labcloud), and
 // canaries through the lab's front door (the failover name) with the
 // lab's API key, and reconcile's access to the old primary's kept data
-// and the writer (resolved when reconcile runs). Owned by the DR lab's
-// work (issue 8).
+// and the writer (resolved when reconcile runs).
 func connectLab(ctx context.Context, cfg config.Config, o Options) (Conn, error) {
 	lc, err := labcloud.Open(o.Lab)
 	if err != nil {

@@ -79,7 +79,7 @@ func TestKeysCompareByteForByteIncludingTrailingSpaces(t *testing.T) {
 }
 
 // 0002 upgrades a database made by 0001 in place: its payments stay, and
-// keys then compare exactly (defect 2); the foreign key is back.
+// keys then compare exactly; the foreign key is back.
 func TestExactKeyMigrationUpgradesAnExistingDatabase(t *testing.T) {
 	_, admin, name := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
 	ctx := context.Background()
@@ -187,8 +187,8 @@ func mysqlCode(err error) uint16 {
 	return 0
 }
 
-// The service's user may do what the service does and nothing else
-// (defect 3): no DELETE, no DDL, no UPDATE of a payment, no reading the
+// The service's user may do what the service does and nothing else:
+// no DELETE, no DDL, no UPDATE of a payment, no reading the
 // ledger; EnsureAppUser revokes what an account held beyond that, and
 // running it again changes nothing.
 func TestAppUserHasExactlyTheServicesGrants(t *testing.T) {

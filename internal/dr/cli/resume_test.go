@@ -14,7 +14,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/dr/reconcile"
 )
 
-// Defect 1: an unfinished run whose move is done is not resumed once the
+// An unfinished run whose move is done is not resumed once the
 // writer is elsewhere (here: someone failed back), and one older than
 // MaxResumeAge is not resumed at all.
 func TestStaleRunIsNotResumed(t *testing.T) {
@@ -125,7 +125,7 @@ func TestLabFlagRoutesToTheLab(t *testing.T) {
 	}
 }
 
-// Defect 5: a drill resumed on another machine keeps the canaries of its
+// A drill resumed on another machine keeps the canaries of its
 // first attempt: they travel in the mirrored journal.
 func TestResumedDrillOnAnotherMachineKeepsItsCanaries(t *testing.T) {
 	w := drfake.NewWorld()
