@@ -137,7 +137,7 @@ func (d *Daemon) startReplication(ctx context.Context) error {
 
 // endpoint is region's database endpoint as the parameters name it.
 func (d *Daemon) endpoint(region string) string {
-	return fmt.Sprintf("%s:%d", mariadb.Host, d.ports.db[region])
+	return d.parts[region].server.Addr()
 }
 
 func openDB(dsn string) (*sql.DB, error) {
