@@ -11,28 +11,27 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/payment-dr/payment-dr/internal/backends"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
+	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "testbackends:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string, out io.Writer) error {
+func run(args []string) error {
 	if len(args) == 0 || (args[0] != "start" && args[0] != "stop") {
-		return errors.New("want a command: start or stop (testbackends start -dir DIR)")
+		return fmt.Errorf("want a command: start or stop (testbackends start -dir DIR)")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	dir := fs.String("dir", "", "directory for the servers' data, logs and pid files (required)")
@@ -41,7 +40,7 @@ func run(args []string, out io.Writer) error {
 		return err
 	}
 	if *dir == "" {
-		return errors.New("-dir is required: where the servers keep their data, logs and pid files")
+		return fmt.Errorf("-dir is required: where the servers keep their data, logs and pid files")
 	}
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
@@ -58,14 +57,9 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	names := make([]string, 0, len(env))
-	for k := range env {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		// Single quotes: the shell takes the value as it is.
-		fmt.Fprintf(out, "export %s='%s'\n", k, strings.ReplaceAll(env[k], "'", `'\''`))
+		fmt.Printf("export %s='%s'\n", k, strings.ReplaceAll(env[k], "'", `'\''`))
 	}
 	return nil
 }

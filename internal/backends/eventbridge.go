@@ -2,7 +2,6 @@ package backends
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -213,5 +212,5 @@ func awsError(w http.ResponseWriter, status int, typ, msg string) {
 func randomID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return fmt.Sprintf("%x", b)
 }

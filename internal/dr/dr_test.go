@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr/drfake"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/config"
-	"github.com/payment-dr/payment-dr/internal/dr"
-	"github.com/payment-dr/payment-dr/internal/dr/drfake"
 	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
 )
