@@ -9,6 +9,7 @@
 BACKENDS_DIR="${BACKENDS_DIR:-$PWD/.test-backends}"
 
 backends_start() {
+  backends_stop # servers an earlier run left in this directory would lose their pid files
   rm -rf "$BACKENDS_DIR"
   mkdir -p "$BACKENDS_DIR"
   local vars
