@@ -68,9 +68,11 @@ type Options struct {
 	// Lab is the directory of a running DR lab (drlab up --dir): drctl
 	// then acts on the lab instead of AWS (see connectLab).
 	Lab string
-	// From is reconcile's old primary Region; Apply re-inserts.
+	// From is reconcile's old primary Region; Apply re-inserts; Since
+	// (RFC 3339) overrides where its window begins.
 	From  string
 	Apply bool
+	Since string
 }
 
 // inv is one invocation: the dependencies, the parsed flags and the

@@ -12,6 +12,8 @@ import (
 	"github.com/payment-dr/payment-dr/internal/dr/drfake"
 	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/reconcile"
+	"github.com/payment-dr/payment-dr/internal/payments"
+	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
 )
 
 // An unfinished run whose move is done is not resumed once the
@@ -50,20 +52,40 @@ func TestStaleRunIsNotResumed(t *testing.T) {
 
 // memData is an in-memory old primary and writer for the reconcile command.
 type memData struct {
-	old    []reconcile.Payment
-	writer map[string]reconcile.Payment // by key
+	old    []mysqlstore.Row          // in (created_at, id) order
+	writer map[string]mysqlstore.Row // by key
 	opened string
 }
 
-func (m *memData) Payments(context.Context) ([]reconcile.Payment, error) { return m.old, nil }
-func (m *memData) Lookup(_ context.Context, key string) (string, error) {
-	return m.writer[key].ID, nil
+func (m *memData) Newest(context.Context) (time.Time, error) {
+	if len(m.old) == 0 {
+		return time.Time{}, nil
+	}
+	return m.old[len(m.old)-1].CreatedAt, nil
 }
-func (m *memData) Apply(_ context.Context, p reconcile.Payment) (reconcile.Outcome, error) {
-	if _, ok := m.writer[p.Key]; ok {
+func (m *memData) Page(_ context.Context, after reconcile.Cursor, limit int) ([]mysqlstore.Row, error) {
+	var out []mysqlstore.Row
+	for _, r := range m.old {
+		if len(out) < limit && (r.CreatedAt.After(after.CreatedAt) || r.CreatedAt.Equal(after.CreatedAt) && r.ID > after.ID) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+func (m *memData) Holders(_ context.Context, keys []string) (map[string]string, error) {
+	held := map[string]string{}
+	for _, k := range keys {
+		if r, ok := m.writer[k]; ok {
+			held[k] = r.ID
+		}
+	}
+	return held, nil
+}
+func (m *memData) Apply(_ context.Context, r mysqlstore.Row) (reconcile.Outcome, error) {
+	if _, ok := m.writer[r.IdempotencyKey]; ok {
 		return "", errors.New("key taken")
 	}
-	m.writer[p.Key] = p
+	m.writer[r.IdempotencyKey] = r
 	return reconcile.Applied, nil
 }
 func (m *memData) Open(_ context.Context, region string) (reconcile.Source, reconcile.Target, func(context.Context) error, error) {
@@ -71,16 +93,17 @@ func (m *memData) Open(_ context.Context, region string) (reconcile.Source, reco
 	return m, m, func(context.Context) error { return nil }, nil
 }
 
+func memRow(id, key string, amount int64, minute int) mysqlstore.Row {
+	return mysqlstore.Row{Payment: payments.Payment{ID: id, IdempotencyKey: key, Amount: amount, Currency: "USD",
+		CreatedAt: time.Date(2026, 11, 25, 4, minute, 0, 0, time.UTC)}}
+}
+
 func TestReconcileListsThenAppliesAfterConfirmation(t *testing.T) {
 	w := drfake.NewWorld()
 	w.Writer = "us-west-2"
 	data := &memData{
-		old: []reconcile.Payment{
-			{ID: "p1", Key: "k1", Amount: 100, Currency: "USD"},
-			{ID: "p2", Key: "k2", Amount: 250, Currency: "USD"},
-			{ID: "p3", Key: "k3", Amount: 9, Currency: "USD"},
-		},
-		writer: map[string]reconcile.Payment{"k1": {ID: "p1", Key: "k1"}, "k3": {ID: "p3-retry", Key: "k3"}},
+		old:    []mysqlstore.Row{memRow("p1", "k1", 100, 0), memRow("p2", "k2", 250, 1), memRow("p3", "k3", 9, 2)},
+		writer: map[string]mysqlstore.Row{"k1": memRow("p1", "k1", 100, 0), "k3": memRow("p3-retry", "k3", 9, 3)},
 	}
 	cfg := writeConfig(t, false)
 	run := func(stdin string, args ...string) result {
