@@ -133,7 +133,7 @@ func Statements(cfg config.Config, ids ...IDs) []Statement {
 		// drctl reconcile restores the kept copy into a temporary cluster
 		// (deleted afterwards), reads it and writes the writer through the
 		// Data API with the database secret.
-		{Sid: "ReconcileRestore", Actions: []string{"rds:RestoreDBClusterFromSnapshot", "rds:CreateDBInstance", "rds:EnableHttpEndpoint", "rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:AddTagsToResource"},
+		{Sid: "ReconcileRestore", Actions: []string{"rds:RestoreDBClusterFromSnapshot", "rds:CreateDBInstance", "rds:DescribeDBInstances", "rds:EnableHttpEndpoint", "rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:AddTagsToResource"},
 			Resources: append(append(append([]string{}, restore...), snapshots...), subnetGroups...)},
 		{Sid: "ReconcileData", Actions: []string{"rds-data:ExecuteStatement", "rds-data:BeginTransaction", "rds-data:CommitTransaction", "rds-data:RollbackTransaction"},
 			Resources: append(append([]string{}, clusters...), restore...)},

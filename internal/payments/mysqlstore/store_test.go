@@ -23,7 +23,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	if err != nil || len(applied) != 0 {
 		t.Fatalf("second migration applied %v (%v)", applied, err)
 	}
-	if n := paymentstest.Count(t, admin, "SELECT COUNT(*) FROM schema_migrations WHERE dirty = 0"); n != 3 {
+	if n := paymentstest.Count(t, admin, "SELECT COUNT(*) FROM schema_migrations WHERE dirty = 0"); n != 4 {
 		t.Errorf("%d recorded clean migrations", n)
 	}
 }
