@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -134,16 +135,25 @@ func TestReconcileListsThenAppliesAfterConfirmation(t *testing.T) {
 	}
 }
 
-// --lab routes every subcommand to connectLab, never to AWS.
-func TestLabFlagRoutesToTheLab(t *testing.T) {
+// --lab DIR reaches the injected Connect on every subcommand (which
+// cmd/drctl resolves to the lab); the AWS connection refuses it rather
+// than act on the account.
+func TestLabFlagReachesTheInjectedConnect(t *testing.T) {
 	cfg := writeConfig(t, false)
 	for _, args := range [][]string{
 		{"status"}, {"evaluate"}, {"switchover", "--to", "us-west-2", "--yes"}, {"failover", "--to", "us-west-2", "--yes"},
 		{"failback", "--yes"}, {"drill", "--yes"}, {"reconcile", "--from", "us-east-1"},
 	} {
-		r := runCLI(t, nil, "", append(args, "-config", cfg, "--lab", t.TempDir())...)
-		if r.connected || r.code == 0 || !strings.Contains(r.stderr, "--lab") {
-			t.Errorf("%v: %d %q connected %v", args, r.code, r.stderr, r.connected)
+		dir := t.TempDir()
+		var got []string
+		var errb bytes.Buffer
+		code := Main(append(args, "-config", cfg, "--lab", dir), Deps{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &errb,
+			Connect: func(ctx context.Context, c config.Config, o Options) (Conn, error) {
+				got = append(got, o.Lab)
+				return ConnectAWS(ctx, c, o)
+			}})
+		if code != 2 || len(got) != 1 || got[0] != dir || !strings.Contains(errb.String(), "--lab "+dir+": this drctl connects to AWS only") {
+			t.Errorf("%v: %d %q, Connect saw %q", args, code, errb.String(), got)
 		}
 	}
 }
