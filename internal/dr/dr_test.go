@@ -77,8 +77,11 @@ func TestSwitchoverRefusesWhenNothingToDoOrOverBudget(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "over the 60s budget") || w.Called("SwitchoverGlobalCluster") != 0 {
 		t.Errorf("lag over budget: %v", err)
 	}
-	if err := c.CheckRegion("eu-west-1"); err == nil {
-		t.Error("unknown Region accepted")
+	if err := c.CheckRegion("eu-west-1"); err == nil || err.Error() != `--to "eu-west-1" is not a Region of dev (us-east-1 or us-west-2)` {
+		t.Errorf("unknown Region: %v", err)
+	}
+	if err := c.CheckRegion("us-west-2"); err != nil {
+		t.Errorf("the secondary Region refused: %v", err)
 	}
 }
 
