@@ -52,7 +52,7 @@ test: tools/node_modules/.installed lambda lint cfn-lint
 	scripts/test.sh
 
 # Deploys the environment in CONFIG to its AWS account in stages (needs
-# credentials; never run by the tests): README "Deploying".
+# credentials; never run by the tests): docs/runbook.md "Deploying".
 deploy: synth
 	scripts/deploy.sh $(CONFIG) $(OUT)
 
