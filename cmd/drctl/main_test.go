@@ -96,8 +96,8 @@ func (l *fakeLab) health(w http.ResponseWriter, region string) {
 
 func (l *fakeLab) api() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/cluster", func(w http.ResponseWriter, _ *http.Request) { _ = json.NewEncoder(w).Encode(l.cluster()) })
-	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET "+labapi.PathCluster, func(w http.ResponseWriter, _ *http.Request) { _ = json.NewEncoder(w).Encode(l.cluster()) })
+	mux.HandleFunc("GET "+labapi.PathStatus, func(w http.ResponseWriter, _ *http.Request) {
 		s := labapi.Status{Cluster: l.cluster(), Checks: map[string]labapi.Check{},
 			Services: map[string]labapi.Service{"us-east-1": {Running: true}, "us-west-2": {Running: true}}}
 		for r, c := range l.door.State() {
@@ -105,21 +105,22 @@ func (l *fakeLab) api() http.Handler {
 		}
 		_ = json.NewEncoder(w).Encode(s)
 	})
-	mux.HandleFunc("POST /v1/move", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+labapi.PathMove, func(w http.ResponseWriter, r *http.Request) {
 		var req labapi.MoveRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			http.Error(w, `{"error":"bad request"}`, http.StatusBadRequest)
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(labapi.ErrorResponse{Error: err.Error()})
 			return
 		}
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if req.To == l.writer || l.move != nil {
 			w.WriteHeader(http.StatusConflict)
-			_, _ = w.Write([]byte(`{"error":"` + req.To + ` already holds the writer or a move is under way"}`))
+			_ = json.NewEncoder(w).Encode(labapi.ErrorResponse{Error: req.To + " already holds the writer or a move is under way"})
 			return
 		}
 		l.moves = append(l.moves, req)
-		l.move = &labapi.Move{Kind: req.Kind, From: l.writer, To: req.To, Status: "pending", Requested: time.Now()}
+		l.move = &labapi.Move{Kind: req.Kind, From: l.writer, To: req.To, Status: labapi.MovePending, Requested: time.Now()}
 		_ = json.NewEncoder(w).Encode(l.move)
 		time.AfterFunc(100*time.Millisecond, func() {
 			l.mu.Lock()
@@ -133,14 +134,14 @@ func (l *fakeLab) api() http.Handler {
 func (l *fakeLab) cluster() labapi.Cluster {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	cl := labapi.Cluster{Writer: l.writer, Status: "available", Move: l.move}
+	cl := labapi.Cluster{Writer: l.writer, Status: labapi.Available, Move: l.move}
 	if l.move != nil {
-		cl.Status = "switching-over"
+		cl.Status = labapi.SwitchingOver
 	}
 	for _, r := range []string{"us-east-1", "us-west-2"} {
-		m := labapi.Member{Region: r, Writer: r == l.writer, Reachable: true, ReadOnly: r != l.writer, Status: "available"}
+		m := labapi.Member{Region: r, Writer: r == l.writer, Reachable: true, ReadOnly: r != l.writer, Status: labapi.Available}
 		if !m.Writer {
-			m.Sync, m.LagMs = "connected", 5
+			m.Sync, m.LagMs = labapi.SyncConnected, 5
 		}
 		cl.Members = append(cl.Members, m)
 	}
