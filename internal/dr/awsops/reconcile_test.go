@@ -123,7 +123,7 @@ func TestReconcileRestoresTheKeptSnapshotAndReadsItThroughTheDataAPI(t *testing.
 		t.Errorf("ledger of p-lost %d, key-retried charged %d times", n, k)
 	}
 	want := []string{
-		"restore us-east-1 RestoreDBClusterFromSnapshot payments-us-east-1-dev-reconcile payments-us-east-1-dev-lost-writes-20261125t041000z payments-db-us-east-1",
+		"restore us-east-1 RestoreDBClusterFromSnapshot payments-us-east-1-dev-reconcile payments-us-east-1-dev-lost-writes-20261125t041000z payments-us-east-1-dev",
 		"restore us-east-1 CreateDBInstance payments-us-east-1-dev-reconcilepayments-us-east-1-dev-reconcile-1  ",
 		"restore us-east-1 EnableHttpEndpoint arn:aws:rds:us-east-1:111111111111:cluster:payments-us-east-1-dev-reconcile  ",
 		"restore us-east-1 DeleteDBInstance payments-us-east-1-dev-reconcile-1  ",

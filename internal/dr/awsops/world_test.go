@@ -596,7 +596,7 @@ func (w *sdkWorld) describeByID(rw http.ResponseWriter, id, region string, fail 
 	const tail = `</DBCluster></DBClusters></DescribeDBClustersResult></DescribeDBClustersResponse>`
 	switch {
 	case id == "payments-"+region+"-dev":
-		fmt.Fprintf(rw, head+`<DBClusterIdentifier>%s</DBClusterIdentifier><Engine>aurora-mysql</Engine><EngineVersion>8.0.mysql_aurora.3.05.2</EngineVersion><DBSubnetGroup>payments-db-%s</DBSubnetGroup><KmsKeyId>key-1</KmsKeyId><VpcSecurityGroups><VpcSecurityGroupMembership><VpcSecurityGroupId>sg-db</VpcSecurityGroupId></VpcSecurityGroupMembership></VpcSecurityGroups><Status>available</Status>`+tail, id, region)
+		fmt.Fprintf(rw, head+`<DBClusterIdentifier>%s</DBClusterIdentifier><Engine>aurora-mysql</Engine><EngineVersion>8.0.mysql_aurora.3.05.2</EngineVersion><DBSubnetGroup>payments-%s-dev</DBSubnetGroup><KmsKeyId>key-1</KmsKeyId><VpcSecurityGroups><VpcSecurityGroupMembership><VpcSecurityGroupId>sg-db</VpcSecurityGroupId></VpcSecurityGroupMembership></VpcSecurityGroups><Status>available</Status>`+tail, id, region)
 	case id == "payments-"+region+"-dev-reconcile" && w.restored >= 0:
 		status := "creating"
 		if w.restored--; w.restored <= 0 {
