@@ -15,8 +15,6 @@ const (
 	// Route 53 API reference, HostedZone.Id and ResourceId: maximum
 	// length 32.
 	hostedZoneIDLen = 32
-	// Route 53 health-check ids and KMS key ids are UUIDs.
-	uuidLen = 36
 	// EC2 resource ids: a prefix (sg-, vpc-, subnet-) and 17 hex digits.
 	ec2IDHex = 17
 	// A value with no rule here is replaced by this many characters and
@@ -305,4 +303,6 @@ func (r *resolver) name(p map[string]any, key string, max int) string {
 	return strings.Repeat("n", max)
 }
 
+// uuid stands for a Route 53 health-check id or a KMS key id: both are
+// UUIDs, 36 characters.
 func uuid() string { return "00000000-0000-0000-0000-000000000000" }

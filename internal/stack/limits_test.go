@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -61,6 +62,8 @@ func TestDRRolePoliciesTogetherAreTheSimulatedStatements(t *testing.T) {
 	for _, st := range drpolicy.Statements(s.cfg) {
 		want = append(want, st.Sid)
 	}
+	sort.Strings(sids)
+	sort.Strings(want)
 	if strings.Join(sids, " ") != strings.Join(want, " ") {
 		t.Errorf("DR role statements\n%v\nwant\n%v", sids, want)
 	}
