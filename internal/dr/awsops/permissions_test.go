@@ -358,3 +358,40 @@ func TestEveryCallDrctlMakesIsAllowedByTheDRPolicy(t *testing.T) {
 		}
 	}
 }
+
+// drctl evaluate simulates every statement of every one of the DR role's
+// managed policies, each action on every resource the statement names.
+func TestEvaluateSimulatesEveryDRPolicy(t *testing.T) {
+	rec := &opRecorder{}
+	a, _ := startWorldWith(t, now, func(c *aws.Config) { c.APIOptions = append(c.APIOptions, rec.middleware) })
+	if _, err := a.DeniedActions(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	simulated := map[string]bool{}
+	for _, op := range rec.ops {
+		if in, ok := op.Input.(*iam.SimulatePrincipalPolicyInput); ok {
+			for _, action := range in.ActionNames {
+				for _, res := range in.ResourceArns {
+					simulated[action+" "+res] = true
+				}
+			}
+		}
+	}
+	ids := drpolicy.IDs{ZoneID: "ZONE1", HealthChecks: map[string]string{"us-east-1": "hc-us-east-1", "us-west-2": "hc-us-west-2"}}
+	held := map[string]bool{}
+	for _, p := range drpolicy.Policies(testConfig(), ids) {
+		for _, s := range p.Statements {
+			for _, action := range s.Actions {
+				for _, res := range s.Resources {
+					held[action+" "+res] = true
+					if !simulated[action+" "+res] {
+						t.Errorf("%s/%s: %s on %s not simulated", p.Name, s.Sid, action, res)
+					}
+				}
+			}
+		}
+	}
+	if len(held) == 0 || len(simulated) != len(held) {
+		t.Errorf("simulated %d pairs, the policies hold %d", len(simulated), len(held))
+	}
+}
