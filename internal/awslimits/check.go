@@ -79,9 +79,9 @@ func checkStack(s *Stack) []Figure {
 				figs = append(figs, Figure{Stack: s.Name, Subject: id, Limit: LambdaEnvSize, Value: n, Estimated: est})
 			}
 		case "AWS::EC2::SecurityGroup":
-			in, out := sgRules(t, id, res)
-			figs = append(figs, Figure{Stack: s.Name, Subject: id, Limit: SGIngress, Value: in},
-				Figure{Stack: s.Name, Subject: id, Limit: SGEgress, Value: out})
+			in, out, est := sgRules(t, id, res)
+			figs = append(figs, Figure{Stack: s.Name, Subject: id, Limit: SGIngress, Value: in, Estimated: est},
+				Figure{Stack: s.Name, Subject: id, Limit: SGEgress, Value: out, Estimated: est})
 		}
 	}
 	return figs
@@ -123,12 +123,16 @@ func roleFigures(s *Stack, id string, role Resource) []Figure {
 
 // sgRules counts the rules of security group id: in its properties and
 // in separate ingress/egress resources naming it. A rule naming a prefix
-// list counts as that list's maximum entries (VPC quotas); none is used
-// here, so such a rule is counted as one and flagged by the test.
-func sgRules(t Template, id string, sg Resource) (in, out int) {
+// list counts as that list's maximum entries (VPC quotas), which the
+// template does not hold: such a rule counts as one and marks the
+// figures estimated.
+func sgRules(t Template, id string, sg Resource) (in, out int, estimated bool) {
 	ing, _ := sg.Properties["SecurityGroupIngress"].([]any)
 	eg, _ := sg.Properties["SecurityGroupEgress"].([]any)
 	in, out = len(ing), len(eg)
+	for _, r := range append(append([]any{}, ing...), eg...) {
+		estimated = estimated || namesPrefixList(r)
+	}
 	for _, rid := range sortedIDs(t.Resources) {
 		r := t.Resources[rid]
 		if !refersTo(r.Properties["GroupId"], id) {
@@ -139,9 +143,17 @@ func sgRules(t Template, id string, sg Resource) (in, out int) {
 			in++
 		case "AWS::EC2::SecurityGroupEgress":
 			out++
+		default:
+			continue
 		}
+		estimated = estimated || namesPrefixList(r.Properties)
 	}
-	return in, out
+	return in, out, estimated
+}
+
+func namesPrefixList(rule any) bool {
+	m, _ := rule.(map[string]any)
+	return m["SourcePrefixListId"] != nil || m["DestinationPrefixListId"] != nil
 }
 
 // policySize is the resolved document's length in non-white-space
