@@ -28,6 +28,8 @@ import (
 	"github.com/payment-dr/payment-dr/internal/dr/reconcile"
 	"github.com/payment-dr/payment-dr/internal/drpolicy"
 	"github.com/payment-dr/payment-dr/internal/naming"
+	"github.com/payment-dr/payment-dr/internal/payments"
+	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
 )
 
 // sentOp is one operation the SDK sent: recorded in its Initialize step,
@@ -86,6 +88,10 @@ var authorizations = map[string]func(op sentOp) []access{
 	"RDS DescribeDBClusters": func(op sentOp) []access {
 		in := op.Input.(*rds.DescribeDBClustersInput)
 		return []access{{"rds:DescribeDBClusters", rdsARN(op.Region, "cluster", aws.ToString(in.DBClusterIdentifier))}}
+	},
+	"RDS DescribeDBInstances": func(op sentOp) []access {
+		in := op.Input.(*rds.DescribeDBInstancesInput)
+		return []access{{"rds:DescribeDBInstances", rdsARN(op.Region, "db", aws.ToString(in.DBInstanceIdentifier))}}
 	},
 	"RDS SwitchoverGlobalCluster": func(op sentOp) []access {
 		in := op.Input.(*rds.SwitchoverGlobalClusterInput)
@@ -297,12 +303,12 @@ func exerciseEverything(t *testing.T, a *AWS, w *sdkWorld, oldDB, newDB *sql.DB)
 	a.ReconcileData.Backoff = plan.Backoff{Min: time.Millisecond, Max: time.Millisecond}
 	src, dst, release, err := a.ReconcileData.Open(ctx, "us-east-1")
 	must("reconcile Open", err)
-	_, err = reconcile.Run(ctx, "us-east-1", src, dst, true)
+	_, err = reconcile.Run(ctx, "us-east-1", src, dst, reconcile.Options{Apply: true})
 	must("reconcile Run", err)
 	// An insert the writer refuses (the id is taken) is rolled back; the
 	// outcome does not matter here, only that the rollback is sent.
-	taken := reconcile.Payment{ID: "p-taken", Key: "key-other", RequestHash: strings.Repeat("b", 64), Amount: 1, Currency: "USD",
-		MerchantRef: "m", CustomerRef: "c", SessionID: "s", Status: "processed", Region: "us-east-1", CreatedAt: t0}
+	taken := mysqlstore.NewRow(payments.Payment{ID: "p-taken", IdempotencyKey: "key-other", Amount: 1, Currency: "USD", MerchantRef: "m",
+		CustomerRef: "c", SessionID: "s", Status: payments.StatusProcessed, Region: "us-east-1", CreatedAt: t0}, strings.Repeat("b", 64))
 	_, _ = dst.Apply(ctx, taken)
 	must("reconcile release", release(ctx))
 }
