@@ -31,6 +31,11 @@ build/drctl-evaluate/bootstrap: $(GO_SOURCES)
 
 lambda: build/payments/bootstrap build/payments/rds-ca-bundle.pem build/drctl-evaluate/bootstrap
 
+# The payment binary for this machine with the Lambda flags: make bench
+# measures its cold start (scripts/bench.sh).
+build/native/payments: $(GO_SOURCES)
+	go build $(LAMBDA_FLAGS) -o $@ ./cmd/payments
+
 synth: tools/node_modules/.installed lambda
 	go run ./cmd/synth -config $(CONFIG) -out $(OUT)
 
@@ -47,11 +52,11 @@ test: tools/node_modules/.installed lambda lint cfn-lint
 	scripts/test.sh
 
 # Deploys the environment in CONFIG to its AWS account in stages (needs
-# credentials; never run by the tests): README "Deploying".
+# credentials; never run by the tests): docs/runbook.md "Deploying".
 deploy: synth
 	scripts/deploy.sh $(CONFIG) $(OUT)
 
-bench: tools/node_modules/.installed lambda
+bench: tools/node_modules/.installed lambda build/native/payments
 	scripts/bench.sh
 
 # The DR lab drill (docs/lab.md): two Regions on loopback, load, a planned

@@ -14,10 +14,10 @@ backends_start
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
 echo "== go test -run XXX -bench . -benchtime 3s -count 3 ./internal/payments/httpapi"
 go test -run XXX -bench . -benchtime 3s -count 3 ./internal/payments/httpapi | grep -E '^Benchmark'
-mkdir -p build/native
 # The shipped binary is linux/arm64 (make lambda); the cold start is
-# measured on a copy built for this machine with the same flags.
-go build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid=' -o build/native/payments ./cmd/payments
+# measured on a copy built for this machine with the same flags, which
+# live in the Makefile (LAMBDA_FLAGS) only.
+make -s build/native/payments
 for b in build/payments/bootstrap build/native/payments; do
   if [ -f "$b" ]; then echo "binary: $b $(du -k "$b" | cut -f1) KiB ($(file -b "$b" 2>/dev/null | cut -d, -f1-2 || true))"; fi
 done

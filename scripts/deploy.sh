@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Deploys one environment to its AWS account in stages, so nothing waits on
-# a certificate that cannot validate yet (README "Deploying"):
+# a certificate that cannot validate yet (docs/runbook.md "Deploying"):
 #   1. bootstrap the three Region/account pairs for the CDK;
 #   2. the global stack (hosted zone, health checks, DR role);
 #   3. unless the config names parentHostedZoneId (then the global stack

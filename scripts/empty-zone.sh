@@ -2,7 +2,7 @@
 # Deletes every record of a Route 53 hosted zone except its apex NS and SOA,
 # so the global stack can delete the zone (cdk destroy otherwise fails with
 # HostedZoneNotEmpty: CloudFormation leaves behind the CNAME records ACM
-# validated the Regional certificates with). README "Tearing down".
+# validated the Regional certificates with). docs/runbook.md "Tearing down".
 # Usage: scripts/empty-zone.sh ZONE_ID
 set -euo pipefail
 zone=${1:?usage: scripts/empty-zone.sh ZONE_ID}

@@ -27,13 +27,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/payment-dr/payment-dr/bench/runtimeapi"
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
 )
 
@@ -60,15 +57,15 @@ func run(binary string, runs int, seed string) error {
 	if binary == "" || runs < 1 {
 		return fmt.Errorf("-binary is required and -runs must be positive")
 	}
-	adminDSN, err := must("PAYMENTS_TEST_MYSQL_ADMIN_DSN")
+	adminDSN, err := must(backends.EnvMySQLAdminDSN)
 	if err != nil {
 		return err
 	}
-	appDSN, err := must("PAYMENTS_TEST_MYSQL_DSN")
+	appDSN, err := must(backends.EnvMySQLDSN)
 	if err != nil {
 		return err
 	}
-	ddbEndpoint, err := must("PAYMENTS_TEST_DYNAMODB_ENDPOINT")
+	ddbEndpoint, err := must(backends.EnvDynamoDBEndpoint)
 	if err != nil {
 		return err
 	}
@@ -96,29 +93,28 @@ func run(binary string, runs int, seed string) error {
 	if err := mysqlstore.EnsureAppUser(ctx, migrator, mysqlstore.AppUser{Name: ucfg.User, Host: "127.0.0.1", Password: ucfg.Passwd}); err != nil {
 		return err
 	}
-	ddb := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ddbEndpoint),
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
-	_, err = ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String("coldstart-sessions"),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("sessionId"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("sessionId"), KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest,
-	})
-	if err != nil && !strings.Contains(err.Error(), "ResourceInUse") {
-		return err
-	}
-	if err := dynamodb.NewTableExistsWaiter(ddb, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 50 * time.Millisecond }).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("coldstart-sessions")}, 10*time.Second); err != nil {
+	// The table survives from an earlier run on the same dynalite.
+	if err := backends.CreateSessionTable(ctx, backends.DynamoDB(ddbEndpoint, "us-east-1"), "coldstart-sessions"); err != nil && !strings.Contains(err.Error(), "ResourceInUse") {
 		return err
 	}
 
 	appCfg, _ := mysql.ParseDSN(appDSN)
 	host, port, _ := net.SplitHostPort(appCfg.Addr)
-	aws := serveAWS(appCfg.User, appCfg.Passwd)
-	defer aws.Close()
+	dbSecret, _ := json.Marshal(map[string]string{"username": appCfg.User, "password": appCfg.Passwd})
+	secrets, stopSecrets, err := backends.ServeLoopback(backends.NewSecretsManagerHandler(map[string]string{"db": string(dbSecret), "api": "coldstart-api-key"}))
+	if err != nil {
+		return err
+	}
+	defer stopSecrets()
+	events, stopEvents, err := backends.ServeLoopback(&backends.EventBus{})
+	if err != nil {
+		return err
+	}
+	defer stopEvents()
 
 	var times []time.Duration
 	for i := 0; i < runs; i++ {
-		d, err := once(binary, aws.URL, ddbEndpoint, host, port, i)
+		d, err := once(binary, secrets, events, ddbEndpoint, host, port, i)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i, err)
 		}
@@ -198,36 +194,9 @@ func compareSeed(seed string, runs int, ddbEndpoint string) error {
 	return nil
 }
 
-// serveAWS answers Secrets Manager GetSecretValue and EventBridge
-// PutEvents (JSON 1.1 protocol) on one loopback endpoint.
-func serveAWS(user, pass string) *httpServer {
-	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		switch target := r.Header.Get("X-Amz-Target"); {
-		case strings.HasSuffix(target, "GetSecretValue"):
-			var in struct{ SecretId string }
-			_ = json.Unmarshal(body, &in)
-			value := "coldstart-api-key"
-			if in.SecretId == "db" {
-				b, _ := json.Marshal(map[string]string{"username": user, "password": pass})
-				value = string(b)
-			}
-			out, _ := json.Marshal(map[string]any{"ARN": "arn:aws:secretsmanager:us-east-1:111111111111:secret:" + in.SecretId, "Name": in.SecretId, "SecretString": value})
-			_, _ = w.Write(out)
-		case strings.HasSuffix(target, "PutEvents"):
-			_, _ = io.WriteString(w, `{"FailedEntryCount":0,"Entries":[{"EventId":"e"}]}`)
-		default:
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = io.WriteString(w, `{"__type":"UnknownOperationException"}`)
-		}
-	})
-	return newServer(mux)
-}
-
 // once starts the binary against a fresh Runtime API and times the first
 // invocation: from process start to the function posting its response.
-func once(binary, awsURL, ddbEndpoint, dbHost, dbPort string, i int) (time.Duration, error) {
+func once(binary, secretsURL, eventsURL, ddbEndpoint, dbHost, dbPort string, i int) (time.Duration, error) {
 	event := fmt.Sprintf(`{"version":"2.0","routeKey":"POST /payments","rawPath":"/payments","headers":{"content-type":"application/json","x-api-key":"coldstart-api-key","idempotency-key":"cold-%d-%d"},"requestContext":{"requestId":"r-%d","http":{"method":"POST","path":"/payments"}},"body":"{\"amount\":%d,\"currency\":\"USD\",\"merchantRef\":\"m\",\"customerRef\":\"c\"}","isBase64Encoded":false}`,
 		time.Now().UnixNano(), i, i, 100+i)
 	rt, err := runtimeapi.Start()
@@ -240,7 +209,7 @@ func once(binary, awsURL, ddbEndpoint, dbHost, dbPort string, i int) (time.Durat
 	cmd.Env = append(os.Environ(),
 		"AWS_LAMBDA_RUNTIME_API="+rt.Addr,
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "ENVIRONMENT=bench",
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER="+awsURL, "AWS_ENDPOINT_URL_EVENTBRIDGE="+awsURL, "AWS_ENDPOINT_URL_DYNAMODB="+ddbEndpoint,
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER="+secretsURL, "AWS_ENDPOINT_URL_EVENTBRIDGE="+eventsURL, "AWS_ENDPOINT_URL_DYNAMODB="+ddbEndpoint,
 		"SESSION_TABLE=coldstart-sessions", "EVENT_BUS_NAME=coldstart", "DB_HOST="+dbHost, "DB_PORT="+dbPort, "DB_NAME=coldstart",
 		"DB_SECRET_ID=db", "API_KEY_SECRET_ID=api", "DB_TLS=off")
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
@@ -261,19 +230,4 @@ func once(binary, awsURL, ddbEndpoint, dbHost, dbPort string, i int) (time.Durat
 		return 0, fmt.Errorf("first reply was %s, want status 201", r.Body)
 	}
 	return d, nil
-}
-
-type httpServer struct {
-	*http.Server
-	URL string
-}
-
-func newServer(h http.Handler) *httpServer {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	s := &httpServer{Server: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}, URL: "http://" + l.Addr().String()}
-	go func() { _ = s.Serve(l) }()
-	return s
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/payment-dr/payment-dr/bench/runtimeapi"
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/payments/paymentstest"
 )
 
@@ -58,16 +59,16 @@ func (l *lockedBuffer) String() string {
 // with the deployed environment's variable names, reads its secrets,
 // serves /health and payments, replays, and logs JSON with request ids.
 func TestBinaryServesThroughTheRuntimeAPI(t *testing.T) {
-	_, _, dbName := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
-	_, table := paymentstest.Dynamo(t)
-	_, journalTable := paymentstest.JournalTable(t)
-	eb := paymentstest.NewEventBridge(t)
-	cfg, err := mysql.ParseDSN(paymentstest.Env(t, "PAYMENTS_TEST_MYSQL_DSN"))
+	_, _, dbName := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
+	_, table := backends.Dynamo(t)
+	_, journalTable := backends.JournalTable(t)
+	eb := backends.NewEventBridge(t)
+	cfg, err := mysql.ParseDSN(backends.Env(t, backends.EnvMySQLDSN))
 	if err != nil {
 		t.Fatal(err)
 	}
 	creds, _ := json.Marshal(map[string]string{"username": cfg.User, "password": cfg.Passwd})
-	sm := paymentstest.NewSecretsManager(t, map[string]string{"db": string(creds), "key": "binary-test-key"})
+	sm := backends.NewSecretsManager(t, map[string]string{"db": string(creds), "key": "binary-test-key"})
 	rt, err := runtimeapi.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -79,8 +80,8 @@ func TestBinaryServesThroughTheRuntimeAPI(t *testing.T) {
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
 		"AWS_LAMBDA_RUNTIME_API=" + rt.Addr, "AWS_REGION=us-west-2", "ENVIRONMENT=bin",
 		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + sm.Server.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + eb.Server.URL,
-		"AWS_ENDPOINT_URL_DYNAMODB=" + paymentstest.Env(t, "PAYMENTS_TEST_DYNAMODB_ENDPOINT"),
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + sm.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + eb.URL,
+		"AWS_ENDPOINT_URL_DYNAMODB=" + backends.Env(t, backends.EnvDynamoDBEndpoint),
 		"SESSION_TABLE=" + table, "EVENT_BUS_NAME=payment-events-us-west-2-bin",
 		"DB_HOST=" + host, "DB_PORT=" + port, "DB_NAME=" + dbName, "DB_SECRET_ID=db", "API_KEY_SECRET_ID=key", "DB_TLS=off",
 		"JOURNAL_TABLE=" + journalTable}
@@ -192,11 +193,11 @@ func TestBinaryRefusesToStartWithoutConfiguration(t *testing.T) {
 // LISTEN_ADDR serves the same handler over HTTP for local runs, with
 // DB_DSN instead of the database secret; a non-loopback address is refused.
 func TestBinaryServesLocalHTTP(t *testing.T) {
-	_, _, dbName := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
-	_, table := paymentstest.Dynamo(t)
-	eb := paymentstest.NewEventBridge(t)
-	sm := paymentstest.NewSecretsManager(t, map[string]string{"key": "local-key"})
-	cfg, err := mysql.ParseDSN(paymentstest.Env(t, "PAYMENTS_TEST_MYSQL_DSN"))
+	_, _, dbName := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
+	_, table := backends.Dynamo(t)
+	eb := backends.NewEventBridge(t)
+	sm := backends.NewSecretsManager(t, map[string]string{"key": "local-key"})
+	cfg, err := mysql.ParseDSN(backends.Env(t, backends.EnvMySQLDSN))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,8 +211,8 @@ func TestBinaryServesLocalHTTP(t *testing.T) {
 	bin := build(t)
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AWS_REGION=us-east-1", "ENVIRONMENT=local",
 		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + sm.Server.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + eb.Server.URL,
-		"AWS_ENDPOINT_URL_DYNAMODB=" + paymentstest.Env(t, "PAYMENTS_TEST_DYNAMODB_ENDPOINT"),
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + sm.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + eb.URL,
+		"AWS_ENDPOINT_URL_DYNAMODB=" + backends.Env(t, backends.EnvDynamoDBEndpoint),
 		"SESSION_TABLE=" + table, "EVENT_BUS_NAME=local", "API_KEY_SECRET_ID=key", "DB_DSN=" + cfg.FormatDSN()}
 
 	refused := exec.Command(bin)

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/payment-dr/payment-dr/internal/awslimits"
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/stack"
 )
@@ -70,6 +71,27 @@ func run(args []string, stdout io.Writer) error {
 	}
 	for _, s := range stacks.All() {
 		fmt.Fprintf(stdout, "synthesized %s (%s) -> %s/%s.template.json\n", *s.StackName(), *s.Region(), *out, *s.ArtifactId())
+	}
+	return checkLimits(*out, stdout)
+}
+
+// checkLimits measures every template of the assembly against the AWS
+// limits of docs/aws-limits.md, prints each figure and fails when one is
+// crossed: CloudFormation would refuse the stack half-way through a deploy.
+func checkLimits(dir string, stdout io.Writer) error {
+	stacks, err := awslimits.Load(dir)
+	if err != nil {
+		return err
+	}
+	figs := awslimits.Check(stacks)
+	for _, f := range figs {
+		fmt.Fprintln(stdout, "limit:", f)
+	}
+	if over := awslimits.Over(figs); len(over) > 0 {
+		for _, f := range over {
+			fmt.Fprintln(os.Stderr, f)
+		}
+		return fmt.Errorf("%d AWS limits crossed (docs/aws-limits.md)", len(over))
 	}
 	return nil
 }

@@ -56,10 +56,11 @@ func (c *Controller) warn(format string, args ...any) {
 	}
 }
 
-// CheckRegion validates a --to value.
+// CheckRegion validates a --to value: a move's target is one of the
+// environment's two Regions.
 func (c *Controller) CheckRegion(region string) error {
 	if !slices.Contains(c.Cfg.Regions(), region) {
-		return fmt.Errorf("--to %q is not a Region of this environment (%s or %s)", region, c.Cfg.PrimaryRegion, c.Cfg.SecondaryRegion)
+		return fmt.Errorf("--to %q is not a Region of %s (%s or %s)", region, c.Cfg.Environment, c.Cfg.PrimaryRegion, c.Cfg.SecondaryRegion)
 	}
 	return nil
 }
@@ -138,7 +139,7 @@ func (c *Controller) Failover(target string, allowDataLoss bool) plan.Plan {
 	old := c.Cfg.Other(target)
 	return plan.Plan{Kind: "failover", Target: target, MoveStep: "promote", Steps: []plan.Step{
 		c.preflight(target, false), c.recordLag(target), c.fenceWrites(old), promote,
-		c.waitTopology(target, "promote", false), c.confirmFenced(old),
+		c.waitTopology(target, "promote", false), c.confirmFenced(old), c.replayJournal(target),
 		c.verifyWrites(target), c.updateParameters(target, false), c.verifyDNS(target), c.keepOldData(old),
 	}}
 }

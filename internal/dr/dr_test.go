@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	. "github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/drfake"
 	"strings"
 	"testing"
@@ -21,9 +21,9 @@ func testCfg() config.Config {
 	return c
 }
 
-func controller(w *drfake.World) (*Controller, *bytes.Buffer) {
+func controller(w *drfake.World) (*dr.Controller, *bytes.Buffer) {
 	log := &bytes.Buffer{}
-	return &Controller{Cfg: testCfg(), Cloud: w, Poll: time.Millisecond, Log: log}, log
+	return &dr.Controller{Cfg: testCfg(), Cloud: w, Poll: time.Millisecond, Log: log}, log
 }
 
 func newRun(t *testing.T, kind, target string) *journal.Run {
@@ -69,7 +69,7 @@ func TestSwitchoverRefusesWhenNothingToDoOrOverBudget(t *testing.T) {
 	w := drfake.NewWorld()
 	c, log := controller(w)
 	err := plan.Execute(context.Background(), c.Switchover("us-east-1"), newRun(t, "switchover", "us-east-1"), nil, log)
-	if !errors.Is(err, ErrNothingToDo) {
+	if !errors.Is(err, dr.ErrNothingToDo) {
 		t.Errorf("switchover to the writer: %v", err)
 	}
 	w.Lag["us-west-2"] = 5 * time.Minute
@@ -77,8 +77,11 @@ func TestSwitchoverRefusesWhenNothingToDoOrOverBudget(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "over the 60s budget") || w.Called("SwitchoverGlobalCluster") != 0 {
 		t.Errorf("lag over budget: %v", err)
 	}
-	if err := c.CheckRegion("eu-west-1"); err == nil {
-		t.Error("unknown Region accepted")
+	if err := c.CheckRegion("eu-west-1"); err == nil || err.Error() != `--to "eu-west-1" is not a Region of dev (us-east-1 or us-west-2)` {
+		t.Errorf("unknown Region: %v", err)
+	}
+	if err := c.CheckRegion("us-west-2"); err != nil {
+		t.Errorf("the secondary Region refused: %v", err)
 	}
 }
 
@@ -242,7 +245,7 @@ func TestDrillPlannedSwitchoverLosesNothing(t *testing.T) {
 	w := drfake.NewWorld()
 	c, log := controller(w)
 	run := newRun(t, "drill", "us-west-2")
-	res, err := c.Drill(context.Background(), drfake.Canary{W: w}, c.Switchover("us-west-2"), run, DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
+	res, err := c.Drill(context.Background(), drfake.Canary{W: w}, c.Switchover("us-west-2"), run, dr.DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
@@ -261,7 +264,7 @@ func TestDrillUnplannedFailoverMeasuresLoss(t *testing.T) {
 	run := newRun(t, "drill", "us-west-2")
 	// Replication stalls: what the primary acknowledges does not reach us-west-2.
 	w.Replicate = false
-	res, err := c.Drill(context.Background(), drfake.Canary{W: w}, c.Failover("us-west-2", true), run, DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
+	res, err := c.Drill(context.Background(), drfake.Canary{W: w}, c.Failover("us-west-2", true), run, dr.DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
@@ -282,7 +285,7 @@ func TestDrillDoesNotMoveTheWriterWhenCanariesFail(t *testing.T) {
 	c, _ := controller(w)
 	run := newRun(t, "drill", "us-west-2")
 	_, err := c.Drill(context.Background(), drfake.Canary{W: w}, c.Switchover("us-west-2"), run,
-		DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, WarmupTimeout: 50 * time.Millisecond})
+		dr.DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, WarmupTimeout: 50 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "writer was not moved") || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("got %v", err)
 	}
@@ -349,7 +352,7 @@ func TestInterruptedDrillResumesWithItsCanaries(t *testing.T) {
 			p.Steps[i].Run = func(ctx context.Context, rec plan.Recorder) error { err := inner(ctx, rec); cancel(); return err }
 		}
 	}
-	first, err := c.Drill(ctx, drfake.Canary{W: w}, p, run, DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
+	first, err := c.Drill(ctx, drfake.Canary{W: w}, p, run, dr.DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
 	if err == nil {
 		t.Fatal("interrupted drill reported success")
 	}
@@ -360,7 +363,7 @@ func TestInterruptedDrillResumesWithItsCanaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Drill(context.Background(), drfake.Canary{W: w}, c.Failover("us-west-2", true), again, DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
+	res, err := c.Drill(context.Background(), drfake.Canary{W: w}, c.Failover("us-west-2", true), again, dr.DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}

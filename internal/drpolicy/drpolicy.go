@@ -69,98 +69,144 @@ type IDs struct {
 	HealthChecks map[string]string // Region -> health-check id
 }
 
-// Statements returns the permissions of the DR role, each scoped to the
-// named resources of the environment. ids are optional: without them (or
-// with an id missing) the zone and health checks fall back to the type's
-// wildcard in the account's global Route 53 namespace, never to "*".
+// Policy is one customer-managed policy of the DR role. The role's
+// permissions are split by concern because IAM limits a managed policy to
+// 6,144 characters (docs/aws-limits.md) and lets a role hold ten.
+type Policy struct {
+	Name       string // the policy's id in the stack, e.g. DRDatabaseMoves
+	Statements []Statement
+}
+
+// Statements returns every permission of the DR role, all policies
+// together: what drctl evaluate simulates.
 func Statements(cfg config.Config, ids ...IDs) []Statement {
+	var out []Statement
+	for _, p := range Policies(cfg, ids...) {
+		out = append(out, p.Statements...)
+	}
+	return out
+}
+
+// Policies returns the permissions of the DR role, each scoped to the
+// named resources of the environment, grouped into managed policies by
+// concern. ids are optional: without them (or with an id missing) the
+// zone and health checks fall back to the type's wildcard in the
+// account's global Route 53 namespace, never to "*".
+func Policies(cfg config.Config, ids ...IDs) []Policy {
 	var id IDs
 	if len(ids) > 0 {
 		id = ids[0]
 	}
-	n := naming.New(cfg.Environment, cfg.DomainName)
-	acct := cfg.Account
-	var clusters, params, tables, vaults, functions, secrets, snapshots, restore, subnetGroups, dbSecrets []string
-	for _, r := range cfg.Regions() {
-		clusters = append(clusters, n.ClusterARN(r, acct))
-		for _, p := range []string{n.ActiveRegionParam(), n.WriterEndpointParam(), n.ZoneIDParam(), n.HealthCheckParam(cfg.PrimaryRegion), n.HealthCheckParam(cfg.SecondaryRegion)} {
-			params = append(params, naming.ParameterARN(r, acct, p))
-		}
-		tables = append(tables, n.TableARN(r, acct))
-		vaults = append(vaults, n.BackupVaultARN(r, acct))
-		functions = append(functions, naming.FunctionARN(r, acct, n.PaymentFunction(r)))
-		secrets = append(secrets, naming.SecretARNPattern(r, acct, n.APIKeySecretName()))
-		snapshots = append(snapshots, n.LostWritesSnapshotARNs(r, acct)...)
-		restore = append(restore, n.ReconcileARNs(r, acct)...)
-		subnetGroups = append(subnetGroups, n.DBSubnetGroupARN(r, acct))
-		dbSecrets = append(dbSecrets, naming.SecretARNPattern(r, acct, n.DBSecretName()))
-	}
-	global := n.GlobalClusterARN(acct)
-
-	zone := naming.HostedZoneARN(id.ZoneID)
-	var checks []string
-	for _, r := range cfg.Regions() {
-		if hc := id.HealthChecks[r]; hc != "" {
-			checks = append(checks, naming.HealthCheckARN(hc))
-		}
-	}
-	if len(checks) != len(cfg.Regions()) {
-		checks = []string{naming.HealthCheckARN("")}
-	}
-
-	return []Statement{
-		{Sid: "ReadGlobalDatabase", Actions: []string{"rds:DescribeGlobalClusters", "rds:DescribeDBClusters"}, Resources: append([]string{global}, clusters...)},
-		// Switchover and failover name the global cluster and the target
-		// member cluster as resources.
-		{Sid: "MoveTheWriter", Actions: []string{"rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster"}, Resources: append([]string{global}, clusters...)},
-		{Sid: "DRParameters", Actions: []string{"ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter"}, Resources: params},
-		{Sid: "FailoverRecords", Actions: []string{"route53:ListResourceRecordSets", "route53:GetHostedZone"}, Resources: []string{zone}},
-		{Sid: "HealthChecks", Actions: []string{"route53:GetHealthCheck", "route53:GetHealthCheckStatus"}, Resources: checks},
-		{Sid: "SessionTable", Actions: []string{"dynamodb:DescribeTable"}, Resources: tables},
-		// The optional DynamoDB copy of a run's journal is one item
-		// (sessionId "drctl-run#<run-id>") in the same global table, so it
-		// survives the loss of either Region.
-		{Sid: "RunJournal", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem"}, Resources: tables},
-		{Sid: "RecoveryPoints", Actions: []string{"backup:ListRecoveryPointsByBackupVault", "backup:DescribeBackupVault"}, Resources: vaults},
-		// GetFunction returns the state and reserved concurrency (capacity).
-		{Sid: "PaymentFunctions", Actions: []string{"lambda:GetFunction"}, Resources: functions},
-		// An unplanned failover fences the old Region's payment service
-		// (reserved concurrency 0); failback lifts it.
-		{Sid: "FenceOldPrimary", Actions: []string{"lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency"}, Resources: functions},
-		// It then keeps the old primary's unplanned-failover snapshot (the
-		// lost writes) as a manual copy that does not expire.
-		{Sid: "KeepLostWrites", Actions: []string{"rds:DescribeDBClusterSnapshots", "rds:CopyDBClusterSnapshot"}, Resources: append(append([]string{}, clusters...), snapshots...)},
-		// drctl reconcile restores the kept copy into a temporary cluster
-		// (deleted afterwards), reads it and writes the writer through the
-		// Data API with the database secret.
-		{Sid: "ReconcileRestore", Actions: []string{"rds:RestoreDBClusterFromSnapshot", "rds:CreateDBInstance", "rds:EnableHttpEndpoint", "rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:AddTagsToResource"},
-			Resources: append(append(append([]string{}, restore...), snapshots...), subnetGroups...)},
-		{Sid: "ReconcileData", Actions: []string{"rds-data:ExecuteStatement", "rds-data:BeginTransaction", "rds-data:CommitTransaction", "rds-data:RollbackTransaction"},
-			Resources: append(append([]string{}, clusters...), restore...)},
-		{Sid: "ReconcileSecret", Actions: []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, Resources: dbSecrets},
-		{Sid: "CanaryAPIKey", Actions: []string{"secretsmanager:GetSecretValue"}, Resources: secrets},
-		// The primary Region's secrets are encrypted with its customer key,
-		// whose id the global stack (deployed first) cannot know: any key
-		// there, but only through Secrets Manager, and GetSecretValue above
-		// limits which secret. Replicas use the AWS-managed key, which
-		// needs no grant.
-		{Sid: "CanaryAPIKeyDecrypt", Actions: []string{"kms:Decrypt"}, Resources: []string{naming.KeysARNPattern(cfg.PrimaryRegion, acct)},
-			Conditions: []Condition{{Operator: "StringEquals", Key: "kms:ViaService", Values: []string{naming.ViaService("secretsmanager", cfg.PrimaryRegion)}}}},
-		// The old primary's snapshots are encrypted with its Region's
-		// customer key: copying one (KeepLostWrites) and restoring it
-		// (ReconcileRestore) make RDS create grants on that key for the
-		// caller. Only through RDS in that Region, and the key's id is
-		// created after the global stack, hence key/* per Region.
-		snapshotKeys("KeptSnapshotKeysPrimary", cfg.PrimaryRegion, acct),
-		snapshotKeys("KeptSnapshotKeysSecondary", cfg.SecondaryRegion, acct),
-		{Sid: "SimulateOwnPolicy", Actions: []string{"iam:SimulatePrincipalPolicy"}, Resources: []string{naming.RoleARN(acct, n.DRRole())}},
-		// GetCallerIdentity needs no permission and cannot be denied, so it
-		// is not listed. CloudWatch GetMetricData supports no resource-level
-		// permissions (the service authorizes it only on "*"), so this is
-		// the one unscoped statement; it reads metrics, never changes them.
-		{Sid: "ReplicationMetrics", Actions: []string{"cloudwatch:GetMetricData"}, Resources: []string{"*"}},
+	r := newResources(cfg, id)
+	return []Policy{
+		{Name: "DRDatabaseMoves", Statements: []Statement{
+			{Sid: "ReadGlobalDatabase", Actions: []string{"rds:DescribeGlobalClusters", "rds:DescribeDBClusters"}, Resources: r.globalAndClusters()},
+			// Switchover and failover name the global cluster and the
+			// target member cluster as resources.
+			{Sid: "MoveTheWriter", Actions: []string{"rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster"}, Resources: r.globalAndClusters()},
+			// GetCallerIdentity needs no permission and cannot be denied,
+			// so it is not listed. CloudWatch GetMetricData supports no
+			// resource-level permissions (the service authorizes it only
+			// on "*"), so this is the one unscoped statement; it reads
+			// metrics, never changes them.
+			{Sid: "ReplicationMetrics", Actions: []string{"cloudwatch:GetMetricData"}, Resources: []string{"*"}},
+		}},
+		{Name: "DRTrafficAndFence", Statements: []Statement{
+			{Sid: "FailoverRecords", Actions: []string{"route53:ListResourceRecordSets", "route53:GetHostedZone"}, Resources: []string{r.zone}},
+			{Sid: "HealthChecks", Actions: []string{"route53:GetHealthCheck", "route53:GetHealthCheckStatus"}, Resources: r.checks},
+			// GetFunction returns the state and reserved concurrency (capacity).
+			{Sid: "PaymentFunctions", Actions: []string{"lambda:GetFunction"}, Resources: r.functions},
+			// An unplanned failover fences the old Region's payment
+			// service (reserved concurrency 0); failback lifts it.
+			{Sid: "FenceOldPrimary", Actions: []string{"lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency"}, Resources: r.functions},
+			// An unplanned failover replays the payment journal through
+			// the new writer's payment function ({"replayJournal": ...}).
+			{Sid: "ReplayJournal", Actions: []string{"lambda:InvokeFunction"}, Resources: r.functions},
+		}},
+		{Name: "DRStateAndChecks", Statements: []Statement{
+			{Sid: "DRParameters", Actions: []string{"ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter"}, Resources: r.params},
+			{Sid: "SessionTable", Actions: []string{"dynamodb:DescribeTable"}, Resources: r.tables},
+			// The optional DynamoDB copy of a run's journal is one item
+			// (sessionId "drctl-run#<run-id>") in the same global table, so
+			// it survives the loss of either Region.
+			{Sid: "RunJournal", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem"}, Resources: r.tables},
+			{Sid: "RecoveryPoints", Actions: []string{"backup:ListRecoveryPointsByBackupVault", "backup:DescribeBackupVault"}, Resources: r.vaults},
+			{Sid: "SimulateOwnPolicy", Actions: []string{"iam:SimulatePrincipalPolicy"}, Resources: []string{r.role}},
+			// The drill's canaries write with the payment API key.
+			{Sid: "CanaryAPIKey", Actions: []string{"secretsmanager:GetSecretValue"}, Resources: r.apiKeys},
+			// The primary Region's secrets are encrypted with its customer
+			// key, whose id the global stack (deployed first) cannot know:
+			// any key there, but only through Secrets Manager, and
+			// GetSecretValue above limits which secret. Replicas use the
+			// AWS-managed key, which needs no grant.
+			{Sid: "CanaryAPIKeyDecrypt", Actions: []string{"kms:Decrypt"}, Resources: []string{naming.KeysARNPattern(cfg.PrimaryRegion, cfg.Account)},
+				Conditions: []Condition{{Operator: "StringEquals", Key: "kms:ViaService", Values: []string{naming.ViaService("secretsmanager", cfg.PrimaryRegion)}}}},
+		}},
+		{Name: "DRLostWrites", Statements: []Statement{
+			// An unplanned failover keeps the old primary's snapshot (the
+			// lost writes) as a manual copy that does not expire.
+			{Sid: "KeepLostWrites", Actions: []string{"rds:DescribeDBClusterSnapshots", "rds:CopyDBClusterSnapshot"}, Resources: append(append([]string{}, r.clusters...), r.snapshots...)},
+			// The old primary's snapshots are encrypted with its Region's
+			// customer key: copying one (KeepLostWrites) and restoring it
+			// (ReconcileRestore) make RDS create grants on that key for
+			// the caller. Only through RDS in that Region, and the key's
+			// id is created after the global stack, hence key/* per Region.
+			snapshotKeys("KeptSnapshotKeysPrimary", cfg.PrimaryRegion, cfg.Account),
+			snapshotKeys("KeptSnapshotKeysSecondary", cfg.SecondaryRegion, cfg.Account),
+		}},
+		{Name: "DRReconcile", Statements: []Statement{
+			// drctl reconcile restores the kept copy into a temporary
+			// cluster (deleted afterwards), waits for it and its instance,
+			// reads it and writes the writer through the Data API with the
+			// database secret.
+			{Sid: "ReconcileRestore", Actions: []string{"rds:RestoreDBClusterFromSnapshot", "rds:CreateDBInstance", "rds:EnableHttpEndpoint", "rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:AddTagsToResource"},
+				Resources: append(append(append([]string{}, r.restore...), r.snapshots...), r.subnetGroups...)},
+			// The Service Authorization Reference lists DescribeDBClusters
+			// on the cluster resource and DescribeDBInstances on db: the
+			// temporary cluster and instance are watched by name.
+			{Sid: "ReconcileWatch", Actions: []string{"rds:DescribeDBClusters", "rds:DescribeDBInstances"}, Resources: r.restore},
+			{Sid: "ReconcileData", Actions: []string{"rds-data:ExecuteStatement", "rds-data:BeginTransaction", "rds-data:CommitTransaction", "rds-data:RollbackTransaction"},
+				Resources: append(append([]string{}, r.clusters...), r.restore...)},
+			{Sid: "ReconcileSecret", Actions: []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, Resources: r.dbSecrets},
+		}},
 	}
 }
+
+// resources are the ARNs the DR statements name, in both Regions.
+type resources struct {
+	global, zone, role                                                                     string
+	clusters, params, tables, vaults, functions, apiKeys, snapshots, restore, subnetGroups []string
+	dbSecrets, checks                                                                      []string
+}
+
+func newResources(cfg config.Config, id IDs) resources {
+	n := naming.New(cfg.Environment, cfg.DomainName)
+	acct := cfg.Account
+	r := resources{global: n.GlobalClusterARN(acct), zone: naming.HostedZoneARN(id.ZoneID), role: naming.RoleARN(acct, n.DRRole())}
+	for _, reg := range cfg.Regions() {
+		r.clusters = append(r.clusters, n.ClusterARN(reg, acct))
+		for _, p := range []string{n.ActiveRegionParam(), n.WriterEndpointParam(), n.ZoneIDParam(), n.HealthCheckParam(cfg.PrimaryRegion), n.HealthCheckParam(cfg.SecondaryRegion)} {
+			r.params = append(r.params, naming.ParameterARN(reg, acct, p))
+		}
+		r.tables = append(r.tables, n.TableARN(reg, acct))
+		r.vaults = append(r.vaults, n.BackupVaultARN(reg, acct))
+		r.functions = append(r.functions, naming.FunctionARN(reg, acct, n.PaymentFunction(reg)))
+		r.apiKeys = append(r.apiKeys, naming.SecretARNPattern(reg, acct, n.APIKeySecretName()))
+		r.snapshots = append(r.snapshots, n.LostWritesSnapshotARNs(reg, acct)...)
+		r.restore = append(r.restore, n.ReconcileARNs(reg, acct)...)
+		r.subnetGroups = append(r.subnetGroups, n.DBSubnetGroupARN(reg, acct))
+		r.dbSecrets = append(r.dbSecrets, naming.SecretARNPattern(reg, acct, n.DBSecretName()))
+		if hc := id.HealthChecks[reg]; hc != "" {
+			r.checks = append(r.checks, naming.HealthCheckARN(hc))
+		}
+	}
+	if len(r.checks) != len(cfg.Regions()) {
+		r.checks = []string{naming.HealthCheckARN("")}
+	}
+	return r
+}
+
+func (r resources) globalAndClusters() []string { return append([]string{r.global}, r.clusters...) }
 
 // snapshotKeys lets RDS in region use that Region's keys on the caller's
 // behalf (grants for snapshot copies and restores), and nothing else.
@@ -169,31 +215,20 @@ func snapshotKeys(sid, region, acct string) Statement {
 		Conditions: []Condition{{Operator: "StringEquals", Key: "kms:ViaService", Values: []string{naming.ViaService("rds", region)}}}}
 }
 
-// Actions returns every action of the statements, for simulation.
-func Actions(statements []Statement) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, s := range statements {
-		for _, a := range s.Actions {
-			if !seen[a] {
-				seen[a] = true
-				out = append(out, a)
-			}
-		}
-	}
-	return out
-}
-
 // ReadOnly keeps the actions that observe and drops those that change
-// anything: the scheduled evaluator needs no more.
+// anything or read a secret: the scheduled evaluator runs without MFA
+// and needs neither. Secrets Manager's GetSecretValue and KMS's Decrypt
+// return secret material although their verbs only read.
 func ReadOnly(statements []Statement) []Statement {
 	var out []Statement
 	for _, s := range statements {
 		var actions []string
 		for _, a := range s.Actions {
 			verb := a[strings.Index(a, ":")+1:]
-			// Decrypt only reads (the API key, through Secrets Manager).
-			if strings.HasPrefix(verb, "Describe") || strings.HasPrefix(verb, "Get") || strings.HasPrefix(verb, "List") || strings.HasPrefix(verb, "Simulate") || verb == "Decrypt" {
+			if readsSecret(a) {
+				continue
+			}
+			if strings.HasPrefix(verb, "Describe") || strings.HasPrefix(verb, "Get") || strings.HasPrefix(verb, "List") || strings.HasPrefix(verb, "Simulate") {
 				actions = append(actions, a)
 			}
 		}
@@ -203,4 +238,12 @@ func ReadOnly(statements []Statement) []Statement {
 		}
 	}
 	return out
+}
+
+func readsSecret(action string) bool {
+	switch strings.ToLower(action) {
+	case "secretsmanager:getsecretvalue", "kms:decrypt":
+		return true
+	}
+	return false
 }

@@ -57,14 +57,14 @@ func TestUnknownIDsFallBackToTheTypeWildcard(t *testing.T) {
 			t.Errorf("partial ids must not silently drop a Region: %v", s.Resources)
 		}
 	}
-	if a := Actions(st); len(a) < 15 || a[0] != "rds:DescribeGlobalClusters" {
+	if a := actionsOf(st); len(a) < 15 || a[0] != "rds:DescribeGlobalClusters" {
 		t.Errorf("actions %v", a)
 	}
 }
 
 func TestReadOnlyDropsEveryChange(t *testing.T) {
 	ro := ReadOnly(Statements(cfg(), IDs{}))
-	all := strings.Join(Actions(ro), " ")
+	all := strings.Join(actionsOf(ro), " ")
 	for _, changing := range []string{"rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster", "ssm:PutParameter"} {
 		if strings.Contains(all, changing) {
 			t.Errorf("read-only set contains %s", changing)
@@ -77,12 +77,69 @@ func TestReadOnlyDropsEveryChange(t *testing.T) {
 	}
 }
 
+// actionsOf lists the statements' actions, each once, in order.
+func actionsOf(statements []Statement) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range statements {
+		for _, a := range s.Actions {
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// The scheduled evaluator (the read-only set) runs without MFA: it may
+// read no secret value (the database master password, the API key) and
+// decrypt nothing, although those verbs only read.
+func TestReadOnlyReadsNoSecretValue(t *testing.T) {
+	for _, s := range ReadOnly(Statements(cfg(), IDs{})) {
+		for _, a := range s.Actions {
+			if a == "secretsmanager:GetSecretValue" || a == "kms:Decrypt" {
+				t.Errorf("%s: the read-only set may %s on %v", s.Sid, a, s.Resources)
+			}
+		}
+	}
+	if !strings.Contains(strings.Join(actionsOf(ReadOnly(Statements(cfg(), IDs{}))), " "), "secretsmanager:DescribeSecret") {
+		t.Error("the read-only set lost the secret's metadata (DescribeSecret reads no value)")
+	}
+}
+
+// The DR role's policies are split by concern, each statement in exactly
+// one, and Statements is all of them: what evaluate simulates.
+func TestPoliciesTogetherAreStatements(t *testing.T) {
+	var sids []string
+	for _, p := range Policies(cfg(), IDs{}) {
+		if len(p.Statements) == 0 || !strings.HasPrefix(p.Name, "DR") {
+			t.Errorf("policy %+v", p)
+		}
+		for _, s := range p.Statements {
+			sids = append(sids, s.Sid)
+		}
+	}
+	var want []string
+	seen := map[string]bool{}
+	for _, s := range Statements(cfg(), IDs{}) {
+		want = append(want, s.Sid)
+		if seen[s.Sid] {
+			t.Errorf("statement %s twice", s.Sid)
+		}
+		seen[s.Sid] = true
+	}
+	if strings.Join(sids, " ") != strings.Join(want, " ") || len(Policies(cfg())) > 10 {
+		t.Errorf("policies %v, statements %v", sids, want)
+	}
+}
+
 // The API key's secret is encrypted with the primary Region's customer
 // key: GetSecretValue alone cannot read it. kms:Decrypt is granted only
-// through Secrets Manager in that Region, and the scheduled evaluator (the
-// read-only set) keeps it, since it reads the key too.
+// through Secrets Manager in that Region, to the DR role (the drill's
+// canaries), never to the read-only set.
 func TestAPIKeyIsDecryptableOnlyThroughSecretsManager(t *testing.T) {
-	for name, st := range map[string][]Statement{"full": Statements(cfg(), IDs{}), "read-only": ReadOnly(Statements(cfg(), IDs{}))} {
+	for name, st := range map[string][]Statement{"full": Statements(cfg(), IDs{})} {
 		var kms []Statement
 		for _, s := range st {
 			if strings.Contains(strings.Join(s.Actions, " "), "kms:Decrypt") {

@@ -59,10 +59,10 @@ type Payment struct {
 
 // LedgerEntry is one side of the double entry written with a processed payment.
 type LedgerEntry struct {
-	Account   string
-	Direction string // "debit" or "credit"
-	Amount    int64
-	Currency  string
+	Account   string `json:"account"`
+	Direction string `json:"direction"` // "debit" or "credit"
+	Amount    int64  `json:"amount"`
+	Currency  string `json:"currency"`
 }
 
 // Ledger returns the two entries of a processed payment: the customer is

@@ -8,22 +8,22 @@ import (
 	"testing"
 	"time"
 
-	. "github.com/payment-dr/payment-dr/internal/payments"
+	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/memstore"
 )
 
 // recorder is a session table and an event bus that record what they get.
 type recorder struct {
 	mu       sync.Mutex
-	events   []Event
-	puts     []Payment
+	events   []payments.Event
+	puts     []payments.Payment
 	err      error // returned by Put and Ping
 	eventErr error // returned for every event
 	calls    int   // Publish calls
 	delay    time.Duration
 }
 
-func (r *recorder) Publish(_ context.Context, evs []Event) []error {
+func (r *recorder) Publish(_ context.Context, evs []payments.Event) []error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls++
@@ -37,7 +37,7 @@ func (r *recorder) Publish(_ context.Context, evs []Event) []error {
 	}
 	return errs
 }
-func (r *recorder) Put(_ context.Context, p Payment) error {
+func (r *recorder) Put(_ context.Context, p payments.Payment) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.puts = append(r.puts, p)
@@ -57,19 +57,19 @@ func (r *recorder) counts() (events, puts int) {
 	return len(r.events), len(r.puts)
 }
 
-func newService() (*Service, *memstore.Store, *recorder) {
+func newService() (*payments.Service, *memstore.Store, *recorder) {
 	st := memstore.New()
 	rec := &recorder{}
-	return &Service{Store: st, Sessions: rec, Outbox: &Relay{Store: st, Events: rec}, Region: "us-west-2",
+	return &payments.Service{Store: st, Sessions: rec, Outbox: &payments.Relay{Store: st, Events: rec}, Region: "us-west-2",
 		Now: func() time.Time { return time.Date(2026, 11, 25, 4, 0, 0, 123456789, time.UTC) }}, st, rec
 }
 
-var good = Request{IdempotencyKey: "k", Amount: 500, Currency: "JPY", MerchantRef: "m", CustomerRef: "c"}
+var good = payments.Request{IdempotencyKey: "k", Amount: 500, Currency: "JPY", MerchantRef: "m", CustomerRef: "c"}
 
 func TestCreateLedgerBalancesAndSessionDefaults(t *testing.T) {
 	s, st, rec := newService()
 	p, out, err := s.Create(context.Background(), good)
-	if err != nil || out != Created {
+	if err != nil || out != payments.Created {
 		t.Fatal(err)
 	}
 	if p.Region != "us-west-2" || p.SessionID != "payment:"+p.ID || !p.CreatedAt.Equal(time.Date(2026, 11, 25, 4, 0, 0, 123456000, time.UTC)) {
@@ -86,7 +86,7 @@ func TestCreateLedgerBalancesAndSessionDefaults(t *testing.T) {
 	if len(p.Ledger()) != 2 || sum != 0 {
 		t.Errorf("ledger does not balance: %+v", p.Ledger())
 	}
-	if len(rec.events) != 1 || rec.events[0].DetailType != EventProcessed || len(rec.puts) != 1 {
+	if len(rec.events) != 1 || rec.events[0].DetailType != payments.EventProcessed || len(rec.puts) != 1 {
 		t.Errorf("after commit: %d events %d sessions", len(rec.events), len(rec.puts))
 	}
 	if u := st.Unsent(); len(u) != 0 {
@@ -97,7 +97,7 @@ func TestCreateLedgerBalancesAndSessionDefaults(t *testing.T) {
 func TestReadOnlyStoreWritesNothingElsewhere(t *testing.T) {
 	s, st, rec := newService()
 	st.ReadOnly = true
-	if _, _, err := s.Create(context.Background(), good); !errors.Is(err, ErrReadOnly) {
+	if _, _, err := s.Create(context.Background(), good); !errors.Is(err, payments.ErrReadOnly) {
 		t.Fatalf("err %v", err)
 	}
 	if len(rec.events)+len(rec.puts) != 0 {
@@ -113,7 +113,7 @@ func TestAfterCommitFailureIsReportedNotFatal(t *testing.T) {
 	s, st, rec := newService()
 	rec.err, rec.eventErr = errors.New("boom"), errors.New("bus down")
 	var reported []string
-	s.OnAfterCommitError = func(p Payment, what string, err error) { reported = append(reported, what) }
+	s.OnAfterCommitError = func(p payments.Payment, what string, err error) { reported = append(reported, what) }
 	s.Outbox.OnError = func(what string, _ []string, _ error) { reported = append(reported, "outbox "+what) }
 	p, _, err := s.Create(context.Background(), good)
 	if err != nil {
@@ -139,7 +139,7 @@ func TestReplayCompletesWhatTheFirstAttemptLeftUndone(t *testing.T) {
 	// The bus is back; a replay does not wait for the backoff (its row's
 	// attempt failed, so no attempt holds it).
 	again, out, err := s.Create(context.Background(), good)
-	if err != nil || out != Replayed || again.ID != first.ID {
+	if err != nil || out != payments.Replayed || again.ID != first.ID {
 		t.Fatalf("replay: %v %v %v", again.ID, out, err)
 	}
 	if ev, puts := rec.counts(); ev != 1 || puts != 2 {
@@ -166,14 +166,14 @@ func TestConflictingBodyIsAConflictNamingNoPayment(t *testing.T) {
 	other := good
 	other.Amount++
 	_, _, err = s.Create(context.Background(), other)
-	var ce *ConflictError
+	var ce *payments.ConflictError
 	if !errors.As(err, &ce) || ce.ExistingID != first.ID || strings.Contains(err.Error(), first.ID) {
 		t.Fatalf("conflict: %v", err)
 	}
 	// Keys compare exactly: another case is another payment.
 	k2 := good
 	k2.IdempotencyKey = "K"
-	if p, out, err := s.Create(context.Background(), k2); err != nil || out != Created || p.ID == first.ID {
+	if p, out, err := s.Create(context.Background(), k2); err != nil || out != payments.Created || p.ID == first.ID {
 		t.Fatalf("key in another case: %v %v", out, err)
 	}
 	if ev, _ := rec.counts(); ev != 2 {
@@ -226,7 +226,7 @@ func TestHealthUsesTheCachedTableStateAndTheDatabaseDecides(t *testing.T) {
 		t.Fatalf("health with the table down: %+v", h)
 	}
 	rec.err, rec.delay = nil, time.Hour
-	s.Tables = &TableProbe{Sessions: rec}
+	s.Tables = &payments.TableProbe{Sessions: rec}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	h = s.Health(ctx)
@@ -236,14 +236,14 @@ func TestHealthUsesTheCachedTableStateAndTheDatabaseDecides(t *testing.T) {
 }
 
 func TestRequestHashSeparatesFields(t *testing.T) {
-	a := Request{Amount: 1, Currency: "EUR", MerchantRef: "ab", CustomerRef: "c"}
-	b := Request{Amount: 1, Currency: "EUR", MerchantRef: "a", CustomerRef: "bc"}
-	if RequestHash(a) == RequestHash(b) {
+	a := payments.Request{Amount: 1, Currency: "EUR", MerchantRef: "ab", CustomerRef: "c"}
+	b := payments.Request{Amount: 1, Currency: "EUR", MerchantRef: "a", CustomerRef: "bc"}
+	if payments.RequestHash(a) == payments.RequestHash(b) {
 		t.Error("field boundaries are ambiguous")
 	}
 	a2 := a
 	a2.IdempotencyKey = "other"
-	if RequestHash(a) != RequestHash(a2) {
+	if payments.RequestHash(a) != payments.RequestHash(a2) {
 		t.Error("the key must not be part of the body hash")
 	}
 }
@@ -252,15 +252,15 @@ func TestValidateCurrencies(t *testing.T) {
 	for _, c := range []string{"USD", "EUR", "JPY", "KWD", "XOF"} {
 		r := good
 		r.Currency = c
-		if err := Validate(r); err != nil {
+		if err := payments.Validate(r); err != nil {
 			t.Errorf("%s rejected: %v", c, err)
 		}
 	}
 	for _, c := range []string{"", "usd", "XXX", "XAU", "EURO", "US"} {
 		r := good
 		r.Currency = c
-		var ve *ValidationError
-		if err := Validate(r); !errors.As(err, &ve) || ve.Code != "invalid_currency" {
+		var ve *payments.ValidationError
+		if err := payments.Validate(r); !errors.As(err, &ve) || ve.Code != "invalid_currency" {
 			t.Errorf("%q: %v", c, err)
 		}
 	}

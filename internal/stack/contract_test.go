@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/payment-dr/payment-dr/internal/backends"
 )
 
 // lambdaPolicy returns the policy document attached to the role whose
@@ -126,10 +128,7 @@ func TestCfnLintGateSeesFindings(t *testing.T) {
 func runCfnLint(t *testing.T, dir string) (string, error) {
 	t.Helper()
 	if _, err := exec.LookPath("cfn-lint"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("cfn-lint is not installed: pip install 'cfn-lint==1.51.*'")
-		}
-		t.Skip("cfn-lint is not installed (pip install 'cfn-lint==1.51.*')")
+		backends.Missing(t, "cfn-lint is not installed: pip install 'cfn-lint==1.51.*'")
 	}
 	root, _ := filepath.Abs("../..")
 	out, err := exec.Command(filepath.Join(root, "scripts", "cfn-lint.sh"), dir).CombinedOutput()

@@ -148,8 +148,10 @@ func newWriterAlarms(scope constructs.Construct, r region, statuses map[string]a
 
 // newDRRole is the role drctl assumes. Its permissions are exactly
 // drpolicy.Statements, the list drctl evaluate simulates: one source of
-// truth, each statement scoped to the named resources. Principals of this
-// account may assume it when their own policy allows; MFA is required.
+// truth, each statement scoped to the named resources, attached as one
+// managed policy per drpolicy.Policies (IAM's 6,144-character limit per
+// policy). Principals of this account may assume it when their own
+// policy allows; MFA is required.
 func newDRRole(scope constructs.Construct, r region, ids drpolicy.IDs) awsiam.Role {
 	role := awsiam.NewRole(scope, jsii.String("DRAutomationRole"), &awsiam.RoleProps{
 		RoleName:           jsii.String(r.names.DRRole()),
@@ -159,8 +161,10 @@ func newDRRole(scope constructs.Construct, r region, ids drpolicy.IDs) awsiam.Ro
 			"Bool": map[string]any{"aws:MultiFactorAuthPresent": "true"},
 		}),
 	})
-	policy := managedPolicy(scope, "DRAutomationPolicy", role, policyStatements(drpolicy.Statements(r.cfg, ids))...)
-	suppressDRWildcards(policy, r, "CloudWatch GetMetricData has no resource-level scope")
+	for _, p := range drpolicy.Policies(r.cfg, ids) {
+		policy := managedPolicy(scope, p.Name, role, policyStatements(p.Statements)...)
+		suppressDRWildcards(policy, r, "CloudWatch GetMetricData has no resource-level scope")
+	}
 	return role
 }
 

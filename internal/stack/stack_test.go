@@ -465,7 +465,7 @@ func TestDRRoleIsScopedAndRequiresMFA(t *testing.T) {
 	var doc string
 	for _, p := range global.ofType("AWS::IAM::ManagedPolicy") {
 		if contains(p.Properties["Roles"], "DRAutomationRole") {
-			doc = jsonOf(p.Properties["PolicyDocument"])
+			doc += jsonOf(p.Properties["PolicyDocument"])
 		}
 	}
 	if doc == "" {

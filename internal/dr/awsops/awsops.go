@@ -81,11 +81,14 @@ type BackupAPI interface {
 	backup.ListRecoveryPointsByBackupVaultAPIClient
 }
 
-// LambdaAPI describes the payment function and fences its writes.
+// LambdaAPI describes the payment function, fences its writes and
+// invokes its journal replay.
 type LambdaAPI interface {
 	GetFunction(context.Context, *lambda.GetFunctionInput, ...func(*lambda.Options)) (*lambda.GetFunctionOutput, error)
 	PutFunctionConcurrency(context.Context, *lambda.PutFunctionConcurrencyInput, ...func(*lambda.Options)) (*lambda.PutFunctionConcurrencyOutput, error)
 	DeleteFunctionConcurrency(context.Context, *lambda.DeleteFunctionConcurrencyInput, ...func(*lambda.Options)) (*lambda.DeleteFunctionConcurrencyOutput, error)
+	// Invoke runs the payment function's journal replay after a failover.
+	Invoke(context.Context, *lambda.InvokeInput, ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
 }
 
 // Route53API reads health checks and the failover records.
@@ -160,6 +163,22 @@ func Bounded(awsCfg aws.Config, attempt, maxBackoff time.Duration) aws.Config {
 	return c
 }
 
+// DataAPIAttemptTimeout bounds one Data API attempt. The service runs a
+// statement for up to 45 seconds before it ends the call (RDS Data API
+// reference, ExecuteStatement), so AttemptTimeout would cut a statement
+// that is still running and, retried, send it again.
+const DataAPIAttemptTimeout = 50 * time.Second
+
+// sendOnce and sendOnceRDS make one call send its request once: for calls
+// that are not safe to repeat (a statement inside a transaction, its
+// commit, a global failover or switchover), whose lost answer must be
+// settled by reading state, not by sending them again.
+func sendOnce(o *rdsdata.Options) { o.Retryer = retry.AddWithMaxAttempts(o.Retryer, 1) }
+func sendOnceRDS(o *rds.Options)  { o.Retryer = retry.AddWithMaxAttempts(o.Retryer, 1) }
+func dataAPITimeout(o *rdsdata.Options) {
+	o.HTTPClient = awshttp.NewBuildableClient().WithTimeout(DataAPIAttemptTimeout)
+}
+
 // New builds the clients from an aws.Config (credentials already set up,
 // e.g. assumed DR role); awsCfg.Region is Home, read first and used for
 // STS (its regional endpoint).
@@ -175,7 +194,7 @@ func New(cfg config.Config, awsCfg aws.Config) *AWS {
 		rdsClient := rds.NewFromConfig(c)
 		a.Regions[r] = Regional{RDS: rdsClient, SSM: ssm.NewFromConfig(c), CloudWatch: cloudwatch.NewFromConfig(c),
 			DynamoDB: dynamodb.NewFromConfig(c), Backup: backup.NewFromConfig(c), Lambda: lambda.NewFromConfig(c)}
-		rc.RDS[r], rc.Data[r], rc.Secrets[r] = rdsClient, rdsdata.NewFromConfig(c), secretsmanager.NewFromConfig(c)
+		rc.RDS[r], rc.Data[r], rc.Secrets[r] = rdsClient, rdsdata.NewFromConfig(c, dataAPITimeout), secretsmanager.NewFromConfig(c)
 	}
 	a.ReconcileData = rc
 	g := awsCfg.Copy()
@@ -260,7 +279,7 @@ func (a *AWS) clusterARN(region string) string { return a.names().ClusterARN(reg
 func (a *AWS) Switchover(ctx context.Context, region string) error {
 	_, err := a.Regions[region].RDS.SwitchoverGlobalCluster(ctx, &rds.SwitchoverGlobalClusterInput{
 		GlobalClusterIdentifier: aws.String(a.names().GlobalClusterID()), TargetDbClusterIdentifier: aws.String(a.clusterARN(region)),
-	})
+	}, sendOnceRDS)
 	return err
 }
 
@@ -272,7 +291,7 @@ func (a *AWS) Failover(ctx context.Context, region string, allowDataLoss bool) e
 	if allowDataLoss {
 		in.AllowDataLoss = aws.Bool(true)
 	}
-	_, err := a.Regions[region].RDS.FailoverGlobalCluster(ctx, in)
+	_, err := a.Regions[region].RDS.FailoverGlobalCluster(ctx, in, sendOnceRDS)
 	return err
 }
 

@@ -2,8 +2,11 @@ package awsops
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,11 +15,121 @@ import (
 	rdsdatatypes "github.com/aws/aws-sdk-go-v2/service/rdsdata/types"
 
 	"github.com/payment-dr/payment-dr/internal/dr/reconcile"
+	"github.com/payment-dr/payment-dr/internal/payments"
+	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
 )
 
-type paymentRow struct {
+// DataSQL is a reconcile Source and Target over the RDS Data API, running
+// the payment tables' own SQL (mysqlstore) with its ? placeholders bound
+// as :pN parameters.
+type DataSQL struct {
+	Client                    DataAPI
+	Cluster, Secret, Database string
+}
+
+// dateTime is how MySQL DATETIME(6) values travel through the Data API
+// (strings both ways, TIMESTAMP type hint on the way in).
+const dateTime = "2006-01-02 15:04:05.999999"
+
+// exec runs one statement. A statement inside a transaction is sent once:
+// if its answer is lost, the SDK must not send it again (a repeated INSERT
+// would fail on its own first copy and read as a taken key); the
+// transaction is rolled back instead. Reads outside one may be retried.
+func (d *DataSQL) exec(ctx context.Context, tx, sql string, args ...any) (*rdsdata.ExecuteStatementOutput, error) {
+	in := &rdsdata.ExecuteStatementInput{ResourceArn: aws.String(d.Cluster), SecretArn: aws.String(d.Secret), Database: aws.String(d.Database),
+		FormatRecordsAs: rdsdatatypes.RecordsFormatTypeJson}
+	var err error
+	if in.Sql, in.Parameters, err = bind(sql, args); err != nil {
+		return nil, err
+	}
+	if tx == "" {
+		return d.Client.ExecuteStatement(ctx, in)
+	}
+	in.TransactionId = aws.String(tx)
+	return d.Client.ExecuteStatement(ctx, in, sendOnce)
+}
+
+// bind turns the ? placeholders of sql into :p1, :p2, ... with typed
+// parameters (the statements are mysqlstore's constants: no ? inside a
+// literal).
+func bind(sql string, args []any) (*string, []rdsdatatypes.SqlParameter, error) {
+	var b strings.Builder
+	var params []rdsdatatypes.SqlParameter
+	n := 0
+	for _, c := range sql {
+		if c != '?' {
+			b.WriteRune(c)
+			continue
+		}
+		if n >= len(args) {
+			return nil, nil, fmt.Errorf("statement has more placeholders than its %d arguments", len(args))
+		}
+		name := "p" + strconv.Itoa(n+1)
+		b.WriteString(":" + name)
+		p, err := param(name, args[n])
+		if err != nil {
+			return nil, nil, err
+		}
+		params = append(params, p)
+		n++
+	}
+	if n != len(args) {
+		return nil, nil, fmt.Errorf("statement has %d placeholders for %d arguments", n, len(args))
+	}
+	return aws.String(b.String()), params, nil
+}
+
+func param(name string, v any) (rdsdatatypes.SqlParameter, error) {
+	p := rdsdatatypes.SqlParameter{Name: aws.String(name)}
+	switch v := v.(type) {
+	case nil:
+		p.Value = &rdsdatatypes.FieldMemberIsNull{Value: true}
+	case string:
+		p.Value = &rdsdatatypes.FieldMemberStringValue{Value: v}
+	case []byte: // VARBINARY: sent as bytes, so any key arrives exactly
+		p.Value = &rdsdatatypes.FieldMemberBlobValue{Value: v}
+	case int64:
+		p.Value = &rdsdatatypes.FieldMemberLongValue{Value: v}
+	case time.Time:
+		p.TypeHint, p.Value = rdsdatatypes.TypeHintTimestamp, &rdsdatatypes.FieldMemberStringValue{Value: v.UTC().Format(dateTime)}
+	default:
+		return p, fmt.Errorf("parameter %s: no Data API type for %T", name, v)
+	}
+	return p, nil
+}
+
+// records decodes FormattedRecords (JSON objects by column name).
+func records[T any](out *rdsdata.ExecuteStatementOutput) ([]T, error) {
+	var rs []T
+	if out.FormattedRecords == nil {
+		return rs, nil
+	}
+	err := json.Unmarshal([]byte(*out.FormattedRecords), &rs)
+	return rs, err
+}
+
+// binary is a VARBINARY column in formatted records: the Data API sends
+// BLOB, BINARY and VARBINARY values as base64-encoded strings (Aurora
+// User Guide, "Processing Amazon RDS Data API query results in JSON
+// format").
+type binary string
+
+func (b *binary) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return err
+	}
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return fmt.Errorf("a VARBINARY value that is not base64: %w", err)
+	}
+	*b = binary(raw)
+	return nil
+}
+
+type paymentRecord struct {
 	ID            string  `json:"id"`
-	Key           string  `json:"idempotency_key"`
+	Key           binary  `json:"idempotency_key"`
 	RequestHash   string  `json:"request_hash"`
 	Amount        int64   `json:"amount"`
 	Currency      string  `json:"currency"`
@@ -29,7 +142,7 @@ type paymentRow struct {
 	CreatedAt     string  `json:"created_at"`
 }
 
-type ledgerRow struct {
+type ledgerRecord struct {
 	PaymentID string `json:"payment_id"`
 	Account   string `json:"account"`
 	Direction string `json:"direction"`
@@ -40,129 +153,126 @@ type ledgerRow struct {
 
 func parseTime(s string) (time.Time, error) { return time.ParseInLocation(dateTime, s, time.UTC) }
 
-// Payments implements reconcile.Source.
-func (d *DataSQL) Payments(ctx context.Context) ([]reconcile.Payment, error) {
-	out, err := d.exec(ctx, "", `SELECT id, idempotency_key, request_hash, amount, currency, merchant_ref, customer_ref, session_id, status, failure_reason, region, created_at FROM payments ORDER BY created_at, id`)
+// Newest implements reconcile.Source.
+func (d *DataSQL) Newest(ctx context.Context) (time.Time, error) {
+	out, err := d.exec(ctx, "", mysqlstore.NewestPayment)
+	if err != nil {
+		return time.Time{}, err
+	}
+	rs, err := records[struct {
+		Newest *string `json:"newest"`
+	}](out)
+	if err != nil || len(rs) == 0 || rs[0].Newest == nil {
+		return time.Time{}, err
+	}
+	return parseTime(*rs[0].Newest)
+}
+
+// Page implements reconcile.Source.
+func (d *DataSQL) Page(ctx context.Context, after reconcile.Cursor, limit int) ([]mysqlstore.Row, error) {
+	out, err := d.exec(ctx, "", mysqlstore.PageAfter(limit), after.CreatedAt, after.CreatedAt, after.ID)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := records[paymentRow](out)
-	if err != nil {
+	recs, err := records[paymentRecord](out)
+	if err != nil || len(recs) == 0 {
 		return nil, err
 	}
-	ps := make([]reconcile.Payment, 0, len(rows))
-	index := map[string]int{}
-	for _, r := range rows {
+	page := make([]mysqlstore.Row, 0, len(recs))
+	ids := make([]any, 0, len(recs))
+	for _, r := range recs {
 		at, err := parseTime(r.CreatedAt)
 		if err != nil {
 			return nil, fmt.Errorf("payment %s: created_at %q: %w", r.ID, r.CreatedAt, err)
 		}
-		index[r.ID] = len(ps)
-		ps = append(ps, reconcile.Payment{ID: r.ID, Key: r.Key, RequestHash: r.RequestHash, Amount: r.Amount, Currency: r.Currency,
-			MerchantRef: r.MerchantRef, CustomerRef: r.CustomerRef, SessionID: r.SessionID, Status: r.Status,
-			FailureReason: aws.ToString(r.FailureReason), Region: r.Region, CreatedAt: at})
+		page = append(page, mysqlstore.Row{RequestHash: r.RequestHash, Payment: payments.Payment{ID: r.ID, IdempotencyKey: string(r.Key),
+			Amount: r.Amount, Currency: r.Currency, MerchantRef: r.MerchantRef, CustomerRef: r.CustomerRef, SessionID: r.SessionID,
+			Status: r.Status, FailureReason: aws.ToString(r.FailureReason), Region: r.Region, CreatedAt: at}})
+		ids = append(ids, r.ID)
 	}
-	out, err = d.exec(ctx, "", `SELECT payment_id, account, direction, amount, currency, created_at FROM ledger_entries ORDER BY id`)
+	return page, d.ledger(ctx, page, ids)
+}
+
+func (d *DataSQL) ledger(ctx context.Context, page []mysqlstore.Row, ids []any) error {
+	out, err := d.exec(ctx, "", mysqlstore.LedgerOf(len(ids)), ids...)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ledger, err := records[ledgerRow](out)
+	lines, err := records[ledgerRecord](out)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for _, l := range ledger {
+	index := map[string]int{}
+	for i, r := range page {
+		index[r.ID] = i
+	}
+	for _, l := range lines {
 		at, err := parseTime(l.CreatedAt)
 		if err != nil {
-			return nil, fmt.Errorf("ledger of %s: created_at %q: %w", l.PaymentID, l.CreatedAt, err)
+			return fmt.Errorf("ledger of %s: created_at %q: %w", l.PaymentID, l.CreatedAt, err)
 		}
-		if i, ok := index[l.PaymentID]; ok {
-			ps[i].Ledger = append(ps[i].Ledger, reconcile.LedgerEntry{Account: l.Account, Direction: l.Direction, Amount: l.Amount, Currency: l.Currency, CreatedAt: at})
-		}
+		i := index[l.PaymentID]
+		page[i].Ledger = append(page[i].Ledger, mysqlstore.LedgerLine{CreatedAt: at,
+			LedgerEntry: payments.LedgerEntry{Account: l.Account, Direction: l.Direction, Amount: l.Amount, Currency: l.Currency}})
 	}
-	return ps, nil
+	return nil
 }
 
-// Lookup implements reconcile.Target.
-func (d *DataSQL) Lookup(ctx context.Context, key string) (string, error) {
-	out, err := d.exec(ctx, "", `SELECT id FROM payments WHERE idempotency_key = :key`, str("key", key))
+// Holders implements reconcile.Target.
+func (d *DataSQL) Holders(ctx context.Context, keys []string) (map[string]string, error) {
+	held := map[string]string{}
+	if len(keys) == 0 {
+		return held, nil
+	}
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = []byte(k)
+	}
+	out, err := d.exec(ctx, "", mysqlstore.KeyHolders(len(keys)), args...)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	rows, err := records[struct {
-		ID string `json:"id"`
+	rs, err := records[struct {
+		Key binary `json:"idempotency_key"`
+		ID  string `json:"id"`
 	}](out)
-	if err != nil || len(rows) == 0 {
-		return "", err
+	for _, r := range rs {
+		held[string(r.Key)] = r.ID
 	}
-	return rows[0].ID, nil
+	return held, err
 }
 
-// Apply implements reconcile.Target: one Data API transaction; a taken
-// idempotency key (MySQL's duplicate-entry error) writes nothing.
-func (d *DataSQL) Apply(ctx context.Context, p reconcile.Payment) (reconcile.Outcome, error) {
+// Apply implements reconcile.Target: the payment tables' INSERTs in one
+// Data API transaction; a taken key (the database's duplicate-entry
+// error, which a provisioned cluster returns as DatabaseErrorException)
+// writes nothing and its holder decides.
+func (d *DataSQL) Apply(ctx context.Context, r mysqlstore.Row) (reconcile.Outcome, error) {
 	tx, err := d.Client.BeginTransaction(ctx, &rdsdata.BeginTransactionInput{ResourceArn: aws.String(d.Cluster), SecretArn: aws.String(d.Secret), Database: aws.String(d.Database)})
 	if err != nil {
 		return "", err
 	}
 	id := aws.ToString(tx.TransactionId)
-	err = d.insert(ctx, id, p)
-	if err != nil {
-		_, rerr := d.Client.RollbackTransaction(ctx, &rdsdata.RollbackTransactionInput{ResourceArn: aws.String(d.Cluster), SecretArn: aws.String(d.Secret), TransactionId: aws.String(id)})
-		var bad *rdsdatatypes.BadRequestException
-		if errors.As(err, &bad) && strings.Contains(aws.ToString(bad.Message), "Duplicate entry") {
-			return d.taken(ctx, p)
+	now := time.Now().UTC()
+	for _, st := range mysqlstore.InsertRow(r, now, now) {
+		if _, err := d.exec(ctx, id, st.SQL, st.Args...); err != nil {
+			_, rerr := d.Client.RollbackTransaction(ctx, &rdsdata.RollbackTransactionInput{ResourceArn: aws.String(d.Cluster), SecretArn: aws.String(d.Secret), TransactionId: aws.String(id)})
+			var dbErr *rdsdatatypes.DatabaseErrorException
+			if errors.As(err, &dbErr) && mysqlstore.DuplicateKeyMessage(aws.ToString(dbErr.Message)) {
+				return reconcile.Taken(ctx, d, r)
+			}
+			return "", errors.Join(err, rerr)
 		}
-		return "", errors.Join(err, rerr)
 	}
-	if _, err := d.Client.CommitTransaction(ctx, &rdsdata.CommitTransactionInput{ResourceArn: aws.String(d.Cluster), SecretArn: aws.String(d.Secret), TransactionId: aws.String(id)}); err != nil {
+	// Sent once: a commit whose answer was lost is not repeated (the
+	// repeat would find no transaction); run reconcile again, which finds
+	// the payment Present if the commit took.
+	if _, err := d.Client.CommitTransaction(ctx, &rdsdata.CommitTransactionInput{ResourceArn: aws.String(d.Cluster), SecretArn: aws.String(d.Secret), TransactionId: aws.String(id)}, sendOnce); err != nil {
 		return "", err
 	}
 	return reconcile.Applied, nil
 }
 
-func (d *DataSQL) insert(ctx context.Context, tx string, p reconcile.Payment) error {
-	failure := rdsdatatypes.SqlParameter{Name: aws.String("failure"), Value: &rdsdatatypes.FieldMemberIsNull{Value: true}}
-	if p.FailureReason != "" {
-		failure = str("failure", p.FailureReason)
-	}
-	_, err := d.exec(ctx, tx, `INSERT INTO payments (id, idempotency_key, request_hash, amount, currency, merchant_ref, customer_ref, session_id, status, failure_reason, region, created_at)
-VALUES (:id, :key, :hash, :amount, :currency, :merchant, :customer, :session, :status, :failure, :region, :created)`,
-		str("id", p.ID), str("key", p.Key), str("hash", p.RequestHash), num("amount", p.Amount), str("currency", p.Currency),
-		str("merchant", p.MerchantRef), str("customer", p.CustomerRef), str("session", p.SessionID), str("status", p.Status),
-		failure, str("region", p.Region), stamp("created", p.CreatedAt))
-	if err != nil {
-		return err
-	}
-	for _, e := range p.Ledger {
-		if _, err := d.exec(ctx, tx, `INSERT INTO ledger_entries (payment_id, account, direction, amount, currency, created_at) VALUES (:id, :account, :direction, :amount, :currency, :created)`,
-			str("id", p.ID), str("account", e.Account), str("direction", e.Direction), num("amount", e.Amount), str("currency", e.Currency), stamp("created", e.CreatedAt)); err != nil {
-			return fmt.Errorf("ledger entry %s %s: %w", e.Direction, e.Account, err)
-		}
-	}
-	// The event goes out through the writer's outbox, due at once.
-	now := time.Now().UTC()
-	if _, err := d.exec(ctx, tx, `INSERT INTO payment_outbox (payment_id, created_at, next_attempt_at) VALUES (:id, :created, :due)`,
-		str("id", p.ID), stamp("created", now), stamp("due", now)); err != nil {
-		return fmt.Errorf("outbox row: %w", err)
-	}
-	return nil
-}
-
-func (d *DataSQL) taken(ctx context.Context, p reconcile.Payment) (reconcile.Outcome, error) {
-	id, err := d.Lookup(ctx, p.Key)
-	switch {
-	case err != nil:
-		return "", err
-	case id == p.ID:
-		return reconcile.Present, nil
-	case id != "":
-		return reconcile.Conflict, nil
-	}
-	return "", fmt.Errorf("payment id %s already exists under another idempotency key", p.ID)
-}
-
 var (
 	_ reconcile.Source = (*DataSQL)(nil)
 	_ reconcile.Target = (*DataSQL)(nil)
-	_ reconcile.Access = (*ReconcileAccess)(nil)
 )

@@ -14,7 +14,7 @@ func snapshotXML(id, created string) string {
 	return fmt.Sprintf(`<DBClusterSnapshot><DBClusterSnapshotIdentifier>%s</DBClusterSnapshotIdentifier><DBClusterIdentifier>payments-us-east-1-dev</DBClusterIdentifier><SnapshotCreateTime>%s</SnapshotCreateTime><SnapshotType>automated</SnapshotType><Status>available</Status></DBClusterSnapshot>`, id, created)
 }
 
-// Defect 8: the newest unplanned-failover snapshot of the old primary is
+// The newest unplanned-failover snapshot of the old primary is
 // copied to a manual snapshot, once.
 func TestKeepOldPrimaryDataCopiesTheUnplannedFailoverSnapshot(t *testing.T) {
 	a, w := startWorld(t, now)
@@ -42,7 +42,7 @@ func TestKeepOldPrimaryDataCopiesTheUnplannedFailoverSnapshot(t *testing.T) {
 	}
 }
 
-// Defect 8: fencing sets the old Region's payment Lambda's reserved
+// Fencing sets the old Region's payment Lambda's reserved
 // concurrency to 0; unfencing deletes it.
 func TestFenceAndUnfenceThroughTheSDK(t *testing.T) {
 	a, w := startWorld(t, now)
@@ -59,7 +59,7 @@ func TestFenceAndUnfenceThroughTheSDK(t *testing.T) {
 	}
 }
 
-// Defect 10: Route 53 calls an endpoint healthy when more than 18 % of
+// Route 53 calls an endpoint healthy when more than 18 % of
 // its checkers do, not a majority.
 func TestRoute53HealthIsAbove18Percent(t *testing.T) {
 	obs := func(ok, bad int) []r53types.HealthCheckObservation {
@@ -83,7 +83,7 @@ func TestRoute53HealthIsAbove18Percent(t *testing.T) {
 	}
 }
 
-// Defect 9: the RPO lag metric follows the engine version.
+// The RPO lag metric follows the engine version.
 func TestLagMetricFollowsTheEngineVersion(t *testing.T) {
 	for v, want := range map[string]string{
 		"8.0.mysql_aurora.3.04.0": "AuroraGlobalDBRPOLag",

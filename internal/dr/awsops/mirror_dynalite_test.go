@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/dr/journal"
 )
 
@@ -20,13 +20,7 @@ import (
 // started by scripts/backends.sh.
 func dynaliteTable(t *testing.T) (*dynamodb.Client, string) {
 	t.Helper()
-	ep := os.Getenv("PAYMENTS_TEST_DYNAMODB_ENDPOINT")
-	if ep == "" {
-		if os.Getenv("CI") != "" { // CI runs make test, which starts dynalite: missing is a failure
-			t.Fatal("PAYMENTS_TEST_DYNAMODB_ENDPOINT not set: run make test (scripts/backends.sh starts dynalite)")
-		}
-		t.Skip("PAYMENTS_TEST_DYNAMODB_ENDPOINT not set (source scripts/backends.sh && backends_start)")
-	}
+	ep := backends.Env(t, backends.EnvDynamoDBEndpoint)
 	c := dynamodb.NewFromConfig(aws.Config{Region: "us-west-2", BaseEndpoint: aws.String(ep),
 		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")})
 	table := fmt.Sprintf("drctl-journal-%d", time.Now().UnixNano())
@@ -46,7 +40,7 @@ func dynaliteTable(t *testing.T) (*dynamodb.Client, string) {
 	return c, table
 }
 
-// Defect 6: the mirror's write was unconditional, so two drctl processes
+// The mirror's write was unconditional, so two drctl processes
 // could overwrite each other's journal.
 func TestMirrorWriteIsVersionedAndConditionalOnDynalite(t *testing.T) {
 	c, table := dynaliteTable(t)

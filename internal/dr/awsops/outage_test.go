@@ -15,7 +15,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
 )
 
-// Defect 2: with every us-east-1 endpoint accepting and never answering,
+// With every us-east-1 endpoint accepting and never answering,
 // an unplanned failover to us-west-2 completes: reads go to us-west-2
 // first, every call has a per-attempt timeout, DNS is verified on the
 // data plane (the zone's authoritative server), Route 53's API is never
@@ -71,7 +71,7 @@ func TestFailoverCompletesWithEveryUsEast1EndpointHanging(t *testing.T) {
 	}
 }
 
-// Defect 2 and 10: the DR role is assumed through the target Region's
+// The DR role is assumed through the target Region's
 // regional STS endpoint, for an hour.
 func TestAssumeRoleUsesTheTargetRegionsSTSForAnHour(t *testing.T) {
 	w := newSDKWorld()

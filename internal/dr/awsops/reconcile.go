@@ -2,7 +2,6 @@ package awsops
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/rdsdata"
-	rdsdatatypes "github.com/aws/aws-sdk-go-v2/service/rdsdata/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
@@ -23,6 +21,7 @@ type RestoreAPI interface {
 	DescribeDBClusters(context.Context, *rds.DescribeDBClustersInput, ...func(*rds.Options)) (*rds.DescribeDBClustersOutput, error)
 	RestoreDBClusterFromSnapshot(context.Context, *rds.RestoreDBClusterFromSnapshotInput, ...func(*rds.Options)) (*rds.RestoreDBClusterFromSnapshotOutput, error)
 	CreateDBInstance(context.Context, *rds.CreateDBInstanceInput, ...func(*rds.Options)) (*rds.CreateDBInstanceOutput, error)
+	DescribeDBInstances(context.Context, *rds.DescribeDBInstancesInput, ...func(*rds.Options)) (*rds.DescribeDBInstancesOutput, error)
 	EnableHttpEndpoint(context.Context, *rds.EnableHttpEndpointInput, ...func(*rds.Options)) (*rds.EnableHttpEndpointOutput, error)
 	DeleteDBInstance(context.Context, *rds.DeleteDBInstanceInput, ...func(*rds.Options)) (*rds.DeleteDBInstanceOutput, error)
 	DeleteDBCluster(context.Context, *rds.DeleteDBClusterInput, ...func(*rds.Options)) (*rds.DeleteDBClusterOutput, error)
@@ -54,46 +53,65 @@ type ReconcileAccess struct {
 	Secrets map[string]SecretsAPI
 	// InstanceClass of the temporary cluster's one instance.
 	InstanceClass string
-	// Backoff of the wait for the restored cluster (default 15 s to 1 min).
+	// Backoff of the waits for the restored cluster and its instance
+	// (default 15 s to 1 min).
 	Backoff plan.Backoff
 }
 
-// dateTime is how MySQL DATETIME(6) values travel through the Data API.
-const dateTime = "2006-01-02 15:04:05.999999"
-
-// Open implements reconcile.Access.
+// Open implements reconcile.Access. A failure after the restore keeps
+// the temporary cluster: the next attempt reuses it instead of paying for
+// another restore; release deletes it once reconcile has run.
 func (r *ReconcileAccess) Open(ctx context.Context, old string) (reconcile.Source, reconcile.Target, func(context.Context) error, error) {
-	n := r.A.names()
-	writer := r.A.Cfg.Other(old)
 	ref, err := r.A.KeepOldPrimaryData(ctx, old)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	tempARN, err := r.restore(ctx, old, ref)
-	release := func(ctx context.Context) error { return r.remove(ctx, old) }
-	if err != nil {
-		return nil, nil, nil, errors.Join(err, release(ctx))
-	}
-	oldSecret, err := r.secretARN(ctx, old)
+	tempARN, restored, err := r.restore(ctx, old, ref)
+	var src, dst *DataSQL
 	if err == nil {
-		var writerSecret string
-		if writerSecret, err = r.secretARN(ctx, writer); err == nil {
-			src := &DataSQL{Client: r.Data[old], Cluster: tempARN, Secret: oldSecret, Database: n.DatabaseName()}
-			dst := &DataSQL{Client: r.Data[writer], Cluster: r.A.clusterARN(writer), Secret: writerSecret, Database: n.DatabaseName()}
-			return src, dst, release, nil
-		}
+		src, dst, err = r.clients(ctx, old, tempARN)
 	}
-	return nil, nil, nil, errors.Join(err, release(ctx))
+	if err != nil {
+		if restored {
+			id := r.A.names().ReconcileClusterID(old)
+			err = fmt.Errorf("%w\nthe temporary cluster %s in %s is kept: run reconcile again to reuse it, or delete it (aws rds delete-db-instance --db-instance-identifier %s-1 --skip-final-snapshot; aws rds delete-db-cluster --db-cluster-identifier %s --skip-final-snapshot)",
+				err, id, old, id, id)
+		}
+		return nil, nil, nil, err
+	}
+	return src, dst, func(ctx context.Context) error { return r.remove(ctx, old) }, nil
 }
 
+// clients are the Data API readers of the temporary cluster and of the writer.
+func (r *ReconcileAccess) clients(ctx context.Context, old, tempARN string) (src, dst *DataSQL, err error) {
+	n, writer := r.A.names(), r.A.Cfg.Other(old)
+	oldSecret, err := r.secretARN(ctx, old)
+	if err != nil {
+		return nil, nil, err
+	}
+	writerSecret, err := r.secretARN(ctx, writer)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &DataSQL{Client: r.Data[old], Cluster: tempARN, Secret: oldSecret, Database: n.DatabaseName()},
+		&DataSQL{Client: r.Data[writer], Cluster: r.A.clusterARN(writer), Secret: writerSecret, Database: n.DatabaseName()}, nil
+}
+
+// snapshotTag names, on the temporary cluster, the snapshot it holds, so
+// that a later attempt reuses only a cluster restored from the same one.
+const snapshotTag = "payment-dr:snapshot"
+
 // restore creates the temporary cluster from the kept snapshot (or finds
-// it from an earlier attempt), waits until it is available and enables
-// its Data API; it returns the cluster's ARN.
-func (r *ReconcileAccess) restore(ctx context.Context, old, snapshot string) (string, error) {
+// the one an earlier attempt restored from it), then its writer instance
+// once the cluster is available (RestoreDBClusterFromSnapshot creates no
+// instance, and CreateDBInstance is refused until the cluster is
+// available: RDS API Reference), waits for the instance (the Data API
+// runs on it) and enables the Data API. restored says the cluster exists.
+func (r *ReconcileAccess) restore(ctx context.Context, old, snapshot string) (arn string, restored bool, err error) {
 	n, c := r.A.names(), r.RDS[old]
 	orig, err := c.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(n.ClusterID(old))})
 	if err != nil || len(orig.DBClusters) != 1 {
-		return "", fmt.Errorf("describing %s for its network: %v", n.ClusterID(old), err)
+		return "", false, fmt.Errorf("describing %s for its network: %v", n.ClusterID(old), err)
 	}
 	o := orig.DBClusters[0]
 	var sgs []string
@@ -104,45 +122,73 @@ func (r *ReconcileAccess) restore(ctx context.Context, old, snapshot string) (st
 	_, err = c.RestoreDBClusterFromSnapshot(ctx, &rds.RestoreDBClusterFromSnapshotInput{
 		DBClusterIdentifier: aws.String(id), SnapshotIdentifier: aws.String(snapshot), Engine: o.Engine, EngineVersion: o.EngineVersion,
 		DBSubnetGroupName: o.DBSubnetGroup, VpcSecurityGroupIds: sgs, KmsKeyId: o.KmsKeyId,
-		Tags: []rdstypes.Tag{{Key: aws.String("payment-dr:purpose"), Value: aws.String("drctl reconcile; deleted afterwards")}},
+		Tags: []rdstypes.Tag{{Key: aws.String("payment-dr:purpose"), Value: aws.String("drctl reconcile; deleted afterwards")},
+			{Key: aws.String(snapshotTag), Value: aws.String(snapshot)}},
 	})
 	var exists *rdstypes.DBClusterAlreadyExistsFault
 	if err != nil && !errors.As(err, &exists) {
-		return "", fmt.Errorf("RestoreDBClusterFromSnapshot %s from %s: %w", id, snapshot, err)
+		return "", false, fmt.Errorf("RestoreDBClusterFromSnapshot %s from %s: %w", id, snapshot, err)
+	}
+	if arn, err = r.waitCluster(ctx, old, id, snapshot); err != nil {
+		return "", true, err
 	}
 	_, err = c.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String(id + "-1"), DBClusterIdentifier: aws.String(id),
 		Engine: o.Engine, DBInstanceClass: aws.String(r.InstanceClass)})
 	var instExists *rdstypes.DBInstanceAlreadyExistsFault
 	if err != nil && !errors.As(err, &instExists) {
-		return "", fmt.Errorf("CreateDBInstance %s-1: %w", id, err)
+		return "", true, fmt.Errorf("CreateDBInstance %s-1: %w", id, err)
 	}
-	arn, err := r.waitAvailable(ctx, old, id)
-	if err != nil {
-		return "", err
+	if err := r.waitInstance(ctx, old, id+"-1"); err != nil {
+		return "", true, err
 	}
 	if _, err := c.EnableHttpEndpoint(ctx, &rds.EnableHttpEndpointInput{ResourceArn: aws.String(arn)}); err != nil {
-		return "", fmt.Errorf("EnableHttpEndpoint %s: %w", id, err)
+		return "", true, fmt.Errorf("EnableHttpEndpoint %s: %w", id, err)
 	}
-	return arn, nil
+	return arn, true, nil
 }
 
-func (r *ReconcileAccess) waitAvailable(ctx context.Context, region, id string) (string, error) {
+// wait polls ready for up to an hour (a restore takes tens of minutes).
+func (r *ReconcileAccess) wait(ctx context.Context, what string, ready func(context.Context) (bool, error)) error {
 	b := r.Backoff
 	if b.Min <= 0 {
 		b = plan.Backoff{Min: 15 * time.Second, Max: time.Minute}
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Hour)
 	defer cancel()
+	return plan.Wait(wctx, b, what, ready)
+}
+
+// waitCluster waits until the temporary cluster is available and checks
+// that it holds snapshot; it returns the cluster's ARN.
+func (r *ReconcileAccess) waitCluster(ctx context.Context, region, id, snapshot string) (string, error) {
 	var arn string
-	err := plan.Wait(wctx, b, "the restored cluster "+id, func(ctx context.Context) (bool, error) {
+	err := r.wait(ctx, "the restored cluster "+id, func(ctx context.Context) (bool, error) {
 		out, err := r.RDS[region].DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(id)})
 		if err != nil || len(out.DBClusters) != 1 {
 			return false, err
 		}
-		arn = aws.ToString(out.DBClusters[0].DBClusterArn)
-		return aws.ToString(out.DBClusters[0].Status) == "available", nil
+		dc := out.DBClusters[0]
+		for _, t := range dc.TagList {
+			if aws.ToString(t.Key) == snapshotTag && aws.ToString(t.Value) != snapshot {
+				return false, plan.Permanent(fmt.Errorf("the temporary cluster %s holds snapshot %s, not %s: delete it (aws rds delete-db-cluster --db-cluster-identifier %s --skip-final-snapshot, after its instance) and run again",
+					id, aws.ToString(t.Value), snapshot, id))
+			}
+		}
+		arn = aws.ToString(dc.DBClusterArn)
+		return aws.ToString(dc.Status) == "available", nil
 	})
 	return arn, err
+}
+
+// waitInstance waits until the temporary cluster's instance is available.
+func (r *ReconcileAccess) waitInstance(ctx context.Context, region, id string) error {
+	return r.wait(ctx, "the restored cluster's instance "+id, func(ctx context.Context) (bool, error) {
+		out, err := r.RDS[region].DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})
+		if err != nil || len(out.DBInstances) != 1 {
+			return false, err
+		}
+		return aws.ToString(out.DBInstances[0].DBInstanceStatus) == "available", nil
+	})
 }
 
 // remove deletes the temporary cluster and its instance, keeping no
@@ -175,40 +221,4 @@ func (r *ReconcileAccess) secretARN(ctx context.Context, region string) (string,
 	return aws.ToString(out.ARN), nil
 }
 
-// DataSQL is a reconcile Source and Target over the Data API.
-type DataSQL struct {
-	Client                    DataAPI
-	Cluster, Secret, Database string
-}
-
-func (d *DataSQL) exec(ctx context.Context, tx, sql string, params ...rdsdatatypes.SqlParameter) (*rdsdata.ExecuteStatementOutput, error) {
-	in := &rdsdata.ExecuteStatementInput{ResourceArn: aws.String(d.Cluster), SecretArn: aws.String(d.Secret), Database: aws.String(d.Database),
-		Sql: aws.String(sql), Parameters: params, FormatRecordsAs: rdsdatatypes.RecordsFormatTypeJson}
-	if tx != "" {
-		in.TransactionId = aws.String(tx)
-	}
-	return d.Client.ExecuteStatement(ctx, in)
-}
-
-func str(name, v string) rdsdatatypes.SqlParameter {
-	return rdsdatatypes.SqlParameter{Name: aws.String(name), Value: &rdsdatatypes.FieldMemberStringValue{Value: v}}
-}
-
-func num(name string, v int64) rdsdatatypes.SqlParameter {
-	return rdsdatatypes.SqlParameter{Name: aws.String(name), Value: &rdsdatatypes.FieldMemberLongValue{Value: v}}
-}
-
-func stamp(name string, t time.Time) rdsdatatypes.SqlParameter {
-	return rdsdatatypes.SqlParameter{Name: aws.String(name), TypeHint: rdsdatatypes.TypeHintTimestamp,
-		Value: &rdsdatatypes.FieldMemberStringValue{Value: t.UTC().Format(dateTime)}}
-}
-
-// records decodes FormattedRecords (JSON objects by column name).
-func records[T any](out *rdsdata.ExecuteStatementOutput) ([]T, error) {
-	var rs []T
-	if out.FormattedRecords == nil {
-		return rs, nil
-	}
-	err := json.Unmarshal([]byte(*out.FormattedRecords), &rs)
-	return rs, err
-}
+var _ reconcile.Access = (*ReconcileAccess)(nil)

@@ -57,8 +57,43 @@ type sdkWorld struct {
 	// data serves the Data API: cluster ARN -> database (reconcile tests).
 	data *dataAPI
 	// restored: the temporary cluster's DescribeDBClusters polls until
-	// available; -1 when it does not exist.
-	restored int
+	// available; -1 when it does not exist. restoredFrom is its snapshot.
+	restored     int
+	restoredFrom string
+	// instance: the temporary cluster's instance's DescribeDBInstances
+	// polls until available; -1 when it does not exist.
+	instance int
+	// failEnable: EnableHttpEndpoint calls to refuse (a throttled or
+	// failed call after the restore).
+	failEnable int
+	// fail500: requests ("rds-data /Execute", "rds FailoverGlobalCluster")
+	// to answer with a 500 after doing nothing; slow: requests to hold
+	// that long before serving (once).
+	fail500 map[string]int
+	slow    map[string]time.Duration
+	// replayErr: the payment function's journal replay fails with it.
+	replayErr string
+}
+
+// fault answers op with a 500 (nothing done) or holds it, as set up.
+func (w *sdkWorld) fault(rw http.ResponseWriter, op string, xml bool) bool {
+	if d := w.slow[op]; d > 0 {
+		delete(w.slow, op)
+		time.Sleep(d)
+	}
+	if w.fail500[op] <= 0 {
+		return false
+	}
+	w.fail500[op]--
+	if xml {
+		rw.WriteHeader(500)
+		io.WriteString(rw, `<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>internal error</Message></Error><RequestId>1</RequestId></ErrorResponse>`)
+		return true
+	}
+	rw.Header().Set("X-Amzn-ErrorType", "InternalServerErrorException")
+	rw.WriteHeader(500)
+	io.WriteString(rw, `{"message":"internal error"}`)
+	return true
 }
 
 // hung blocks a request to a hanging Region until the client gives up.
@@ -78,7 +113,7 @@ func (w *sdkWorld) hung(r *http.Request, region, what string) bool {
 var scopeRe = regexp.MustCompile(`Credential=[^/]+/[0-9]+/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request`)
 
 func newSDKWorld() *sdkWorld {
-	w := &sdkWorld{restored: -1, writer: "us-east-1", lagMs: 900, denied: map[string]bool{}, items: map[string]map[string]any{}, hang: map[string]bool{},
+	w := &sdkWorld{restored: -1, instance: -1, fail500: map[string]int{}, slow: map[string]time.Duration{}, writer: "us-east-1", lagMs: 900, denied: map[string]bool{}, items: map[string]map[string]any{}, hang: map[string]bool{},
 		params: map[string]map[string]string{"us-east-1": {}, "us-west-2": {}}}
 	for _, r := range []string{"us-east-1", "us-west-2"} {
 		p := w.params[r]
@@ -116,7 +151,9 @@ func (w *sdkWorld) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.route53(rw, r)
 	case service == "rds-data":
 		w.log("rds-data " + region + " " + r.URL.Path)
-		w.data.serve(rw, r.URL.Path, body)
+		if !w.fault(rw, "rds-data "+r.URL.Path, false) {
+			w.data.serve(rw, r.URL.Path, body)
+		}
 	case service == "secretsmanager":
 		var in struct{ SecretId string }
 		_ = json.Unmarshal(body, &in)
@@ -127,6 +164,8 @@ func (w *sdkWorld) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.log("backup " + region + " " + r.URL.Path)
 		fmt.Fprintf(rw, `{"RecoveryPoints":[{"Status":"COMPLETED","CreationDate":%d},{"Status":"PARTIAL","CreationDate":%d}]}`,
 			time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC).Unix(), time.Date(2026, 11, 25, 3, 30, 0, 0, time.UTC).Unix())
+	case service == "lambda" && strings.HasSuffix(r.URL.Path, "/invocations"):
+		w.invoke(rw, r, body, region)
 	case service == "lambda":
 		w.log("lambda " + region + " " + r.Method + " " + r.URL.Path + " " + string(body))
 		conc := ""
@@ -138,6 +177,21 @@ func (w *sdkWorld) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		form, _ := url.ParseQuery(string(body))
 		w.query(rw, form, region, service)
 	}
+}
+
+// invoke answers Lambda's Invoke (POST /2015-03-31/functions/{name}/invocations,
+// the event as the body, X-Amz-Invocation-Type): HTTP 200 with the
+// function's answer as the body; a function error is also HTTP 200, with
+// X-Amz-Function-Error: Unhandled and an {"errorMessage", "errorType"}
+// body (Lambda API Reference, Invoke: response elements).
+func (w *sdkWorld) invoke(rw http.ResponseWriter, r *http.Request, body []byte, region string) {
+	w.log("lambda " + region + " invoke " + r.URL.Path + " " + r.Header.Get("X-Amz-Invocation-Type") + " " + string(body))
+	if w.replayErr != "" {
+		rw.Header().Set("X-Amz-Function-Error", "Unhandled")
+		fmt.Fprintf(rw, `{"errorMessage":%q,"errorType":"errorString"}`, w.replayErr)
+		return
+	}
+	io.WriteString(rw, `{"replayed":[{"key":"a2V5LWxvc3Q=","paymentId":"p-lost"}],"present":3,"released":1}`)
 }
 
 func (w *sdkWorld) cloudWatch(rw http.ResponseWriter, r *http.Request, body []byte, region string) {
@@ -247,6 +301,9 @@ func (w *sdkWorld) query(rw http.ResponseWriter, form url.Values, region, servic
 	action := form.Get("Action")
 	w.log(fmt.Sprintf("%s %s %s %s %s", service, region, action, form.Get("TargetDbClusterIdentifier"), form.Get("AllowDataLoss")))
 	rw.Header().Set("Content-Type", "text/xml")
+	if w.fault(rw, service+" "+action, true) {
+		return
+	}
 	fail := func(code, msg string) {
 		rw.WriteHeader(400)
 		fmt.Fprintf(rw, `<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>1</RequestId></ErrorResponse>`, code, msg)
@@ -280,13 +337,13 @@ func (w *sdkWorld) query(rw http.ResponseWriter, form url.Values, region, servic
 		fmt.Fprintf(rw, `<DescribeDBClustersResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeDBClustersResult><DBClusters><DBCluster><DBClusterIdentifier>payments-%[1]s-dev</DBClusterIdentifier><Status>available</Status><EngineVersion>8.0.mysql_aurora.3.05.2</EngineVersion><Endpoint>payments-%[1]s-dev.cluster-abc.%[1]s.rds.amazonaws.com</Endpoint><DBClusterMembers>%[2]s</DBClusterMembers></DBCluster></DBClusters></DescribeDBClustersResult></DescribeDBClustersResponse>`, r, instances)
 	case "RestoreDBClusterFromSnapshot", "CreateDBInstance", "EnableHttpEndpoint", "DeleteDBInstance", "DeleteDBCluster":
 		w.log(fmt.Sprintf("restore %s %s %s%s%s %s %s", region, action, form.Get("DBClusterIdentifier"), form.Get("DBInstanceIdentifier"), form.Get("ResourceArn"), form.Get("SnapshotIdentifier"), form.Get("DBSubnetGroupName")))
-		switch action {
-		case "RestoreDBClusterFromSnapshot":
-			w.restored = 2
-		case "DeleteDBCluster":
-			w.restored = -1
+		if code, msg := w.restoreStep(action, form); code != "" {
+			fail(code, msg)
+			return
 		}
 		fmt.Fprintf(rw, `<%[1]sResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><%[1]sResult></%[1]sResult></%[1]sResponse>`, action)
+	case "DescribeDBInstances":
+		w.describeInstance(rw, form.Get("DBInstanceIdentifier"), region, fail)
 	case "DescribeDBClusterSnapshots":
 		fmt.Fprintf(rw, `<DescribeDBClusterSnapshotsResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeDBClusterSnapshotsResult><DBClusterSnapshots>%s</DBClusterSnapshots></DescribeDBClusterSnapshotsResult></DescribeDBClusterSnapshotsResponse>`, w.snapshots)
 	case "CopyDBClusterSnapshot":
@@ -558,16 +615,66 @@ func (w *sdkWorld) describeByID(rw http.ResponseWriter, id, region string, fail 
 	const tail = `</DBCluster></DBClusters></DescribeDBClustersResult></DescribeDBClustersResponse>`
 	switch {
 	case id == "payments-"+region+"-dev":
-		fmt.Fprintf(rw, head+`<DBClusterIdentifier>%s</DBClusterIdentifier><Engine>aurora-mysql</Engine><EngineVersion>8.0.mysql_aurora.3.05.2</EngineVersion><DBSubnetGroup>payments-db-%s</DBSubnetGroup><KmsKeyId>key-1</KmsKeyId><VpcSecurityGroups><VpcSecurityGroupMembership><VpcSecurityGroupId>sg-db</VpcSecurityGroupId></VpcSecurityGroupMembership></VpcSecurityGroups><Status>available</Status>`+tail, id, region)
+		fmt.Fprintf(rw, head+`<DBClusterIdentifier>%s</DBClusterIdentifier><Engine>aurora-mysql</Engine><EngineVersion>8.0.mysql_aurora.3.05.2</EngineVersion><DBSubnetGroup>payments-%s-dev</DBSubnetGroup><KmsKeyId>key-1</KmsKeyId><VpcSecurityGroups><VpcSecurityGroupMembership><VpcSecurityGroupId>sg-db</VpcSecurityGroupId></VpcSecurityGroupMembership></VpcSecurityGroups><Status>available</Status>`+tail, id, region)
 	case id == "payments-"+region+"-dev-reconcile" && w.restored >= 0:
 		status := "creating"
 		if w.restored--; w.restored <= 0 {
 			status, w.restored = "available", 0
 		}
-		fmt.Fprintf(rw, head+`<DBClusterIdentifier>%[1]s</DBClusterIdentifier><DBClusterArn>arn:aws:rds:%[2]s:111111111111:cluster:%[1]s</DBClusterArn><Status>%[3]s</Status>`+tail, id, region, status)
+		fmt.Fprintf(rw, head+`<DBClusterIdentifier>%[1]s</DBClusterIdentifier><DBClusterArn>arn:aws:rds:%[2]s:111111111111:cluster:%[1]s</DBClusterArn><Status>%[3]s</Status><TagList><Tag><Key>payment-dr:snapshot</Key><Value>%[4]s</Value></Tag></TagList>`+tail, id, region, status, w.restoredFrom)
 	default:
 		fail("DBClusterNotFoundFault", id)
 	}
+}
+
+// restoreStep plays the temporary cluster's life as the RDS API
+// Reference documents it: RestoreDBClusterFromSnapshot onto an existing
+// identifier is DBClusterAlreadyExistsFault; it creates no instance, and
+// "you can create DB instances only after the RestoreDBClusterFromSnapshot
+// operation has completed and the DB cluster is available"
+// (RestoreDBClusterFromSnapshot), CreateDBInstance answering
+// InvalidDBClusterStateFault before then (CreateDBInstance, Errors).
+func (w *sdkWorld) restoreStep(action string, form url.Values) (code, msg string) {
+	switch action {
+	case "RestoreDBClusterFromSnapshot":
+		if w.restored >= 0 {
+			return "DBClusterAlreadyExistsFault", "DB cluster already exists"
+		}
+		w.restored, w.restoredFrom = 2, form.Get("SnapshotIdentifier")
+	case "CreateDBInstance":
+		switch {
+		case w.restored != 0:
+			return "InvalidDBClusterStateFault", "DB cluster " + form.Get("DBClusterIdentifier") + " is not available"
+		case w.instance >= 0:
+			return "DBInstanceAlreadyExists", "DB instance already exists"
+		}
+		w.instance = 2
+	case "EnableHttpEndpoint":
+		if w.failEnable > 0 {
+			w.failEnable--
+			return "InvalidDBClusterStateFault", "the cluster is being modified"
+		}
+	case "DeleteDBInstance":
+		w.instance = -1
+	case "DeleteDBCluster":
+		w.restored = -1
+	}
+	return "", ""
+}
+
+// describeInstance answers DescribeDBInstances for the temporary
+// cluster's instance: creating, then available.
+func (w *sdkWorld) describeInstance(rw http.ResponseWriter, id, region string, fail func(code, msg string)) {
+	if id != "payments-"+region+"-dev-reconcile-1" || w.instance < 0 {
+		fail("DBInstanceNotFound", id)
+		return
+	}
+	status := "creating"
+	if w.instance--; w.instance <= 0 {
+		status, w.instance = "available", 0
+	}
+	w.log("describe-instance " + id + " " + status)
+	fmt.Fprintf(rw, `<DescribeDBInstancesResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeDBInstancesResult><DBInstances><DBInstance><DBInstanceIdentifier>%s</DBInstanceIdentifier><DBInstanceStatus>%s</DBInstanceStatus></DBInstance></DBInstances></DescribeDBInstancesResult></DescribeDBInstancesResponse>`, id, status)
 }
 
 func (w *sdkWorld) simulate(rw http.ResponseWriter, form url.Values) {

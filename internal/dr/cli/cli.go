@@ -26,7 +26,8 @@ type Deps struct {
 	Stdout, Stderr io.Writer
 	Now            func() time.Time
 	// Connect builds the Cloud (and the canary, for drills) once the
-	// flags are valid: nothing touches AWS before that.
+	// flags are valid: nothing touches AWS before that. It is where the
+	// cloud is chosen: ConnectAWS, or the DR lab's for o.Lab (cmd/drctl).
 	Connect func(ctx context.Context, cfg config.Config, o Options) (Conn, error)
 	// Poll overrides how often steps re-check AWS (tests); 0 means 5 s.
 	Poll time.Duration
@@ -66,11 +67,14 @@ type Options struct {
 	// canary (its API key), or fail before anything moves.
 	Canary bool
 	// Lab is the directory of a running DR lab (drlab up --dir): drctl
-	// then acts on the lab instead of AWS (see connectLab).
+	// then acts on the lab instead of AWS. Deps.Connect resolves it; the
+	// CLI itself never links the lab.
 	Lab string
-	// From is reconcile's old primary Region; Apply re-inserts.
+	// From is reconcile's old primary Region; Apply re-inserts; Since
+	// (RFC 3339) overrides where its window begins.
 	From  string
 	Apply bool
+	Since string
 }
 
 // inv is one invocation: the dependencies, the parsed flags and the
@@ -212,11 +216,9 @@ func commonFlags(fs *flag.FlagSet, o *Options) {
 	fs.StringVar(&o.Lab, "lab", "", "act on the DR lab running in this directory (drlab up --dir) instead of AWS")
 }
 
-// connect builds the Cloud: the DR lab's with --lab, else Deps.Connect.
+// connect builds the Cloud through Deps.Connect, which cmd/drctl chose
+// (AWS, or the DR lab for --lab).
 func (v *inv) connect(ctx context.Context) (Conn, error) {
-	if v.o.Lab != "" {
-		return connectLab(ctx, v.cfg, v.o)
-	}
 	return v.d.Connect(ctx, v.cfg, v.o)
 }
 

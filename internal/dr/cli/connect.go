@@ -17,12 +17,17 @@ import (
 	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
-// ConnectAWS builds the real Cloud: default credentials, or the DR role
+// ConnectAWS builds the Cloud of the AWS account: default credentials, or the DR role
 // assumed with MFA; the drill canary reads the API key from Secrets
 // Manager in the drill's target Region unless a file is given. A run
 // depends on its target Region first: reads, STS and the journal mirror
 // go there before anywhere else.
 func ConnectAWS(ctx context.Context, cfg config.Config, o Options) (Conn, error) {
+	// --lab given to a binary whose Connect does not know the lab must
+	// never fall through to the AWS account.
+	if o.Lab != "" {
+		return Conn{}, badUsage("--lab %s: this drctl connects to AWS only; run the drctl built from cmd/drctl, which connects the DR lab", o.Lab)
+	}
 	home := o.To
 	if home == "" {
 		home = cfg.PrimaryRegion

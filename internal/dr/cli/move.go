@@ -34,8 +34,8 @@ func checkMove(v *inv, name string) error {
 	if o.To == "" {
 		return badUsage("%s needs --to REGION (%s or %s)", name, v.cfg.PrimaryRegion, v.cfg.SecondaryRegion)
 	}
-	if o.To != v.cfg.PrimaryRegion && o.To != v.cfg.SecondaryRegion {
-		return badUsage("--to %q is not a Region of %s (%s or %s)", o.To, v.cfg.Environment, v.cfg.PrimaryRegion, v.cfg.SecondaryRegion)
+	if err := v.controller(nil).CheckRegion(o.To); err != nil {
+		return usageError{err.Error()}
 	}
 	if o.Resume != "" && !journal.ValidID(o.Resume) {
 		return badUsage("--resume %q is not a run id (like switchover-20261125T040000Z-us-west-2)", o.Resume)

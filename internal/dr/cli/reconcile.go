@@ -12,17 +12,23 @@ import (
 )
 
 var cmdReconcile = &Command{
-	Name: "reconcile", UsageLine: "reconcile --from REGION [--apply] [--yes] [--json]",
+	Name: "reconcile", UsageLine: "reconcile --from REGION [--since TIME] [--apply] [--yes] [--json]",
 	Short: "list the payments the old primary has and the writer lacks; --apply re-inserts them",
 	Flags: func(fs *flag.FlagSet, v *inv) {
 		fs.StringVar(&v.o.From, "from", "", "the old primary's Region (lost by an unplanned failover)")
 		fs.BoolVar(&v.o.Apply, "apply", false, "re-insert the missing payments and their ledger entries (by idempotency key)")
+		fs.StringVar(&v.o.Since, "since", "", "read the old primary's payments created from this time on (RFC 3339; default: its newest payment minus the lag budget and "+reconcile.Margin.String()+")")
 		fs.BoolVar(&v.o.Yes, "yes", false, "do not ask for confirmation")
 		fs.BoolVar(&v.o.JSON, "json", false, "print JSON")
 	},
 	Check: func(v *inv) error {
 		if v.o.From != v.cfg.PrimaryRegion && v.o.From != v.cfg.SecondaryRegion {
 			return badUsage("reconcile needs --from REGION, the old primary (%s or %s)", v.cfg.PrimaryRegion, v.cfg.SecondaryRegion)
+		}
+		if v.o.Since != "" {
+			if _, err := time.Parse(time.RFC3339, v.o.Since); err != nil {
+				return badUsage("--since %q is not an RFC 3339 time (e.g. 2026-11-25T04:00:00Z): %v", v.o.Since, err)
+			}
 		}
 		return nil
 	},
@@ -61,7 +67,11 @@ func runReconcile(ctx context.Context, v *inv) error {
 	if err != nil {
 		return err
 	}
-	rep, runErr := reconcile.Run(ctx, v.o.From, src, dst, v.o.Apply)
+	opts := reconcile.Options{Apply: v.o.Apply, LagBudget: time.Duration(v.cfg.Objectives.LagBudgetSeconds) * time.Second}
+	if v.o.Since != "" {
+		opts.Since, _ = time.Parse(time.RFC3339, v.o.Since) // checked with the flags
+	}
+	rep, runErr := reconcile.Run(ctx, v.o.From, src, dst, opts)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 	defer cancel()
 	relErr := release(rctx)
@@ -75,8 +85,12 @@ func runReconcile(ctx context.Context, v *inv) error {
 
 func writeReconcile(v *inv, rep reconcile.Report) {
 	out := v.d.Stdout
-	fmt.Fprintf(out, "reconcile from %s: %d payments in the old primary, %d not in the writer (applied %d, conflicts %d, missing %d)\n",
-		rep.From, rep.Scanned, len(rep.Items), rep.Count(reconcile.Applied), rep.Count(reconcile.Conflict), rep.Count(reconcile.Missing))
+	fmt.Fprintf(out, "reconcile from %s: %d payments in the old primary, %d not in the writer (applied %d, conflicts %d, missing %d), read from %s on\n",
+		rep.From, rep.Scanned, len(rep.Items), rep.Count(reconcile.Applied), rep.Count(reconcile.Conflict), rep.Count(reconcile.Missing), rep.Since.Format(time.RFC3339))
+	if rep.FirstMissing {
+		fmt.Fprintf(out, "warning: the oldest payment read (from %s) is missing in the writer too: the loss may begin earlier; run again with an earlier --since\n",
+			rep.Since.Format(time.RFC3339))
+	}
 	if len(rep.Items) == 0 {
 		return
 	}
@@ -87,7 +101,7 @@ func writeReconcile(v *inv, rep reconcile.Report) {
 		if it.Outcome == reconcile.Conflict {
 			outcome += " (writer has " + it.ExistingID + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", it.Key, it.ID, it.Amount, it.Currency, it.CreatedAt.UTC().Format(time.RFC3339), outcome)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", it.IdempotencyKey, it.ID, it.Amount, it.Currency, it.CreatedAt.UTC().Format(time.RFC3339), outcome)
 	}
 	tw.Flush()
 }

@@ -26,7 +26,7 @@ func TestHelperHoldsTheRun(t *testing.T) {
 	time.Sleep(time.Minute)
 }
 
-// Defect 6: two drctl processes could drive one run.
+// Two drctl processes could drive one run.
 func TestOnlyOneProcessDrivesARun(t *testing.T) {
 	dir := t.TempDir()
 	r, err := Create(dir, Run{ID: lockID, Kind: "failover", Target: "us-west-2", Env: "dev", Created: time.Now()})
@@ -62,7 +62,7 @@ func TestOnlyOneProcessDrivesARun(t *testing.T) {
 	again.Close()
 }
 
-// Defect 6: a fixed temp-file name left behind by a crash blocked every
+// A fixed temp-file name left behind by a crash blocked every
 // later save.
 func TestSaveSurvivesATempFileLeftByACrash(t *testing.T) {
 	dir := t.TempDir()

@@ -126,7 +126,7 @@ func FuzzMeasure(f *testing.F) {
 	})
 }
 
-// Defect 4: writes the old primary acknowledged after the failover
+// Writes the old primary acknowledged after the failover
 // request (split brain) are lost too, and counted with their amount.
 func TestSplitBrainWritesAfterTheMoveAreLost(t *testing.T) {
 	s := []Sample{

@@ -120,7 +120,7 @@ func TestWaitBacksOffAndStopsOnPermanentErrors(t *testing.T) {
 	}
 }
 
-// Defect 7 at the runner: a Done check that fails stops the run; the step
+// A Done check that fails stops the run; the step
 // is not sent again.
 func TestFailedDoneCheckFailsClosed(t *testing.T) {
 	run := &journal.Run{ID: "failover-20261125T040000Z-us-west-2", Kind: "failover", Values: map[string]string{}}

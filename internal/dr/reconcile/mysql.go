@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
 )
 
 // MySQL is a Source and a Target over the payments schema (migrations/).
@@ -36,101 +38,108 @@ func OpenMySQL(ctx context.Context, dsn string) (*MySQL, error) {
 	return &MySQL{DB: db}, nil
 }
 
-const selectPayments = `SELECT id, idempotency_key, request_hash, amount, currency, merchant_ref, customer_ref,
-  session_id, status, COALESCE(failure_reason, ''), region, created_at FROM payments ORDER BY created_at, id`
+// Newest implements Source.
+func (m *MySQL) Newest(ctx context.Context) (time.Time, error) {
+	var t sql.NullTime
+	err := m.DB.QueryRowContext(ctx, mysqlstore.NewestPayment).Scan(&t)
+	return t.Time.UTC(), err
+}
 
-// Payments implements Source: every payment with its ledger entries.
-func (m *MySQL) Payments(ctx context.Context) ([]Payment, error) {
-	rows, err := m.DB.QueryContext(ctx, selectPayments)
+// Page implements Source.
+func (m *MySQL) Page(ctx context.Context, after Cursor, limit int) ([]mysqlstore.Row, error) {
+	rows, err := m.DB.QueryContext(ctx, mysqlstore.PageAfter(limit), after.CreatedAt, after.CreatedAt, after.ID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Payment
-	index := map[string]int{}
+	var out []mysqlstore.Row
 	for rows.Next() {
-		var p Payment
-		if err := rows.Scan(&p.ID, &p.Key, &p.RequestHash, &p.Amount, &p.Currency, &p.MerchantRef, &p.CustomerRef,
-			&p.SessionID, &p.Status, &p.FailureReason, &p.Region, &p.CreatedAt); err != nil {
+		var r mysqlstore.Row
+		var key []byte
+		var failure sql.NullString
+		if err := rows.Scan(&r.ID, &key, &r.RequestHash, &r.Amount, &r.Currency, &r.MerchantRef, &r.CustomerRef,
+			&r.SessionID, &r.Status, &failure, &r.Region, &r.CreatedAt); err != nil {
 			return nil, err
 		}
-		index[p.ID] = len(out)
-		out = append(out, p)
+		r.IdempotencyKey, r.FailureReason, r.CreatedAt = string(key), failure.String, r.CreatedAt.UTC()
+		out = append(out, r)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	if err := rows.Err(); err != nil || len(out) == 0 {
+		return out, err
 	}
-	return out, m.ledger(ctx, out, index)
+	return out, m.ledger(ctx, out)
 }
 
-func (m *MySQL) ledger(ctx context.Context, ps []Payment, index map[string]int) error {
-	rows, err := m.DB.QueryContext(ctx, `SELECT payment_id, account, direction, amount, currency, created_at FROM ledger_entries ORDER BY id`)
+func (m *MySQL) ledger(ctx context.Context, page []mysqlstore.Row) error {
+	ids := make([]any, len(page))
+	index := map[string]int{}
+	for i, r := range page {
+		ids[i], index[r.ID] = r.ID, i
+	}
+	rows, err := m.DB.QueryContext(ctx, mysqlstore.LedgerOf(len(ids)), ids...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id string
-		var e LedgerEntry
-		if err := rows.Scan(&id, &e.Account, &e.Direction, &e.Amount, &e.Currency, &e.CreatedAt); err != nil {
+		var l mysqlstore.LedgerLine
+		if err := rows.Scan(&id, &l.Account, &l.Direction, &l.Amount, &l.Currency, &l.CreatedAt); err != nil {
 			return err
 		}
-		if i, ok := index[id]; ok {
-			ps[i].Ledger = append(ps[i].Ledger, e)
-		}
+		l.CreatedAt = l.CreatedAt.UTC()
+		page[index[id]].Ledger = append(page[index[id]].Ledger, l)
 	}
 	return rows.Err()
 }
 
-// Lookup implements Target.
-func (m *MySQL) Lookup(ctx context.Context, key string) (string, error) {
-	var id string
-	err := m.DB.QueryRowContext(ctx, `SELECT id FROM payments WHERE idempotency_key = ?`, key).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
+// Holders implements Target.
+func (m *MySQL) Holders(ctx context.Context, keys []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(keys) == 0 {
+		return out, nil
 	}
-	return id, err
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = []byte(k)
+	}
+	rows, err := m.DB.QueryContext(ctx, mysqlstore.KeyHolders(len(keys)), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key []byte
+		var id string
+		if err := rows.Scan(&key, &id); err != nil {
+			return nil, err
+		}
+		out[string(key)] = id
+	}
+	return out, rows.Err()
 }
 
-// OutboxInsert queues a re-applied payment's event in the writer's
-// transactional outbox (migrations/0003_outbox.sql), due at once.
-const OutboxInsert = "INSERT INTO payment_outbox (payment_id, created_at, next_attempt_at) VALUES (?, ?, ?)"
-
-// Apply implements Target: the payment and its ledger entries in one
+// Apply implements Target: the payment, its ledger lines and its outbox
+// row (due at once: the writer's sweep publishes the event, at least once,
+// since the old Region may have published it before it was lost) in one
 // transaction. The unique idempotency key decides: if it is taken
-// meanwhile, nothing is written and the holder decides Present/Conflict.
-// Ledger ids are not copied (auto-increment: they collide).
-func (m *MySQL) Apply(ctx context.Context, p Payment) (Outcome, error) {
+// meanwhile, nothing is written and its holder decides Present/Conflict.
+func (m *MySQL) Apply(ctx context.Context, r mysqlstore.Row) (Outcome, error) {
 	tx, err := m.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return "", err
 	}
 	defer tx.Rollback()
-	var failure any
-	if p.FailureReason != "" {
-		failure = p.FailureReason
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO payments (id, idempotency_key, request_hash, amount, currency, merchant_ref, customer_ref,
-  session_id, status, failure_reason, region, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.ID, p.Key, p.RequestHash, p.Amount, p.Currency, p.MerchantRef, p.CustomerRef, p.SessionID, p.Status, failure, p.Region, p.CreatedAt)
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1062 { // duplicate key
-		tx.Rollback()
-		return m.taken(ctx, p)
-	}
-	if err != nil {
-		return "", err
-	}
-	for _, e := range p.Ledger {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_entries (payment_id, account, direction, amount, currency, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			p.ID, e.Account, e.Direction, e.Amount, e.Currency, e.CreatedAt); err != nil {
-			return "", fmt.Errorf("ledger entry %s %s: %w", e.Direction, e.Account, err)
+	now := time.Now().UTC()
+	for _, st := range mysqlstore.InsertRow(r, now, now) {
+		_, err := tx.ExecContext(ctx, st.SQL, st.Args...)
+		if mysqlstore.DuplicateKey(err) {
+			tx.Rollback()
+			return Taken(ctx, m, r)
 		}
-	}
-	// The payment's event goes out through the writer's outbox (at least
-	// once: the old Region may have published it before it was lost).
-	if _, err := tx.ExecContext(ctx, OutboxInsert, p.ID, time.Now().UTC(), time.Now().UTC()); err != nil {
-		return "", fmt.Errorf("outbox row: %w", err)
+		if err != nil {
+			return "", err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return "", err
@@ -138,17 +147,21 @@ func (m *MySQL) Apply(ctx context.Context, p Payment) (Outcome, error) {
 	return Applied, nil
 }
 
-func (m *MySQL) taken(ctx context.Context, p Payment) (Outcome, error) {
-	id, err := m.Lookup(ctx, p.Key)
+// Taken decides what a refused insert of r means: the writer holds r
+// under its key (Present) or another payment does (Conflict). Its id
+// taken under another key is an error for a person to look at.
+func Taken(ctx context.Context, dst Target, r mysqlstore.Row) (Outcome, error) {
+	h, err := dst.Holders(ctx, []string{r.IdempotencyKey})
+	id := h[r.IdempotencyKey]
 	switch {
 	case err != nil:
 		return "", err
-	case id == p.ID:
+	case id == r.ID:
 		return Present, nil
 	case id != "":
 		return Conflict, nil
 	}
-	return "", fmt.Errorf("payment id %s already exists under another idempotency key", p.ID)
+	return "", fmt.Errorf("payment id %s already exists under another idempotency key", r.ID)
 }
 
 // Close closes the connection pool.

@@ -4,13 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
+	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
 )
 
@@ -18,13 +19,7 @@ import (
 // and returns its admin DSN (and the app user's, from appDSN).
 func database(t *testing.T, adminEnv, appEnv, name string) (admin, app string, db *sql.DB) {
 	t.Helper()
-	base := os.Getenv(adminEnv)
-	if base == "" {
-		if os.Getenv("CI") != "" { // CI runs make test, which starts MariaDB: missing is a failure
-			t.Fatal(adminEnv + " not set: run make test (scripts/backends.sh starts MariaDB)")
-		}
-		t.Skip(adminEnv + " not set (source scripts/backends.sh && backends_start)")
-	}
+	base := backends.Env(t, adminEnv)
 	name = fmt.Sprintf("drctl_%s_%d", name, time.Now().UnixNano())
 	root, err := sql.Open("mysql", base)
 	if err != nil {
@@ -50,7 +45,7 @@ func database(t *testing.T, adminEnv, appEnv, name string) (admin, app string, d
 		c.DBName, c.ParseTime = name, true
 		return c.FormatDSN()
 	}
-	admin, app = withDB(base), withDB(os.Getenv(appEnv))
+	admin, app = withDB(base), withDB(backends.Env(t, appEnv))
 	db, err = sql.Open("mysql", admin)
 	if err != nil {
 		t.Fatal(err)
@@ -64,19 +59,24 @@ func database(t *testing.T, adminEnv, appEnv, name string) (admin, app string, d
 
 var t0 = time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
 
-// insert writes a processed payment and its two ledger entries.
+// insert writes a processed payment, its two ledger entries and its
+// outbox row, as the payment service does.
 func insert(t *testing.T, db *sql.DB, id, key string, amount int64, at time.Time) {
 	t.Helper()
-	_, err := db.Exec(`INSERT INTO payments (id, idempotency_key, request_hash, amount, currency, merchant_ref, customer_ref, session_id, status, region, created_at)
-VALUES (?, ?, ?, ?, 'USD', 'm1', 'c1', 's1', 'processed', 'us-east-1', ?)`, id, key, strings.Repeat("a", 64), amount, at)
+	p := payments.Payment{ID: id, IdempotencyKey: key, Amount: amount, Currency: "USD", MerchantRef: "m1", CustomerRef: "c1",
+		SessionID: "s1", Status: payments.StatusProcessed, Region: "us-east-1", CreatedAt: at}
+	tx, err := db.Begin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{"debit", "credit"} {
-		if _, err := db.Exec(`INSERT INTO ledger_entries (payment_id, account, direction, amount, currency, created_at) VALUES (?, ?, ?, ?, 'USD', ?)`,
-			id, "acct-"+dir, dir, amount, at); err != nil {
+	defer tx.Rollback()
+	for _, st := range mysqlstore.InsertRow(mysqlstore.NewRow(p, strings.Repeat("a", 64)), at, at) {
+		if _, err := tx.Exec(st.SQL, st.Args...); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -94,8 +94,8 @@ func count(t *testing.T, db *sql.DB, q string, args ...any) int {
 // whose key the client retried in the new Region. Ledger ids collide.
 func TestReconcileReappliesLostPaymentsOnceAndReportsRetriedKeys(t *testing.T) {
 	ctx := context.Background()
-	oldDSN, _, oldDB := database(t, "PAYMENTS_TEST_MYSQL_ADMIN_DSN", "PAYMENTS_TEST_MYSQL_DSN", "old")
-	newDSN, newApp, newDB := database(t, "PAYMENTS_TEST_MYSQL_SECONDARY_ADMIN_DSN", "PAYMENTS_TEST_MYSQL_SECONDARY_DSN", "new")
+	oldDSN, _, oldDB := database(t, backends.EnvMySQLAdminDSN, backends.EnvMySQLDSN, "old")
+	newDSN, newApp, newDB := database(t, backends.EnvMySQLSecondaryAdminDSN, backends.EnvMySQLSecondaryDSN, "new")
 	insert(t, oldDB, "p-common", "key-common", 100, t0)
 	insert(t, newDB, "p-newonly", "key-newonly", 7, t0.Add(time.Second)) // takes ledger ids 1, 2 in the writer
 	insert(t, newDB, "p-common", "key-common", 100, t0)
@@ -109,7 +109,7 @@ func TestReconcileReappliesLostPaymentsOnceAndReportsRetriedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer release(ctx)
-	rep, err := Run(ctx, "us-east-1", src, dst, false)
+	rep, err := Run(ctx, "us-east-1", src, dst, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestReconcileReappliesLostPaymentsOnceAndReportsRetriedKeys(t *testing.T) {
 	if n := count(t, newDB, "SELECT COUNT(*) FROM payments"); n != 3 {
 		t.Fatalf("the dry run wrote: %d payments", n)
 	}
-	rep, err = Run(ctx, "us-east-1", src, dst, true)
+	rep, err = Run(ctx, "us-east-1", src, dst, Options{Apply: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestReconcileReappliesLostPaymentsOnceAndReportsRetriedKeys(t *testing.T) {
 		t.Errorf("key-retried charged %d times", n)
 	}
 	// Applying again changes nothing: it is idempotent.
-	rep, err = Run(ctx, "us-east-1", src, dst, true)
+	rep, err = Run(ctx, "us-east-1", src, dst, Options{Apply: true})
 	if err != nil || rep.Count(Applied) != 0 || rep.Count(Conflict) != 1 || count(t, newDB, "SELECT COUNT(*) FROM payments") != 4 {
 		t.Errorf("second apply: %+v %v", rep, err)
 	}
@@ -153,7 +153,82 @@ func TestReconcileReappliesLostPaymentsOnceAndReportsRetriedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	if _, err := Run(ctx, "us-east-1", src, ro, true); err == nil || !strings.Contains(err.Error(), "read-only") {
+	if _, err := Run(ctx, "us-east-1", src, ro, Options{Apply: true}); err == nil || !strings.Contains(err.Error(), "read-only") {
 		t.Errorf("read-only writer: %v", err)
+	}
+}
+
+// Re-applying a payment whose key the writer already holds writes
+// nothing: the unique key refuses the insert and its holder decides,
+// Present for the same payment, Conflict for another one.
+func TestApplyOfATakenKeyIsPresentOrConflict(t *testing.T) {
+	ctx := context.Background()
+	dsn, _, db := database(t, "PAYMENTS_TEST_MYSQL_ADMIN_DSN", "PAYMENTS_TEST_MYSQL_DSN", "taken")
+	insert(t, db, "p-held", "key-held", 100, t0)
+	dst, err := OpenMySQL(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	row := func(id, key string) mysqlstore.Row {
+		return mysqlstore.NewRow(payments.Payment{ID: id, IdempotencyKey: key, Amount: 100, Currency: "USD", MerchantRef: "m1",
+			CustomerRef: "c1", SessionID: "s1", Status: payments.StatusProcessed, Region: "us-east-1", CreatedAt: t0}, strings.Repeat("a", 64))
+	}
+	if out, err := dst.Apply(ctx, row("p-held", "key-held")); out != Present || err != nil {
+		t.Errorf("the same payment again: %q %v, want present", out, err)
+	}
+	if out, err := dst.Apply(ctx, row("p-other", "key-held")); out != Conflict || err != nil {
+		t.Errorf("another payment under the held key: %q %v, want conflict", out, err)
+	}
+	if _, err := dst.Apply(ctx, row("p-held", "key-new")); err == nil || !strings.Contains(err.Error(), "already exists under another idempotency key") {
+		t.Errorf("the held id under a new key: %v", err)
+	}
+	for q, want := range map[string]int{"SELECT COUNT(*) FROM payments": 1, "SELECT COUNT(*) FROM ledger_entries": 2, "SELECT COUNT(*) FROM payment_outbox": 1} {
+		if n := count(t, db, q); n != want {
+			t.Errorf("%s = %d, want %d: a refused apply wrote", q, n, want)
+		}
+	}
+}
+
+// Reconcile reads only the window that can hold lost payments (from the
+// old primary's newest payment minus the lag budget and the margin), page
+// by page; payments older than the window are never read.
+func TestReconcileReadsOnlyTheWindowPageByPage(t *testing.T) {
+	ctx := context.Background()
+	oldDSN, _, oldDB := database(t, "PAYMENTS_TEST_MYSQL_ADMIN_DSN", "PAYMENTS_TEST_MYSQL_DSN", "winold")
+	newDSN, _, newDB := database(t, "PAYMENTS_TEST_MYSQL_SECONDARY_ADMIN_DSN", "PAYMENTS_TEST_MYSQL_SECONDARY_DSN", "winnew")
+	end := t0.Add(2 * time.Hour)
+	for i := 0; i < 20; i++ { // replicated long before the failover; p-ancient-* also lost, but outside any window
+		at := t0.Add(time.Duration(i) * time.Minute)
+		insert(t, oldDB, fmt.Sprintf("p-ancient-%02d", i), fmt.Sprintf("key-ancient-%02d", i), 10, at)
+	}
+	for i := 0; i < 7; i++ { // the window: replicated, then lost from end-30s on
+		at := end.Add(time.Duration(i-6) * 10 * time.Second)
+		insert(t, oldDB, fmt.Sprintf("p-%d", i), fmt.Sprintf("key-%d", i), 10, at)
+		if i < 3 {
+			insert(t, newDB, fmt.Sprintf("p-%d", i), fmt.Sprintf("key-%d", i), 10, at)
+		}
+	}
+	access := DSNAccess{Old: map[string]string{"us-east-1": oldDSN}, Writer: newDSN}
+	src, dst, release, err := access.Open(ctx, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release(ctx)
+	rep, err := Run(ctx, "us-east-1", src, dst, Options{LagBudget: 55 * time.Second, PageSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := end.Add(-55*time.Second - Margin); !rep.Since.Equal(want) {
+		t.Errorf("window from %s, want %s", rep.Since, want)
+	}
+	if rep.Scanned != 7 || len(rep.Items) != 4 || rep.Items[0].ID != "p-3" || rep.FirstMissing {
+		t.Fatalf("window: %+v", rep)
+	}
+	// A window whose oldest payment is missing too says the loss may
+	// begin before it.
+	rep, err = Run(ctx, "us-east-1", src, dst, Options{Since: end.Add(-25 * time.Second), PageSize: 2})
+	if err != nil || rep.Scanned != 3 || !rep.FirstMissing {
+		t.Errorf("short window: %+v %v", rep, err)
 	}
 }

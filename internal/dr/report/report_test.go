@@ -126,7 +126,7 @@ func TestExampleReport(t *testing.T) {
 	}
 }
 
-// Defect 5: no verdict on incomplete data.
+// No verdict on incomplete data.
 func TestRPOUnknownWhenReadBackFailed(t *testing.T) {
 	run := &journal.Run{ID: "drill-20261125T040000Z-us-west-2", Kind: "drill", Target: "us-west-2", Env: "dev", Values: map[string]string{}}
 	res := &measure.Result{Writes: 10, RPOUnknown: "RPO unknown: 1 of 9 acknowledged writes could not be read back"}

@@ -14,12 +14,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/lab/daemon"
 	"github.com/payment-dr/payment-dr/internal/lab/frontdoor"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 	"github.com/payment-dr/payment-dr/internal/lab/labdir"
-	"github.com/payment-dr/payment-dr/internal/lab/mariadb"
 	"github.com/payment-dr/payment-dr/internal/lab/proc"
 )
 
@@ -76,14 +76,14 @@ func cmdUp(ctx context.Context, args []string, out io.Writer) error {
 	if _, err := config.Load(u.config); err != nil {
 		return usageError{fmt.Errorf("--config: %w", err)}
 	}
-	if _, err := mariadb.FindBinaries(); err != nil {
+	if _, err := backends.FindBinaries(); err != nil {
 		return err
 	}
 	var err error
 	if u.paymentsBin, err = findPaymentsBin(u.paymentsBin); err != nil {
 		return err
 	}
-	if u.dynalite, err = findDynalite(u.dynalite); err != nil {
+	if u.dynalite, err = backends.FindDynalite(u.dynalite); err != nil {
 		return err
 	}
 	if u.dir, err = filepath.Abs(u.dir); err != nil {
@@ -211,20 +211,6 @@ func findPaymentsBin(p string) (string, error) {
 	st, err := os.Stat(p)
 	if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
 		return "", fmt.Errorf("payment service binary %s not found: build it (go build -o %s ./cmd/payments) or pass --payments-bin", p, p)
-	}
-	return filepath.Abs(p)
-}
-
-func findDynalite(p string) (string, error) {
-	if p == "" {
-		if lp, err := exec.LookPath("dynalite"); err == nil {
-			p = lp
-		} else {
-			p = filepath.Join("tools", "node_modules", ".bin", "dynalite")
-		}
-	}
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("dynalite not found at %s: run `make tools/node_modules/.installed` or pass --dynalite", p)
 	}
 	return filepath.Abs(p)
 }

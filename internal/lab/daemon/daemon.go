@@ -14,8 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/config"
-	"github.com/payment-dr/payment-dr/internal/lab/awsstub"
 	"github.com/payment-dr/payment-dr/internal/lab/frontdoor"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 	"github.com/payment-dr/payment-dr/internal/lab/labdir"
@@ -58,7 +58,7 @@ type Daemon struct {
 	dir   labdir.Dir
 	cfg   config.Config
 	state labdir.State
-	bins  mariadb.Binaries
+	bins  backends.Binaries
 	ports *ports
 
 	parts    map[string]*region // by Region name
@@ -78,10 +78,10 @@ type Daemon struct {
 // region is what the lab runs for one Region.
 type region struct {
 	name    string
-	server  *mariadb.Server
+	server  *backends.MariaDB
 	admin   *sql.DB // admin user, direct port
 	hb      *sql.DB // heartbeat user, direct port
-	bus     *awsstub.Bus
+	bus     *backends.EventBus
 	service *proc.Proc // the payment service; guarded by Daemon.mu
 }
 

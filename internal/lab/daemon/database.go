@@ -15,7 +15,7 @@ import (
 
 // startDatabase installs and starts one Region's MariaDB server.
 func (d *Daemon) startDatabase(ctx context.Context, r *region, serverID int) error {
-	r.server = &mariadb.Server{Region: r.name, Dir: d.dir.Path(r.name), Port: d.ports.db[r.name], ServerID: serverID, Bin: d.bins}
+	r.server = mariadb.NewServer(r.name, d.dir.Path(r.name), d.ports.db[r.name], serverID, d.bins)
 	if err := r.server.Install(ctx); err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func (d *Daemon) startReplication(ctx context.Context) error {
 
 // endpoint is region's database endpoint as the parameters name it.
 func (d *Daemon) endpoint(region string) string {
-	return fmt.Sprintf("%s:%d", mariadb.Host, d.ports.db[region])
+	return d.parts[region].server.Addr()
 }
 
 func openDB(dsn string) (*sql.DB, error) {

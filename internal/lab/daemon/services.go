@@ -10,6 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/lab/frontdoor"
 	"github.com/payment-dr/payment-dr/internal/lab/mariadb"
 	"github.com/payment-dr/payment-dr/internal/lab/proc"
@@ -19,7 +20,7 @@ import (
 // startServices starts the session table, the AWS stand-ins, both payment
 // services and the front door, and waits until the primary is healthy.
 func (d *Daemon) startServices(ctx context.Context) error {
-	if err := d.createTable(ctx, d.naming().SessionTable()); err != nil {
+	if err := backends.CreateSessionTable(ctx, backends.DynamoDB(d.state.DynamoEndpoint, d.cfg.PrimaryRegion), d.naming().SessionTable()); err != nil {
 		return err
 	}
 	if err := d.startStandIns(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/lab/labdir"
 	"github.com/payment-dr/payment-dr/internal/lab/mariadb"
@@ -65,7 +66,7 @@ func (d *Daemon) start(ctx context.Context) error {
 	if d.cfg, err = config.Load(d.opt.ConfigPath); err != nil {
 		return err
 	}
-	if d.bins, err = mariadb.FindBinaries(); err != nil {
+	if d.bins, err = backends.FindBinaries(); err != nil {
 		return err
 	}
 	if d.ports, err = allocatePorts(d.regions()); err != nil {
@@ -98,7 +99,7 @@ func (d *Daemon) writeState() error {
 	d.state = labdir.State{Config: d.opt.ConfigPath, Primary: primary, Secondary: secondary,
 		FailoverName: d.naming().APIHost(), DBPorts: p.db, APIPorts: p.api, LinkPorts: map[string]int{},
 		Passwords: map[string]string{}, Control: p.control.Addr().String(), DNS: p.dnsUDP.LocalAddr().String(),
-		// Clients reach dynalite through awsstub.WholeRequests (see there why).
+		// Clients reach dynalite through backends.WholeRequests (see there why).
 		DynamoEndpoint: "http://" + p.dynamo.Addr().String(),
 		Options: labdir.Options{LinkLatencyMs: d.opt.LinkLatency.Milliseconds(), WitnessLatencyMs: d.opt.WitnessLatency.Milliseconds(), CheckIntervalMs: d.opt.CheckInterval.Milliseconds(),
 			FailureThreshold: d.opt.FailureThreshold, TTLMs: d.opt.TTL.Milliseconds(), PaymentsBin: d.opt.PaymentsBin, Dynalite: d.opt.Dynalite}}

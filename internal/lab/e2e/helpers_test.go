@@ -16,21 +16,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 	"github.com/payment-dr/payment-dr/internal/lab/verify"
 )
 
-// need fails in CI (CI set) and skips elsewhere when a prerequisite of
-// the lab is missing.
-func need(t *testing.T, ok bool, msg string) {
+// labTools finds MariaDB and dynalite as drlab does and returns
+// dynalite's path; without them the test is Missing them.
+func labTools(t *testing.T) string {
 	t.Helper()
-	if ok {
-		return
+	if _, err := backends.FindBinaries(); err != nil {
+		backends.Missing(t, err.Error())
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
+	dyn, err := backends.FindDynalite("")
+	if err != nil {
+		backends.Missing(t, err.Error())
 	}
-	t.Skip(msg)
+	return dyn
 }
 
 func repoRoot(t *testing.T) string {
@@ -94,14 +96,7 @@ type lab struct {
 func startLab(t *testing.T) *lab {
 	t.Helper()
 	root := repoRoot(t)
-	_, err := exec.LookPath("mariadbd")
-	if err != nil {
-		_, err = os.Stat("/usr/sbin/mariadbd")
-	}
-	need(t, err == nil, "mariadbd is not installed: the lab needs MariaDB 10.11 (make test installs it as root)")
-	dyn := filepath.Join(root, "tools", "node_modules", ".bin", "dynalite")
-	_, err = os.Stat(dyn)
-	need(t, err == nil, "dynalite is missing: run make tools/node_modules/.installed")
+	dyn := labTools(t)
 	l := &lab{t: t, root: root, bin: build(t, root), dir: filepath.Join(t.TempDir(), "lab")}
 	out, err := l.drlab("up", "--dir", l.dir, "--config", filepath.Join(root, "config", "dev.json"), "--dynalite", dyn,
 		"--check-interval", "500ms", "--failure-threshold", "2", "--ttl", "500ms")

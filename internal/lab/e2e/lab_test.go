@@ -338,14 +338,7 @@ func ackedKeys(t *testing.T, file string) map[string]bool {
 // says why and leaves no process of the lab running.
 func TestFailedUpLeavesNothingRunning(t *testing.T) {
 	root := repoRoot(t)
-	_, err := os.Stat("/usr/sbin/mariadbd")
-	if _, lerr := exec.LookPath("mariadbd"); lerr == nil {
-		err = nil
-	}
-	need(t, err == nil, "mariadbd is not installed")
-	dyn := filepath.Join(root, "tools", "node_modules", ".bin", "dynalite")
-	_, err = os.Stat(dyn)
-	need(t, err == nil, "dynalite is missing: run make tools/node_modules/.installed")
+	dyn := labTools(t)
 	l := &lab{t: t, root: root, bin: build(t, root), dir: filepath.Join(t.TempDir(), "lab")}
 	out, err := l.drlab("up", "--dir", l.dir, "--dynalite", dyn, "--payments-bin", "/bin/false")
 	if err == nil || !strings.Contains(out, "payments-us-east-1 exited before listening") {

@@ -2,10 +2,10 @@
 // front of each Region's database, which the other Region's replica
 // connects through. Toxiproxy runs as a library inside the lab daemon.
 //
-// Faults follow the pitfall measured in lab-replication-facts.md: a link
+// Faults follow the pitfall measured in docs/lab-replication.md: a link
 // is cut by disabling the proxies (connections closed, new ones refused),
 // never by removing a latency toxic after the downstream closed (that hung
-// Toxiproxy's API, upstream issue 558); the latency is changed in place.
+// Toxiproxy's API: github.com/Shopify/toxiproxy/issues/558); the latency is changed in place.
 package link
 
 import (

@@ -1,5 +1,5 @@
 // Package repl holds the lab's database moves between two MariaDB servers
-// in GTID replication, as measured in shared/notes/lab-replication-facts.md:
+// in GTID replication, as measured in docs/lab-replication.md:
 // a switchover that fences, waits for the replica (MASTER_GTID_WAIT) and
 // demotes; an unplanned failover that drains the relay log and promotes;
 // the rebuild of a diverged old primary from a dump of the writer. Every

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/lab/acks"
 	"github.com/payment-dr/payment-dr/internal/payments/paymentstest"
 )
@@ -34,7 +35,7 @@ func pid(n byte) string { return strings.Repeat(string('a'+n), 32) }
 // Every kind of violation verify names is planted in a real database
 // and found; a clean payment and a listed loss are not violations.
 func TestVerifyFindsEachViolation(t *testing.T) {
-	_, admin, _ := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
+	_, admin, _ := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
 	insertPayment(t, admin, pid(0), "good", 100, "USD", "processed")
 	insertEntry(t, admin, pid(0), "debit", 100, "USD")
 	insertEntry(t, admin, pid(0), "credit", 100, "USD")

@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/payments"
-	"github.com/payment-dr/payment-dr/internal/payments/paymentstest"
 )
 
 // A throttled PutItem is retried by the client's bounded retryer, through
@@ -63,7 +63,7 @@ func TestThrottledPutIsRetried(t *testing.T) {
 // Against dynalite: a later payment's session is not overwritten by an
 // earlier one written late, and rewriting the same payment is accepted.
 func TestPutNeverRollsASessionBack(t *testing.T) {
-	client, table := paymentstest.Dynamo(t)
+	client, table := backends.Dynamo(t)
 	s := &Sessions{Client: client, Table: table}
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/eventbus"
-	"github.com/payment-dr/payment-dr/internal/payments/paymentstest"
 )
 
 func payment() payments.Payment {
@@ -21,7 +21,7 @@ func payment() payments.Payment {
 // source and detail type the rules match, and the payment with its amount
 // as an integer.
 func TestPublishShape(t *testing.T) {
-	eb := paymentstest.NewEventBridge(t)
+	eb := backends.NewEventBridge(t)
 	p := &eventbus.Publisher{Client: eb.Client(), Bus: "payment-events-us-west-2-t", Region: "us-west-2"}
 	pay := payment()
 	if errs := p.Publish(context.Background(), []payments.Event{{DetailType: payments.EventFailed, Payment: pay}}); errs[0] != nil {
@@ -43,7 +43,7 @@ func TestPublishShape(t *testing.T) {
 // Retries are bounded: an entry EventBridge keeps failing is given up on
 // after Attempts calls, with the reason.
 func TestPublishGivesUpAfterBoundedAttempts(t *testing.T) {
-	eb := paymentstest.NewEventBridge(t)
+	eb := backends.NewEventBridge(t)
 	eb.FailNext = 100
 	p := &eventbus.Publisher{Client: eb.Client(), Bus: "b", Region: "us-east-1", Attempts: 3, Backoff: time.Millisecond}
 	start := time.Now()
@@ -61,7 +61,7 @@ func TestPublishGivesUpAfterBoundedAttempts(t *testing.T) {
 
 // A cancelled request stops the backoff at once.
 func TestPublishStopsWhenTheContextEnds(t *testing.T) {
-	eb := paymentstest.NewEventBridge(t)
+	eb := backends.NewEventBridge(t)
 	eb.FailNext = 100
 	p := &eventbus.Publisher{Client: eb.Client(), Bus: "b", Region: "us-east-1", Attempts: 5, Backoff: time.Hour}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -77,7 +77,7 @@ func TestPublishStopsWhenTheContextEnds(t *testing.T) {
 // A batch whose call succeeds for some entries only: the failed ones are
 // sent again, alone, and each event gets its own outcome.
 func TestPublishBatchRetriesOnlyFailedEntries(t *testing.T) {
-	eb := paymentstest.NewEventBridge(t)
+	eb := backends.NewEventBridge(t)
 	p := &eventbus.Publisher{Client: eb.Client(), Bus: "b", Region: "us-east-1", Backoff: time.Millisecond}
 	evs := make([]payments.Event, payments.MaxEventBatch)
 	for i := range evs {

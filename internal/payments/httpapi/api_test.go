@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/dynamo"
 	"github.com/payment-dr/payment-dr/internal/payments/eventbus"
@@ -34,14 +35,14 @@ type env struct {
 	admin   *sql.DB
 	ddb     *dynamodb.Client
 	table   string
-	events  *paymentstest.EventBridge
+	events  *backends.EventBus
 }
 
 func newEnv(t testing.TB, appVar, adminVar string) *env {
 	t.Helper()
 	app, admin, _ := paymentstest.Database(t, appVar, adminVar)
-	ddb, table := paymentstest.Dynamo(t)
-	eb := paymentstest.NewEventBridge(t)
+	ddb, table := backends.Dynamo(t)
+	eb := backends.NewEventBridge(t)
 	store := mysqlstore.New(app)
 	svc := &payments.Service{
 		Store:    store,
@@ -61,7 +62,7 @@ func newEnv(t testing.TB, appVar, adminVar string) *env {
 }
 
 func primary(t testing.TB) *env {
-	return newEnv(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
+	return newEnv(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
 }
 
 type reply struct {
@@ -279,7 +280,7 @@ func TestEventIsPublishedOnlyAfterCommit(t *testing.T) {
 	// When EventBridge receives the event, the payment must already be
 	// visible to another connection, i.e. committed.
 	var visible []int
-	e.events.OnEvent = func(ev paymentstest.PutEventsEntry) {
+	e.events.OnEvent = func(ev backends.Event) {
 		var d eventbus.Detail
 		_ = json.Unmarshal([]byte(ev.Detail), &d)
 		visible = append(visible, paymentstest.Count(t, e.admin, "SELECT COUNT(*) FROM payments WHERE id = ?", d.Payment.ID))
@@ -310,7 +311,7 @@ func TestEventBridgeThrottlingAndFailedEntriesAreRetried(t *testing.T) {
 func TestReadOnlyDatabaseGives503AndWritesNothing(t *testing.T) {
 	// The "secondary" server: the service's user cannot bypass read_only,
 	// like the application on an Aurora secondary before promotion.
-	e := newEnv(t, "PAYMENTS_TEST_MYSQL_SECONDARY_DSN", "PAYMENTS_TEST_MYSQL_SECONDARY_ADMIN_DSN")
+	e := newEnv(t, backends.EnvMySQLSecondaryDSN, backends.EnvMySQLSecondaryAdminDSN)
 	setReadOnly := func(on bool) {
 		v := 0
 		if on {

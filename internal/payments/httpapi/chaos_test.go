@@ -21,6 +21,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/dynamo"
 	"github.com/payment-dr/payment-dr/internal/payments/eventbus"
@@ -51,10 +52,10 @@ func TestChaosNoCommittedPaymentIsAnswered5xx(t *testing.T) {
 		n, _ = strconv.Atoi(v)
 	}
 	_ = mysql.SetLogger(log.New(io.Discard, "", 0)) // the driver logs every killed connection
-	srv := paymentstest.StartMariaDB(t)
+	srv := backends.StartMariaDB(t)
 	app, admin, _ := paymentstest.DatabaseOn(t, srv.AppDSN, srv.AdminDSN)
-	ddb, table := paymentstest.Dynamo(t)
-	eb := paymentstest.NewEventBridge(t)
+	ddb, table := backends.Dynamo(t)
+	eb := backends.NewEventBridge(t)
 	store := mysqlstore.New(app)
 	relay := &payments.Relay{Store: store, Events: &eventbus.Publisher{Client: eb.Client(), Bus: "chaos", Region: "us-east-1"}}
 	ctx, stop := context.WithCancel(context.Background())
@@ -178,7 +179,7 @@ type faults struct {
 
 // startFaults kills a running application connection every 100 ms and
 // freezes the server for 1-3.5 s (longer than a batch may take), first after 0.5 s, then every 3 s.
-func startFaults(t *testing.T, srv *paymentstest.Server, admin *sql.DB) *faults {
+func startFaults(t *testing.T, srv *backends.TestServer, admin *sql.DB) *faults {
 	f := &faults{done: make(chan struct{})}
 	f.wg.Add(2)
 	go func() {
@@ -244,7 +245,7 @@ func waitQuiet(t *testing.T, admin *sql.DB) {
 
 // waitEvents waits for the outbox to publish an event for every committed
 // payment and returns how many have none.
-func waitEvents(t *testing.T, eb *paymentstest.EventBridge, committed map[string]bool) int {
+func waitEvents(t *testing.T, eb *backends.EventBus, committed map[string]bool) int {
 	var missing int
 	for deadline := time.Now().Add(payments.InlineGrace + 20*time.Second); ; time.Sleep(250 * time.Millisecond) {
 		seen := map[string]bool{}

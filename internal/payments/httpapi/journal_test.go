@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/journal"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/paymentjournal"
@@ -31,7 +32,7 @@ func journalOn(e *env, client *dynamodb.Client, table, region string) *journal.J
 
 // twoRegions: two services with a database each and one journal.
 func twoRegions(t *testing.T) (east, west *env, j *journal.Journal) {
-	client, table := paymentstest.JournalTable(t)
+	client, table := backends.JournalTable(t)
 	east, west = primary(t), primary(t)
 	j = journalOn(east, client, table, "us-east-1")
 	journalOn(west, client, table, "us-east-2")
@@ -144,8 +145,8 @@ func TestRetryCompletesAClaimWithoutCommit(t *testing.T) {
 // A Region whose database is read-only commits nothing: its claim is
 // released, so the "not applied" answer stays true after a replay.
 func TestCommitRefusedReleasesTheClaim(t *testing.T) {
-	client, table := paymentstest.JournalTable(t)
-	standby := newEnv(t, "PAYMENTS_TEST_MYSQL_SECONDARY_DSN", "PAYMENTS_TEST_MYSQL_SECONDARY_ADMIN_DSN")
+	client, table := backends.JournalTable(t)
+	standby := newEnv(t, backends.EnvMySQLSecondaryDSN, backends.EnvMySQLSecondaryAdminDSN)
 	j := journalOn(standby, client, table, "us-east-2")
 	r := standby.do(t, "POST", "/payments", "k-ro", body1, nil)
 	if r.status != http.StatusServiceUnavailable || errCode(r) != "region_read_only" {

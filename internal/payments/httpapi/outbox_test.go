@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/eventbus"
 	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
@@ -71,7 +72,7 @@ func TestEventBridgeOutageUnderLoadLosesNoEvent(t *testing.T) {
 // database: writable for the old Region, read-only during the switch
 // (the new Region's sweep must not touch it), then promoted.
 func TestNewRegionPublishesWhatTheOldOneHadNot(t *testing.T) {
-	old := newEnv(t, "PAYMENTS_TEST_MYSQL_SECONDARY_DSN", "PAYMENTS_TEST_MYSQL_SECONDARY_ADMIN_DSN")
+	old := newEnv(t, backends.EnvMySQLSecondaryDSN, backends.EnvMySQLSecondaryAdminDSN)
 	setReadOnly := func(on bool) {
 		if _, err := old.admin.Exec(fmt.Sprintf("SET GLOBAL read_only = %d", map[bool]int{true: 1, false: 0}[on])); err != nil {
 			t.Fatal(err)
@@ -89,7 +90,7 @@ func TestNewRegionPublishesWhatTheOldOneHadNot(t *testing.T) {
 		ids = append(ids, r.body["id"].(string))
 	}
 	setReadOnly(true) // failover in progress: the old writer is demoted
-	neu := paymentstest.NewEventBridge(t)
+	neu := backends.NewEventBridge(t)
 	relay := &payments.Relay{Store: mysqlstore.New(old.app),
 		Events: &eventbus.Publisher{Client: neu.Client(), Bus: "payment-events-us-west-2-test", Region: "us-west-2"}}
 	// The old instance died before its rows were due: let their grace pass.

@@ -22,6 +22,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/httpapi"
 	"github.com/payment-dr/payment-dr/internal/payments/lambdaapp"
@@ -36,26 +37,26 @@ const apiKey = "integration-api-key"
 // variables exactly as a local run of the binary would.
 type world struct {
 	vars    map[string]string
-	secrets *paymentstest.SecretsManager
-	events  *paymentstest.EventBridge
+	secrets *backends.SecretsManager
+	events  *backends.EventBus
 	dbName  string
 	appUser *mysql.Config
 }
 
 func newWorld(t *testing.T) *world {
-	_, _, name := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
-	_, table := paymentstest.Dynamo(t)
-	_, journalTable := paymentstest.JournalTable(t)
-	eb := paymentstest.NewEventBridge(t)
-	cfg, err := mysql.ParseDSN(paymentstest.Env(t, "PAYMENTS_TEST_MYSQL_DSN"))
+	_, _, name := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
+	_, table := backends.Dynamo(t)
+	_, journalTable := backends.JournalTable(t)
+	eb := backends.NewEventBridge(t)
+	cfg, err := mysql.ParseDSN(backends.Env(t, backends.EnvMySQLDSN))
 	if err != nil {
 		t.Fatal(err)
 	}
 	creds, _ := json.Marshal(map[string]string{"username": cfg.User, "password": cfg.Passwd})
-	sm := paymentstest.NewSecretsManager(t, map[string]string{"payment-dr/it/db-master": string(creds), "payment-dr/it/api-key": apiKey})
+	sm := backends.NewSecretsManager(t, map[string]string{"payment-dr/it/db-master": string(creds), "payment-dr/it/api-key": apiKey})
 	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.Server.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE": eb.Server.URL,
-		"AWS_ENDPOINT_URL_DYNAMODB": paymentstest.Env(t, "PAYMENTS_TEST_DYNAMODB_ENDPOINT"),
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE": eb.URL,
+		"AWS_ENDPOINT_URL_DYNAMODB": backends.Env(t, backends.EnvDynamoDBEndpoint),
 		"AWS_ACCESS_KEY_ID":         "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "",
 		"AWS_PROFILE": "", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
 	} {
@@ -179,7 +180,7 @@ func TestNewReadsSecretsOnceAndServesThroughTheLambdaAdapter(t *testing.T) {
 // its grants; the payment function then connects with that secret.
 func TestMigrationFunctionCreatesTheApplicationUser(t *testing.T) {
 	w := newWorld(t)
-	admin, err := mysql.ParseDSN(paymentstest.Env(t, "PAYMENTS_TEST_MYSQL_ADMIN_DSN"))
+	admin, err := mysql.ParseDSN(backends.Env(t, backends.EnvMySQLAdminDSN))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +212,7 @@ func TestMigrationFunctionCreatesTheApplicationUser(t *testing.T) {
 }
 
 func openAdmin(t *testing.T, db string) *sql.DB {
-	cfg, err := mysql.ParseDSN(paymentstest.Env(t, "PAYMENTS_TEST_MYSQL_ADMIN_DSN"))
+	cfg, err := mysql.ParseDSN(backends.Env(t, backends.EnvMySQLAdminDSN))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,8 +347,8 @@ func TestAWSConfigRetriesThrottlingAndTimeouts(t *testing.T) {
 // published instead of failing every minute (a Lambda error per sweep).
 func TestSweepOnAReadOnlyDatabaseIsNotAnError(t *testing.T) {
 	w := newWorld(t)
-	_, _, name := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_SECONDARY_DSN", "PAYMENTS_TEST_MYSQL_SECONDARY_ADMIN_DSN")
-	cfg, err := mysql.ParseDSN(paymentstest.Env(t, "PAYMENTS_TEST_MYSQL_SECONDARY_DSN"))
+	_, _, name := paymentstest.Database(t, backends.EnvMySQLSecondaryDSN, backends.EnvMySQLSecondaryAdminDSN)
+	cfg, err := mysql.ParseDSN(backends.Env(t, backends.EnvMySQLSecondaryDSN))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,10 +61,6 @@ func Open(dsn string) (*sql.DB, error) {
 	return db, nil
 }
 
-const insertPayment = `INSERT INTO payments
- (id, idempotency_key, request_hash, amount, currency, merchant_ref, customer_ref, session_id, status, failure_reason, region, created_at)
- VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-
 // selectPayment reads a payment with whether its event is still unsent.
 const selectPayment = `SELECT p.id, p.idempotency_key, p.request_hash, p.amount, p.currency, p.merchant_ref, p.customer_ref,
  p.session_id, p.status, COALESCE(p.failure_reason, ''), p.region, p.created_at, o.payment_id IS NOT NULL AND o.sent_at IS NULL
@@ -134,7 +130,7 @@ func (s *Store) tryCreate(ctx context.Context, p payments.Payment, hash string) 
 		// name points elsewhere, and the next request must connect afresh.
 		s.drop(conn)
 	}
-	if mysqlCode(err) == 1062 { // duplicate idempotency key: the first request won and has committed
+	if DuplicateKey(err) { // duplicate idempotency key: the first request won and has committed
 		// Read on the same connection when it is clean: taking a second
 		// one from the pool while holding this one can exhaust it under a
 		// burst of duplicates.
@@ -171,25 +167,14 @@ func lockWait(remaining time.Duration) int {
 // escaped by the driver (interpolateParams); every statement is a
 // constant of this file.
 func createBatch(p payments.Payment, hash string, lockWaitSeconds int) (string, []any) {
-	var reason any
-	if p.FailureReason != "" {
-		reason = p.FailureReason
-	}
 	var q strings.Builder
 	fmt.Fprintf(&q, "SET SESSION innodb_lock_wait_timeout = %d;\nSTART TRANSACTION;\n", lockWaitSeconds)
-	q.WriteString(insertPayment)
-	q.WriteString(";\n")
-	args := []any{p.ID, p.IdempotencyKey, hash, p.Amount, p.Currency, p.MerchantRef, p.CustomerRef, p.SessionID, p.Status, reason, p.Region, p.CreatedAt}
-	if entries := p.Ledger(); len(entries) > 0 {
-		q.WriteString("INSERT INTO ledger_entries (payment_id, account, direction, amount, currency, created_at) VALUES ")
-		q.WriteString(strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?),", len(entries)), ","))
+	var args []any
+	for _, st := range InsertRow(NewRow(p, hash), p.CreatedAt, p.CreatedAt.Add(payments.InlineGrace)) {
+		q.WriteString(st.SQL)
 		q.WriteString(";\n")
-		for _, e := range entries {
-			args = append(args, p.ID, e.Account, e.Direction, e.Amount, e.Currency, p.CreatedAt)
-		}
+		args = append(args, st.Args...)
 	}
-	q.WriteString("INSERT INTO payment_outbox (payment_id, created_at, next_attempt_at) VALUES (?, ?, ?);\n")
-	args = append(args, p.ID, p.CreatedAt, p.CreatedAt.Add(payments.InlineGrace))
 	q.WriteString("COMMIT")
 	return q.String(), args
 }

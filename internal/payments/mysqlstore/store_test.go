@@ -11,18 +11,19 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
 	"github.com/payment-dr/payment-dr/internal/payments/paymentstest"
 )
 
 func TestMigrateIsIdempotent(t *testing.T) {
-	_, admin, _ := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
+	_, admin, _ := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
 	applied, err := mysqlstore.Migrate(context.Background(), admin)
 	if err != nil || len(applied) != 0 {
 		t.Fatalf("second migration applied %v (%v)", applied, err)
 	}
-	if n := paymentstest.Count(t, admin, "SELECT COUNT(*) FROM schema_migrations WHERE dirty = 0"); n != 3 {
+	if n := paymentstest.Count(t, admin, "SELECT COUNT(*) FROM schema_migrations WHERE dirty = 0"); n != 4 {
 		t.Errorf("%d recorded clean migrations", n)
 	}
 }
@@ -33,7 +34,7 @@ func payment(key string) payments.Payment {
 }
 
 func TestStoreRoundTripAndSchemaGuards(t *testing.T) {
-	app, admin, _ := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
+	app, admin, _ := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
 	s := mysqlstore.New(app)
 	ctx := context.Background()
 	p := payment("k")
@@ -68,7 +69,7 @@ func TestStoreRoundTripAndSchemaGuards(t *testing.T) {
 // Keys compare byte for byte in the store, trailing spaces included
 // (which HTTP trims from headers before the handler sees them).
 func TestKeysCompareByteForByteIncludingTrailingSpaces(t *testing.T) {
-	app, _, _ := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
+	app, _, _ := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
 	s := mysqlstore.New(app)
 	for _, key := range []string{"k", "k ", "k  ", "K", " k"} {
 		if got, err := s.Create(context.Background(), payment(key), "h"); err != nil || !got.New {
@@ -78,9 +79,9 @@ func TestKeysCompareByteForByteIncludingTrailingSpaces(t *testing.T) {
 }
 
 // 0002 upgrades a database made by 0001 in place: its payments stay, and
-// keys then compare exactly (defect 2); the foreign key is back.
+// keys then compare exactly; the foreign key is back.
 func TestExactKeyMigrationUpgradesAnExistingDatabase(t *testing.T) {
-	_, admin, name := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
+	_, admin, name := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
 	ctx := context.Background()
 	for _, q := range []string{"DROP TABLE payment_outbox", "DROP TABLE ledger_entries", "DROP TABLE payments", "DROP TABLE schema_migrations"} {
 		if _, err := admin.ExecContext(ctx, q); err != nil {
@@ -96,10 +97,10 @@ func TestExactKeyMigrationUpgradesAnExistingDatabase(t *testing.T) {
 		old.ID, old.CreatedAt); err != nil {
 		t.Fatal(err)
 	}
-	if applied, err := mysqlstore.Migrate(ctx, admin); err != nil || strings.Join(applied, ",") != "0002_exact_keys.sql,0003_outbox.sql" {
+	if applied, err := mysqlstore.Migrate(ctx, admin); err != nil || strings.Join(applied, ",") != "0002_exact_keys.sql,0003_outbox.sql,0004_payments_created_index.sql" {
 		t.Fatalf("upgrade: %v %v", applied, err)
 	}
-	if err := mysqlstore.EnsureAppUser(ctx, admin, paymentstest.LocalAppUser(t, paymentstest.Env(t, "PAYMENTS_TEST_MYSQL_DSN"))); err != nil {
+	if err := mysqlstore.EnsureAppUser(ctx, admin, paymentstest.LocalAppUser(t, backends.Env(t, backends.EnvMySQLDSN))); err != nil {
 		t.Fatal(err)
 	}
 	app := appPool(t, name)
@@ -122,7 +123,7 @@ func TestExactKeyMigrationUpgradesAnExistingDatabase(t *testing.T) {
 // A migration that fails half-way is left dirty and stops the next run
 // with what to do.
 func TestDirtyMigrationStopsTheNextRun(t *testing.T) {
-	_, admin, _ := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
+	_, admin, _ := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
 	ctx := context.Background()
 	if _, err := admin.ExecContext(ctx, "UPDATE schema_migrations SET dirty = 1 WHERE version = '0003_outbox.sql'"); err != nil {
 		t.Fatal(err)
@@ -139,17 +140,17 @@ func TestDirtyMigrationStopsTheNextRun(t *testing.T) {
 // with it.
 func TestWritableFollowsBothReadOnlyFlags(t *testing.T) {
 	ctx := context.Background()
-	app, admin, _ := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
+	app, admin, _ := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
 	_ = admin
 	if ok, err := mysqlstore.New(app).Writable(ctx); err != nil || !ok {
 		t.Fatalf("writable primary: %v %v", ok, err)
 	}
-	ro := paymentstest.StartMariaDB(t, "--read-only")
+	ro := backends.StartMariaDB(t, "--read-only")
 	roDB := open(t, ro.AppDSN)
 	if ok, err := mysqlstore.New(roDB).Writable(ctx); err != nil || ok {
 		t.Errorf("read_only=1: writable %v (%v)", ok, err)
 	}
-	inno := paymentstest.StartMariaDB(t, "--innodb-read-only")
+	inno := backends.StartMariaDB(t, "--innodb-read-only")
 	innoDB := open(t, inno.AppDSN)
 	var ro1, inno1 int
 	if err := innoDB.QueryRow("SELECT @@global.read_only, @@global.innodb_read_only").Scan(&ro1, &inno1); err != nil || ro1 != 0 || inno1 != 1 {
@@ -170,7 +171,7 @@ func open(t *testing.T, dsn string) *sql.DB {
 }
 
 func appPool(t *testing.T, dbName string) *sql.DB {
-	cfg, err := mysql.ParseDSN(paymentstest.Env(t, "PAYMENTS_TEST_MYSQL_DSN"))
+	cfg, err := mysql.ParseDSN(backends.Env(t, backends.EnvMySQLDSN))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,12 +187,12 @@ func mysqlCode(err error) uint16 {
 	return 0
 }
 
-// The service's user may do what the service does and nothing else
-// (defect 3): no DELETE, no DDL, no UPDATE of a payment, no reading the
+// The service's user may do what the service does and nothing else:
+// no DELETE, no DDL, no UPDATE of a payment, no reading the
 // ledger; EnsureAppUser revokes what an account held beyond that, and
 // running it again changes nothing.
 func TestAppUserHasExactlyTheServicesGrants(t *testing.T) {
-	app, admin, name := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
+	app, admin, name := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
 	ctx := context.Background()
 	s := mysqlstore.New(app)
 	p := payment("grants")
@@ -248,7 +249,7 @@ func TestAppUserHasExactlyTheServicesGrants(t *testing.T) {
 	if strings.Join(sorted(grants), "\n") != strings.Join(sorted(want), "\n") {
 		t.Errorf("grants:\n%s\nwant:\n%s", strings.Join(sorted(grants), "\n"), strings.Join(sorted(want), "\n"))
 	}
-	cfg, _ := mysql.ParseDSN(paymentstest.Env(t, "PAYMENTS_TEST_MYSQL_DSN"))
+	cfg, _ := mysql.ParseDSN(backends.Env(t, backends.EnvMySQLDSN))
 	cfg.User, cfg.Passwd, cfg.DBName = user.Name, user.Password, name
 	if err := open(t, cfg.FormatDSN()).PingContext(ctx); err != nil {
 		t.Errorf("the secret's password does not log in: %v", err)
@@ -266,7 +267,7 @@ func sorted(s []string) []string {
 // is killed by the application user itself, and the read-back makes the
 // answer certain ("not applied"), so nothing commits when the lock goes.
 func TestLostAnswerIsSettledBeforeCreateReturns(t *testing.T) {
-	app, admin, _ := paymentstest.Database(t, "PAYMENTS_TEST_MYSQL_DSN", "PAYMENTS_TEST_MYSQL_ADMIN_DSN")
+	app, admin, _ := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
 	tx, err := admin.Begin()
 	if err != nil {
 		t.Fatal(err)

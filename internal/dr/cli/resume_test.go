@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -12,9 +13,11 @@ import (
 	"github.com/payment-dr/payment-dr/internal/dr/drfake"
 	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/reconcile"
+	"github.com/payment-dr/payment-dr/internal/payments"
+	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
 )
 
-// Defect 1: an unfinished run whose move is done is not resumed once the
+// An unfinished run whose move is done is not resumed once the
 // writer is elsewhere (here: someone failed back), and one older than
 // MaxResumeAge is not resumed at all.
 func TestStaleRunIsNotResumed(t *testing.T) {
@@ -50,20 +53,40 @@ func TestStaleRunIsNotResumed(t *testing.T) {
 
 // memData is an in-memory old primary and writer for the reconcile command.
 type memData struct {
-	old    []reconcile.Payment
-	writer map[string]reconcile.Payment // by key
+	old    []mysqlstore.Row          // in (created_at, id) order
+	writer map[string]mysqlstore.Row // by key
 	opened string
 }
 
-func (m *memData) Payments(context.Context) ([]reconcile.Payment, error) { return m.old, nil }
-func (m *memData) Lookup(_ context.Context, key string) (string, error) {
-	return m.writer[key].ID, nil
+func (m *memData) Newest(context.Context) (time.Time, error) {
+	if len(m.old) == 0 {
+		return time.Time{}, nil
+	}
+	return m.old[len(m.old)-1].CreatedAt, nil
 }
-func (m *memData) Apply(_ context.Context, p reconcile.Payment) (reconcile.Outcome, error) {
-	if _, ok := m.writer[p.Key]; ok {
+func (m *memData) Page(_ context.Context, after reconcile.Cursor, limit int) ([]mysqlstore.Row, error) {
+	var out []mysqlstore.Row
+	for _, r := range m.old {
+		if len(out) < limit && (r.CreatedAt.After(after.CreatedAt) || r.CreatedAt.Equal(after.CreatedAt) && r.ID > after.ID) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+func (m *memData) Holders(_ context.Context, keys []string) (map[string]string, error) {
+	held := map[string]string{}
+	for _, k := range keys {
+		if r, ok := m.writer[k]; ok {
+			held[k] = r.ID
+		}
+	}
+	return held, nil
+}
+func (m *memData) Apply(_ context.Context, r mysqlstore.Row) (reconcile.Outcome, error) {
+	if _, ok := m.writer[r.IdempotencyKey]; ok {
 		return "", errors.New("key taken")
 	}
-	m.writer[p.Key] = p
+	m.writer[r.IdempotencyKey] = r
 	return reconcile.Applied, nil
 }
 func (m *memData) Open(_ context.Context, region string) (reconcile.Source, reconcile.Target, func(context.Context) error, error) {
@@ -71,16 +94,17 @@ func (m *memData) Open(_ context.Context, region string) (reconcile.Source, reco
 	return m, m, func(context.Context) error { return nil }, nil
 }
 
+func memRow(id, key string, amount int64, minute int) mysqlstore.Row {
+	return mysqlstore.Row{Payment: payments.Payment{ID: id, IdempotencyKey: key, Amount: amount, Currency: "USD",
+		CreatedAt: time.Date(2026, 11, 25, 4, minute, 0, 0, time.UTC)}}
+}
+
 func TestReconcileListsThenAppliesAfterConfirmation(t *testing.T) {
 	w := drfake.NewWorld()
 	w.Writer = "us-west-2"
 	data := &memData{
-		old: []reconcile.Payment{
-			{ID: "p1", Key: "k1", Amount: 100, Currency: "USD"},
-			{ID: "p2", Key: "k2", Amount: 250, Currency: "USD"},
-			{ID: "p3", Key: "k3", Amount: 9, Currency: "USD"},
-		},
-		writer: map[string]reconcile.Payment{"k1": {ID: "p1", Key: "k1"}, "k3": {ID: "p3-retry", Key: "k3"}},
+		old:    []mysqlstore.Row{memRow("p1", "k1", 100, 0), memRow("p2", "k2", 250, 1), memRow("p3", "k3", 9, 2)},
+		writer: map[string]mysqlstore.Row{"k1": memRow("p1", "k1", 100, 0), "k3": memRow("p3-retry", "k3", 9, 3)},
 	}
 	cfg := writeConfig(t, false)
 	run := func(stdin string, args ...string) result {
@@ -111,21 +135,30 @@ func TestReconcileListsThenAppliesAfterConfirmation(t *testing.T) {
 	}
 }
 
-// --lab routes every subcommand to connectLab, never to AWS.
-func TestLabFlagRoutesToTheLab(t *testing.T) {
+// --lab DIR reaches the injected Connect on every subcommand (which
+// cmd/drctl resolves to the lab); the AWS connection refuses it rather
+// than act on the account.
+func TestLabFlagReachesTheInjectedConnect(t *testing.T) {
 	cfg := writeConfig(t, false)
 	for _, args := range [][]string{
 		{"status"}, {"evaluate"}, {"switchover", "--to", "us-west-2", "--yes"}, {"failover", "--to", "us-west-2", "--yes"},
 		{"failback", "--yes"}, {"drill", "--yes"}, {"reconcile", "--from", "us-east-1"},
 	} {
-		r := runCLI(t, nil, "", append(args, "-config", cfg, "--lab", t.TempDir())...)
-		if r.connected || r.code == 0 || !strings.Contains(r.stderr, "--lab") {
-			t.Errorf("%v: %d %q connected %v", args, r.code, r.stderr, r.connected)
+		dir := t.TempDir()
+		var got []string
+		var errb bytes.Buffer
+		code := Main(append(args, "-config", cfg, "--lab", dir), Deps{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &errb,
+			Connect: func(ctx context.Context, c config.Config, o Options) (Conn, error) {
+				got = append(got, o.Lab)
+				return ConnectAWS(ctx, c, o)
+			}})
+		if code != 2 || len(got) != 1 || got[0] != dir || !strings.Contains(errb.String(), "--lab "+dir+": this drctl connects to AWS only") {
+			t.Errorf("%v: %d %q, Connect saw %q", args, code, errb.String(), got)
 		}
 	}
 }
 
-// Defect 5: a drill resumed on another machine keeps the canaries of its
+// A drill resumed on another machine keeps the canaries of its
 // first attempt: they travel in the mirrored journal.
 func TestResumedDrillOnAnotherMachineKeepsItsCanaries(t *testing.T) {
 	w := drfake.NewWorld()

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/dynamo"
 	"github.com/payment-dr/payment-dr/internal/payments/httpapi"
@@ -23,7 +24,7 @@ import (
 )
 
 // Idempotency keys compare byte for byte: case and trailing spaces make
-// another key, and nothing of the other payment leaks (defect 2).
+// another key, and nothing of the other payment leaks.
 func TestIdempotencyKeysCompareByteForByte(t *testing.T) {
 	e := primary(t)
 	ids := map[string]bool{}
@@ -55,7 +56,7 @@ func TestIdempotencyKeysCompareByteForByte(t *testing.T) {
 
 // A row lock held past the request's deadline: the answer is either a
 // certain "not applied" (and then nothing commits when the lock goes) or
-// says that the outcome is unknown (defect 1).
+// says that the outcome is unknown.
 func TestRowLockPastTheDeadlineLeavesNoCommittedPaymentAnswered5xx(t *testing.T) {
 	e := primary(t)
 	e.handler.Timeout = 3 * time.Second
@@ -91,7 +92,7 @@ func TestRowLockPastTheDeadlineLeavesNoCommittedPaymentAnswered5xx(t *testing.T)
 }
 
 // A client that gives up does not turn the payment into a 500 or leave it
-// without its session and event (defect 1).
+// without its session and event.
 func TestClientThatGoesAwayGetsNo500AndThePaymentCompletes(t *testing.T) {
 	e := primary(t)
 	e.handler.Timeout = 10 * time.Second
@@ -135,7 +136,7 @@ func TestClientThatGoesAwayGetsNo500AndThePaymentCompletes(t *testing.T) {
 }
 
 // A first attempt that committed but could not write the session or the
-// event: the replay completes both (defect 1).
+// event: the replay completes both.
 func TestReplayCompletesTheSessionAndEventTheFirstAttemptLeftUndone(t *testing.T) {
 	e := primary(t)
 	e.handler.Service.OnAfterCommitError = nil
@@ -227,9 +228,9 @@ func TestEmptyConfiguredAPIKeyRefusesEverything(t *testing.T) {
 // 503 "unreachable" (the probe is bounded), not an answer Route 53 would
 // count as a timeout; thawed, it is 200 again.
 func TestHealthWithAFrozenDatabaseIs503(t *testing.T) {
-	srv := paymentstest.StartMariaDB(t)
+	srv := backends.StartMariaDB(t)
 	app, _, _ := paymentstest.DatabaseOn(t, srv.AppDSN, srv.AdminDSN)
-	ddb, table := paymentstest.Dynamo(t)
+	ddb, table := backends.Dynamo(t)
 	store := mysqlstore.New(app)
 	h := &httpapi.Handler{APIKey: apiKey, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Service: &payments.Service{Store: store, Sessions: &dynamo.Sessions{Client: ddb, Table: table}, Region: "us-east-1"}}

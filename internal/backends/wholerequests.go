@@ -1,4 +1,4 @@
-package awsstub
+package backends
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package awsstub
+package backends
 
 import (
 	"fmt"
@@ -6,24 +6,21 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/payment-dr/payment-dr/internal/lab/proc"
 )
 
 // dynalite exits when a client aborts a request mid-body (seen in the lab
 // when region-down killed a payment service). Through WholeRequests the
 // same abort never reaches it, and it keeps answering.
 func TestAbortedRequestDoesNotKillDynalite(t *testing.T) {
-	bin := filepath.Join("..", "..", "..", "tools", "node_modules", ".bin", "dynalite")
-	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("dynalite is missing (%v): make tools/node_modules/.installed", err)
-		}
-		t.Skip("dynalite is not installed: make tools/node_modules/.installed")
+	bin, err := FindDynalite("")
+	if err != nil {
+		Missing(t, err.Error())
 	}
 	upstream := startDynalite(t, bin)
 	h, err := WholeRequests(upstream)
@@ -51,25 +48,17 @@ func TestAbortedRequestDoesNotKillDynalite(t *testing.T) {
 }
 
 func startDynalite(t *testing.T, bin string) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := proc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "--host", "127.0.0.1", "--port", fmt.Sprint(port))
-	if err := cmd.Start(); err != nil {
+	dir := t.TempDir()
+	p, err := StartDynalite(dir, bin, port)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	u := fmt.Sprintf("http://127.0.0.1:%d", port)
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if listTables(u) == nil {
-			return u
-		}
-	}
-	t.Fatal("dynalite did not start")
-	return ""
+	t.Cleanup(func() { p.Stop(syscall.SIGKILL, time.Second) })
+	return fmt.Sprintf("http://%s:%d", Host, port)
 }
 
 // abortMidBody announces a 100-byte body, sends 10 bytes and closes.

@@ -1,7 +1,8 @@
-package awsstub
+package backends
 
 import (
 	"context"
+	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,15 +12,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"net/http/httptest"
 )
 
 // Events that originate in a Region are forwarded once to the other
 // Region's bus and never back; a bus that is down refuses entries.
 func TestBusesForwardLoopFree(t *testing.T) {
 	dir := t.TempDir()
-	a := &Bus{Region: "us-east-1", Log: filepath.Join(dir, "a.jsonl")}
-	b := &Bus{Region: "us-west-2", Log: filepath.Join(dir, "b.jsonl"), Other: a}
+	a := &EventBus{Region: "us-east-1", Log: filepath.Join(dir, "a.jsonl")}
+	b := &EventBus{Region: "us-west-2", Log: filepath.Join(dir, "b.jsonl"), Other: a}
 	a.Other = b
 	sa := httptest.NewServer(a)
 	defer sa.Close()
@@ -49,7 +49,7 @@ func TestBusesForwardLoopFree(t *testing.T) {
 }
 
 func TestSecretsServesTheAPIKey(t *testing.T) {
-	s := httptest.NewServer(&Secrets{Values: map[string]string{"payment-dr/dev/api-key": "k"}})
+	s := httptest.NewServer(NewSecretsManagerHandler(map[string]string{"payment-dr/dev/api-key": "k"}))
 	defer s.Close()
 	c := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL),
 		Credentials: credentials.NewStaticCredentialsProvider("lab", "lab", "")})

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/payment-dr/payment-dr/internal/config"
+	"github.com/payment-dr/payment-dr/internal/dr/canary"
+	"github.com/payment-dr/payment-dr/internal/dr/cli"
+	"github.com/payment-dr/payment-dr/internal/lab/labcloud"
+)
+
+// labPoll is how often drctl re-checks the lab: its moves take about
+// 100 ms, so wait steps poll at 200 ms rather than the 5 s that suits
+// AWS, and measure the move, not the poll interval.
+const labPoll = 200 * time.Millisecond
+
+// connectLab builds the Cloud and the canary for the DR lab running in
+// dir (drlab up --dir DIR) instead of AWS: the lab's cloud (labcloud),
+// canaries through the lab's front door (the failover name) with the
+// lab's API key, and reconcile's access to the old primary's kept data
+// and the writer (resolved when reconcile runs).
+func connectLab(ctx context.Context, cfg config.Config, dir string) (cli.Conn, error) {
+	lc, err := labcloud.Open(dir)
+	if err != nil {
+		return cli.Conn{}, fmt.Errorf("--lab %s: %w", dir, err)
+	}
+	if lc.Lab.Environment != cfg.Environment {
+		return cli.Conn{}, fmt.Errorf("--lab %s runs environment %q, but --config is %q: pass the lab's configuration", dir, lc.Lab.Environment, cfg.Environment)
+	}
+	for _, r := range cfg.Regions() {
+		if _, ok := lc.Lab.Regions[r]; !ok {
+			return cli.Conn{}, fmt.Errorf("--lab %s has no Region %s of the configuration", dir, r)
+		}
+	}
+	if _, err := lc.API.Cluster(ctx); err != nil {
+		return cli.Conn{}, fmt.Errorf("--lab %s: %w", dir, err)
+	}
+	regions := lc.Lab.Regions
+	c := &canary.HTTP{WriteURL: lc.Lab.FailoverURL, APIKey: lc.Lab.APIKey, Client: &http.Client{Timeout: 5 * time.Second},
+		RegionURL: func(r string) string { return regions[r].APIURL }}
+	return cli.Conn{Cloud: lc, Canary: c, Reconcile: lc, Poll: labPoll}, nil
+}
