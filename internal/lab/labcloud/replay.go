@@ -8,20 +8,12 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/payments"
 )
 
-// ReplayedKey is one payment the replay completed in the Region.
-type ReplayedKey struct {
-	Key       []byte `json:"key"`
-	PaymentID string `json:"paymentId"`
-}
-
-// JournalReplay is the service's answer to a replay of the journal.
-type JournalReplay struct {
-	Replayed []ReplayedKey `json:"replayed"`
-	Present  int           `json:"present"`
-	Released int           `json:"released"`
-}
+var _ dr.JournalReplayer = (*Cloud)(nil)
 
 // replayTimeout bounds one replay: the lab's windows hold a few thousand
 // claims at most.
@@ -39,14 +31,14 @@ const replayAttempts = 5
 // is idempotent (a completed payment is present the next time), so one
 // the service could not finish is run again; the keys every attempt
 // replayed are reported together.
-func (c *Cloud) ReplayJournal(ctx context.Context, region string, from, to time.Time) (JournalReplay, error) {
+func (c *Cloud) ReplayJournal(ctx context.Context, region string, from, to time.Time) (payments.ReplayResult, error) {
 	r, ok := c.Lab.Regions[region]
 	if !ok {
-		return JournalReplay{}, fmt.Errorf("%q is not a Region of the lab", region)
+		return payments.ReplayResult{}, fmt.Errorf("%q is not a Region of the lab", region)
 	}
 	ctx, cancel := context.WithTimeout(ctx, replayTimeout)
 	defer cancel()
-	var all JournalReplay
+	all := payments.ReplayResult{Replayed: []payments.ReplayedKey{}}
 	backoff := 250 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		res, unavailable, err := c.replayOnce(ctx, region, r.APIURL, from, to)
@@ -66,8 +58,8 @@ func (c *Cloud) ReplayJournal(ctx context.Context, region string, from, to time.
 }
 
 // replayOnce makes one replay request; unavailable is true for a 503.
-func (c *Cloud) replayOnce(ctx context.Context, region, apiURL string, from, to time.Time) (JournalReplay, bool, error) {
-	var res JournalReplay
+func (c *Cloud) replayOnce(ctx context.Context, region, apiURL string, from, to time.Time) (payments.ReplayResult, bool, error) {
+	var res payments.ReplayResult
 	body, _ := json.Marshal(map[string]string{"from": from.UTC().Format(time.RFC3339Nano), "to": to.UTC().Format(time.RFC3339Nano)})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiURL+"/internal/replay-journal", bytes.NewReader(body))
 	if err != nil {
