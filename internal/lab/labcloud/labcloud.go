@@ -274,6 +274,22 @@ func (c *Cloud) UnfenceWrites(ctx context.Context, region string) error {
 	return c.API.Fence(ctx, labapi.FenceRequest{Region: region, Fence: false})
 }
 
+// WritesFenced: the lab fences a Region by making its database read-only,
+// so a fence shows as a writer whose database is read-only (a replica is
+// read-only anyway and is not counted as fenced).
+func (c *Cloud) WritesFenced(ctx context.Context, region string) (bool, error) {
+	cl, err := c.API.Cluster(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, m := range cl.Members {
+		if m.Region == region {
+			return m.Writer && m.Reachable && m.ReadOnly, nil
+		}
+	}
+	return false, fmt.Errorf("%q is not a Region of the lab", region)
+}
+
 // OldPrimaryFenced: region's database is read-only or does not answer.
 func (c *Cloud) OldPrimaryFenced(ctx context.Context, region string) (bool, error) {
 	cl, err := c.API.Cluster(ctx)
