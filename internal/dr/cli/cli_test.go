@@ -46,7 +46,7 @@ func runCLI(t *testing.T, w *drfake.World, stdin string, args ...string) result 
 			if w == nil {
 				t.Fatal("the command reached AWS")
 			}
-			return Conn{Cloud: w, Canary: drfake.Canary{W: w}}, nil
+			return Conn{Cloud: w, Canary: drfake.Canary{W: w}, Reconcile: drfake.Reconcile{W: w}}, nil
 		},
 	})
 	r.stdout, r.stderr = out.String(), errb.String()
