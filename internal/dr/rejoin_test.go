@@ -151,3 +151,32 @@ func TestRejoinMakesAReturnedOldPrimaryAReadyStandby(t *testing.T) {
 		t.Errorf("findings after rejoin: %v", got)
 	}
 }
+
+// wait-topology of a switchover waits for every member to be in sync, not
+// only for the writer to move: the old writer still pending-resync after
+// the move keeps it waiting.
+func TestWaitTopologyWaitsForTheOldWriterToBeInSync(t *testing.T) {
+	w := drfake.NewWorld()
+	w.ResyncAfterMove = 5
+	c, log := controller(w)
+	c.Timeout = 10 * time.Second
+	p := c.Switchover("us-west-2")
+	var seen string
+	for i := range p.Steps {
+		if p.Steps[i].Name != "wait-topology" {
+			continue
+		}
+		inner := p.Steps[i].Run
+		p.Steps[i].Run = func(ctx context.Context, rec plan.Recorder) error {
+			err := inner(ctx, rec)
+			seen = w.Sync["us-east-1"]
+			return err
+		}
+	}
+	if err := plan.Execute(context.Background(), p, newRun(t, "switchover", "us-west-2"), nil, log); err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	if seen != "connected" {
+		t.Errorf("wait-topology ended with the old writer %q", seen)
+	}
+}

@@ -92,6 +92,9 @@ type World struct {
 	// writable, then connected) after this many polls of GlobalCluster
 	// or OldPrimaryFenced.
 	RejoinPolls map[string]int
+	// ResyncAfterMove: once a move completes, the old writer reports
+	// pending-resync for this many polls before it is connected.
+	ResyncAfterMove int
 }
 
 // NewWorld starts with the writer in us-east-1, everything healthy.
@@ -137,6 +140,9 @@ func (w *World) GlobalCluster(context.Context) (dr.GlobalCluster, error) {
 		if w.moves <= 0 {
 			if !w.cancelling {
 				w.Writer = w.pending
+				if w.ResyncAfterMove > 0 {
+					w.Sync[w.moveFrom], w.RejoinPolls[w.moveFrom] = "pending-resync", w.ResyncAfterMove+1
+				}
 			}
 			w.pending, w.status, w.cancelling = "", "available", false
 		}
