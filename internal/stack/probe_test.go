@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -33,7 +34,9 @@ func (lostPrimary) FailoverHealth(context.Context) (dr.RegionHealth, error) {
 	return dr.RegionHealth{}, errors.New("not used")
 }
 
-type metricRecorder struct{ in []*cloudwatch.PutMetricDataInput }
+type metricRecorder struct {
+	in []*cloudwatch.PutMetricDataInput
+}
 
 func (m *metricRecorder) PutMetricData(_ context.Context, in *cloudwatch.PutMetricDataInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error) {
 	m.in = append(m.in, in)
@@ -62,7 +65,7 @@ func TestSecondaryRegionAlarmsOnThePrimarysLossWithItsOwnTopic(t *testing.T) {
 	alarm := tpl.one(t, "AWS::CloudWatch::Alarm", map[string]any{"AlarmName": n.NoWritableRegionSeenAlarm(secondary)})
 	dims := jsonOf(alarm.Properties["Dimensions"])
 	if alarm.Properties["Namespace"] != naming.MetricNamespace || alarm.Properties["MetricName"] != naming.WritableRegionsMetric ||
-		!contains(dims, `"Name":"ObserverRegion","Value":"`+secondary+`"`) || !contains(dims, `"Value":"`+s.cfg.Environment+`"`) ||
+		!strings.Contains(dims, `"Name":"ObserverRegion","Value":"`+secondary+`"`) || !strings.Contains(dims, `"Value":"`+s.cfg.Environment+`"`) ||
 		alarm.Properties["ComparisonOperator"] != "LessThanThreshold" || alarm.Properties["TreatMissingData"] != "breaching" {
 		t.Fatalf("alarm %v", alarm.Properties)
 	}
@@ -92,7 +95,7 @@ func TestSecondaryRegionAlarmsOnThePrimarysLossWithItsOwnTopic(t *testing.T) {
 		published = append(published, fmt.Sprintf(`"Name":%q,"Value":%q`, aws.ToString(dim.Name), aws.ToString(dim.Value)))
 	}
 	for _, want := range published {
-		if !contains(dims, want) {
+		if !strings.Contains(dims, want) {
 			t.Errorf("the probe publishes dimension {%s}, which the alarm does not watch (%s)", want, dims)
 		}
 	}
