@@ -18,17 +18,18 @@ type ports struct {
 	dynamo    net.Listener // the front clients use to reach dynalite
 	bus       map[string]net.Listener
 	link      map[string]net.Listener // handed over to Toxiproxy, which listens itself
+	gateway   map[string]net.Listener // each Region's API Gateway stand-in: its public API port
 	dnsUDP    net.PacketConn
 	dnsTCP    net.Listener
 
 	db       map[string]int // each Region's MariaDB
-	api      map[string]int // each Region's payment service
+	api      map[string]int // each Region's payment service, behind its gateway
 	dynalite int
 }
 
 // allocatePorts binds or picks every port of a lab of regions.
 func allocatePorts(regions []string) (*ports, error) {
-	p := &ports{bus: map[string]net.Listener{}, link: map[string]net.Listener{}, db: map[string]int{}, api: map[string]int{}}
+	p := &ports{bus: map[string]net.Listener{}, link: map[string]net.Listener{}, gateway: map[string]net.Listener{}, db: map[string]int{}, api: map[string]int{}}
 	listen := func(name string) (net.Listener, error) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -50,6 +51,9 @@ func allocatePorts(regions []string) (*ports, error) {
 	for _, r := range regions {
 		if p.bus[r], err = listen("bus-" + r); err == nil {
 			p.link[r], err = listen("link-" + r)
+		}
+		if err == nil {
+			p.gateway[r], err = listen("gateway-" + r)
 		}
 		if err == nil {
 			p.db[r], err = free()
@@ -82,7 +86,7 @@ func (p *ports) close() {
 			l.Close()
 		}
 	}
-	for _, m := range []map[string]net.Listener{p.bus, p.link} {
+	for _, m := range []map[string]net.Listener{p.bus, p.link, p.gateway} {
 		for _, l := range m {
 			l.Close()
 		}
