@@ -32,6 +32,8 @@ func TestLabDrills(t *testing.T) {
 	t.Run("unplanned failover: drctl's lost list is verify's missing acks", func(t *testing.T) { l.t = t; unplannedFailover(l) })
 	t.Run("a held lock cancels the switchover; the resumed run completes", func(t *testing.T) { l.t = t; heldLock(l) })
 	t.Run("a held lock cannot keep the old writer writable in a failover", func(t *testing.T) { l.t = t; heldLockFailover(l) })
+	t.Run("a switchover into the Region that failover fenced completes", func(t *testing.T) { l.t = t; switchoverIntoFencedRegion(l) })
+	t.Run("a writable old primary acknowledges nothing, and rejoin makes it a standby", func(t *testing.T) { l.t = t; rejoinWritableOldPrimary(l) })
 }
 
 // heldLockFailover: the old writer answers but a long write holds off
