@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	. "github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/drfake"
 	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
 )
 
-func findings(c *Controller) map[string]string {
+func findings(c *dr.Controller) map[string]string {
 	got := map[string]string{}
 	for _, f := range c.Evaluate(context.Background()) {
 		got[f.Check] += f.Problem + "; "
@@ -57,7 +57,7 @@ func TestSwitchoverIntoARegionFencedByAnEarlierFailoverCompletes(t *testing.T) {
 		t.Fatalf("switchover into the fenced Region: %v\n%s", err, log)
 	}
 	lift, verify := slices.IndexFunc(run.Steps, func(s journal.Step) bool { return s.Name == "lift-fence" }), slices.IndexFunc(run.Steps, func(s journal.Step) bool { return s.Name == "verify-writes" })
-	if w.Writer != "us-west-2" || w.Fenced["us-west-2"] || lift < 0 || lift > verify || !run.Step("verify-writes").Done() || run.Values[FenceKey("us-west-2")] != "lifted" {
+	if w.Writer != "us-west-2" || w.Fenced["us-west-2"] || lift < 0 || lift > verify || !run.Step("verify-writes").Done() || run.Values[dr.FenceKey("us-west-2")] != "lifted" {
 		t.Errorf("writer %s, fenced %v, steps %v, values %v", w.Writer, w.Fenced, run.Steps, run.Values)
 	}
 	if got := findings(c); got["standby-capacity"] != "" || got["fence"] != "" {
@@ -123,7 +123,7 @@ func TestRejoinMakesAReturnedOldPrimaryAReadyStandby(t *testing.T) {
 		t.Fatalf("the returned writable old primary does not take payments (%q %v): the test shows nothing", region, err)
 	}
 
-	if err := c.CheckRejoin(ctx, "us-west-2"); !errors.Is(err, ErrRejoinWriter) {
+	if err := c.CheckRejoin(ctx, "us-west-2"); !errors.Is(err, dr.ErrRejoinWriter) {
 		t.Errorf("rejoin of the writer's Region: %v", err)
 	}
 	run := newRun(t, "rejoin", "us-east-1")
@@ -139,7 +139,7 @@ func TestRejoinMakesAReturnedOldPrimaryAReadyStandby(t *testing.T) {
 	if w.Fenced["us-east-1"] || w.OldWritable["us-east-1"] || w.Sync["us-east-1"] != "connected" || w.Params["us-east-1"]["/payment/dev/dr/active-region"] != "us-west-2" {
 		t.Errorf("after rejoin: fenced %v writable %v sync %q params %v", w.Fenced, w.OldWritable, w.Sync["us-east-1"], w.Params["us-east-1"])
 	}
-	if run.Values[FenceKey("us-east-1")] != "lifted" || !strings.HasPrefix(run.Values[OldPrimaryOnlyKey], "4 of 4 payments not in the writer") || run.Values[OldPrimaryDataKey] == "" {
+	if run.Values[dr.FenceKey("us-east-1")] != "lifted" || !strings.HasPrefix(run.Values[dr.OldPrimaryOnlyKey], "4 of 4 payments not in the writer") || run.Values[dr.OldPrimaryDataKey] == "" {
 		t.Errorf("journal values %v", run.Values)
 	}
 	for range 5 {

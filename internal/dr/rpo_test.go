@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	. "github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/drfake"
 	"github.com/payment-dr/payment-dr/internal/dr/report"
 )
@@ -27,7 +27,7 @@ func TestUnplannedDrillRPOIsAtLeastTheLagAtFailover(t *testing.T) {
 		w.Lag["us-west-2"] = tc.lag
 		c, log := controller(w)
 		run := newRun(t, "drill", "us-west-2")
-		res, err := c.Drill(context.Background(), drfake.Canary{W: w}, c.Failover("us-west-2", true), run, DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
+		res, err := c.Drill(context.Background(), drfake.Canary{W: w}, c.Failover("us-west-2", true), run, dr.DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
 		if err != nil {
 			t.Fatalf("%v\n%s", err, log)
 		}
