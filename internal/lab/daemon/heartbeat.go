@@ -42,14 +42,8 @@ ON DUPLICATE KEY UPDATE region = VALUES(region), ts = VALUES(ts)`, top.Writer)
 // errNoHeartbeat: the replica has never applied a heartbeat.
 var errNoHeartbeat = errors.New("no heartbeat applied yet")
 
-// lag is now minus the newest heartbeat applied in region.
-func (d *Daemon) lag(ctx context.Context, region string) (time.Duration, error) {
-	_, age, err := d.newestHeartbeat(ctx, region)
-	return age, err
-}
-
 // newestHeartbeat is the newest heartbeat applied in region: the writer
-// that wrote it and its age.
+// that wrote it and its age (the replication lag).
 func (d *Daemon) newestHeartbeat(ctx context.Context, region string) (writer string, age time.Duration, err error) {
 	var us sql.NullInt64
 	var from sql.NullString
