@@ -122,6 +122,8 @@ func (c *Controller) evaluateRouting(ctx context.Context, standby string, add ad
 	}
 	if h, err := c.Cloud.Health(ctx, standby); err != nil || !h.Reachable {
 		add("standby-api", "GET /health in %s did not answer: %v", standby, err)
+	} else if h.Region == "" {
+		add("standby-api", "GET /health in %s answered %s without the service's status (a fenced or failing function)", standby, orDash(h.Status))
 	} else if !h.TableReachable {
 		add("standby-api", "the payment service in %s cannot reach the session table", standby)
 	}
