@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -36,17 +35,9 @@ type probeProps struct {
 func newRegionProbe(scope constructs.Construct, r region, p probeProps) {
 	c := constructs.NewConstruct(scope, jsii.String("RegionProbe"))
 	name := r.names.ProbeFunction(r.name)
-	logs := awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{
-		LogGroupName: jsii.String(naming.LambdaLogGroup(name)), Retention: awslogs.RetentionDays_ONE_YEAR,
-		EncryptionKey: p.key, RemovalPolicy: r.removal(awscdk.RemovalPolicy_RETAIN),
-	})
-	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
-		RoleName:    jsii.String(name),
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("probe of every Region's /health from " + r.name + ": writes its logs and one metric"),
-	})
-	policy := managedPolicy(c, "Policy", role,
-		&awsiam.PolicyStatementProps{Sid: jsii.String("Logs"), Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"), Resources: &[]*string{logs.LogGroupArn()}},
+	base := newLambdaBase(c, r, name, "probe of every Region's /health from "+r.name+": writes its logs and one metric", p.key)
+	logs, role := base.logs, base.role
+	policy := managedPolicy(c, "Policy", role, base.logsAccess,
 		// PutMetricData has no resource scope; the namespace condition limits it.
 		&awsiam.PolicyStatementProps{Sid: jsii.String("Metric"), Actions: jsii.Strings("cloudwatch:PutMetricData"), Resources: jsii.Strings("*"),
 			Conditions: &map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": naming.MetricNamespace}}},
