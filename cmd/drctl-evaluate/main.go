@@ -1,4 +1,6 @@
-// Command drctl-evaluate is drctl's evaluate as a scheduled Lambda. The
+// Command drctl-evaluate is drctl's evaluate as a scheduled Lambda, or,
+// with DRCTL_EVALUATE_MODE=probe, the per-Region probe of every Region's
+// /health (package scheduled). The
 // environment's configuration arrives as JSON in PAYMENT_DR_CONFIG_JSON
 // (written by the stack from the same validated config); permissions are
 // simulated for the DR role named in DR_ROLE_ARN.
@@ -17,6 +19,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/awsops"
 	"github.com/payment-dr/payment-dr/internal/dr/scheduled"
+	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
 func main() {
@@ -34,10 +37,16 @@ func main() {
 	// Read from the evaluator's own Region first, every call bounded.
 	awsCfg = awsops.Bounded(awsCfg, awsops.AttemptTimeout, awsops.MaxBackoff)
 	cloud := awsops.New(cfg, awsCfg)
+	metrics := cloudwatch.NewFromConfig(awsCfg)
+	if os.Getenv(naming.EvaluatorModeEnv) == naming.EvaluatorModeProbe {
+		p := &scheduled.Probe{Environment: cfg.Environment, Observer: awsCfg.Region, Regions: cfg.Regions(), Prober: cloud, Metrics: metrics, Log: log}
+		lambda.Start(p.Run)
+		return
+	}
 	cloud.SimulateARN = os.Getenv("DR_ROLE_ARN")
 	e := &scheduled.Evaluator{
 		Controller: &dr.Controller{Cfg: cfg, Cloud: cloud},
-		Metrics:    cloudwatch.NewFromConfig(awsCfg),
+		Metrics:    metrics,
 		Log:        log,
 	}
 	lambda.Start(e.Run)

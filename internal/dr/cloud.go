@@ -171,8 +171,12 @@ type Fencer interface {
 	// FenceWrites stops the payment service in region from writing
 	// (AWS: the payment Lambda's reserved concurrency set to 0).
 	FenceWrites(ctx context.Context, region string) error
-	// UnfenceWrites undoes FenceWrites (failback).
+	// UnfenceWrites undoes FenceWrites: every move into a fenced Region
+	// and drctl rejoin lift the fence.
 	UnfenceWrites(ctx context.Context, region string) error
+	// WritesFenced reports that region's payment service is fenced
+	// (AWS: its reserved concurrency is 0).
+	WritesFenced(ctx context.Context, region string) (bool, error)
 	// OldPrimaryFenced reports that region's database no longer accepts
 	// writes (not the writer, read-only, or gone).
 	OldPrimaryFenced(ctx context.Context, region string) (bool, error)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
+	"github.com/payment-dr/payment-dr/internal/dr/reconcile"
 	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
@@ -24,6 +25,9 @@ type Controller struct {
 	Log  io.Writer
 	// Timeout, if set, caps every step's timeout (tests).
 	Timeout time.Duration
+	// Reconcile opens the old primary's data and the writer's (rejoin
+	// compares them); nil when the connection cannot.
+	Reconcile reconcile.Access
 }
 
 func (c *Controller) names() naming.Names { return naming.New(c.Cfg.Environment, c.Cfg.DomainName) }
@@ -103,6 +107,7 @@ func (c *Controller) Switchover(target string) plan.Plan {
 			},
 		},
 		c.waitTopology(target, "switch-writer", true),
+		c.liftFence(target),
 		c.verifyWrites(target),
 		c.updateParameters(target, true),
 		c.verifyDNS(target),
@@ -133,24 +138,23 @@ func (c *Controller) Failover(target string, allowDataLoss bool) plan.Plan {
 	if !allowDataLoss {
 		return plan.Plan{Kind: "failover", Target: target, MoveStep: "promote", Steps: []plan.Step{
 			c.preflight(target, true), promote, c.waitTopology(target, "promote", true),
-			c.verifyWrites(target), c.updateParameters(target, true), c.verifyDNS(target),
+			c.liftFence(target), c.verifyWrites(target), c.updateParameters(target, true), c.verifyDNS(target),
 		}}
 	}
 	old := c.Cfg.Other(target)
 	return plan.Plan{Kind: "failover", Target: target, MoveStep: "promote", Steps: []plan.Step{
 		c.preflight(target, false), c.recordLag(target), c.fenceWrites(old), promote,
-		c.waitTopology(target, "promote", false), c.confirmFenced(old), c.replayJournal(target),
+		c.waitTopology(target, "promote", false), c.confirmFenced(old), c.liftFence(target), c.replayJournal(target),
 		c.verifyWrites(target), c.updateParameters(target, false), c.verifyDNS(target), c.keepOldData(old),
 	}}
 }
 
 // Failback is the switchover back to the configured primary once the
 // Region that was lost is healthy again; its payment service, fenced by
-// the failover, is let write again first.
+// the failover, is let write again by the switchover's lift-fence step.
 func (c *Controller) Failback() plan.Plan {
 	p := c.Switchover(c.Cfg.PrimaryRegion)
 	p.Kind = "failback"
-	p.Steps = append([]plan.Step{c.unfenceWrites(c.Cfg.PrimaryRegion)}, p.Steps...)
 	return p
 }
 

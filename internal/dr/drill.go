@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -167,6 +168,7 @@ func (c *Controller) Drill(ctx context.Context, canary Canary, p plan.Plan, run 
 	missing, read, readErr := c.readBack(ctx, canary, samples, moveAt, p.Target)
 	res := DrillResult{Result: measure.Measure(samples, moveAt, p.Target, missing), Samples: samples}
 	res.Result.ReadBack = read
+	boundByRecordedLag(&res.Result, run)
 	if readErr != nil {
 		res.Result.RPOUnknown = readErr.Error()
 	}
@@ -201,4 +203,19 @@ func (c *Controller) readBack(ctx context.Context, canary Canary, samples []meas
 		return missing, read, fmt.Errorf("RPO unknown: %d of %d acknowledged writes could not be read back from %s (first: %w)", len(errs), len(errs)+read, target, errs[0])
 	}
 	return missing, read, nil
+}
+
+// boundByRecordedLag folds the lag record-lag saved in the journal into
+// the RPO: the canaries alone can read low.
+func boundByRecordedLag(r *measure.Result, run *journal.Run) {
+	if v, ok := run.Values[LagAtFailoverMsKey]; ok {
+		if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+			r.BoundByLag(time.Duration(ms) * time.Millisecond)
+			return
+		}
+		r.LagUnknown = "unreadable " + LagAtFailoverMsKey + " " + strconv.Quote(v)
+	}
+	if v, ok := run.Values[LagAtFailoverKey]; ok {
+		r.LagUnknown = v
+	}
 }

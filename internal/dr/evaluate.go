@@ -47,7 +47,31 @@ func (c *Controller) Evaluate(ctx context.Context) []Finding {
 	c.evaluateReplication(ctx, writer, standby, add)
 	c.evaluateRouting(ctx, standby, add)
 	c.evaluateRegions(ctx, writer, add)
+	c.evaluateReturned(ctx, g, writer, standby, add)
 	return out
+}
+
+// evaluateReturned: the fences, and the state a Region is left in when it
+// comes back after an unplanned failover (drctl rejoin repairs it). A
+// fence is expected only on the old primary of a failover in progress.
+func (c *Controller) evaluateReturned(ctx context.Context, g GlobalCluster, writer, standby string, add addFinding) {
+	for _, region := range c.Cfg.Regions() {
+		fenced, err := c.Cloud.WritesFenced(ctx, region)
+		switch {
+		case err != nil:
+			add("fence", "cannot read the fence of %s: %v", region, err)
+		case !fenced || (g.Move.From == region && g.MovingTo() != ""):
+		case region == writer:
+			add("fence", "the writer's Region %s is fenced: every payment there is refused; lift it: aws lambda delete-function-concurrency --region %s --function-name %s",
+				region, region, c.names().PaymentFunction(region))
+		default:
+			add("standby-capacity", "the payment function in %s has reserved concurrency 0 (a fence left on a Region that is not the old primary of a failover in progress): every request would be throttled; fix: %s",
+				region, RejoinCommand(region))
+		}
+	}
+	if fenced, err := c.Cloud.OldPrimaryFenced(ctx, standby); err == nil && !fenced {
+		add("old-primary-writable", "the database in %s accepts writes but does not hold the writer (writes there exist nowhere else); fix: %s", standby, RejoinCommand(standby))
+	}
 }
 
 type addFinding func(check, format string, args ...any)
@@ -64,7 +88,7 @@ func (c *Controller) evaluateStandby(ctx context.Context, g GlobalCluster, stand
 			add("standby-capacity", "the cluster in %s has no DB instance (headless): a failover there has nothing to promote", standby)
 		}
 		if m.SynchronizationStatus != "" && m.SynchronizationStatus != "connected" {
-			add("standby-sync", "the cluster in %s is %s, not connected", standby, m.SynchronizationStatus)
+			add("standby-sync", "the cluster in %s is %s, not connected; fix: %s", standby, m.SynchronizationStatus, RejoinCommand(standby))
 		}
 	}
 	if err := engineMismatch(g); err != nil {
@@ -95,12 +119,11 @@ func (c *Controller) evaluateRouting(ctx context.Context, standby string, add ad
 		if fn.State != "Active" {
 			add("standby-lambda", "the payment function in %s is %s, not Active", standby, orDash(fn.State))
 		}
-		if fn.ReservedConcurrency != nil && *fn.ReservedConcurrency == 0 {
-			add("standby-capacity", "the payment function in %s has reserved concurrency 0: every request would be throttled", standby)
-		}
 	}
 	if h, err := c.Cloud.Health(ctx, standby); err != nil || !h.Reachable {
 		add("standby-api", "GET /health in %s did not answer: %v", standby, err)
+	} else if h.Region == "" {
+		add("standby-api", "GET /health in %s answered %s without the service's status (a fenced or failing function)", standby, orDash(h.Status))
 	} else if !h.TableReachable {
 		add("standby-api", "the payment service in %s cannot reach the session table", standby)
 	}
@@ -125,7 +148,11 @@ func (c *Controller) evaluateRegions(ctx context.Context, writer string, add add
 			add("backups", "newest recovery point in %s is %s old (limit %s)", region, c.now().Sub(t).Round(time.Minute), maxAge)
 		}
 		if v, err := c.Cloud.Parameter(ctx, region, c.names().ActiveRegionParam()); err == nil && v != writer {
-			add("active-region-parameter", "%s says %s but the writer is in %s", region, v, writer)
+			fix := ""
+			if region != writer {
+				fix = "; fix: " + RejoinCommand(region)
+			}
+			add("active-region-parameter", "%s says %s but the writer is in %s%s", region, v, writer, fix)
 		}
 	}
 }

@@ -33,14 +33,56 @@ func (c *Controller) fenceWrites(old string) plan.Step {
 	}
 }
 
-// unfenceWrites lets region's payment service write again (failback).
-func (c *Controller) unfenceWrites(region string) plan.Step {
+// liftFence lets region's payment service answer again: every move into
+// a Region runs it once the Region holds the writer (before verify-writes,
+// which a fenced service fails), and rejoin once the Region is a caught-up
+// replica. Done when the Region is not fenced, so a move into a Region
+// that never was costs one read.
+func (c *Controller) liftFence(region string) plan.Step {
+	fn := c.names().PaymentFunction(region)
 	return plan.Step{
-		Name: "unfence-writes", Description: "let the payment service in " + region + " write again",
-		Calls:   []string{"lambda:DeleteFunctionConcurrency FunctionName=" + c.names().PaymentFunction(region)},
+		Name: "lift-fence", Description: "lift the fence of the payment service in " + region + " (if fenced) and confirm it",
+		Calls: []string{
+			"lambda:GetFunctionConcurrency FunctionName=" + fn,
+			"lambda:DeleteFunctionConcurrency FunctionName=" + fn + " (if ReservedConcurrentExecutions=0)",
+		},
 		Timeout: c.timeout(time.Minute),
-		Run:     func(ctx context.Context, _ plan.Recorder) error { return c.Cloud.UnfenceWrites(ctx, region) },
+		Done: func(ctx context.Context) (bool, error) {
+			f, err := c.Cloud.WritesFenced(ctx, region)
+			return err == nil && !f, err
+		},
+		Run: func(ctx context.Context, rec plan.Recorder) error {
+			fenced, err := c.Cloud.WritesFenced(ctx, region)
+			if err != nil {
+				return fmt.Errorf("cannot read the fence of %s: %w", region, err)
+			}
+			if !fenced {
+				return nil
+			}
+			if err := c.Cloud.UnfenceWrites(ctx, region); err != nil {
+				return err
+			}
+			if err := c.waitFence(ctx, region, false); err != nil {
+				return err
+			}
+			return rec.Set(FenceKey(region), "lifted")
+		},
 	}
+}
+
+// FenceKey is the journal value recording what a run did to region's fence.
+func FenceKey(region string) string { return "fence-" + region }
+
+// waitFence polls until region's fence is as wanted.
+func (c *Controller) waitFence(ctx context.Context, region string, fenced bool) error {
+	what := region + " unfenced"
+	if fenced {
+		what = region + " fenced"
+	}
+	return plan.Wait(ctx, c.backoff(), what, func(ctx context.Context) (bool, error) {
+		f, err := c.Cloud.WritesFenced(ctx, region)
+		return err == nil && f == fenced, err
+	})
 }
 
 func (c *Controller) confirmFenced(old string) plan.Step {

@@ -96,6 +96,13 @@ func allInSync(g GlobalCluster) error {
 	return nil
 }
 
+// The journal values record-lag sets: the lag in milliseconds, or why it
+// is unknown.
+const (
+	LagAtFailoverMsKey = "lagAtFailoverMs"
+	LagAtFailoverKey   = "lagAtFailover"
+)
+
 func (c *Controller) recordLag(target string) plan.Step {
 	return plan.Step{
 		Name: "record-lag", Description: "record the replication lag into " + target + " at the moment of failover",
@@ -104,9 +111,9 @@ func (c *Controller) recordLag(target string) plan.Step {
 		Run: func(ctx context.Context, rec plan.Recorder) error {
 			lag, err := c.Cloud.ReplicationLag(ctx, target)
 			if err != nil {
-				return rec.Set("lagAtFailover", "unknown: "+err.Error()) // the failover must not wait on a metric
+				return rec.Set(LagAtFailoverKey, "unknown: "+err.Error()) // the failover must not wait on a metric
 			}
-			return rec.Set("lagAtFailoverMs", strconv.FormatInt(lag.Milliseconds(), 10))
+			return rec.Set(LagAtFailoverMsKey, strconv.FormatInt(lag.Milliseconds(), 10))
 		},
 	}
 }

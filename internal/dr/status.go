@@ -12,17 +12,19 @@ import (
 
 // RegionStatus is one Region's row of `drctl status`.
 type RegionStatus struct {
-	Region             string   `json:"region"`
-	ClusterStatus      string   `json:"clusterStatus"`
-	Writer             bool     `json:"writer"`
-	ReplicationLagMs   *int64   `json:"replicationLagMs,omitempty"`
-	HealthCheckHealthy *bool    `json:"healthCheckHealthy,omitempty"`
-	TableReplica       string   `json:"tableReplica"`
-	TableLatencyMs     *int64   `json:"tableReplicationLatencyMs,omitempty"`
-	NewestBackup       string   `json:"newestBackup,omitempty"`
-	BackupAgeHours     *int64   `json:"backupAgeHours,omitempty"`
-	ActiveRegionParam  string   `json:"activeRegionParam"`
-	Errors             []string `json:"errors,omitempty"`
+	Region             string `json:"region"`
+	ClusterStatus      string `json:"clusterStatus"`
+	Writer             bool   `json:"writer"`
+	ReplicationLagMs   *int64 `json:"replicationLagMs,omitempty"`
+	HealthCheckHealthy *bool  `json:"healthCheckHealthy,omitempty"`
+	TableReplica       string `json:"tableReplica"`
+	TableLatencyMs     *int64 `json:"tableReplicationLatencyMs,omitempty"`
+	NewestBackup       string `json:"newestBackup,omitempty"`
+	BackupAgeHours     *int64 `json:"backupAgeHours,omitempty"`
+	ActiveRegionParam  string `json:"activeRegionParam"`
+	// Fence is the payment service's fence: "fenced", "open" or "unknown".
+	Fence  string   `json:"fence"`
+	Errors []string `json:"errors,omitempty"`
 }
 
 // Status is the whole picture.
@@ -45,7 +47,7 @@ func (c *Controller) Status(ctx context.Context) Status {
 		s.GlobalStatus = "unknown: " + err.Error()
 	}
 	for _, region := range c.Cfg.Regions() {
-		row := RegionStatus{Region: region, ClusterStatus: "unknown", TableReplica: "unknown"}
+		row := RegionStatus{Region: region, ClusterStatus: "unknown", TableReplica: "unknown", Fence: "unknown"}
 		fail := func(what string, err error) { row.Errors = append(row.Errors, what+": "+err.Error()) }
 		if m, ok := g.Member(region); ok {
 			row.ClusterStatus, row.Writer = m.Status, m.Writer
@@ -86,6 +88,11 @@ func (c *Controller) Status(ctx context.Context) Status {
 		} else {
 			fail("active-region parameter", err)
 		}
+		if f, err := c.Cloud.WritesFenced(ctx, region); err == nil {
+			row.Fence = map[bool]string{true: "fenced", false: "open"}[f]
+		} else {
+			fail("fence", err)
+		}
 		s.Regions = append(s.Regions, row)
 	}
 	return s
@@ -97,14 +104,14 @@ func ptr[T any](v T) *T { return &v }
 func (s Status) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "global cluster %s: %s, writer in %s (at %s)\n\n", s.GlobalCluster, s.GlobalStatus, orDash(s.Primary), s.At.Format(time.RFC3339))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "REGION\tROLE\tCLUSTER\tLAG\tHEALTH CHECK\tTABLE\tTABLE LAG\tNEWEST BACKUP\tACTIVE PARAM")
+	fmt.Fprintln(tw, "REGION\tROLE\tCLUSTER\tLAG\tHEALTH CHECK\tTABLE\tTABLE LAG\tNEWEST BACKUP\tACTIVE PARAM\tFENCE")
 	for _, r := range s.Regions {
 		role := "secondary"
 		if r.Writer {
 			role = "writer"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Region, role, r.ClusterStatus, ms(r.ReplicationLagMs, r.Writer),
-			healthy(r.HealthCheckHealthy), r.TableReplica, ms(r.TableLatencyMs, false), age(r), orDash(r.ActiveRegionParam))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Region, role, r.ClusterStatus, ms(r.ReplicationLagMs, r.Writer),
+			healthy(r.HealthCheckHealthy), r.TableReplica, ms(r.TableLatencyMs, false), age(r), orDash(r.ActiveRegionParam), r.Fence)
 	}
 	tw.Flush()
 	for _, r := range s.Regions {

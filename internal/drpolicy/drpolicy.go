@@ -114,10 +114,12 @@ func Policies(cfg config.Config, ids ...IDs) []Policy {
 		{Name: "DRTrafficAndFence", Statements: []Statement{
 			{Sid: "FailoverRecords", Actions: []string{"route53:ListResourceRecordSets", "route53:GetHostedZone"}, Resources: []string{r.zone}},
 			{Sid: "HealthChecks", Actions: []string{"route53:GetHealthCheck", "route53:GetHealthCheckStatus"}, Resources: r.checks},
-			// GetFunction returns the state and reserved concurrency (capacity).
-			{Sid: "PaymentFunctions", Actions: []string{"lambda:GetFunction"}, Resources: r.functions},
+			// GetFunction returns the state and reserved concurrency
+			// (capacity); GetFunctionConcurrency reads the fence.
+			{Sid: "PaymentFunctions", Actions: []string{"lambda:GetFunction", "lambda:GetFunctionConcurrency"}, Resources: r.functions},
 			// An unplanned failover fences the old Region's payment
-			// service (reserved concurrency 0); failback lifts it.
+			// service (reserved concurrency 0); a move into the Region or
+			// drctl rejoin lifts it.
 			{Sid: "FenceOldPrimary", Actions: []string{"lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency"}, Resources: r.functions},
 			// An unplanned failover replays the payment journal through
 			// the new writer's payment function ({"replayJournal": ...}).

@@ -103,6 +103,37 @@ const (
 	EnvironmentDimension   = "Environment"
 )
 
+// The metric each Region's probe publishes in its own Region: how many
+// Regions' /health report a writable database, seen from ObserverRegion.
+const (
+	WritableRegionsMetric   = "WritableRegions"
+	ObserverRegionDimension = "ObserverRegion"
+)
+
+// The drctl-evaluate binary runs the probe instead of evaluate when
+// EvaluatorModeEnv is EvaluatorModeProbe (one asset for both functions).
+const (
+	EvaluatorModeEnv   = "DRCTL_EVALUATE_MODE"
+	EvaluatorModeProbe = "probe"
+)
+
+// ProbeFunction is the Region's scheduled probe of every Region's /health
+// (and its role and schedule).
+func (n Names) ProbeFunction(region string) string {
+	return fmt.Sprintf("payment-dr-probe-%s-%s", region, n.Env)
+}
+
+// NoWritableRegionSeenAlarm fires when the probe in region sees no Region
+// accept payments: the detection that survives the loss of the other.
+func (n Names) NoWritableRegionSeenAlarm(region string) string {
+	return fmt.Sprintf("payment-no-writable-region-seen-from-%s-%s", region, n.Env)
+}
+
+// TwoWritableRegionsSeenAlarm fires when the probe in region sees both.
+func (n Names) TwoWritableRegionsSeenAlarm(region string) string {
+	return fmt.Sprintf("payment-two-writable-regions-seen-from-%s-%s", region, n.Env)
+}
+
 // The payment events the service publishes after each commit, and that
 // the forwarding rules match.
 const (

@@ -47,8 +47,8 @@ func Build(app constructs.Construct, cfg config.Config, assets Assets) Stacks {
 		app.Node().SetContext(jsii.String(k), v)
 	}
 	g := newGlobalStack(app, cfg, assets.Evaluate)
-	primary := newRegionalStack(app, newRegion(cfg, cfg.PrimaryRegion), g, assets.Payments, nil)
-	secondary := newRegionalStack(app, newRegion(cfg, cfg.SecondaryRegion), g, assets.Payments, &primary)
+	primary := newRegionalStack(app, newRegion(cfg, cfg.PrimaryRegion), g, assets, nil)
+	secondary := newRegionalStack(app, newRegion(cfg, cfg.SecondaryRegion), g, assets, &primary)
 	// The secondary joins the global cluster, and its table replica and
 	// secret replicas are created by the primary stack.
 	secondary.Stack.AddStackDependency(primary.Stack, jsii.String("the secondary joins the primary's global cluster"))
@@ -61,7 +61,7 @@ func Build(app constructs.Construct, cfg config.Config, assets Assets) Stacks {
 // the primary additionally owns the global cluster, the global table and
 // the secrets, which replicate to the secondary. primary is nil when
 // building the primary itself.
-func newRegionalStack(scope constructs.Construct, r region, g Global, assetDir string, primary *Regional) Regional {
+func newRegionalStack(scope constructs.Construct, r region, g Global, assets Assets, primary *Regional) Regional {
 	st := awscdk.NewStack(scope, jsii.String(r.names.RegionalStack(r.name)), &awscdk.StackProps{
 		Env:                   &awscdk.Environment{Account: jsii.String(r.cfg.Account), Region: jsii.String(r.name)},
 		Description:           jsii.String("payment-dr " + r.cfg.Environment + ": " + r.role() + " Region " + r.name),
@@ -72,7 +72,7 @@ func newRegionalStack(scope constructs.Construct, r region, g Global, assetDir s
 	net := newNetwork(st, r, key)
 
 	dbp := dbProps{net: net, key: key}
-	cp := computeProps{net: net, logKey: key, assetDir: assetDir}
+	cp := computeProps{net: net, logKey: key, assetDir: assets.Payments}
 	if r.isPrimary() {
 		secrets := newSecrets(st, r, key)
 		dbp.masterSecret = secrets.DB
@@ -103,6 +103,7 @@ func newRegionalStack(scope constructs.Construct, r region, g Global, assetDir s
 	api := newAPI(st, r, apiProps{fn: fn, zone: zone, healthCheckID: g.HealthChecks[r.name], logKey: key})
 	topic := newAlarmTopic(st, r.names.AlarmTopic(r.name), r.cfg.AlarmEmail, r.cfg.Account, key)
 	newObservability(st, r, observabilityProps{db: db, fn: fn, api: api, topic: topic})
+	newRegionProbe(st, r, probeProps{key: key, topic: topic, assetDir: assets.Evaluate})
 	vault := newBackup(st, r, key)
 
 	// SSM parameters: the reference's endpoint parameters for this Region,

@@ -95,17 +95,8 @@ func newPaymentFunctions(scope constructs.Construct, r region, p computeProps) F
 // group and a role that may read exactly the named secrets.
 func newServiceFunction(scope constructs.Construct, r region, p computeProps, f serviceFunction) awslambda.Function {
 	c := constructs.NewConstruct(scope, jsii.String(f.id))
-	logs := awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String(naming.LambdaLogGroup(f.name)),
-		Retention:     awslogs.RetentionDays_ONE_YEAR,
-		EncryptionKey: p.logKey,
-		RemovalPolicy: r.removal(awscdk.RemovalPolicy_RETAIN),
-	})
-	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
-		RoleName:    jsii.String(f.name),
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String(f.description + ": its log group, table, bus and named secrets only"),
-	})
+	base := newLambdaBase(c, r, f.name, f.description+": its log group, table, bus and named secrets only", p.logKey)
+	logs, role := base.logs, base.role
 	var secretARNs []*string
 	nagScope := []string{"Resource::*"}
 	for _, name := range f.secrets {
@@ -114,7 +105,7 @@ func newServiceFunction(scope constructs.Construct, r region, p computeProps, f 
 		nagScope = append(nagScope, "Resource::"+arn)
 	}
 	statements := []*awsiam.PolicyStatementProps{
-		{Sid: jsii.String("Logs"), Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"), Resources: &[]*string{logs.LogGroupArn()}},
+		base.logsAccess,
 		{Sid: jsii.String("Sessions"), Actions: jsii.Strings("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable"),
 			Resources: jsii.Strings(r.names.TableARN(r.name, r.cfg.Account))},
 		{Sid: jsii.String("Events"), Actions: jsii.Strings("events:PutEvents"), Resources: &[]*string{p.bus.EventBusArn()}},
@@ -174,5 +165,38 @@ func goFunction(name, description, assetDir string, role awsiam.Role, logs awslo
 		Role:          role.WithoutPolicyUpdates(nil),
 		LogGroup:      logs,
 		LoggingFormat: awslambda.LoggingFormat_JSON,
+	}
+}
+
+// lambdaBase is what every function of the stacks starts with: its own
+// encrypted log group (named after the function when name is set, else by
+// CloudFormation), a role only Lambda can assume, and the statement that
+// lets the function write to that log group and nowhere else.
+type lambdaBase struct {
+	logs       awslogs.LogGroup
+	role       awsiam.Role
+	logsAccess *awsiam.PolicyStatementProps
+}
+
+func newLambdaBase(c constructs.Construct, r region, name, roleDescription string, key awskms.IKey) lambdaBase {
+	logProps := &awslogs.LogGroupProps{
+		Retention:     awslogs.RetentionDays_ONE_YEAR,
+		EncryptionKey: key,
+		RemovalPolicy: r.removal(awscdk.RemovalPolicy_RETAIN),
+	}
+	roleProps := &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String(roleDescription),
+	}
+	if name != "" {
+		logProps.LogGroupName = jsii.String(naming.LambdaLogGroup(name))
+		roleProps.RoleName = jsii.String(name)
+	}
+	logs := awslogs.NewLogGroup(c, jsii.String("Logs"), logProps)
+	return lambdaBase{
+		logs: logs,
+		role: awsiam.NewRole(c, jsii.String("Role"), roleProps),
+		logsAccess: &awsiam.PolicyStatementProps{Sid: jsii.String("Logs"),
+			Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"), Resources: &[]*string{logs.LogGroupArn()}},
 	}
 }

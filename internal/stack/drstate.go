@@ -30,21 +30,14 @@ type drState struct {
 // (the primary's cluster endpoint).
 func newDRState(scope constructs.Construct, r region, key awskms.IKey, writer *string) {
 	c := constructs.NewConstruct(scope, jsii.String("AccountSetup"))
-	logs := awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{
-		Retention:     awslogs.RetentionDays_ONE_YEAR,
-		EncryptionKey: key,
-		RemovalPolicy: r.removal(awscdk.RemovalPolicy_RETAIN),
-	})
-	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("one-time setup in " + r.name + ": drctl's state parameters if absent, AWS Backup opt-in"),
-	})
+	base := newLambdaBase(c, r, "", "one-time setup in "+r.name+": drctl's state parameters if absent, AWS Backup opt-in", key)
+	logs, role := base.logs, base.role
 	var params []*string
 	for _, name := range []string{r.names.ActiveRegionParam(), r.names.WriterEndpointParam()} {
 		params = append(params, jsii.String(naming.ParameterARN(r.name, r.cfg.Account, name)))
 	}
 	policy := managedPolicy(c, "Policy", role,
-		&awsiam.PolicyStatementProps{Sid: jsii.String("Logs"), Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"), Resources: &[]*string{logs.LogGroupArn()}},
+		base.logsAccess,
 		&awsiam.PolicyStatementProps{Sid: jsii.String("CreateDRState"), Actions: jsii.Strings("ssm:PutParameter"), Resources: &params},
 		// Region settings are an account-level singleton with no ARN.
 		&awsiam.PolicyStatementProps{Sid: jsii.String("BackupOptIn"), Actions: jsii.Strings("backup:UpdateRegionSettings"), Resources: jsii.Strings("*")},

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -36,17 +35,10 @@ type evaluateProps struct {
 func newScheduledEvaluate(scope constructs.Construct, r region, p evaluateProps) {
 	c := constructs.NewConstruct(scope, jsii.String("ScheduledEvaluate"))
 	name := r.names.EvaluateFunction()
-	logs := awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{
-		LogGroupName: jsii.String(naming.LambdaLogGroup(name)), Retention: awslogs.RetentionDays_ONE_YEAR,
-		EncryptionKey: p.key, RemovalPolicy: r.removal(awscdk.RemovalPolicy_RETAIN),
-	})
-	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
-		RoleName:    jsii.String(name),
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("scheduled drctl evaluate: read-only view of the DR plan"),
-	})
+	base := newLambdaBase(c, r, name, "scheduled drctl evaluate: read-only view of the DR plan", p.key)
+	logs, role := base.logs, base.role
 	statements := []*awsiam.PolicyStatementProps{
-		{Sid: jsii.String("Logs"), Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"), Resources: &[]*string{logs.LogGroupArn()}},
+		base.logsAccess,
 		// PutMetricData has no resource scope; the namespace condition limits it.
 		{Sid: jsii.String("Metric"), Actions: jsii.Strings("cloudwatch:PutMetricData"), Resources: jsii.Strings("*"),
 			Conditions: &map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": naming.MetricNamespace}}},

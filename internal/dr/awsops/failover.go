@@ -41,6 +41,20 @@ func (a *AWS) UnfenceWrites(ctx context.Context, region string) error {
 	return err
 }
 
+// WritesFenced implements dr.Cloud: the payment Lambda's reserved
+// concurrency is 0. GetFunctionConcurrency (Lambda API reference) answers
+// {"ReservedConcurrentExecutions": n}, with no value when none is
+// reserved: not fenced.
+func (a *AWS) WritesFenced(ctx context.Context, region string) (bool, error) {
+	out, err := a.Regions[region].Lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{
+		FunctionName: aws.String(a.names().PaymentFunction(region)),
+	})
+	if err != nil {
+		return false, err
+	}
+	return out.ReservedConcurrentExecutions != nil && *out.ReservedConcurrentExecutions == 0, nil
+}
+
 // OldPrimaryFenced implements dr.Cloud: read from Home, the old primary's
 // member is no longer the writer (or left the global cluster). Aurora's
 // own write fencing of the old volume is best effort; the Lambda fence

@@ -52,10 +52,45 @@ func TestFenceAndUnfenceThroughTheSDK(t *testing.T) {
 	if err := a.UnfenceWrites(context.Background(), "us-east-1"); err != nil {
 		t.Fatal(err)
 	}
-	got := w.sent("lambda us-east-1 ")
+	got := w.sent("lambda us-east-1 PUT ")
+	got = append(got, w.sent("lambda us-east-1 DELETE ")...)
 	if len(got) != 2 || got[0] != `lambda us-east-1 PUT /2017-10-31/functions/payment-processor-us-east-1-dev/concurrency {"ReservedConcurrentExecutions":0}` ||
 		!strings.HasPrefix(got[1], "lambda us-east-1 DELETE /2017-10-31/functions/payment-processor-us-east-1-dev/concurrency") {
 		t.Errorf("lambda requests %q", got)
+	}
+}
+
+// The fence is read back as the function's reserved concurrency: 0 after
+// PutFunctionConcurrency, none (an empty answer) after
+// DeleteFunctionConcurrency, per Region.
+func TestWritesFencedReadsTheReservedConcurrency(t *testing.T) {
+	a, w := startWorld(t, now)
+	ctx := context.Background()
+	fenced := func(region string) bool {
+		t.Helper()
+		f, err := a.WritesFenced(ctx, region)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if fenced("us-east-1") || fenced("us-west-2") {
+		t.Fatal("fenced before any fence")
+	}
+	if err := a.FenceWrites(ctx, "us-west-2"); err != nil {
+		t.Fatal(err)
+	}
+	if !fenced("us-west-2") || fenced("us-east-1") {
+		t.Error("the fence of us-west-2 is not read back, or leaks to us-east-1")
+	}
+	if err := a.UnfenceWrites(ctx, "us-west-2"); err != nil {
+		t.Fatal(err)
+	}
+	if fenced("us-west-2") {
+		t.Error("still fenced after DeleteFunctionConcurrency")
+	}
+	if got := w.sent("lambda us-west-2 GET /2019-09-30/functions/payment-processor-us-west-2-dev/concurrency"); len(got) != 3 {
+		t.Errorf("GetFunctionConcurrency requests %q", w.sent("lambda us-west-2 GET"))
 	}
 }
 

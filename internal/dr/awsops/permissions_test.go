@@ -173,6 +173,9 @@ var authorizations = map[string]func(op sentOp) []access{
 	"Lambda DeleteFunctionConcurrency": func(op sentOp) []access {
 		return []access{{"lambda:DeleteFunctionConcurrency", functionARN(op.Region, op.Input.(*lambda.DeleteFunctionConcurrencyInput).FunctionName)}}
 	},
+	"Lambda GetFunctionConcurrency": func(op sentOp) []access {
+		return []access{{"lambda:GetFunctionConcurrency", functionARN(op.Region, op.Input.(*lambda.GetFunctionConcurrencyInput).FunctionName)}}
+	},
 	"Route 53 GetHealthCheckStatus": func(op sentOp) []access {
 		return []access{{"route53:GetHealthCheckStatus", naming.HealthCheckARN(aws.ToString(op.Input.(*route53.GetHealthCheckStatusInput).HealthCheckId))}}
 	},
@@ -287,6 +290,8 @@ func exerciseEverything(t *testing.T, a *AWS, w *sdkWorld, oldDB, newDB *sql.DB)
 	must("DeniedActions", err)
 	must("FenceWrites", a.FenceWrites(ctx, "us-east-1"))
 	must("UnfenceWrites", a.UnfenceWrites(ctx, "us-east-1"))
+	_, err = a.WritesFenced(ctx, "us-east-1")
+	must("WritesFenced", err)
 	_, err = a.OldPrimaryFenced(ctx, "us-east-1")
 	must("OldPrimaryFenced", err)
 	_, err = a.ReplayJournal(ctx, "us-west-2", time.Now().Add(-2*time.Minute), time.Now())

@@ -38,16 +38,19 @@ import (
 // own parameters. A TLS server plays the payment API's /health on the
 // Regional and failover names.
 type sdkWorld struct {
-	mu        sync.Mutex
-	writer    string
-	pending   string // target of a move in progress
-	polls     int    // DescribeGlobalClusters polls until the move completes
-	lagMs     float64
-	params    map[string]map[string]string // Region -> name -> value
-	denied    map[string]bool              // "action resource" pairs IAM denies
-	items     map[string]map[string]any    // DynamoDB items by sessionId
-	requests  []string
-	reserved  *int
+	mu       sync.Mutex
+	writer   string
+	pending  string // target of a move in progress
+	polls    int    // DescribeGlobalClusters polls until the move completes
+	lagMs    float64
+	params   map[string]map[string]string // Region -> name -> value
+	denied   map[string]bool              // "action resource" pairs IAM denies
+	items    map[string]map[string]any    // DynamoDB items by sessionId
+	requests []string
+	reserved *int
+	// fenced: Regions whose payment function has reserved concurrency 0
+	// (PutFunctionConcurrency), until DeleteFunctionConcurrency.
+	fenced    map[string]bool
 	headless  string // Region whose cluster has no instance
 	simulated string // PolicySourceArn seen by SimulatePrincipalPolicy
 	// hang: every endpoint of these Regions accepts and never answers.
@@ -113,7 +116,7 @@ func (w *sdkWorld) hung(r *http.Request, region, what string) bool {
 var scopeRe = regexp.MustCompile(`Credential=[^/]+/[0-9]+/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request`)
 
 func newSDKWorld() *sdkWorld {
-	w := &sdkWorld{restored: -1, instance: -1, fail500: map[string]int{}, slow: map[string]time.Duration{}, writer: "us-east-1", lagMs: 900, denied: map[string]bool{}, items: map[string]map[string]any{}, hang: map[string]bool{},
+	w := &sdkWorld{restored: -1, instance: -1, fail500: map[string]int{}, slow: map[string]time.Duration{}, writer: "us-east-1", lagMs: 900, denied: map[string]bool{}, items: map[string]map[string]any{}, hang: map[string]bool{}, fenced: map[string]bool{},
 		params: map[string]map[string]string{"us-east-1": {}, "us-west-2": {}}}
 	for _, r := range []string{"us-east-1", "us-west-2"} {
 		p := w.params[r]
@@ -168,6 +171,10 @@ func (w *sdkWorld) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.invoke(rw, r, body, region)
 	case service == "lambda":
 		w.log("lambda " + region + " " + r.Method + " " + r.URL.Path + " " + string(body))
+		if strings.HasSuffix(r.URL.Path, "/concurrency") {
+			w.concurrency(rw, r, body, region)
+			return
+		}
 		conc := ""
 		if w.reserved != nil {
 			conc = fmt.Sprintf(`,"Concurrency":{"ReservedConcurrentExecutions":%d}`, *w.reserved)
@@ -192,6 +199,35 @@ func (w *sdkWorld) invoke(rw http.ResponseWriter, r *http.Request, body []byte, 
 		return
 	}
 	io.WriteString(rw, `{"replayed":[{"key":"a2V5LWxvc3Q=","paymentId":"p-lost"}],"present":3,"released":1}`)
+}
+
+// concurrency serves the Lambda reserved-concurrency calls (Lambda API
+// reference): PutFunctionConcurrency (PUT /2017-10-31/functions/{name}/
+// concurrency) answers the value set, DeleteFunctionConcurrency (DELETE,
+// same path) 204 with no body, GetFunctionConcurrency (GET
+// /2019-09-30/functions/{name}/concurrency) {"ReservedConcurrentExecutions":
+// n}, or {} when none is reserved.
+func (w *sdkWorld) concurrency(rw http.ResponseWriter, r *http.Request, body []byte, region string) {
+	rw.Header().Set("Content-Type", "application/json")
+	switch r.Method {
+	case http.MethodPut:
+		var in struct{ ReservedConcurrentExecutions int }
+		_ = json.Unmarshal(body, &in)
+		w.fenced[region] = in.ReservedConcurrentExecutions == 0
+		rw.Write(body)
+	case http.MethodDelete:
+		delete(w.fenced, region)
+		rw.WriteHeader(http.StatusNoContent)
+	case http.MethodGet:
+		switch {
+		case w.reserved != nil:
+			fmt.Fprintf(rw, `{"ReservedConcurrentExecutions":%d}`, *w.reserved)
+		case w.fenced[region]:
+			io.WriteString(rw, `{"ReservedConcurrentExecutions":0}`)
+		default:
+			io.WriteString(rw, `{}`)
+		}
+	}
 }
 
 func (w *sdkWorld) cloudWatch(rw http.ResponseWriter, r *http.Request, body []byte, region string) {
@@ -544,7 +580,9 @@ func TestEvaluateThroughTheSDKFindsMissingPermissionAndMore(t *testing.T) {
 		"permissions":             "denied: rds:FailoverGlobalCluster on arn:aws:rds:us-west-2:111111111111:cluster:payments-us-west-2-dev",
 		"standby-capacity":        "no DB instance (headless)",
 		"failover-records":        "PRIMARY record of api.payment-dev.example.com has no health check",
-		"active-region-parameter": "us-west-2 says us-west-2 but the writer is in us-east-1",
+		"active-region-parameter": "us-west-2 says us-west-2 but the writer is in us-east-1; fix: drctl rejoin --region us-west-2",
+		// Both functions are at 0 in this world: the writer's too.
+		"fence": "the writer's Region us-east-1 is fenced",
 	}
 	for check, text := range want {
 		if !strings.Contains(strings.Join(got[check], "; "), text) {

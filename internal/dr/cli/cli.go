@@ -103,7 +103,7 @@ type Command struct {
 
 // Commands are drctl's subcommands in usage order.
 func Commands() []*Command {
-	return []*Command{cmdStatus, cmdEvaluate, cmdSwitchover, cmdFailover, cmdFailback, cmdDrill, cmdReconcile}
+	return []*Command{cmdStatus, cmdEvaluate, cmdSwitchover, cmdFailover, cmdFailback, cmdDrill, cmdReconcile, cmdRejoin}
 }
 
 func usage() string {
@@ -113,7 +113,7 @@ func usage() string {
 		fmt.Fprintf(&b, "  %-40s %s\n", c.UsageLine, c.Short)
 	}
 	b.WriteString(`
-Changing commands (switchover, failover, failback, drill, reconcile --apply)
+Changing commands (switchover, failover, failback, drill, rejoin, reconcile --apply)
 print their plan with --dry-run and ask for the Region name unless --yes.
 Moves keep a journal under --report-dir and resume an unfinished run of the
 same kind and target automatically when the world still matches it (or

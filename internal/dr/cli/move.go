@@ -95,7 +95,7 @@ func (v *inv) move(ctx context.Context, kind string, build func(*dr.Controller) 
 	if err != nil {
 		return err
 	}
-	c.Cloud = conn.Cloud
+	c.Cloud, c.Reconcile = conn.Cloud, conn.Reconcile
 	if c.Poll == 0 {
 		c.Poll = conn.Poll
 	}
@@ -138,7 +138,11 @@ func (v *inv) printDryRun(kind string, p plan.Plan) {
 // resumeCommand is the command line that resumes run id.
 func (v *inv) resumeCommand(kind, id string) string {
 	parts := []string{"drctl", kind, "--config", v.o.ConfigPath}
-	if kind != "failback" {
+	switch kind {
+	case "failback":
+	case "rejoin":
+		parts = append(parts, "--region", v.o.To)
+	default:
 		parts = append(parts, "--to", v.o.To)
 	}
 	if v.allowLoss {

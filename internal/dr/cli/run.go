@@ -34,14 +34,22 @@ func (v *inv) chooseRun(ctx context.Context, c *dr.Controller, p plan.Plan, kind
 		}
 		fmt.Fprintf(v.d.Stdout, "resuming run %s\n%s", run.ID, plan.Summary(run))
 	} else {
-		if err := c.CheckTarget(ctx, v.o.To); err != nil {
-			if errors.Is(err, dr.ErrNothingToDo) {
+		check := c.CheckTarget
+		if kind == "rejoin" {
+			check = c.CheckRejoin
+		}
+		if err := check(ctx, v.o.To); err != nil {
+			if errors.Is(err, dr.ErrNothingToDo) || errors.Is(err, dr.ErrRejoinWriter) {
 				return nil, usageError{err.Error()}
 			}
 			return nil, err
 		}
 		if !v.o.Yes {
-			if err := v.confirm(kind+" of "+v.cfg.Environment+": the writer moves to "+v.o.To, v.o.To); err != nil {
+			what := kind + " of " + v.cfg.Environment + ": the writer moves to " + v.o.To
+			if p.Summary != "" {
+				what = p.Summary
+			}
+			if err := v.confirm(what, v.o.To); err != nil {
 				return nil, err
 			}
 		}

@@ -4,14 +4,18 @@
 package drfake
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr/reconcile"
 	"github.com/payment-dr/payment-dr/internal/payments"
+	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
 )
 
 var _ dr.JournalReplayer = (*World)(nil)
@@ -89,6 +93,18 @@ type World struct {
 	// ReplayErr makes the next ReplayErr ReplayJournal calls fail.
 	ReplayErr int
 	Replays   []string // "<region> <from>/<to>" of each ReplayJournal call
+	// OldWritable: a Region that lost the writer came back with its
+	// database still accepting writes (Aurora's fence of the old primary
+	// failed); it serves and acknowledges payments into its own database
+	// unless its service is fenced, until Aurora rejoins it.
+	OldWritable map[string]bool
+	// RejoinPolls: Aurora rejoins the Region as a replica (no longer
+	// writable, then connected) after this many polls of GlobalCluster
+	// or OldPrimaryFenced.
+	RejoinPolls map[string]int
+	// ResyncAfterMove: once a move completes, the old writer reports
+	// pending-resync for this many polls before it is connected.
+	ResyncAfterMove int
 }
 
 // claim is one journal entry: a key claimed for a payment at a time.
@@ -111,6 +127,7 @@ func NewWorld() *World {
 		Engine:    map[string]string{"us-east-1": "8.0.mysql_aurora.3.05.2", "us-west-2": "8.0.mysql_aurora.3.05.2"},
 		Sync:      map[string]string{"us-west-2": "connected"},
 		HealthErr: map[string]error{}, TableDown: map[string]bool{}, Fenced: map[string]bool{}, Unread: map[string]bool{},
+		OldWritable: map[string]bool{}, RejoinPolls: map[string]int{},
 	}
 	for _, r := range w.regions {
 		w.Params[r]["/payment/dev/dr/active-region"] = "us-east-1"
@@ -139,10 +156,14 @@ func (w *World) GlobalCluster(context.Context) (dr.GlobalCluster, error) {
 		if w.moves <= 0 {
 			if !w.cancelling {
 				w.Writer = w.pending
+				if w.ResyncAfterMove > 0 {
+					w.Sync[w.moveFrom], w.RejoinPolls[w.moveFrom] = "pending-resync", w.ResyncAfterMove+1
+				}
 			}
 			w.pending, w.status, w.cancelling = "", "available", false
 		}
 	}
+	w.rejoin()
 	g := dr.GlobalCluster{ID: "payments-global-dev", Status: w.status, Move: mv}
 	for _, r := range w.regions {
 		st := w.memberSt[r]
@@ -153,6 +174,19 @@ func (w *World) GlobalCluster(context.Context) (dr.GlobalCluster, error) {
 			ClusterARN: "arn:aws:rds:" + r + ":111111111111:cluster:payments-" + r + "-dev", EngineVersion: w.Engine[r], SynchronizationStatus: w.Sync[r]})
 	}
 	return g, nil
+}
+
+// rejoin counts down Aurora's rejoin of each returned old primary.
+func (w *World) rejoin() {
+	for r, n := range w.RejoinPolls {
+		if n--; n > 0 {
+			w.RejoinPolls[r] = n
+			continue
+		}
+		delete(w.RejoinPolls, r)
+		delete(w.OldWritable, r)
+		w.Sync[r] = "connected"
+	}
 }
 
 func (w *World) move(target string, op string) error {
@@ -203,14 +237,20 @@ func (w *World) TableReplicas(context.Context) ([]dr.Replica, error) {
 	return []dr.Replica{{Region: "us-east-1", Status: "ACTIVE"}, {Region: "us-west-2", Status: "ACTIVE"}}, nil
 }
 
+// writable: region's database takes writes (the writer's, or an old
+// primary Aurora did not fence).
 func (w *World) writable(region string) bool {
-	return w.Writer == region && w.pending == "" && !w.Down[region]
+	return (w.Writer == region && w.pending == "" || w.OldWritable[region]) && !w.Down[region]
 }
+
+// serves: region's /health answers 200 (writable database, service not
+// fenced), which is what Route 53's health check sees.
+func (w *World) serves(region string) bool { return w.writable(region) && !w.Fenced[region] }
 
 func (w *World) HealthCheckHealthy(_ context.Context, region string) (bool, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.writable(region), nil
+	return w.serves(region), nil
 }
 func (w *World) FailoverRecordsHaveHealthChecks(context.Context) ([]string, error) {
 	return w.Records, nil
@@ -225,6 +265,13 @@ func (w *World) Health(_ context.Context, region string) (dr.RegionHealth, error
 	if err := w.HealthErr[region]; err != nil {
 		return dr.RegionHealth{}, err
 	}
+	if w.Fenced[region] {
+		// A function throttled at reserved concurrency 0 never runs: API
+		// Gateway answers 500 Internal Server Error for it (AWS re:Post
+		// knowledge center, "API Gateway internal server error":
+		// throttling occurs), /health included.
+		return dr.RegionHealth{Reachable: true, Status: "500 Internal Server Error"}, nil
+	}
 	return dr.RegionHealth{Region: region, Reachable: true, DBWritable: w.writable(region), TableReachable: !w.TableDown[region]}, nil
 }
 
@@ -234,7 +281,7 @@ func (w *World) Health(_ context.Context, region string) (dr.RegionHealth, error
 // previous answer for StaleDNS more answers.
 func (w *World) answer() string {
 	target := w.regions[0]
-	if !w.writable(w.regions[0]) && w.writable(w.regions[1]) {
+	if !w.serves(w.regions[0]) && w.serves(w.regions[1]) {
 		target = w.regions[1]
 	}
 	if w.StaleDNS > 0 && w.lastDNS != "" {
@@ -288,11 +335,27 @@ func (w *World) UnfenceWrites(_ context.Context, region string) error {
 	return nil
 }
 
-// OldPrimaryFenced: region no longer holds the writer, or is fenced.
+// OldPrimaryFenced: region no longer holds the writer (and its database
+// does not take writes), or is fenced while it still holds it.
 func (w *World) OldPrimaryFenced(_ context.Context, region string) (bool, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.rejoin()
+	if w.OldWritable[region] {
+		return false, nil
+	}
 	return w.Writer != region || w.Fenced[region], nil
+}
+
+// WritesFenced reads region's fence (its Lambda API must answer).
+func (w *World) WritesFenced(_ context.Context, region string) (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.call("WritesFenced " + region)
+	if w.Down[region] {
+		return false, fmt.Errorf("lambda %s: connection refused", region)
+	}
+	return w.Fenced[region], nil
 }
 
 // KeepOldPrimaryData keeps the old primary's data; it needs the Region.
@@ -393,23 +456,21 @@ func (c Canary) Write(_ context.Context, key string) (string, string, error) {
 		return id, r, nil
 	}
 	for _, r := range w.regions {
-		if w.Fenced[r] {
+		if !w.serves(r) {
 			continue
 		}
-		if w.writable(r) {
-			w.seq++
-			id := fmt.Sprintf("p%04d", w.seq)
-			if w.Journal {
-				w.claims = append(w.claims, claim{key: key, id: id, at: time.Now()})
-			}
-			w.data[r][id] = true
-			if w.Replicate {
-				for _, o := range w.regions {
-					w.data[o][id] = true
-				}
-			}
-			return id, r, nil
+		w.seq++
+		id := fmt.Sprintf("p%04d", w.seq)
+		if w.Journal {
+			w.claims = append(w.claims, claim{key: key, id: id, at: time.Now()})
 		}
+		w.data[r][id] = true
+		if r == w.Writer && w.Replicate {
+			for _, o := range w.regions {
+				w.data[o][id] = true
+			}
+		}
+		return id, r, nil
 	}
 	return "", "", errors.New("503 region_read_only")
 }
@@ -441,4 +502,78 @@ func (w *World) Calls() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]string(nil), w.calls...)
+}
+
+// Reconcile reads each Region's canary payments as reconcile's old
+// primary data and the writer's (keys are the payment ids, created one
+// millisecond apart in id order).
+type Reconcile struct{ W *World }
+
+// reconcileEpoch is when the fake's first payment was created.
+var reconcileEpoch = time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
+
+// Open implements reconcile.Access.
+func (r Reconcile) Open(_ context.Context, old string) (reconcile.Source, reconcile.Target, func(context.Context) error, error) {
+	w := r.W
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.call("Reconcile.Open " + old)
+	if w.Down[old] {
+		return nil, nil, nil, fmt.Errorf("%s is down", old)
+	}
+	var src source
+	for id := range w.data[old] {
+		var seq int
+		fmt.Sscanf(id, "p%d", &seq)
+		p := payments.Payment{ID: id, IdempotencyKey: id, Amount: 1, Currency: "EUR", Region: old, CreatedAt: reconcileEpoch.Add(time.Duration(seq) * time.Millisecond)}
+		src = append(src, mysqlstore.Row{Payment: p})
+	}
+	slices.SortFunc(src, func(a, b mysqlstore.Row) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return src, target{w: w, writer: w.Writer}, func(context.Context) error { return nil }, nil
+}
+
+// source is the old primary's payments in (created_at, id) order.
+type source []mysqlstore.Row
+
+func (s source) Newest(context.Context) (time.Time, error) {
+	if len(s) == 0 {
+		return time.Time{}, nil
+	}
+	return s[len(s)-1].CreatedAt, nil
+}
+
+func (s source) Page(_ context.Context, after reconcile.Cursor, limit int) ([]mysqlstore.Row, error) {
+	var out []mysqlstore.Row
+	for _, r := range s {
+		if c := cmp.Or(r.CreatedAt.Compare(after.CreatedAt), cmp.Compare(r.ID, after.ID)); c > 0 && len(out) < limit {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+type target struct {
+	w      *World
+	writer string
+}
+
+func (t target) Holders(_ context.Context, keys []string) (map[string]string, error) {
+	t.w.mu.Lock()
+	defer t.w.mu.Unlock()
+	out := map[string]string{}
+	for _, k := range keys {
+		if t.w.data[t.writer][k] {
+			out[k] = k
+		}
+	}
+	return out, nil
+}
+
+func (t target) Apply(_ context.Context, r mysqlstore.Row) (reconcile.Outcome, error) {
+	t.w.mu.Lock()
+	defer t.w.mu.Unlock()
+	t.w.data[t.writer][r.IdempotencyKey] = true
+	return reconcile.Applied, nil
 }

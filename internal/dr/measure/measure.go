@@ -49,10 +49,25 @@ type Result struct {
 	FirstLost  time.Time `json:"firstLost,omitzero"`
 	LastLost   time.Time `json:"lastLost,omitzero"`
 	LostAmount int64     `json:"lostAmount"`
-	// RPO is the window of acknowledged data that did not survive: from
-	// the first lost acknowledgement to the later of the move and the
-	// last lost one (0 when none was lost).
+	// RPO is the data-loss window reported: the larger of CanaryRPO and
+	// the replication lag recorded when the writer moved (BoundByLag).
 	RPO time.Duration `json:"rpoNs"`
+	// CanaryRPO is the window of acknowledged canaries that did not
+	// survive: from the first lost acknowledgement to the later of the
+	// move and the last lost one (0 when none was lost).
+	CanaryRPO time.Duration `json:"canaryRpoNs"`
+	// FirstCanaryLost: the oldest canary acknowledged before the move is
+	// lost too, so the loss began before the canaries did and they cannot
+	// bound it.
+	FirstCanaryLost bool `json:"firstCanaryLost,omitempty"`
+	// LagAtFailover is the replication lag recorded when the writer moved
+	// (nil when none was recorded); LagUnknown why it could not be read.
+	LagAtFailover *time.Duration `json:"lagAtFailoverNs,omitempty"`
+	LagUnknown    string         `json:"lagUnknown,omitempty"`
+	// RPOLowerBound: the true loss window may be longer than RPO (the
+	// canaries cannot bound it); RPOBoundBy names the figure RPO is.
+	RPOLowerBound bool   `json:"rpoLowerBound,omitempty"`
+	RPOBoundBy    string `json:"rpoBoundBy,omitempty"`
 	// ReadBack is how many acknowledged writes were read back from the
 	// new primary; RPOUnknown says why the loss could not be measured
 	// (a read that failed), "" when it was.
@@ -134,9 +149,37 @@ func Measure(samples []Sample, failoverAt time.Time, target string, missing map[
 		if r.LastLost.After(end) {
 			end = r.LastLost
 		}
-		r.RPO = end.Sub(r.FirstLost)
+		r.CanaryRPO = end.Sub(r.FirstLost)
 	}
+	r.FirstCanaryLost = firstAckLost(s, failoverAt, missing)
+	r.RPO, r.RPOLowerBound, r.RPOBoundBy = r.CanaryRPO, r.FirstCanaryLost, BoundByCanaries
 	return r
+}
+
+// The figures an RPO can be bounded by.
+const (
+	BoundByCanaries = "canaries"
+	BoundByLag      = "lagAtFailoverMs"
+)
+
+// firstAckLost: the oldest write acknowledged before the move is missing.
+func firstAckLost(sorted []Sample, failoverAt time.Time, missing map[string]bool) bool {
+	for _, x := range sorted {
+		if x.OK && !x.End.After(failoverAt) {
+			return missing[x.ID]
+		}
+	}
+	return false
+}
+
+// BoundByLag folds in the replication lag recorded when the writer moved:
+// the writes of that last lag never reached the new primary, so the RPO
+// is at least the lag whatever the canaries show.
+func (r *Result) BoundByLag(lag time.Duration) {
+	r.LagAtFailover = &lag
+	if lag > r.RPO {
+		r.RPO, r.RPOBoundBy = lag, BoundByLag
+	}
 }
 
 // mayBeLost: x was acknowledged by a Region other than target, or (its

@@ -140,3 +140,25 @@ func TestSplitBrainWritesAfterTheMoveAreLost(t *testing.T) {
 		t.Errorf("%+v", r)
 	}
 }
+
+// The RPO is never below the lag recorded at failover; the canaries bound
+// it only while an older canary survived.
+func TestRPOIsTheLargerOfCanariesAndLag(t *testing.T) {
+	s, missing := script() // writes 8 and 9 lost, 0-7 survived
+	r := Measure(s, at(10), "us-west-2", missing)
+	if r.FirstCanaryLost || r.RPOLowerBound || r.RPOBoundBy != BoundByCanaries {
+		t.Errorf("surviving older canaries: %+v", r)
+	}
+	r.BoundByLag(500 * time.Millisecond)
+	if r.RPO != 1800*time.Millisecond || r.RPOBoundBy != BoundByCanaries || *r.LagAtFailover != 500*time.Millisecond {
+		t.Errorf("lag below the canaries: RPO %s by %s", r.RPO, r.RPOBoundBy)
+	}
+	r.BoundByLag(4067 * time.Millisecond)
+	if r.RPO != 4067*time.Millisecond || r.RPOBoundBy != BoundByLag || r.CanaryRPO != 1800*time.Millisecond {
+		t.Errorf("lag above the canaries: RPO %s by %s", r.RPO, r.RPOBoundBy)
+	}
+	missing[s[0].ID] = true // the first canary is lost too
+	if r := Measure(s, at(10), "us-west-2", missing); !r.FirstCanaryLost || !r.RPOLowerBound {
+		t.Errorf("first canary lost: %+v", r)
+	}
+}

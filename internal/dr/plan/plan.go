@@ -51,6 +51,9 @@ type Plan struct {
 	Steps  []Step
 	// MoveStep names the step that sends the move request ("" if none).
 	MoveStep string
+	// Summary says what the run does, for the operator's confirmation
+	// ("" for a move: the writer moves to Target).
+	Summary string
 }
 
 // Clock is injected so tests never depend on wall time.

@@ -81,10 +81,7 @@ func Build(run *journal.Run, obj Objectives, drill *measure.Result, samples []me
 	if drill != nil {
 		rto := !drill.Unrecovered && drill.RTO <= obj.RTO
 		r.RTOMet = &rto
-		if drill.RPOUnknown == "" { // no verdict on incomplete data
-			rpo := drill.RPO <= obj.RPO
-			r.RPOMet = &rpo
-		}
+		r.RPOMet = rpoMet(drill, obj.RPO)
 	}
 	return r
 }
@@ -125,13 +122,54 @@ func (r Report) WriteText(w io.Writer) {
 			rto = "not recovered"
 		}
 		fmt.Fprintf(w, "RTO measured %s (objective %s): %s\n", rto, r.Objectives.RTO, verdict(*r.RTOMet))
-		if r.RPOMet == nil {
-			fmt.Fprintf(w, "RPO unknown (objective %s): %s\n", r.Objectives.RPO, d.RPOUnknown)
-		} else {
-			fmt.Fprintf(w, "RPO measured %s (objective %s): %s\n", d.RPO.Round(time.Millisecond), r.Objectives.RPO, verdict(*r.RPOMet))
-		}
+		r.writeRPO(w, d)
 		writeLost(w, d)
 	}
+}
+
+// rpoMet judges the RPO on the larger of the canaries' window and the lag
+// at failover. No verdict on incomplete data: a read-back that failed, or
+// a lower bound within the objective with no lag to bound it.
+func rpoMet(d *measure.Result, objective time.Duration) *bool {
+	met := d.RPO <= objective
+	switch {
+	case d.RPOUnknown != "":
+		return nil
+	case met && d.RPOLowerBound && d.LagAtFailover == nil:
+		return nil
+	}
+	return &met
+}
+
+// writeRPO prints the RPO, saying when it is only a lower bound and which
+// figure it is.
+func (r Report) writeRPO(w io.Writer, d *measure.Result) {
+	obj := r.Objectives.RPO
+	if d.RPOUnknown != "" {
+		fmt.Fprintf(w, "RPO unknown (objective %s): %s\n", obj, d.RPOUnknown)
+		return
+	}
+	rpo := d.RPO.Round(time.Millisecond)
+	if !d.RPOLowerBound {
+		fmt.Fprintf(w, "RPO measured %s (objective %s): %s (%s)\n", rpo, obj, rpoVerdict(r.RPOMet), boundBy(d))
+		return
+	}
+	fmt.Fprintf(w, "RPO at least %s (objective %s): %s — a lower bound: the first canary acknowledged before the move was already lost, so the loss began before the canaries; %s\n",
+		rpo, obj, rpoVerdict(r.RPOMet), boundBy(d))
+}
+
+// boundBy names the figure the RPO is and the other one.
+func boundBy(d *measure.Result) string {
+	canaries := fmt.Sprintf("canaries %s", d.CanaryRPO.Round(time.Millisecond))
+	switch {
+	case d.RPOBoundBy == measure.BoundByLag:
+		return fmt.Sprintf("bounded by the replication lag at failover (%s %d; %s)", measure.BoundByLag, d.LagAtFailover.Milliseconds(), canaries)
+	case d.LagAtFailover != nil:
+		return fmt.Sprintf("bounded by the canaries; %s %d", measure.BoundByLag, d.LagAtFailover.Milliseconds())
+	case d.LagUnknown != "":
+		return "bounded by the canaries; lag at failover unknown: " + d.LagUnknown
+	}
+	return "bounded by the canaries; no lag recorded"
 }
 
 // writeLost names every lost payment, as drctl reconcile will list them.
@@ -232,8 +270,12 @@ func (r Report) WriteSVG(w io.Writer) error {
 	p(`<text x="10" y="22" font-size="16" font-weight="bold">%s</text>`, esc(title))
 	sub := fmt.Sprintf("total %s; objectives RTO %s, RPO %s", end.Sub(start).Round(time.Millisecond), r.Objectives.RTO, r.Objectives.RPO)
 	if d := r.Drill; d != nil {
-		sub += fmt.Sprintf("; measured RTO %s (%s), RPO %s (%s), %d/%d canaries failed, %d lost",
-			d.RTO.Round(time.Millisecond), verdict(*r.RTOMet), d.RPO.Round(time.Millisecond), rpoVerdict(r.RPOMet), d.Failed, d.Writes, len(d.Lost))
+		rpo := d.RPO.Round(time.Millisecond).String()
+		if d.RPOLowerBound {
+			rpo = "≥ " + rpo
+		}
+		sub += fmt.Sprintf("; measured RTO %s (%s), RPO %s (%s, %s), %d/%d canaries failed, %d lost",
+			d.RTO.Round(time.Millisecond), verdict(*r.RTOMet), rpo, rpoVerdict(r.RPOMet), d.RPOBoundBy, d.Failed, d.Writes, len(d.Lost))
 	}
 	p(`<text x="10" y="42">%s</text>`, esc(sub))
 

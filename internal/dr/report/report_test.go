@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -23,6 +24,8 @@ func TestReportJudgesTheDrillAgainstObjectives(t *testing.T) {
 		{Name: "promote", Started: t0.Add(time.Second), Ended: t0.Add(40 * time.Second), Attempts: 1},
 	}}
 	samples := []measure.Sample{
+		// An older canary that survived: the canaries bound the loss.
+		{Start: t0.Add(-time.Second), End: t0.Add(-900 * time.Millisecond), OK: true, ID: "z"},
 		{Start: t0, End: t0.Add(100 * time.Millisecond), OK: true, ID: "a"},
 		{Start: t0.Add(2 * time.Second), End: t0.Add(2100 * time.Millisecond), Err: "503 <region_read_only> & more"},
 		{Start: t0.Add(50 * time.Second), End: t0.Add(50100 * time.Millisecond), OK: true, ID: "b"},
@@ -95,7 +98,9 @@ func exampleDrill() (*journal.Run, []measure.Sample, measure.Result) {
 		}
 		samples = append(samples, s)
 	}
-	return run, samples, measure.Measure(samples, at(12), "us-west-2", missing)
+	res := measure.Measure(samples, at(12), "us-west-2", missing)
+	res.BoundByLag(1850 * time.Millisecond)
+	return run, samples, res
 }
 
 func TestExampleReport(t *testing.T) {
@@ -138,5 +143,68 @@ func TestRPOUnknownWhenReadBackFailed(t *testing.T) {
 	}
 	if r.RPOMet != nil || !strings.Contains(txt.String(), "RPO unknown") || strings.Contains(txt.String(), "RPO measured") || !strings.Contains(svg.String(), "unknown") {
 		t.Errorf("%v\n%s", r.RPOMet, txt.String())
+	}
+}
+
+// The unplanned drill of make drill: the lag at failover was 4067 ms and
+// the canaries, all lost from the first, spanned 909 ms. The report must
+// not call 909 ms the RPO: it is at least the lag, a lower bound, and the
+// objective is judged on it.
+func drillFigures(lag time.Duration) measure.Result {
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	var samples []measure.Sample
+	missing := map[string]bool{}
+	for i, end := range []int{100, 300, 500, 700, 909} {
+		id := fmt.Sprintf("c%d", i)
+		samples = append(samples, measure.Sample{Key: id, ID: id, Start: at(end - 50), End: at(end), OK: true, Region: "us-east-1", Amount: 1})
+		missing[id] = true
+	}
+	res := measure.Measure(samples, at(1009), "us-west-2", missing)
+	res.BoundByLag(lag)
+	return res
+}
+
+func TestRPOIsAtLeastTheLagAtFailoverAndSaysItIsALowerBound(t *testing.T) {
+	run := &journal.Run{ID: "drill-20261125T040000Z-us-west-2", Kind: "drill", Target: "us-west-2", Env: "dev", Values: map[string]string{"lagAtFailoverMs": "4067"}}
+	obj := Objectives{RTO: time.Minute, RPO: time.Minute}
+	res := drillFigures(4067 * time.Millisecond)
+	if res.CanaryRPO != 909*time.Millisecond || !res.FirstCanaryLost {
+		t.Fatalf("canary RPO %s, first lost %v: the figures are not the drill's", res.CanaryRPO, res.FirstCanaryLost)
+	}
+	r := Build(run, obj, &res, nil)
+	var txt, svg strings.Builder
+	r.WriteText(&txt)
+	if err := r.WriteSVG(&svg); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"RPO at least 4.067s (objective 1m0s): met", "lower bound", "lagAtFailoverMs 4067; canaries 909ms"} {
+		if !strings.Contains(txt.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, txt.String())
+		}
+	}
+	if strings.Contains(txt.String(), "RPO measured 909ms") || !strings.Contains(svg.String(), "RPO ≥ 4.067s (met, lagAtFailoverMs)") {
+		t.Errorf("the report reads low:\n%s", txt.String())
+	}
+	// A 2-minute lag misses a 1-minute objective whatever the canaries say.
+	res = drillFigures(2 * time.Minute)
+	if r := Build(run, obj, &res, nil); r.RPOMet == nil || *r.RPOMet {
+		t.Errorf("2 min lag against 1 min: met %v", r.RPOMet)
+	}
+}
+
+// A lower bound with no lag to bound it gets no "met"; over the objective
+// it is missed all the same.
+func TestLowerBoundWithoutLagIsNeverMet(t *testing.T) {
+	run := &journal.Run{ID: "drill-20261125T040000Z-us-west-2", Kind: "drill", Target: "us-west-2", Env: "dev"}
+	res := drillFigures(0)
+	res.LagAtFailover, res.RPO, res.RPOBoundBy, res.LagUnknown = nil, res.CanaryRPO, measure.BoundByCanaries, "unknown: GetMetricData: no datapoints"
+	r := Build(run, Objectives{RTO: time.Minute, RPO: time.Minute}, &res, nil)
+	var txt strings.Builder
+	r.WriteText(&txt)
+	if r.RPOMet != nil || !strings.Contains(txt.String(), "RPO at least 909ms (objective 1m0s): unknown") || !strings.Contains(txt.String(), "no datapoints") {
+		t.Errorf("met %v\n%s", r.RPOMet, txt.String())
+	}
+	if r := Build(run, Objectives{RTO: time.Minute, RPO: 500 * time.Millisecond}, &res, nil); r.RPOMet == nil || *r.RPOMet {
+		t.Errorf("909ms lower bound against 500ms: met %v", r.RPOMet)
 	}
 }

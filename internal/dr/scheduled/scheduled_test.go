@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,5 +42,25 @@ func TestPublishesTheFindingCount(t *testing.T) {
 	if err != nil || r.Ready || aws.ToFloat64(d.Value) != 2 || aws.ToString(d.MetricName) != MetricName ||
 		aws.ToString(m.in[1].Namespace) != MetricNamespace || aws.ToString(d.Dimensions[0].Value) != "dev" {
 		t.Fatalf("with findings: %+v %v %+v", r, err, d)
+	}
+}
+
+// The probe counts the Regions whose /health reports a writable database:
+// one in normal operation, none when the writer's Region is lost, and it
+// says what it saw of each.
+func TestProbeCountsWritableRegions(t *testing.T) {
+	w := drfake.NewWorld()
+	m := &recorder{}
+	p := &Probe{Environment: "dev", Observer: "us-west-2", Regions: []string{"us-east-1", "us-west-2"}, Prober: w, Metrics: m, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	r, err := p.Run(context.Background())
+	if err != nil || len(r.Writable) != 1 || r.Writable[0] != "us-east-1" || aws.ToFloat64(m.in[0].MetricData[0].Value) != 1 {
+		t.Fatalf("normal operation: %+v %v", r, err)
+	}
+	w.Down["us-east-1"] = true
+	r, err = p.Run(context.Background())
+	d := m.in[1].MetricData[0]
+	if err != nil || len(r.Writable) != 0 || aws.ToFloat64(d.Value) != 0 || aws.ToString(d.Dimensions[1].Value) != "us-west-2" ||
+		!strings.HasPrefix(r.Seen["us-east-1"], "no answer") || !strings.HasPrefix(r.Seen["us-west-2"], "not writable") {
+		t.Fatalf("primary lost: %+v %v %+v", r, err, d)
 	}
 }

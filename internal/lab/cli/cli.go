@@ -41,7 +41,7 @@ func faultKinds() string {
 	var lines []string
 	line := ""
 	for _, f := range labapi.Faults {
-		k := strings.TrimSpace(f.Kind + " " + f.Arg)
+		k := f.Usage()
 		if line != "" && len(line)+len(k) > 60 {
 			lines = append(lines, line+" |")
 			line = ""

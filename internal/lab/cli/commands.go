@@ -69,8 +69,8 @@ func printStatus(out io.Writer, st labapi.Status) {
 		}
 		sv := st.Services[m.Region]
 		ck := st.Checks[m.Region]
-		fmt.Fprintf(out, "  %-14s %-7s db %s%s | service running=%v /health %d | health check healthy=%v\n",
-			m.Region, role, db, repl, sv.Running, sv.Health, ck.Healthy)
+		fmt.Fprintf(out, "  %-14s %-7s db %s%s | service running=%v fenced=%v /health %d | health check healthy=%v\n",
+			m.Region, role, db, repl, sv.Running, sv.Fenced, sv.Health, ck.Healthy)
 	}
 	cut := []string{}
 	for r, c := range st.Link.Cut {

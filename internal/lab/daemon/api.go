@@ -105,27 +105,28 @@ func decode(b []byte, v any) error {
 	return nil
 }
 
-// fence makes a Region's database read-only (bounded lock wait) or, for
-// the writer only, writable again: unfencing a replica would let its
-// application user write beside the writer.
-func (d *Daemon) fence(ctx context.Context, r labapi.FenceRequest) error {
+// fence fences (or unfences) a Region's payment service as AWS does with
+// the function's reserved concurrency: its gateway refuses every request
+// until unfenced, whatever its database's state. Like Lambda's API in a
+// lost Region, a Region that is down cannot be asked.
+func (d *Daemon) fence(_ context.Context, r labapi.FenceRequest) error {
 	if !d.isRegion(r.Region) {
 		return badRequest("%q is not a Region of the lab", r.Region)
 	}
-	top := d.topology()
-	if top.Down[r.Region] {
+	if d.topology().Down[r.Region] {
+		return conflict("%s is down: its payment function's fence cannot be changed", r.Region)
+	}
+	if err := d.setTopology(func(t *Topology) {
 		if r.Fence {
-			return nil // a Region that is down takes no writes
+			t.Fenced[r.Region] = true
+		} else {
+			delete(t.Fenced, r.Region)
 		}
-		return conflict("%s is down", r.Region)
+	}); err != nil {
+		return err
 	}
-	if r.Fence {
-		return repl.Fence(ctx, d.node(r.Region))
-	}
-	if top.Writer != r.Region {
-		return nil // not the writer: its read-only state is the topology's
-	}
-	return repl.Unfence(ctx, d.node(r.Region))
+	d.parts[r.Region].gateway.SetFenced(r.Fence)
+	return nil
 }
 
 // member observes one Region's database.
@@ -151,16 +152,28 @@ func (d *Daemon) member(ctx context.Context, region string, top Topology) labapi
 	if err == nil {
 		m.IORunning, m.SQLRunning, m.ReplError = st.IORunning, st.SQLRunning, st.LastError
 	}
-	switch {
-	case m.Diverged:
-		m.Sync = labapi.SyncPendingResync
-	case st.Configured:
-		m.Sync = labapi.SyncConnected
-	}
-	if lag, err := d.lag(ctx, region); err == nil && !m.Diverged {
+	from, lag, herr := d.newestHeartbeat(ctx, region)
+	if herr == nil && !m.Diverged {
 		m.LagMs = lag.Milliseconds()
 	}
+	m.Sync = syncStatus(m, st, from == top.Writer)
 	return m
+}
+
+// syncStatus is RDS's SynchronizationStatus of a replica as the lab sees
+// it: connected once it replicates from the writer (or was stalled on
+// purpose) and has applied a heartbeat the current writer wrote, so a
+// member that has not caught up after the writer moved is not in sync.
+func syncStatus(m labapi.Member, st repl.Status, caughtUp bool) string {
+	switch {
+	case m.Diverged:
+		return labapi.SyncPendingResync
+	case !st.Configured:
+		return ""
+	case caughtUp && (m.Stalled || (st.IORunning && st.SQLRunning && st.LastError == "")):
+		return labapi.SyncConnected
+	}
+	return labapi.SyncPendingResync
 }
 
 // cluster is the topology with each member observed now.
@@ -229,7 +242,7 @@ func (d *Daemon) status(ctx context.Context) labapi.Status {
 	for _, r := range d.regions() {
 		s.Events[r] = d.parts[r].bus.Received()
 		svc := d.service(r)
-		sv := labapi.Service{Running: svc != nil && svc.Running()}
+		sv := labapi.Service{Running: svc != nil && svc.Running(), Fenced: top.Fenced[r]}
 		if resp, err := client.Get(d.apiURL(r) + "/health"); err == nil {
 			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()

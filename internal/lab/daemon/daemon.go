@@ -17,6 +17,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/lab/frontdoor"
+	"github.com/payment-dr/payment-dr/internal/lab/gateway"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 	"github.com/payment-dr/payment-dr/internal/lab/labdir"
 	"github.com/payment-dr/payment-dr/internal/lab/link"
@@ -42,14 +43,21 @@ type Options struct {
 // Topology is what the lab knows of its database roles, kept in
 // DIR/topology.json so a status after a daemon restart is still right.
 type Topology struct {
-	Writer   string          `json:"writer"`
-	Diverged map[string]bool `json:"diverged"` // old primaries of an unplanned failover, not yet rebuilt
-	Stalled  map[string]bool `json:"stalled"`  // replication stopped by the replication-stall fault
-	Down     map[string]bool `json:"down"`     // region-down in force
+	Writer   string            `json:"writer"`
+	Diverged map[string]bool   `json:"diverged"` // old primaries of an unplanned failover, not yet rebuilt
+	Stalled  map[string]bool   `json:"stalled"`  // replication stopped by the replication-stall fault
+	Down     map[string]bool   `json:"down"`     // region-down in force
+	Kept     map[string]string `json:"kept"`     // the old primary's data kept for reconciliation
+	// Fenced: Regions whose payment service is fenced (their gateway
+	// refuses every request), like a reserved concurrency of 0: a
+	// control-plane setting that outlives a Region's outage.
+	Fenced map[string]bool `json:"fenced"`
+	// Writable: old primaries that came back with their database still
+	// accepting writes (region-up --writable) until Aurora rejoins them.
+	Writable map[string]bool `json:"writable"`
 	// Partitioned Regions are cut from the other Region and the journal's
 	// witness (partition in force); their service and database run.
-	Partitioned map[string]bool   `json:"partitioned"`
-	Kept        map[string]string `json:"kept"` // the old primary's data kept for reconciliation
+	Partitioned map[string]bool `json:"partitioned"`
 }
 
 // Daemon is the running lab.
@@ -82,7 +90,8 @@ type region struct {
 	admin   *sql.DB // admin user, direct port
 	hb      *sql.DB // heartbeat user, direct port
 	bus     *backends.EventBus
-	service *proc.Proc // the payment service; guarded by Daemon.mu
+	gateway *gateway.Gateway // API Gateway's stand-in in front of the service
+	service *proc.Proc       // the payment service; guarded by Daemon.mu
 }
 
 // server is an in-process server the daemon stops on shutdown.
@@ -118,6 +127,7 @@ func (d *Daemon) topology() Topology {
 	t := d.topo
 	t.Diverged, t.Stalled, t.Down, t.Kept = copyMap(t.Diverged), copyMap(t.Stalled), copyMap(t.Down), copyMap(t.Kept)
 	t.Partitioned = copyMap(t.Partitioned)
+	t.Fenced, t.Writable = copyMap(t.Fenced), copyMap(t.Writable)
 	return t
 }
 

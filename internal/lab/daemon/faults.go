@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
@@ -13,8 +14,10 @@ import (
 type faultAction func(d *Daemon, ctx context.Context, args []string, latency time.Duration) error
 
 var faultActions = map[string]faultAction{
-	labapi.RegionDown:        func(d *Daemon, _ context.Context, a []string, _ time.Duration) error { return d.regionDown(a[0]) },
-	labapi.RegionUp:          func(d *Daemon, ctx context.Context, a []string, _ time.Duration) error { return d.regionUp(ctx, a[0]) },
+	labapi.RegionDown: func(d *Daemon, _ context.Context, a []string, _ time.Duration) error { return d.regionDown(a[0]) },
+	labapi.RegionUp: func(d *Daemon, ctx context.Context, a []string, _ time.Duration) error {
+		return d.regionUp(ctx, a[len(a)-1], slices.Contains(a, labapi.Writable))
+	},
 	labapi.LinkCut:           func(d *Daemon, _ context.Context, _ []string, _ time.Duration) error { d.link.Cut(); return nil },
 	labapi.LinkRestore:       func(d *Daemon, _ context.Context, _ []string, _ time.Duration) error { return d.link.Restore() },
 	labapi.LinkLatency:       func(d *Daemon, _ context.Context, _ []string, l time.Duration) error { return d.setLatency(l) },

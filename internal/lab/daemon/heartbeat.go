@@ -42,15 +42,17 @@ ON DUPLICATE KEY UPDATE region = VALUES(region), ts = VALUES(ts)`, top.Writer)
 // errNoHeartbeat: the replica has never applied a heartbeat.
 var errNoHeartbeat = errors.New("no heartbeat applied yet")
 
-// lag is now minus the newest heartbeat applied in region.
-func (d *Daemon) lag(ctx context.Context, region string) (time.Duration, error) {
+// newestHeartbeat is the newest heartbeat applied in region: the writer
+// that wrote it and its age (the replication lag).
+func (d *Daemon) newestHeartbeat(ctx context.Context, region string) (writer string, age time.Duration, err error) {
 	var us sql.NullInt64
-	err := d.parts[region].admin.QueryRowContext(ctx, "SELECT TIMESTAMPDIFF(MICROSECOND, ts, NOW(6)) FROM drlab.heartbeat WHERE id = 1").Scan(&us)
+	var from sql.NullString
+	err = d.parts[region].admin.QueryRowContext(ctx, "SELECT region, TIMESTAMPDIFF(MICROSECOND, ts, NOW(6)) FROM drlab.heartbeat WHERE id = 1").Scan(&from, &us)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !us.Valid) {
-		return 0, errNoHeartbeat
+		return "", 0, errNoHeartbeat
 	}
 	if err != nil {
-		return 0, err
+		return "", 0, err
 	}
-	return time.Duration(us.Int64) * time.Microsecond, nil
+	return from.String, time.Duration(us.Int64) * time.Microsecond, nil
 }

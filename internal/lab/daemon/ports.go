@@ -19,17 +19,19 @@ type ports struct {
 	bus       map[string]net.Listener
 	link      map[string]net.Listener // handed over to Toxiproxy, which listens itself
 	journal   map[string]net.Listener // each Region's endpoint of the journal's MRSC stand-in
+	gateway   map[string]net.Listener // each Region's API Gateway stand-in: its public API port
 	dnsUDP    net.PacketConn
 	dnsTCP    net.Listener
 
 	db       map[string]int // each Region's MariaDB
-	api      map[string]int // each Region's payment service
+	api      map[string]int // each Region's payment service, behind its gateway
 	dynalite int
 }
 
 // allocatePorts binds or picks every port of a lab of regions.
 func allocatePorts(regions []string) (*ports, error) {
-	p := &ports{bus: map[string]net.Listener{}, link: map[string]net.Listener{}, journal: map[string]net.Listener{}, db: map[string]int{}, api: map[string]int{}}
+	p := &ports{bus: map[string]net.Listener{}, link: map[string]net.Listener{}, journal: map[string]net.Listener{}, gateway: map[string]net.Listener{},
+		db: map[string]int{}, api: map[string]int{}}
 	listen := func(name string) (net.Listener, error) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -54,6 +56,9 @@ func allocatePorts(regions []string) (*ports, error) {
 		}
 		if err == nil {
 			p.journal[r], err = listen("journal-" + r)
+		}
+		if err == nil {
+			p.gateway[r], err = listen("gateway-" + r)
 		}
 		if err == nil {
 			p.db[r], err = free()
@@ -86,7 +91,7 @@ func (p *ports) close() {
 			l.Close()
 		}
 	}
-	for _, m := range []map[string]net.Listener{p.bus, p.link, p.journal} {
+	for _, m := range []map[string]net.Listener{p.bus, p.link, p.journal, p.gateway} {
 		for _, l := range m {
 			l.Close()
 		}

@@ -39,11 +39,16 @@ func (d *Daemon) regionDown(region string) error {
 // if it still holds the writer, resumes replicating if it is an intact
 // replica, and is resynchronised (its own data kept aside first) if an
 // unplanned failover left it diverged. region-up of a diverged Region
-// that is not down resynchronises it.
-func (d *Daemon) regionUp(ctx context.Context, region string) error {
+// that is not down resynchronises it. With writable, a diverged old
+// primary comes back accepting writes instead, as when Aurora's fence of
+// it failed, until the lab's Aurora rejoins it AuroraRejoinDelay later.
+func (d *Daemon) regionUp(ctx context.Context, region string, writable bool) error {
 	top := d.topology()
 	if !top.Down[region] && !top.Diverged[region] {
 		return conflict("%s is not down", region)
+	}
+	if writable && !top.Diverged[region] {
+		return conflict("region-up --writable is for the old primary of an unplanned failover; %s is not one", region)
 	}
 	if top.Down[region] {
 		if p := d.parts[region].server.Proc; p == nil || !p.Running() {
@@ -57,6 +62,14 @@ func (d *Daemon) regionUp(ctx context.Context, region string) error {
 	}
 	step := func(s string) { log.Printf("region-up %s: %s", region, s) }
 	switch {
+	case writable:
+		if err := repl.Unfence(ctx, d.node(region)); err != nil {
+			return err
+		}
+		if err := d.setTopology(func(t *Topology) { t.Writable[region] = true }); err != nil {
+			return err
+		}
+		go d.auroraRejoin(region, top.Writer)
 	case top.Diverged[region]:
 		if err := d.resync(ctx, region, top.Writer, step); err != nil {
 			return fmt.Errorf("resynchronising %s: %w", region, err)
@@ -77,4 +90,35 @@ func (d *Daemon) regionUp(ctx context.Context, region string) error {
 		d.parts[region].bus.SetDown(false)
 	}
 	return d.setTopology(func(t *Topology) { delete(t.Down, region) })
+}
+
+// AuroraRejoinDelay is how long an old primary that came back writable
+// stays so before the lab's Aurora rejoins it as a replica: Aurora does
+// that on its own once the Region is back, some time later.
+const AuroraRejoinDelay = 5 * time.Second
+
+// auroraRejoin makes a writable old primary read-only and resynchronises
+// it (its own data kept aside first), unless the lab changed meanwhile.
+func (d *Daemon) auroraRejoin(region, writer string) {
+	time.Sleep(AuroraRejoinDelay)
+	d.moveMu.Lock()
+	defer d.moveMu.Unlock()
+	top := d.topology()
+	if !top.Writable[region] || top.Down[region] || !top.Diverged[region] || top.Writer != writer {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	step := func(s string) { log.Printf("aurora rejoin %s: %s", region, s) }
+	step("make " + region + " read-only and rejoin it as a replica of " + writer)
+	err := repl.Fence(ctx, d.node(region))
+	if err == nil {
+		err = d.setTopology(func(t *Topology) { delete(t.Writable, region) })
+	}
+	if err == nil {
+		err = d.resync(ctx, region, writer, step)
+	}
+	if err != nil {
+		step("failed: " + err.Error())
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/lab/frontdoor"
+	"github.com/payment-dr/payment-dr/internal/lab/gateway"
 	"github.com/payment-dr/payment-dr/internal/lab/mariadb"
 	"github.com/payment-dr/payment-dr/internal/lab/proc"
 	"github.com/payment-dr/payment-dr/internal/naming"
@@ -30,6 +31,9 @@ func (d *Daemon) startServices(ctx context.Context) error {
 		if err := d.startService(r); err != nil {
 			return err
 		}
+		u, _ := url.Parse("http://" + d.apiAddr(r))
+		d.parts[r].gateway = gateway.New(u)
+		d.serveHTTP(d.ports.gateway[r], d.parts[r].gateway)
 	}
 	d.startFrontDoor()
 	d.serveHTTP(d.ports.control, d.api())
@@ -69,11 +73,15 @@ func (d *Daemon) startService(region string) error {
 	return proc.WaitTCP(p, d.apiAddr(region), 20*time.Second)
 }
 
+// apiAddr is where region's payment service listens, behind its gateway.
 func (d *Daemon) apiAddr(region string) string {
 	return "127.0.0.1:" + strconv.Itoa(d.ports.api[region])
 }
 
-func (d *Daemon) apiURL(region string) string { return "http://" + d.apiAddr(region) }
+// apiURL is region's public API: its gateway.
+func (d *Daemon) apiURL(region string) string {
+	return "http://127.0.0.1:" + strconv.Itoa(d.state.APIPorts[region])
+}
 
 // doorOptions are the Route 53 stand-in's health checks and TTL.
 func (d *Daemon) doorOptions() frontdoor.Options {

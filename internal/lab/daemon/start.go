@@ -97,7 +97,7 @@ func (d *Daemon) writeState() error {
 	primary, secondary := d.cfg.PrimaryRegion, d.cfg.SecondaryRegion
 	p := d.ports
 	d.state = labdir.State{Config: d.opt.ConfigPath, Primary: primary, Secondary: secondary,
-		FailoverName: d.naming().APIHost(), DBPorts: p.db, APIPorts: p.api, LinkPorts: map[string]int{},
+		FailoverName: d.naming().APIHost(), DBPorts: p.db, APIPorts: map[string]int{}, LinkPorts: map[string]int{},
 		Passwords: map[string]string{}, Control: p.control.Addr().String(), DNS: p.dnsUDP.LocalAddr().String(),
 		// Clients reach dynalite through backends.WholeRequests (see there why).
 		DynamoEndpoint: "http://" + p.dynamo.Addr().String(),
@@ -110,8 +110,10 @@ func (d *Daemon) writeState() error {
 	for _, r := range d.regions() {
 		d.state.LinkPorts[r] = port(p.link[r])
 		d.state.JournalEndpoints[r] = d.journalEndpoint(r)
+		d.state.APIPorts[r] = port(p.gateway[r]) // clients reach the service through its gateway
 	}
-	d.topo = Topology{Writer: primary, Diverged: map[string]bool{}, Stalled: map[string]bool{}, Down: map[string]bool{}, Kept: map[string]string{}, Partitioned: map[string]bool{}}
+	d.topo = Topology{Writer: primary, Diverged: map[string]bool{}, Stalled: map[string]bool{}, Down: map[string]bool{}, Kept: map[string]string{},
+		Fenced: map[string]bool{}, Writable: map[string]bool{}, Partitioned: map[string]bool{}}
 	return d.dir.WriteJSON("state.json", d.state)
 }
 

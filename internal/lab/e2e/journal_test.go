@@ -25,7 +25,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/lab/verify"
 )
 
-// partitionReplay: the writer's Region (us-east-1) is partitioned, for
+// partitionReplay: the writer's Region is partitioned, for
 // real (its replication link and its journal member's peer links cut in
 // Toxiproxy), with replication stalled and a client inside it. The
 // isolated Region acknowledges nothing from then on; the payments it
@@ -38,21 +38,20 @@ func partitionReplay(l *lab) {
 	// database commit on 2 busy cores.
 	const settle = 2 * time.Second
 	t := l.t
-	if l.status().Cluster.Writer != "us-east-1" {
-		t.Fatalf("writer %s, want us-east-1", l.status().Cluster.Writer)
-	}
-	l.resyncIfDiverged("us-west-2")
+	old := l.status().Cluster.Writer
+	target := map[string]string{"us-east-1": "us-west-2", "us-west-2": "us-east-1"}[old]
+	l.resyncIfDiverged(target)
 	start := time.Now()
 	dir := t.TempDir()
 	outside, inside := filepath.Join(dir, "acks.jsonl"), filepath.Join(dir, "acks-inside.jsonl")
 	wait := l.load(50, 8*time.Second, outside)
-	stopInside := l.loadInside("us-east-1", 25, inside)
+	stopInside := l.loadInside(old, 25, inside)
 	time.Sleep(2 * time.Second)
 	l.must(l.drlab("fault", "--dir", l.dir, "replication-stall"))
 	time.Sleep(2 * time.Second)
-	l.must(l.drlab("fault", "--dir", l.dir, "partition", "us-east-1"))
+	l.must(l.drlab("fault", "--dir", l.dir, "partition", old))
 	cut := time.Now()
-	if h := l.status().Services["us-east-1"]; h.Health != 503 || !strings.Contains(h.HealthBody, "journal") {
+	if h := l.status().Services[old]; h.Health != 503 || !strings.Contains(h.HealthBody, "journal") {
 		t.Fatalf("the partitioned Region's /health: %d %s", h.Health, h.HealthBody)
 	}
 	// An answer already on its way when the links were cut (its claim
@@ -60,12 +59,12 @@ func partitionReplay(l *lab) {
 	// counted with the others the replay must bring to the new writer.
 	// Nothing is acknowledged after that.
 	time.Sleep(settle)
-	had := l.keysIn("us-west-2")
+	had := l.keysIn(target)
 	reports := t.TempDir()
-	l.must(l.drctl("failover", "--to", "us-west-2", "--allow-data-loss", "--yes", "--report-dir", reports))
+	l.must(l.drctl("failover", "--to", target, "--allow-data-loss", "--yes", "--report-dir", reports))
 	replayed := l.drctlReplayed(reports)
 	// A replay of the same window now finds every claimed payment present.
-	if again := l.replay("us-west-2", start.Add(-time.Minute), time.Now()); len(again) != 0 {
+	if again := l.replay(target, start.Add(-time.Minute), time.Now()); len(again) != 0 {
 		t.Fatalf("a second replay completed %d more payments: %v", len(again), again)
 	}
 	stopInside()
@@ -74,21 +73,21 @@ func partitionReplay(l *lab) {
 	late := 0
 	for _, a := range all {
 		switch {
-		case a.Region != "us-east-1" || !a.At.After(cut):
+		case a.Region != old || !a.At.After(cut):
 		case a.At.After(cut.Add(settle)):
 			t.Errorf("the isolated Region acknowledged %s at %s, %s after the partition", a.Key, a.At.Format(time.RFC3339Nano), a.At.Sub(cut))
 		default:
 			late++
 		}
 	}
-	lacked := checkReplay(t, "us-east-1", had, replayed, all)
-	if missing := l.missingIn("us-west-2", all); len(missing) != 0 {
+	lacked := checkReplay(t, old, had, replayed, all)
+	if missing := l.missingIn(target, all); len(missing) != 0 {
 		t.Fatalf("before the old Region returns, %d acknowledged payments are missing from the new writer: %v", len(missing), missing)
 	}
-	l.must(l.drlab("fault", "--dir", l.dir, "partition-heal", "us-east-1"))
-	l.must(l.drlab("fault", "--dir", l.dir, "region-up", "us-east-1"))
+	l.must(l.drlab("fault", "--dir", l.dir, "partition-heal", old))
+	l.must(l.drlab("fault", "--dir", l.dir, "region-up", old))
 	for _, f := range []string{outside, inside} {
-		if v := l.verify(f, ""); !v.OK || v.Writer != "us-west-2" {
+		if v := l.verify(f, ""); !v.OK || v.Writer != target {
 			t.Fatalf("verify %s after the partition healed: %+v", filepath.Base(f), v)
 		}
 	}

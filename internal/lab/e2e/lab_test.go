@@ -31,6 +31,8 @@ func TestLabDrills(t *testing.T) {
 	t.Run("unplanned failover: the journal's replay is, key for key, the acknowledged payments the new writer lacked", func(t *testing.T) { l.t = t; unplannedFailover(l) })
 	t.Run("a held lock cancels the switchover; the resumed run completes", func(t *testing.T) { l.t = t; heldLock(l) })
 	t.Run("a held lock cannot keep the old writer writable in a failover", func(t *testing.T) { l.t = t; heldLockFailover(l) })
+	t.Run("a switchover into the Region that failover fenced completes", func(t *testing.T) { l.t = t; switchoverIntoFencedRegion(l) })
+	t.Run("a writable old primary acknowledges nothing, and rejoin makes it a standby", func(t *testing.T) { l.t = t; rejoinWritableOldPrimary(l) })
 	t.Run("partition: the isolated Region acknowledges nothing; the replay completes what the new writer lacked", func(t *testing.T) { l.t = t; partitionReplay(l) })
 }
 

@@ -2,6 +2,7 @@ package labapi
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,26 +27,56 @@ const (
 	DurationArg = "DURATION"
 )
 
-// FaultSpec is one fault kind and the argument it takes.
+// Writable is region-up's flag: the old primary of an unplanned failover
+// comes back with its database accepting writes (Aurora's fence of it
+// failed) until Aurora rejoins it as a replica.
+const Writable = "--writable"
+
+// FaultSpec is one fault kind, the argument it takes and its flags.
 type FaultSpec struct {
-	Kind string
-	Arg  string // NoArg, RegionArg or DurationArg
+	Kind  string
+	Arg   string   // NoArg, RegionArg or DurationArg
+	Flags []string // flags allowed before the argument
 }
 
 // Faults are the kinds the daemon accepts, in the order usage lists them.
 var Faults = []FaultSpec{
-	{RegionDown, RegionArg}, {RegionUp, RegionArg}, {LinkCut, NoArg}, {LinkRestore, NoArg},
-	{LinkLatency, DurationArg}, {ReplicationStall, NoArg}, {ReplicationResume, NoArg},
-	{Partition, RegionArg}, {PartitionHeal, RegionArg},
+	{RegionDown, RegionArg, nil}, {RegionUp, RegionArg, []string{Writable}}, {LinkCut, NoArg, nil}, {LinkRestore, NoArg, nil},
+	{LinkLatency, DurationArg, nil}, {ReplicationStall, NoArg, nil}, {ReplicationResume, NoArg, nil},
+	{Partition, RegionArg, nil}, {PartitionHeal, RegionArg, nil},
+}
+
+// Usage is the kind with its flags and argument, e.g. region-up
+// [--writable] REGION.
+func (f FaultSpec) Usage() string {
+	s := f.Kind
+	for _, fl := range f.Flags {
+		s += " [" + fl + "]"
+	}
+	return strings.TrimSpace(s + " " + f.Arg)
 }
 
 // FaultUsage lists the kinds with their arguments, for messages.
 func FaultUsage() string {
 	var s []string
 	for _, f := range Faults {
-		s = append(s, strings.TrimSpace(f.Kind+" "+f.Arg))
+		s = append(s, f.Usage())
 	}
 	return strings.Join(s, ", ")
+}
+
+// Has reports whether the request carries flag.
+func (r FaultRequest) Has(flag string) bool { return slices.Contains(r.Args, flag) }
+
+// Positional is the request's arguments without its flags.
+func (r FaultRequest) Positional() []string {
+	var out []string
+	for _, a := range r.Args {
+		if !strings.HasPrefix(a, "--") {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func faultSpec(kind string) (FaultSpec, bool) {
@@ -64,15 +95,21 @@ func (r FaultRequest) Parse(regions []string) (time.Duration, error) {
 	if !ok {
 		return 0, fmt.Errorf("unknown fault %q (kinds: %s)", r.Kind, FaultUsage())
 	}
+	for _, a := range r.Args {
+		if strings.HasPrefix(a, "--") && !slices.Contains(spec.Flags, a) {
+			return 0, fmt.Errorf("%s: unknown flag %s (usage: %s)", r.Kind, a, spec.Usage())
+		}
+	}
+	args := r.Positional()
 	switch {
-	case spec.Arg == NoArg && len(r.Args) != 0:
+	case spec.Arg == NoArg && len(args) != 0:
 		return 0, fmt.Errorf("%s takes no argument", r.Kind)
-	case spec.Arg != NoArg && len(r.Args) != 1:
+	case spec.Arg != NoArg && len(args) != 1:
 		return 0, fmt.Errorf("%s takes one argument: %s", r.Kind, spec.Arg)
-	case spec.Arg == RegionArg && r.Args[0] != regions[0] && r.Args[0] != regions[1]:
-		return 0, fmt.Errorf("%s: %q is not a Region of the lab (%s or %s)", r.Kind, r.Args[0], regions[0], regions[1])
+	case spec.Arg == RegionArg && args[0] != regions[0] && args[0] != regions[1]:
+		return 0, fmt.Errorf("%s: %q is not a Region of the lab (%s or %s)", r.Kind, args[0], regions[0], regions[1])
 	case spec.Arg == DurationArg:
-		return ParseLatency(r.Args[0])
+		return ParseLatency(args[0])
 	}
 	return 0, nil
 }

@@ -21,9 +21,10 @@ type Member struct {
 	ReadOnly  bool   `json:"readOnly"`
 	// Status: available, or unavailable when the server does not answer.
 	Status string `json:"status"`
-	// Sync: connected (replicating from the writer), pending-resync
-	// (diverged after an unplanned failover: rebuilt on the next
-	// switchover to it), "" for the writer.
+	// Sync: connected (replicating from the writer and caught up: it
+	// applied a heartbeat the current writer wrote), pending-resync
+	// (diverged after an unplanned failover, or not caught up), "" for
+	// the writer.
 	Sync       string `json:"sync"`
 	Diverged   bool   `json:"diverged"`
 	Stalled    bool   `json:"stalled"`
@@ -112,7 +113,8 @@ type FaultRequest struct {
 	Args []string `json:"args"`
 }
 
-// FenceRequest fences (or unfences) a Region's database.
+// FenceRequest fences (or unfences) a Region's payment service: its
+// gateway refuses every request while fenced.
 type FenceRequest struct {
 	Region string `json:"region"`
 	Fence  bool   `json:"fence"`
@@ -143,7 +145,9 @@ type Empty struct{}
 
 // Service is one Region's payment service.
 type Service struct {
-	Running    bool   `json:"running"`
+	Running bool `json:"running"`
+	// Fenced: its gateway refuses every request (drctl's fence).
+	Fenced     bool   `json:"fenced"`
 	Health     int    `json:"health"` // HTTP status of GET /health, 0 if no answer
 	HealthBody string `json:"healthBody,omitempty"`
 }

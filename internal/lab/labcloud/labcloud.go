@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -263,15 +264,32 @@ func (c *Cloud) Function(ctx context.Context, region string) (dr.FunctionInfo, e
 // DeniedActions: the lab has no IAM; nothing is denied.
 func (c *Cloud) DeniedActions(context.Context) ([]string, error) { return nil, nil }
 
-// FenceWrites makes region's database read-only (bounded lock wait).
+// FenceWrites fences region's payment service: its gateway refuses every
+// request, as API Gateway does for a function at reserved concurrency 0.
 func (c *Cloud) FenceWrites(ctx context.Context, region string) error {
 	return c.API.Fence(ctx, labapi.FenceRequest{Region: region, Fence: true})
 }
 
-// UnfenceWrites makes region's database writable again if it holds the
-// writer; a replica stays read-only.
+// UnfenceWrites lifts the fence.
 func (c *Cloud) UnfenceWrites(ctx context.Context, region string) error {
 	return c.API.Fence(ctx, labapi.FenceRequest{Region: region, Fence: false})
+}
+
+// WritesFenced reads region's fence from the daemon; like Lambda's API in
+// a lost Region, a Region that is down does not answer.
+func (c *Cloud) WritesFenced(ctx context.Context, region string) (bool, error) {
+	st, err := c.API.Status(ctx)
+	if err != nil {
+		return false, err
+	}
+	if slices.Contains(st.Down, region) {
+		return false, fmt.Errorf("%s is down: its payment function's fence cannot be read", region)
+	}
+	s, ok := st.Services[region]
+	if !ok {
+		return false, fmt.Errorf("%q is not a Region of the lab", region)
+	}
+	return s.Fenced, nil
 }
 
 // OldPrimaryFenced: region's database is read-only or does not answer.
