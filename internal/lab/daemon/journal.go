@@ -48,20 +48,37 @@ func (d *Daemon) journalEndpoint(region string) string {
 	return "http://" + d.ports.journal[region].Addr().String()
 }
 
+// How long the journal's leader may stay outside the writer's Region
+// before it is moved there, and how long after a failed transfer.
+const (
+	leaderPatience = 3 * time.Second
+	leaderBackoff  = 30 * time.Second
+)
+
 // keepJournalLeader keeps the etcd leader in the writer's Region while
 // that Region reaches a majority: a claim then costs the writer one round
 // trip to the nearest other member (the witness), as an MRSC write does;
 // with the leader elsewhere it would pay two inter-Region round trips.
+//
+// A transfer holds off writes until it completes, so the leader is moved
+// only once it has been elsewhere for leaderPatience, and not again for
+// leaderBackoff after a transfer that failed.
 func (d *Daemon) keepJournalLeader(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var elsewhereSince, notBefore time.Time
 	for {
 		top := d.topology()
-		if !top.Down[top.Writer] && !top.Partitioned[top.Writer] {
-			if lead := d.journal.Leader(top.Writer); lead != "" && lead != top.Writer {
-				if err := d.journal.MoveLeader(ctx, top.Writer); err != nil && ctx.Err() == nil {
-					log.Printf("journal: moving the leader to %s: %v", top.Writer, err)
-				}
+		lead := d.journal.Leader(top.Writer)
+		switch {
+		case top.Down[top.Writer] || top.Partitioned[top.Writer] || lead == "" || lead == top.Writer:
+			elsewhereSince = time.Time{}
+		case elsewhereSince.IsZero():
+			elsewhereSince = time.Now()
+		case time.Since(elsewhereSince) >= leaderPatience && time.Now().After(notBefore):
+			if err := d.journal.MoveLeader(ctx, top.Writer); err != nil && ctx.Err() == nil {
+				log.Printf("journal: moving the leader to %s: %v (next try in %s)", top.Writer, err, leaderBackoff)
+				notBefore = time.Now().Add(leaderBackoff)
 			}
 		}
 		select {
