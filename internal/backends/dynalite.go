@@ -85,3 +85,27 @@ func CreateSessionTable(ctx context.Context, c *dynamodb.Client, table string) e
 	})
 	return w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 20*time.Second)
 }
+
+// CreateJournalTable creates a payment journal table (the stack's key
+// schema: pk and sk, both strings; on demand) and waits until it is
+// ACTIVE. dynalite has no multi-Region strong consistency: it stands in
+// for one Region's view of the table with a majority reachable.
+func CreateJournalTable(ctx context.Context, c *dynamodb.Client, table string) error {
+	str := types.ScalarAttributeTypeS
+	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String("pk"), AttributeType: str}, {AttributeName: aws.String("sk"), AttributeType: str}},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: types.KeyTypeRange}},
+		BillingMode: types.BillingModePayPerRequest,
+	})
+	if err != nil {
+		return fmt.Errorf("journal table %s: %w", table, err)
+	}
+	w := dynamodb.NewTableExistsWaiter(c, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay = 50 * time.Millisecond
+		o.MaxDelay = 200 * time.Millisecond
+	})
+	return w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 20*time.Second)
+}

@@ -121,6 +121,18 @@ func Dynamo(t TB) (*dynamodb.Client, string) {
 	return c, table
 }
 
+// JournalTable returns a client of the shared dynalite and a fresh
+// payment journal table of the test's own.
+func JournalTable(t TB) (*dynamodb.Client, string) {
+	t.Helper()
+	c := DynamoDB(Env(t, EnvDynamoDBEndpoint), "us-east-1")
+	table := "payment-journal-" + randomID()
+	if err := CreateJournalTable(context.Background(), c, table); err != nil {
+		t.Fatal(err)
+	}
+	return c, table
+}
+
 // NewEventBridge starts an EventBus for one test; it stops when the test
 // ends.
 func NewEventBridge(t TB) *EventBus {

@@ -78,6 +78,17 @@ func (n Names) APIKeySecretName() string { return fmt.Sprintf("payment-dr/%s/api
 // SessionTable is the DynamoDB global table of payment sessions.
 func (n Names) SessionTable() string { return "payment-sessions-" + n.Env }
 
+// JournalTable is the DynamoDB global table (multi-Region strong
+// consistency) in which the payment service claims idempotency keys.
+func (n Names) JournalTable() string { return "payment-journal-" + n.Env }
+
+// Environment variables of the payment function naming its journal: the
+// table, and (local runs and the lab only) the DynamoDB endpoint serving it.
+const (
+	JournalTableEnv    = "JOURNAL_TABLE"
+	JournalEndpointEnv = "JOURNAL_ENDPOINT"
+)
+
 // PaymentFunction is the payment Lambda in the given Region.
 func (n Names) PaymentFunction(region string) string {
 	return fmt.Sprintf("payment-processor-%s-%s", region, n.Env)

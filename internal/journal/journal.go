@@ -1,0 +1,345 @@
+// Package journal claims idempotency keys in a DynamoDB global table with
+// multi-Region strong consistency (MRSC). A claim returns only once it is
+// durable in a majority of the table's Regions, so every payment the
+// service acknowledges survives the loss of any one Region, and a key
+// retried in another Region finds its claim.
+//
+// It uses only PutItem, GetItem, DeleteItem and Query: MRSC tables offer
+// no transactions and no TTL (DynamoDB developer guide, "Multi-Region
+// strong consistency"), so a claim is two conditional puts written in
+// parallel (the claim item, keyed by the idempotency key, and a time item,
+// keyed by the minute, for the failover's window and the retention sweep),
+// and expired claims are deleted by Sweep.
+package journal
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+)
+
+// API is the part of the DynamoDB client the journal uses.
+type API interface {
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Decisions recorded with a claim.
+const (
+	StatusProcessed = "processed"
+	StatusDeclined  = "declined"
+)
+
+// Claim is everything needed to recreate a claimed payment.
+type Claim struct {
+	Key           string // the idempotency key
+	PaymentID     string
+	RequestHash   string
+	Amount        int64
+	Currency      string
+	MerchantRef   string
+	CustomerRef   string
+	SessionID     string
+	Status        string // StatusProcessed or StatusDeclined
+	FailureReason string // why a declined payment was declined
+	Region        string // where it was claimed
+	ClaimedAt     time.Time
+}
+
+// Errors of the journal.
+var (
+	// ErrUnavailable: the journal did not answer (no majority, network,
+	// throttling past the retries). Nothing of the request is in the
+	// journal.
+	ErrUnavailable = errors.New("journal unavailable")
+	// ErrOutcomeUnknown: a write was sent but whether it is in the
+	// journal could not be established, and undoing it failed too.
+	ErrOutcomeUnknown = errors.New("journal outcome unknown")
+)
+
+// Error wraps a failed journal call; errors.Is(err, ErrUnavailable) holds.
+type Error struct {
+	Op  string
+	Err error
+}
+
+func (e *Error) Error() string { return "journal unavailable: " + e.Op + ": " + e.Err.Error() }
+
+// Unwrap exposes the SDK's error and ErrUnavailable.
+func (e *Error) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
+
+// Journal is one Region's client of the journal table.
+type Journal struct {
+	Client API
+	Table  string
+	// ConflictAttempts bounds the attempts of a write that meets a
+	// ReplicatedWriteConflictException (default 5); ConflictBackoff is the
+	// first wait, doubled per attempt, with full jitter (default 10 ms).
+	ConflictAttempts int
+	ConflictBackoff  time.Duration
+	// SweepLookback and SweepBatch bound Sweep (defaults
+	// DefaultSweepLookback, DefaultSweepBatch).
+	SweepLookback time.Duration
+	SweepBatch    int
+}
+
+// Item keys of the contract with the lab's stand-in (docs/journal.md).
+const (
+	claimPrefix  = "claim#"
+	minutePrefix = "minute#"
+	claimSK      = "claim"
+	healthKey    = "health"
+	minuteLayout = "2006-01-02T15:04"
+)
+
+func encKey(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
+
+func claimKey(key string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": s(claimPrefix + encKey(key)), "sk": s(claimSK)}
+}
+
+func timeKey(key string, at time.Time) map[string]types.AttributeValue {
+	at = at.UTC()
+	return map[string]types.AttributeValue{
+		"pk": s(minutePrefix + at.Format(minuteLayout)),
+		"sk": s(at.Format(time.RFC3339Nano) + "#" + encKey(key)),
+	}
+}
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+
+func (c Claim) item(key map[string]types.AttributeValue) map[string]types.AttributeValue {
+	it := map[string]types.AttributeValue{
+		"key":         &types.AttributeValueMemberB{Value: []byte(c.Key)},
+		"paymentId":   s(c.PaymentID),
+		"requestHash": s(c.RequestHash),
+		"amount":      &types.AttributeValueMemberN{Value: strconv.FormatInt(c.Amount, 10)},
+		"currency":    s(c.Currency),
+		"merchantRef": s(c.MerchantRef),
+		"customerRef": s(c.CustomerRef),
+		"sessionId":   s(c.SessionID),
+		"status":      s(c.Status),
+		"region":      s(c.Region),
+		"claimedAt":   s(c.ClaimedAt.UTC().Format(time.RFC3339Nano)),
+	}
+	if c.FailureReason != "" {
+		it["failureReason"] = s(c.FailureReason)
+	}
+	for k, v := range key {
+		it[k] = v
+	}
+	return it
+}
+
+func decode(it map[string]types.AttributeValue) (Claim, error) {
+	str := func(name string) string {
+		if v, ok := it[name].(*types.AttributeValueMemberS); ok {
+			return v.Value
+		}
+		return ""
+	}
+	var c Claim
+	if v, ok := it["key"].(*types.AttributeValueMemberB); ok {
+		c.Key = string(v.Value)
+	}
+	c.PaymentID, c.RequestHash, c.Currency = str("paymentId"), str("requestHash"), str("currency")
+	c.MerchantRef, c.CustomerRef, c.SessionID = str("merchantRef"), str("customerRef"), str("sessionId")
+	c.Status, c.FailureReason, c.Region = str("status"), str("failureReason"), str("region")
+	var err error
+	if v, ok := it["amount"].(*types.AttributeValueMemberN); ok {
+		c.Amount, err = strconv.ParseInt(v.Value, 10, 64)
+	}
+	if err == nil {
+		c.ClaimedAt, err = time.Parse(time.RFC3339Nano, str("claimedAt"))
+	}
+	if err != nil || c.Key == "" || c.PaymentID == "" {
+		return Claim{}, fmt.Errorf("journal item %v is not a claim: %v", it["pk"], err)
+	}
+	return c, nil
+}
+
+// Claimed is what Claim found for a key.
+type Claimed struct {
+	Claim Claim
+	New   bool // this call claimed the key; otherwise Claim is the holder's
+}
+
+// Claim claims c.Key for c. It returns once both the claim item and the
+// time item are durable in a majority of the Regions (New), or the claim
+// that already holds the key (read with a strongly consistent read).
+// An error wrapping ErrUnavailable means nothing of c stays in the
+// journal; ErrOutcomeUnknown means a write may stand and could not be
+// undone.
+func (j *Journal) Claim(ctx context.Context, c Claim) (Claimed, error) {
+	cond := aws.String("attribute_not_exists(pk)")
+	put := func(key map[string]types.AttributeValue) <-chan error {
+		out := make(chan error, 1)
+		go func() {
+			out <- j.retry(ctx, func() error {
+				_, err := j.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &j.Table, Item: c.item(key), ConditionExpression: cond})
+				return err
+			})
+		}()
+		return out
+	}
+	claimErr, timeErr := put(claimKey(c.Key)), put(timeKey(c.Key, c.ClaimedAt))
+	cerr, terr := <-claimErr, <-timeErr
+	var taken *types.ConditionalCheckFailedException
+	switch {
+	case cerr == nil && terr == nil:
+		return Claimed{Claim: c, New: true}, nil
+	case errors.As(cerr, &taken):
+		// Another payment holds the key: ours must leave no time item.
+		if terr == nil {
+			if err := j.deleteTime(ctx, c); err != nil {
+				return Claimed{}, err
+			}
+		}
+		held, found, err := j.Get(ctx, c.Key)
+		if err == nil && !found {
+			err = &Error{Op: "claim", Err: errors.New("the key's claim was released while it was read; retry")}
+		}
+		return Claimed{Claim: held}, err
+	}
+	failed := &Error{Op: "claim", Err: errors.Join(cerr, terr)}
+	if rejected(cerr) && rejected(terr) {
+		return Claimed{}, failed
+	}
+	// A write stands or may stand: undo both, so that a "not applied"
+	// answer stays true after a failover's replay.
+	if err := j.Release(ctx, c); err != nil {
+		return Claimed{}, fmt.Errorf("%w: %v; undoing it: %v", ErrOutcomeUnknown, failed, err)
+	}
+	return Claimed{}, failed
+}
+
+// rejected reports whether a write certainly did not happen: it was
+// never sent (no connection), or DynamoDB refused it with a client fault
+// (HTTP 4xx: throttling, validation, access, a write conflict — DynamoDB
+// API Reference, "Common errors"). A server fault (HTTP 5xx) or a timeout
+// leaves the outcome open.
+func rejected(err error) bool {
+	if err == nil {
+		return false
+	}
+	var dial *net.OpError
+	if errors.As(err, &dial) && dial.Op == "dial" {
+		return true
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) && api.ErrorFault() != smithy.FaultUnknown {
+		return api.ErrorFault() == smithy.FaultClient
+	}
+	var status interface{ HTTPStatusCode() int }
+	return errors.As(err, &status) && status.HTTPStatusCode() >= 400 && status.HTTPStatusCode() < 500
+}
+
+// Get reads the claim of key with a strongly consistent read.
+func (j *Journal) Get(ctx context.Context, key string) (Claim, bool, error) {
+	var out *dynamodb.GetItemOutput
+	err := j.retry(ctx, func() (err error) {
+		out, err = j.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: &j.Table, Key: claimKey(key), ConsistentRead: aws.Bool(true)})
+		return err
+	})
+	if err != nil {
+		return Claim{}, false, &Error{Op: "get", Err: err}
+	}
+	if len(out.Item) == 0 {
+		return Claim{}, false, nil
+	}
+	c, err := decode(out.Item)
+	return c, err == nil, err
+}
+
+// Release removes c's claim and time item, if the key is still claimed
+// for c.PaymentID: a claim whose payment was not applied. A key held by
+// another payment, or not at all, is left as it is.
+func (j *Journal) Release(ctx context.Context, c Claim) error {
+	claimErr := make(chan error, 1)
+	go func() {
+		claimErr <- j.retry(ctx, func() error {
+			_, err := j.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+				TableName: &j.Table, Key: claimKey(c.Key),
+				ConditionExpression:       aws.String("paymentId = :p"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(c.PaymentID)},
+			})
+			return err
+		})
+	}()
+	terr := j.deleteTime(ctx, c)
+	cerr := <-claimErr
+	var notOurs *types.ConditionalCheckFailedException
+	if errors.As(cerr, &notOurs) {
+		cerr = nil
+	}
+	if cerr != nil {
+		return &Error{Op: "release", Err: cerr}
+	}
+	return terr
+}
+
+// deleteTime removes c's time item (the sort key names c's key and
+// claim time, so it is c's alone).
+func (j *Journal) deleteTime(ctx context.Context, c Claim) error {
+	err := j.retry(ctx, func() error {
+		_, err := j.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &j.Table, Key: timeKey(c.Key, c.ClaimedAt)})
+		return err
+	})
+	if err != nil {
+		return &Error{Op: "delete time item", Err: err}
+	}
+	return nil
+}
+
+// retry repeats op while it meets a ReplicatedWriteConflictException:
+// "The request was rejected because one or more items in the request are
+// being modified by a request in another Region" (DynamoDB API Reference,
+// Common errors / PutItem errors; retry-safe per the developer guide's
+// multi-Region strong consistency page). The SDK's standard retryer does
+// not retry it (it is a client fault), so the journal does, with
+// exponential backoff and full jitter.
+func (j *Journal) retry(ctx context.Context, op func() error) error {
+	attempts, backoff := j.ConflictAttempts, j.ConflictBackoff
+	if attempts <= 0 {
+		attempts = 5
+	}
+	if backoff <= 0 {
+		backoff = 10 * time.Millisecond
+	}
+	var conflict *types.ReplicatedWriteConflictException
+	for i := 1; ; i++ {
+		err := op()
+		if err == nil || !errors.As(err, &conflict) || i == attempts {
+			return err
+		}
+		wait := time.Duration(rand.Int64N(int64(backoff << (i - 1))))
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		}
+	}
+}
+
+// Ping reads the health item with a strongly consistent read: it
+// succeeds only when this Region reaches a majority of the journal.
+func (j *Journal) Ping(ctx context.Context) error {
+	_, err := j.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: &j.Table, ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"pk": s(healthKey), "sk": s(healthKey)}})
+	if err != nil {
+		return &Error{Op: "health read", Err: err}
+	}
+	return nil
+}
