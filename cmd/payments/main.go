@@ -34,7 +34,9 @@ func main() {
 		os.Exit(1)
 	}
 	if addr := os.Getenv("LISTEN_ADDR"); addr != "" && os.Getenv("AWS_LAMBDA_RUNTIME_API") == "" {
-		os.Exit(serveLocal(addr, app.Handler, log))
+		// No schedule invokes a local run: it sweeps the journal itself.
+		go app.SweepJournalEvery(context.Background(), time.Minute)
+		os.Exit(serveLocal(addr, localRoutes(app), log))
 	}
 	lambda.Start(httpapi.LambdaHandler(app.Handler, app.Admin))
 }
@@ -49,6 +51,15 @@ const (
 	localWriteTimeout      = 35 * time.Second
 	localIdleTimeout       = 60 * time.Second
 )
+
+// localRoutes adds to the API the route drctl's lab cloud uses to replay
+// the journal after a failover (the replayJournal invocation on AWS).
+func localRoutes(app *lambdaapp.App) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/internal/replay-journal", app.ReplayHandler())
+	mux.Handle("/", app.Handler)
+	return mux
+}
 
 // serveLocal serves h over HTTP on a loopback address (never a public one:
 // there is no TLS here).

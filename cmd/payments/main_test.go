@@ -61,6 +61,7 @@ func (l *lockedBuffer) String() string {
 func TestBinaryServesThroughTheRuntimeAPI(t *testing.T) {
 	_, _, dbName := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
 	_, table := backends.Dynamo(t)
+	_, journalTable := backends.JournalTable(t)
 	eb := backends.NewEventBridge(t)
 	cfg, err := mysql.ParseDSN(backends.Env(t, backends.EnvMySQLDSN))
 	if err != nil {
@@ -82,7 +83,8 @@ func TestBinaryServesThroughTheRuntimeAPI(t *testing.T) {
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + sm.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + eb.URL,
 		"AWS_ENDPOINT_URL_DYNAMODB=" + backends.Env(t, backends.EnvDynamoDBEndpoint),
 		"SESSION_TABLE=" + table, "EVENT_BUS_NAME=payment-events-us-west-2-bin",
-		"DB_HOST=" + host, "DB_PORT=" + port, "DB_NAME=" + dbName, "DB_SECRET_ID=db", "API_KEY_SECRET_ID=key", "DB_TLS=off"}
+		"DB_HOST=" + host, "DB_PORT=" + port, "DB_NAME=" + dbName, "DB_SECRET_ID=db", "API_KEY_SECRET_ID=key", "DB_TLS=off",
+		"JOURNAL_TABLE=" + journalTable}
 	var stdout lockedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -20,8 +20,13 @@ type Health struct {
 	Status     string `json:"status"`
 	DBError    string `json:"dbError,omitempty"`    // "read_only" or "unreachable"
 	TableError string `json:"tableError,omitempty"` // "unreachable" or "unknown"
-	DBErr      error  `json:"-"`
-	TableErr   error  `json:"-"`
+	// JournalError is "no_majority" when this Region cannot reach a
+	// majority of the payment journal: it can claim no key, so it takes
+	// no payment, and DNS must send clients elsewhere.
+	JournalError string `json:"journalError,omitempty"`
+	DBErr        error  `json:"-"`
+	TableErr     error  `json:"-"`
+	JournalErr   error  `json:"-"`
 }
 
 // Healthy reports whether the Region should receive traffic. Only the
@@ -29,16 +34,36 @@ type Health struct {
 // DynamoDB outage there must not turn every Region unhealthy (Route 53
 // would then answer with the primary anyway, and the "no writable Region"
 // alarm would fire while payments still succeed).
-func (h Health) Healthy() bool { return h.DBWritable }
+//
+// With a journal, a Region that cannot reach the journal's majority is
+// unhealthy too: its payments would all fail, and a partitioned old
+// writer must lose its traffic.
+func (h Health) Healthy() bool { return h.DBWritable && h.JournalError == "" }
 
 // DBProbeTimeout bounds /health's database query: Route 53 counts an
 // answer later than 2 s as a failure.
 const DBProbeTimeout = 500 * time.Millisecond
 
+// JournalProbeTimeout bounds /health's strongly consistent read of the
+// journal, run alongside the database probe. A read answered by a
+// majority takes one round trip to the nearest other Region (about 10 to
+// 15 ms between us-east-1 and us-east-2).
+const JournalProbeTimeout = 500 * time.Millisecond
+
 // Health asks the database whether it takes writes here (bounded by
 // DBProbeTimeout) and reads the session table's cached reachability.
 func (s *Service) Health(ctx context.Context) Health {
 	h := Health{Region: s.Region, Status: "unavailable"}
+	journalErr := make(chan error, 1)
+	if s.Journal != nil {
+		go func() {
+			jctx, cancel := context.WithTimeout(ctx, JournalProbeTimeout)
+			defer cancel()
+			journalErr <- s.Journal.Ping(jctx)
+		}()
+	} else {
+		journalErr <- nil
+	}
 	dctx, cancel := context.WithTimeout(ctx, DBProbeTimeout)
 	defer cancel()
 	w, err := s.Store.Writable(dctx)
@@ -58,10 +83,14 @@ func (s *Service) Health(ctx context.Context) Health {
 	default:
 		h.TableReachable = true
 	}
+	if jerr := <-journalErr; jerr != nil {
+		h.JournalError, h.JournalErr = "no_majority", jerr
+	}
 	switch {
-	case h.DBWritable && h.TableReachable:
+	case !h.Healthy():
+	case h.TableReachable:
 		h.Status = "ok"
-	case h.DBWritable:
+	default:
 		h.Status = "degraded"
 	}
 	return h

@@ -191,6 +191,11 @@ type Service struct {
 	// from Sessions on first use when nil).
 	Tables     *TableProbe
 	tablesOnce sync.Once
+	// Journal, when set, claims every key in a majority of Regions before
+	// the payment commits; JournalRetention is how long claims are kept
+	// (default DefaultJournalRetention).
+	Journal          Journal
+	JournalRetention time.Duration
 }
 
 // Outcome says whether Create made a new payment or replayed one.
@@ -213,6 +218,9 @@ func (s *Service) Create(ctx context.Context, req Request) (Payment, Outcome, er
 	}
 	p := s.newPayment(req)
 	hash := RequestHash(req)
+	if s.Journal != nil {
+		return s.createClaimed(ctx, p, hash)
+	}
 	c, err := s.Store.Create(ctx, p, hash)
 	if err != nil {
 		return Payment{}, 0, err
@@ -228,11 +236,15 @@ func (s *Service) Create(ctx context.Context, req Request) (Payment, Outcome, er
 	return c.Payment, Created, nil
 }
 
-func (s *Service) newPayment(req Request) Payment {
-	now := time.Now
+func (s *Service) now() time.Time {
 	if s.Now != nil {
-		now = s.Now
+		return s.Now()
 	}
+	return time.Now()
+}
+
+func (s *Service) newPayment(req Request) Payment {
+	now := s.now
 	p := Payment{
 		ID: NewID(), IdempotencyKey: req.IdempotencyKey, Amount: req.Amount, Currency: req.Currency,
 		MerchantRef: req.MerchantRef, CustomerRef: req.CustomerRef, SessionID: req.SessionID,

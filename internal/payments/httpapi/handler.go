@@ -185,6 +185,9 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 		if st.DBErr != nil {
 			annotate(w, "dbError", st.DBErr.Error())
 		}
+		if st.JournalErr != nil {
+			annotate(w, "journalError", st.JournalErr.Error())
+		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, status, st)
@@ -210,7 +213,7 @@ func (h *Handler) writeDomainError(w http.ResponseWriter, err error, log *slog.L
 		log.Error("outcome unknown", "error", err.Error())
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 		writeError(w, http.StatusServiceUnavailable, "outcome_unknown",
-			"the database stopped answering after the payment was sent: it may have been recorded; retry with the same Idempotency-Key to learn its outcome (never with a new key)")
+			"a backend (the database or the payment journal) stopped answering after the payment was sent: it may have been recorded; retry with the same Idempotency-Key to learn its outcome (never with a new key)")
 	case errors.Is(err, payments.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		log.Warn("backend unavailable", "error", err.Error())
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))

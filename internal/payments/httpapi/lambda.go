@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -17,11 +18,21 @@ import (
 // callers with lambda:InvokeFunction: {"migrate": true} applies the
 // database migrations and sets up the application user (only the
 // migration function, which holds the master credentials, accepts it);
-// {"sweepOutbox": true} publishes the outbox's due events (a schedule
-// sends it).
+// {"sweepOutbox": true} publishes the outbox's due events and removes
+// the journal's expired claims (a schedule sends it);
+// {"replayJournal": {"from": RFC 3339, "to": RFC 3339}} completes the
+// payments claimed in that window that the database lacks (drctl sends
+// it after a failover).
 type Invocation struct {
-	Migrate     bool `json:"migrate"`
-	SweepOutbox bool `json:"sweepOutbox"`
+	Migrate       bool          `json:"migrate"`
+	SweepOutbox   bool          `json:"sweepOutbox"`
+	ReplayJournal *ReplayWindow `json:"replayJournal,omitempty"`
+}
+
+// ReplayWindow is the window of a journal replay.
+type ReplayWindow struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
 }
 
 // LambdaHandler adapts h to API Gateway HTTP API (payload v2) events, and

@@ -11,8 +11,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"time"
@@ -26,12 +29,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/payment-dr/payment-dr/internal/journal"
 	"github.com/payment-dr/payment-dr/internal/naming"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/dynamo"
 	"github.com/payment-dr/payment-dr/internal/payments/eventbus"
 	"github.com/payment-dr/payment-dr/internal/payments/httpapi"
 	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
+	"github.com/payment-dr/payment-dr/internal/payments/paymentjournal"
 )
 
 // Env is the service's configuration, read from the environment.
@@ -64,6 +69,16 @@ type Env struct {
 	// the environment, so it is accepted only for a loopback address or a
 	// unix socket; a deployed function always reads DB_SECRET_ID.
 	DBDSN string
+	// JournalTable (JOURNAL_TABLE) is the payment journal, the MRSC table
+	// every key is claimed in before its payment commits; required unless
+	// DB_DSN is set (a local run without the journal).
+	JournalTable string
+	// JournalEndpoint (JOURNAL_ENDPOINT) is a loopback DynamoDB endpoint
+	// serving the journal (the DR lab's stand-in); empty on AWS.
+	JournalEndpoint string
+	// JournalRetention (JOURNAL_RETENTION, a Go duration, at least 1h):
+	// how long claims are kept; default payments.DefaultJournalRetention.
+	JournalRetention time.Duration
 }
 
 // FromEnv reads and validates Env; every problem names its variable.
@@ -73,6 +88,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		DBHost: getenv("DB_HOST"), DBName: getenv("DB_NAME"), DBSecretID: getenv("DB_SECRET_ID"),
 		APIKeySecretID: getenv("API_KEY_SECRET_ID"), DBTLS: getenv("DB_TLS"), DBTLSCAFile: getenv("DB_TLS_CA_FILE"), DBPort: 3306,
 		DBDSN: getenv("DB_DSN"), AppDBSecretID: getenv("APP_DB_SECRET_ID"), AppDBUserHost: getenv("APP_DB_USER_HOST"),
+		JournalTable: getenv(naming.JournalTableEnv), JournalEndpoint: getenv(naming.JournalEndpointEnv),
 	}
 	var errs []error
 	required := map[string]string{"AWS_REGION": e.Region, "SESSION_TABLE": e.SessionTable, "EVENT_BUS_NAME": e.EventBus,
@@ -80,7 +96,10 @@ func FromEnv(getenv func(string) string) (Env, error) {
 	if e.DBDSN == "" {
 		required["DB_HOST"], required["DB_NAME"], required["DB_SECRET_ID"] = e.DBHost, e.DBName, e.DBSecretID
 	}
-	for _, name := range []string{"AWS_REGION", "SESSION_TABLE", "EVENT_BUS_NAME", "DB_HOST", "DB_NAME", "DB_SECRET_ID", "API_KEY_SECRET_ID"} {
+	if e.DBDSN == "" && e.AppDBSecretID == "" { // a deployed payment function (not the migration function)
+		required[naming.JournalTableEnv] = e.JournalTable
+	}
+	for _, name := range []string{"AWS_REGION", "SESSION_TABLE", "EVENT_BUS_NAME", "DB_HOST", "DB_NAME", "DB_SECRET_ID", "API_KEY_SECRET_ID", naming.JournalTableEnv} {
 		if v, ok := required[name]; ok && v == "" {
 			errs = append(errs, fmt.Errorf("%s is required", name))
 		}
@@ -103,6 +122,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		}
 		e.DBPort = n
 	}
+	errs = append(errs, e.journalEnv(getenv)...)
 	switch e.DBTLS {
 	case "", "verify":
 		e.DBTLS = "verify"
@@ -114,6 +134,30 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		errs = append(errs, fmt.Errorf("DB_TLS must be verify or off, not %q", e.DBTLS))
 	}
 	return e, errors.Join(errs...)
+}
+
+// journalEnv checks JOURNAL_ENDPOINT and reads JOURNAL_RETENTION.
+func (e *Env) journalEnv(getenv func(string) string) []error {
+	var errs []error
+	if e.JournalEndpoint != "" {
+		u, err := url.Parse(e.JournalEndpoint)
+		switch {
+		case err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+			errs = append(errs, fmt.Errorf("%s %q is not an http(s) URL such as http://127.0.0.1:8000", naming.JournalEndpointEnv, e.JournalEndpoint))
+		case !loopback(u.Hostname()):
+			errs = append(errs, fmt.Errorf("%s is allowed only for a loopback endpoint (the lab's journal), not %q: on AWS leave it unset", naming.JournalEndpointEnv, u.Hostname()))
+		case e.JournalTable == "":
+			errs = append(errs, fmt.Errorf("%s is set but %s is not: name the journal table", naming.JournalEndpointEnv, naming.JournalTableEnv))
+		}
+	}
+	if v := getenv("JOURNAL_RETENTION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Hour {
+			errs = append(errs, fmt.Errorf("JOURNAL_RETENTION %q must be a duration of at least 1h, such as 168h", v))
+		}
+		e.JournalRetention = d
+	}
+	return errs
 }
 
 func hostOf(addr string) string {
@@ -138,6 +182,7 @@ type App struct {
 	env     Env
 	secrets *secretsmanager.Client
 	stop    context.CancelFunc
+	log     *slog.Logger
 }
 
 // New builds the service: it loads the two secrets concurrently (the only
@@ -209,7 +254,7 @@ func New(ctx context.Context, e Env, log *slog.Logger) (*App, error) {
 	// invocations), besides the scheduled sweep invocation.
 	sweeps, stop := context.WithCancel(context.Background())
 	go svc.Outbox.Run(sweeps, SweepInterval)
-	return &App{Handler: &httpapi.Handler{Service: svc, APIKey: key.v, Log: log}, DB: db, env: e, secrets: sm, stop: stop}, nil
+	return &App{Handler: &httpapi.Handler{Service: svc, APIKey: key.v, Log: log}, DB: db, env: e, secrets: sm, stop: stop, log: log}, nil
 }
 
 // Close stops the outbox sweeps and closes the database pool.
@@ -234,7 +279,24 @@ func newService(cfg aws.Config, e Env, store *mysqlstore.Store, log *slog.Logger
 		OnAfterCommitError: func(p payments.Payment, what string, err error) {
 			log.Error("after-commit write failed; the payment stands", "paymentId", p.ID, "what", what, "error", err.Error())
 		},
+		Journal:          newJournal(cfg, e),
+		JournalRetention: e.JournalRetention,
 	}
+}
+
+// newJournal is the journal's client (nil without JOURNAL_TABLE). Its
+// calls share the bounded retries of every AWS call; a write conflict
+// between Regions is retried by the journal itself.
+func newJournal(cfg aws.Config, e Env) payments.Journal {
+	if e.JournalTable == "" {
+		return nil
+	}
+	client := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if e.JournalEndpoint != "" {
+			o.BaseEndpoint = aws.String(e.JournalEndpoint)
+		}
+	})
+	return paymentjournal.Journal{J: &journal.Journal{Client: client, Table: e.JournalTable}}
 }
 
 // SweepInterval is how often an instance sweeps the outbox.
@@ -312,19 +374,21 @@ func tlsConfig(e Env) (*tls.Config, error) {
 
 // Admin handles direct invocations.
 func (a *App) Admin(ctx context.Context, inv httpapi.Invocation) (any, error) {
-	switch {
-	case inv.Migrate && inv.SweepOutbox:
-		return nil, errors.New(`send {"migrate": true} or {"sweepOutbox": true}, not both`)
-	case inv.SweepOutbox:
-		sent, err := a.Handler.Service.Outbox.Sweep(ctx)
-		if errors.Is(err, payments.ErrReadOnly) {
-			// The secondary's database is read-only: nothing of its own to
-			// publish (the writer's Region sweeps), which is not an error.
-			return map[string]any{"published": 0, "readOnly": true}, nil
+	n := 0
+	for _, set := range []bool{inv.Migrate, inv.SweepOutbox, inv.ReplayJournal != nil} {
+		if set {
+			n++
 		}
-		return map[string]any{"published": sent}, err
+	}
+	switch {
+	case n > 1:
+		return nil, errors.New(`send one of {"migrate": true}, {"sweepOutbox": true} or {"replayJournal": {...}}, not several`)
+	case inv.ReplayJournal != nil:
+		return a.replay(ctx, *inv.ReplayJournal)
+	case inv.SweepOutbox:
+		return a.sweep(ctx)
 	case !inv.Migrate:
-		return nil, errors.New(`unknown invocation: send {"migrate": true} or {"sweepOutbox": true}`)
+		return nil, errors.New(`unknown invocation: send {"migrate": true}, {"sweepOutbox": true} or {"replayJournal": {"from": "<RFC 3339>", "to": "<RFC 3339>"}}`)
 	case a.env.AppDBSecretID == "":
 		return nil, fmt.Errorf("this function connects as the application user and cannot migrate: invoke the migration function %s, "+
 			"whose APP_DB_SECRET_ID names the application user's secret", naming.New(a.env.Environment, "").MigrateFunction(a.env.Region))
@@ -341,6 +405,80 @@ func (a *App) Admin(ctx context.Context, inv httpapi.Invocation) (any, error) {
 		return map[string]any{"applied": applied}, err
 	}
 	return map[string]any{"applied": applied, "appUser": user.Name}, nil
+}
+
+// sweep publishes the outbox's due events and removes the journal's
+// expired claims (in every Region: the journal is shared).
+func (a *App) sweep(ctx context.Context) (any, error) {
+	svc := a.Handler.Service
+	out := map[string]any{}
+	var jerr error
+	if svc.Journal != nil {
+		out["claimsRemoved"], jerr = svc.SweepJournal(ctx)
+	}
+	sent, err := svc.Outbox.Sweep(ctx)
+	out["published"] = sent
+	if errors.Is(err, payments.ErrReadOnly) {
+		// The secondary's database is read-only: nothing of its own to
+		// publish (the writer's Region sweeps), which is not an error.
+		out["readOnly"], err = true, nil
+	}
+	return out, errors.Join(err, jerr)
+}
+
+// SweepJournalEvery removes the journal's expired claims every interval
+// until ctx ends (a local run, which no schedule invokes).
+func (a *App) SweepJournalEvery(ctx context.Context, interval time.Duration) {
+	if a.Handler.Service.Journal == nil {
+		return
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		if _, err := a.Handler.Service.SweepJournal(ctx); err != nil {
+			a.log.Warn("journal sweep failed; the next one continues", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// replay completes the payments claimed in the window that this Region's
+// database lacks.
+func (a *App) replay(ctx context.Context, w httpapi.ReplayWindow) (payments.ReplayResult, error) {
+	if w.From.IsZero() || w.To.IsZero() || w.To.Before(w.From) {
+		return payments.ReplayResult{}, errors.New(`replayJournal needs "from" and "to" (RFC 3339), from not after to`)
+	}
+	return a.Handler.Service.ReplayJournal(ctx, w.From, w.To)
+}
+
+// ReplayHandler serves POST /internal/replay-journal for the local HTTP
+// mode (the lab): the replayJournal invocation's body and answer. It must
+// be served on loopback only, never through the public API.
+func (a *App) ReplayHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		var win httpapi.ReplayWindow
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&win); err != nil {
+			http.Error(w, `body must be {"from": "<RFC 3339>", "to": "<RFC 3339>"}: `+err.Error(), http.StatusBadRequest)
+			return
+		}
+		res, err := a.replay(r.Context(), win)
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]any{"error": err.Error(), "replayed": res.Replayed, "present": res.Present, "released": res.Released})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(res)
+	})
 }
 
 // appUser reads the application user's secret (at migration time only:

@@ -23,6 +23,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/payment-dr/payment-dr/internal/backends"
+	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/httpapi"
 	"github.com/payment-dr/payment-dr/internal/payments/lambdaapp"
 	"github.com/payment-dr/payment-dr/internal/payments/paymentstest"
@@ -45,6 +46,7 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	_, _, name := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
 	_, table := backends.Dynamo(t)
+	_, journalTable := backends.JournalTable(t)
 	eb := backends.NewEventBridge(t)
 	cfg, err := mysql.ParseDSN(backends.Env(t, backends.EnvMySQLDSN))
 	if err != nil {
@@ -64,7 +66,8 @@ func newWorld(t *testing.T) *world {
 	return &world{
 		vars: map[string]string{"ENVIRONMENT": "it", "AWS_REGION": "us-east-1", "SESSION_TABLE": table,
 			"EVENT_BUS_NAME": "payment-events-us-east-1-it", "DB_HOST": host, "DB_PORT": port, "DB_NAME": name,
-			"DB_SECRET_ID": "payment-dr/it/db-master", "API_KEY_SECRET_ID": "payment-dr/it/api-key", "DB_TLS": "off"},
+			"DB_SECRET_ID": "payment-dr/it/db-master", "API_KEY_SECRET_ID": "payment-dr/it/api-key", "DB_TLS": "off",
+			"JOURNAL_TABLE": journalTable},
 		secrets: sm, events: eb, dbName: name, appUser: cfg,
 	}
 }
@@ -156,8 +159,18 @@ func TestNewReadsSecretsOnceAndServesThroughTheLambdaAdapter(t *testing.T) {
 	}
 	// The scheduled sweep: nothing is due here.
 	out, err = h(context.Background(), json.RawMessage(`{"sweepOutbox":true}`))
-	if err != nil || fmt.Sprint(out) != "map[published:0]" {
+	if err != nil || fmt.Sprint(out) != "map[claimsRemoved:0 published:0]" {
 		t.Errorf("sweep: %v %v", out, err)
+	}
+	// drctl's replay after a failover: the payment made above is claimed
+	// in the journal and present in the database.
+	window := fmt.Sprintf(`{"replayJournal":{"from":%q,"to":%q}}`, time.Now().Add(-time.Hour).Format(time.RFC3339), time.Now().Add(time.Minute).Format(time.RFC3339))
+	out, err = h(context.Background(), json.RawMessage(window))
+	if res, ok := out.(payments.ReplayResult); err != nil || !ok || res.Present < 1 || len(res.Replayed) != 0 {
+		t.Errorf("replay: %#v %v", out, err)
+	}
+	if _, err := h(context.Background(), json.RawMessage(`{"replayJournal":{"from":"2026-01-02T00:00:00Z"}}`)); err == nil || !strings.Contains(err.Error(), `"to"`) {
+		t.Errorf("replay without an end: %v", err)
 	}
 }
 
@@ -345,7 +358,7 @@ func TestSweepOnAReadOnlyDatabaseIsNotAnError(t *testing.T) {
 	w.vars["DB_HOST"], w.vars["DB_PORT"], w.vars["DB_NAME"] = host, port, name
 	h := w.start(t, io.Discard)
 	out, err := h(context.Background(), json.RawMessage(`{"sweepOutbox":true}`))
-	if err != nil || fmt.Sprint(out) != "map[published:0 readOnly:true]" {
+	if err != nil || fmt.Sprint(out) != "map[claimsRemoved:0 published:0 readOnly:true]" {
 		t.Fatalf("sweep on the read-only secondary: %v %v", out, err)
 	}
 }

@@ -7,7 +7,7 @@ import (
 
 func TestFromEnvNamesEveryMissingVariable(t *testing.T) {
 	_, err := FromEnv(func(string) string { return "" })
-	for _, v := range []string{"AWS_REGION", "SESSION_TABLE", "EVENT_BUS_NAME", "DB_HOST", "DB_NAME", "DB_SECRET_ID", "API_KEY_SECRET_ID"} {
+	for _, v := range []string{"AWS_REGION", "SESSION_TABLE", "EVENT_BUS_NAME", "DB_HOST", "DB_NAME", "DB_SECRET_ID", "API_KEY_SECRET_ID", "JOURNAL_TABLE"} {
 		if err == nil || !strings.Contains(err.Error(), v) {
 			t.Errorf("missing %s not reported: %v", v, err)
 		}
@@ -15,7 +15,7 @@ func TestFromEnvNamesEveryMissingVariable(t *testing.T) {
 }
 
 func TestFromEnvTLS(t *testing.T) {
-	base := map[string]string{"AWS_REGION": "us-east-1", "SESSION_TABLE": "t", "EVENT_BUS_NAME": "b", "DB_HOST": "db.example.internal",
+	base := map[string]string{"AWS_REGION": "us-east-1", "SESSION_TABLE": "t", "EVENT_BUS_NAME": "b", "DB_HOST": "db.example.internal", "JOURNAL_TABLE": "j",
 		"DB_NAME": "payments", "DB_SECRET_ID": "s", "API_KEY_SECRET_ID": "k"}
 	get := func(extra map[string]string) func(string) string {
 		return func(k string) string {
@@ -75,5 +75,38 @@ func TestFromEnvDBDSN(t *testing.T) {
 	// Without DB_DSN the secret-based variables are required again.
 	if _, err := FromEnv(get("")); err == nil || !strings.Contains(err.Error(), "DB_SECRET_ID") {
 		t.Errorf("no DB_DSN, no DB_SECRET_ID: %v", err)
+	}
+}
+
+// The journal's variables: JOURNAL_TABLE is required on a deployed
+// payment function only; JOURNAL_ENDPOINT must be loopback and comes with
+// a table; JOURNAL_RETENTION is a duration of at least an hour.
+func TestFromEnvJournal(t *testing.T) {
+	base := map[string]string{"AWS_REGION": "us-east-1", "SESSION_TABLE": "t", "EVENT_BUS_NAME": "b", "DB_HOST": "db.example.internal",
+		"DB_NAME": "payments", "DB_SECRET_ID": "s", "API_KEY_SECRET_ID": "k"}
+	get := func(extra map[string]string) func(string) string {
+		return func(k string) string {
+			if v, ok := extra[k]; ok {
+				return v
+			}
+			return base[k]
+		}
+	}
+	if _, err := FromEnv(get(map[string]string{"APP_DB_SECRET_ID": "app"})); err != nil {
+		t.Errorf("the migration function needs no journal: %v", err)
+	}
+	e, err := FromEnv(get(map[string]string{"JOURNAL_TABLE": "payment-journal-dev", "JOURNAL_ENDPOINT": "http://127.0.0.1:4567", "JOURNAL_RETENTION": "72h"}))
+	if err != nil || e.JournalTable != "payment-journal-dev" || e.JournalEndpoint != "http://127.0.0.1:4567" || e.JournalRetention.Hours() != 72 {
+		t.Errorf("%+v %v", e, err)
+	}
+	for extra, want := range map[string]map[string]string{
+		"JOURNAL_ENDPOINT is allowed only for a loopback": {"JOURNAL_TABLE": "j", "JOURNAL_ENDPOINT": "https://dynamodb.us-east-1.amazonaws.com"},
+		"is not an http(s) URL":                           {"JOURNAL_TABLE": "j", "JOURNAL_ENDPOINT": "127.0.0.1:4567"},
+		"JOURNAL_TABLE is not":                            {"DB_DSN": "u:p@tcp(127.0.0.1:3306)/payments", "JOURNAL_ENDPOINT": "http://127.0.0.1:1"},
+		"JOURNAL_RETENTION":                               {"JOURNAL_TABLE": "j", "JOURNAL_RETENTION": "10m"},
+	} {
+		if _, err := FromEnv(get(want)); err == nil || !strings.Contains(err.Error(), extra) {
+			t.Errorf("%v: %v, want an error saying %q", want, err, extra)
+		}
 	}
 }

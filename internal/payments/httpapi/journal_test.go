@@ -1,0 +1,263 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/payment-dr/payment-dr/internal/backends"
+	"github.com/payment-dr/payment-dr/internal/journal"
+	"github.com/payment-dr/payment-dr/internal/payments"
+	"github.com/payment-dr/payment-dr/internal/payments/paymentjournal"
+	"github.com/payment-dr/payment-dr/internal/payments/paymentstest"
+)
+
+// journalOn gives e's service the journal table (created by the caller,
+// shared between Regions) in Region region.
+func journalOn(e *env, client *dynamodb.Client, table, region string) *journal.Journal {
+	j := &journal.Journal{Client: client, Table: table}
+	e.handler.Service.Journal = paymentjournal.Journal{J: j}
+	e.handler.Service.Region = region
+	return j
+}
+
+// twoRegions: two services with a database each and one journal.
+func twoRegions(t *testing.T) (east, west *env, j *journal.Journal) {
+	client, table := backends.JournalTable(t)
+	east, west = primary(t), primary(t)
+	j = journalOn(east, client, table, "us-east-1")
+	journalOn(west, client, table, "us-east-2")
+	return east, west, j
+}
+
+func paymentsOfKey(t *testing.T, e *env, key string) []string {
+	t.Helper()
+	rows, err := e.admin.Query("SELECT id FROM payments WHERE idempotency_key = ?", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Two Regions take the same key at the same moment: one payment, the
+// same in both answers, in whichever database holds it.
+func TestTwoRegionsClaimOneKeyAtOnce(t *testing.T) {
+	east, west, _ := twoRegions(t)
+	for i := range 10 {
+		key := fmt.Sprintf("both-%d", i)
+		var wg sync.WaitGroup
+		var re, rw reply
+		wg.Add(2)
+		go func() { defer wg.Done(); re = east.do(t, "POST", "/payments", key, body1, nil) }()
+		go func() { defer wg.Done(); rw = west.do(t, "POST", "/payments", key, body1, nil) }()
+		wg.Wait()
+		if re.status/100 != 2 || rw.status/100 != 2 {
+			t.Fatalf("%s: east %d %v, west %d %v", key, re.status, re.body, rw.status, rw.body)
+		}
+		if re.body["id"] != rw.body["id"] {
+			t.Errorf("%s: two payments: east %v, west %v", key, re.body["id"], rw.body["id"])
+		}
+		ids := map[string]bool{}
+		for _, id := range append(paymentsOfKey(t, east, key), paymentsOfKey(t, west, key)...) {
+			ids[id] = true
+		}
+		if len(ids) != 1 {
+			t.Errorf("%s: payment ids across both databases %v, want one", key, ids)
+		}
+	}
+}
+
+// A key claimed in one Region, retried in the other with another body,
+// is a conflict there too; with its body, it is the claimed payment.
+func TestRetryInTheOtherRegion(t *testing.T) {
+	east, west, _ := twoRegions(t)
+	first := east.do(t, "POST", "/payments", "k-move", body1, nil)
+	if first.status != http.StatusCreated {
+		t.Fatalf("create: %d %v", first.status, first.body)
+	}
+	other := `{"amount":999,"currency":"EUR","merchantRef":"m-1","customerRef":"c-1","sessionId":"s-1"}`
+	if r := west.do(t, "POST", "/payments", "k-move", other, nil); r.status != http.StatusConflict {
+		t.Errorf("another body in the other Region: %d %v, want 409", r.status, r.body)
+	}
+	r := west.do(t, "POST", "/payments", "k-move", body1, nil)
+	if r.status != http.StatusOK || r.body["id"] != first.body["id"] || r.body["region"] != "us-east-1" {
+		t.Errorf("retry in the other Region: %d %v, want the claimed payment %v", r.status, r.body, first.body["id"])
+	}
+	if ids := paymentsOfKey(t, west, "k-move"); len(ids) != 1 || ids[0] != first.body["id"] {
+		t.Errorf("the other Region's database holds %v, want the claimed payment completed there", ids)
+	}
+}
+
+// A claim made by a process that died before its commit (the claim is
+// written, the database lacks it): the retry completes it, once.
+func TestRetryCompletesAClaimWithoutCommit(t *testing.T) {
+	east, west, j := twoRegions(t)
+	ctx := context.Background()
+	claimedAt := time.Now().UTC().Truncate(time.Microsecond)
+	c := journal.Claim{Key: "k-crash", PaymentID: payments.NewID(), RequestHash: payments.RequestHash(payments.Request{
+		Amount: 1250, Currency: "EUR", MerchantRef: "m-1", CustomerRef: "c-1", SessionID: "s-1"}),
+		Amount: 1250, Currency: "EUR", MerchantRef: "m-1", CustomerRef: "c-1", SessionID: "s-1",
+		Status: journal.StatusProcessed, Region: "us-east-2", ClaimedAt: claimedAt}
+	if _, err := j.Claim(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	replies := make([]reply, 4)
+	for i := range replies {
+		wg.Add(1)
+		go func() { defer wg.Done(); replies[i] = east.do(t, "POST", "/payments", "k-crash", body1, nil) }()
+	}
+	wg.Wait()
+	for _, r := range replies {
+		if r.status != http.StatusOK || r.body["id"] != c.PaymentID {
+			t.Errorf("retry: %d %v, want the claimed payment %s", r.status, r.body, c.PaymentID)
+		}
+	}
+	if ids := paymentsOfKey(t, east, "k-crash"); len(ids) != 1 {
+		t.Errorf("payments of the key %v, want exactly the claimed one", ids)
+	}
+	if n := paymentstest.Count(t, east.admin, "SELECT COUNT(*) FROM ledger_entries WHERE payment_id = ?", c.PaymentID); n != 2 {
+		t.Errorf("%d ledger entries, want 2", n)
+	}
+	if len(paymentsOfKey(t, west, "k-crash")) != 0 {
+		t.Error("the other Region's database was written")
+	}
+}
+
+// A Region whose database is read-only commits nothing: its claim is
+// released, so the "not applied" answer stays true after a replay.
+func TestCommitRefusedReleasesTheClaim(t *testing.T) {
+	client, table := backends.JournalTable(t)
+	standby := newEnv(t, backends.EnvMySQLSecondaryDSN, backends.EnvMySQLSecondaryAdminDSN)
+	j := journalOn(standby, client, table, "us-east-2")
+	r := standby.do(t, "POST", "/payments", "k-ro", body1, nil)
+	if r.status != http.StatusServiceUnavailable || errCode(r) != "region_read_only" {
+		t.Fatalf("create on a read-only database: %d %v", r.status, r.body)
+	}
+	if _, found, err := j.Get(context.Background(), "k-ro"); err != nil || found {
+		t.Errorf("claim after a refused commit: found=%v err=%v", found, err)
+	}
+	var n int
+	_ = j.Window(context.Background(), time.Now().Add(-time.Hour), time.Now().Add(time.Hour), func(journal.Claim) error { n++; return nil })
+	if n != 0 {
+		t.Errorf("%d time items left", n)
+	}
+}
+
+func wireClient(url string) *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(url),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""), RetryMaxAttempts: 1})
+}
+
+// A journal that cannot be reached: 503 backend_unavailable, nothing in
+// the database, and /health says the Region takes no payments.
+func TestJournalUnreachable(t *testing.T) {
+	e := primary(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String()
+	l.Close()
+	journalOn(e, wireClient(url), "payment-journal-test", "us-east-1")
+	r := e.do(t, "POST", "/payments", "k-down", body1, nil)
+	if r.status != http.StatusServiceUnavailable || errCode(r) != "backend_unavailable" {
+		t.Errorf("create: %d %v, want 503 backend_unavailable", r.status, r.body)
+	}
+	if n := paymentstest.Count(t, e.admin, "SELECT COUNT(*) FROM payments"); n != 0 {
+		t.Errorf("%d payments in the database", n)
+	}
+	h := e.do(t, "GET", "/health", "", "", nil)
+	if h.status != http.StatusServiceUnavailable || h.body["journalError"] != "no_majority" || h.body["status"] != "unavailable" {
+		t.Errorf("health: %d %v", h.status, h.body)
+	}
+}
+
+// A Region without a majority: MRSC answers writes and strongly
+// consistent reads with HTTP 500 InternalServerError (DynamoDB API
+// Reference, "Common errors": the request may or may not have been
+// applied). The claim cannot be undone there, so the answer is
+// outcome_unknown — never an acknowledgment — and nothing commits.
+func TestJournalWithoutMajority(t *testing.T) {
+	e := primary(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, `{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"no majority"}`)
+	}))
+	defer srv.Close()
+	journalOn(e, wireClient(srv.URL), "payment-journal-test", "us-east-1")
+	r := e.do(t, "POST", "/payments", "k-iso", body1, nil)
+	if r.status != http.StatusServiceUnavailable || errCode(r) != "outcome_unknown" {
+		t.Errorf("create: %d %v, want 503 outcome_unknown", r.status, r.body)
+	}
+	if n := paymentstest.Count(t, e.admin, "SELECT COUNT(*) FROM payments"); n != 0 {
+		t.Errorf("%d payments in the database", n)
+	}
+	if h := e.do(t, "GET", "/health", "", "", nil); h.status != http.StatusServiceUnavailable || h.body["journalError"] != "no_majority" {
+		t.Errorf("health: %d %v", h.status, h.body)
+	}
+}
+
+// The failover's replay: the payments claimed and committed in the old
+// writer's database, missing from the new one, are completed there, key
+// for key; a second replay finds them present.
+func TestReplayCompletesTheMissingPayments(t *testing.T) {
+	east, west, _ := twoRegions(t)
+	from := time.Now().Add(-time.Minute)
+	want := map[string]string{}
+	for i := range 12 {
+		key := fmt.Sprintf("lost-%d", i)
+		r := east.do(t, "POST", "/payments", key, body1, nil)
+		if r.status != http.StatusCreated {
+			t.Fatalf("create: %d %v", r.status, r.body)
+		}
+		want[key] = r.body["id"].(string)
+	}
+	// One payment the new writer already has (replicated in time).
+	if r := west.do(t, "POST", "/payments", "lost-0", body1, nil); r.status != http.StatusOK {
+		t.Fatalf("retry in the new Region: %d %v", r.status, r.body)
+	}
+	ctx := context.Background()
+	res, err := west.handler.Service.ReplayJournal(ctx, from, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, k := range res.Replayed {
+		got[string(k.Key)] = k.PaymentID
+	}
+	if len(got) != 11 || res.Present != 1 {
+		t.Errorf("replayed %d (%v), present %d; want 11 and 1", len(got), got, res.Present)
+	}
+	for key, id := range want {
+		if key != "lost-0" && got[key] != id {
+			t.Errorf("%s: replayed %q, want %s", key, got[key], id)
+		}
+		if ids := paymentsOfKey(t, west, key); len(ids) != 1 || ids[0] != id {
+			t.Errorf("%s: new writer holds %v, want %s", key, ids, id)
+		}
+	}
+	again, err := west.handler.Service.ReplayJournal(ctx, from, time.Now())
+	if err != nil || len(again.Replayed) != 0 || again.Present != 12 {
+		t.Errorf("second replay: %+v, %v", again, err)
+	}
+}

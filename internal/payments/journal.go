@@ -1,0 +1,172 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Journal claims idempotency keys in a table replicated to a majority of
+// Regions before the payment is committed (the payment journal, an MRSC
+// DynamoDB table; adapter paymentjournal). Errors wrap ErrUnavailable
+// (nothing of the call stays in the journal) or ErrOutcomeUnknown.
+type Journal interface {
+	// Claim claims p.IdempotencyKey for p, or returns the claim that
+	// holds it.
+	Claim(ctx context.Context, p Payment, requestHash string) (Claimed, error)
+	// Held reads the claim of a key (strongly consistent).
+	Held(ctx context.Context, key string) (c Claimed, found bool, err error)
+	// Release removes p's claim, if the key is still claimed for p.
+	Release(ctx context.Context, p Payment) error
+	// Window calls fn for each claim made in [from, to].
+	Window(ctx context.Context, from, to time.Time, fn func(Claimed) error) error
+	// Sweep removes the claims made before now − retention.
+	Sweep(ctx context.Context, now time.Time, retention time.Duration) (int, error)
+	// Ping succeeds when this Region reaches a majority of the journal.
+	Ping(ctx context.Context) error
+}
+
+// Claimed is a claim: the payment it recreates and its request's hash.
+type Claimed struct {
+	Payment Payment
+	Hash    string
+	New     bool // this call made the claim
+}
+
+// DefaultJournalRetention is how long a claim is kept: far longer than
+// any failover window and than clients retry a key; afterwards the
+// writer's own idempotency record still answers a retry.
+const DefaultJournalRetention = 7 * 24 * time.Hour
+
+// createClaimed is Create with a journal: the key is claimed in a
+// majority of Regions first, then the payment commits, then the answer
+// is sent. A retry of a claimed key gets the claimed payment, completed
+// here first if this Region's database lacks it.
+func (s *Service) createClaimed(ctx context.Context, p Payment, hash string) (Payment, Outcome, error) {
+	cl, err := s.Journal.Claim(ctx, p, hash)
+	if err != nil {
+		return Payment{}, 0, err
+	}
+	if !cl.New {
+		if cl.Hash != hash {
+			return Payment{}, 0, &ConflictError{ExistingID: cl.Payment.ID}
+		}
+		got, _, err := s.Complete(ctx, cl.Payment, hash)
+		return got, Replayed, err
+	}
+	c, err := s.Store.Create(ctx, p, hash)
+	if err != nil {
+		if errors.Is(err, ErrOutcomeUnknown) {
+			return Payment{}, 0, err // the claim stays: a retry or the replay finishes it
+		}
+		// Certainly not committed: the claim goes too, so that the
+		// "not applied" answer stays true after a failover's replay.
+		if rerr := s.Journal.Release(ctx, p); rerr != nil {
+			return Payment{}, 0, fmt.Errorf("%w: the payment was not committed (%v) and its journal claim could not be released (%v)", ErrOutcomeUnknown, err, rerr)
+		}
+		return Payment{}, 0, err
+	}
+	if !c.New && c.Payment.ID != p.ID {
+		// The database knew the key before the journal did (a payment from
+		// before the journal, or older than its retention): that payment
+		// answers, and the claim made for a new one goes.
+		if rerr := s.Journal.Release(ctx, p); rerr != nil && s.OnAfterCommitError != nil {
+			s.OnAfterCommitError(c.Payment, "journal release", rerr)
+		}
+		if c.Hash != hash {
+			return Payment{}, 0, &ConflictError{ExistingID: c.Payment.ID}
+		}
+		s.afterCommit(ctx, c.Payment, false, c.EventPending)
+		return c.Payment, Replayed, nil
+	}
+	s.afterCommit(ctx, c.Payment, c.New, c.New || c.EventPending)
+	return c.Payment, Created, nil
+}
+
+// Complete makes sure a claimed payment is committed here: it commits p
+// unless the database holds its key already, then writes what follows a
+// commit. It is the one way a claim becomes a payment after the claiming
+// request, used by a retried key and by the failover's replay. inserted
+// reports that this call committed it. Its errors never say "not
+// applied": the claim stands, and a retry finishes it.
+func (s *Service) Complete(ctx context.Context, p Payment, hash string) (Payment, bool, error) {
+	c, err := s.Store.Create(ctx, p, hash)
+	if err != nil {
+		if errors.Is(err, ErrOutcomeUnknown) {
+			return Payment{}, false, err
+		}
+		return Payment{}, false, fmt.Errorf("%w: the key is claimed in the journal and its payment could not be completed here: %v", ErrOutcomeUnknown, err)
+	}
+	if !c.New && c.Hash != hash {
+		return Payment{}, false, &ConflictError{ExistingID: c.Payment.ID}
+	}
+	s.afterCommit(ctx, c.Payment, c.New, c.New || c.EventPending)
+	return c.Payment, c.New, nil
+}
+
+// ReplayedKey is one payment a replay completed. Key is the idempotency
+// key's bytes (base64 in JSON).
+type ReplayedKey struct {
+	Key       []byte `json:"key"`
+	PaymentID string `json:"paymentId"`
+}
+
+// ReplayResult is the answer of ReplayJournal.
+type ReplayResult struct {
+	Replayed []ReplayedKey `json:"replayed"`
+	Present  int           `json:"present"`  // claims whose payment the database had
+	Released int           `json:"released"` // time items whose claim was released or is another payment's
+}
+
+// ReplayJournal completes, in this Region's database, every payment
+// claimed in [from, to] that it lacks: after a failover, the payments
+// the old writer acknowledged but had not replicated. The cost grows with
+// the window's claims: one read of the database per claim, and one
+// journal read and one commit per missing payment.
+func (s *Service) ReplayJournal(ctx context.Context, from, to time.Time) (ReplayResult, error) {
+	res := ReplayResult{Replayed: []ReplayedKey{}}
+	if s.Journal == nil {
+		return res, errors.New("replay: this service has no journal (JOURNAL_TABLE is not set)")
+	}
+	err := s.Journal.Window(ctx, from, to, func(c Claimed) error {
+		switch _, err := s.Store.Get(ctx, c.Payment.ID); {
+		case err == nil:
+			res.Present++
+			return nil
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		held, found, err := s.Journal.Held(ctx, c.Payment.IdempotencyKey)
+		if err != nil {
+			return err
+		}
+		if !found || held.Payment.ID != c.Payment.ID {
+			res.Released++
+			return nil
+		}
+		p, inserted, err := s.Complete(ctx, held.Payment, held.Hash)
+		if err != nil {
+			return fmt.Errorf("replay of payment %s: %w", held.Payment.ID, err)
+		}
+		if !inserted {
+			res.Present++
+			return nil
+		}
+		res.Replayed = append(res.Replayed, ReplayedKey{Key: []byte(p.IdempotencyKey), PaymentID: p.ID})
+		return nil
+	})
+	return res, err
+}
+
+// SweepJournal removes the journal's claims older than the retention.
+func (s *Service) SweepJournal(ctx context.Context) (int, error) {
+	if s.Journal == nil {
+		return 0, nil
+	}
+	retention := s.JournalRetention
+	if retention <= 0 {
+		retention = DefaultJournalRetention
+	}
+	return s.Journal.Sweep(ctx, s.now(), retention)
+}

@@ -1,0 +1,92 @@
+// Package paymentjournal implements payments.Journal over the payment
+// journal's DynamoDB table (package journal).
+package paymentjournal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/payment-dr/payment-dr/internal/journal"
+	"github.com/payment-dr/payment-dr/internal/payments"
+)
+
+// Journal adapts a journal.Journal to the payment domain.
+type Journal struct{ J *journal.Journal }
+
+var _ payments.Journal = Journal{}
+
+func claimOf(p payments.Payment, hash string) journal.Claim {
+	status := journal.StatusProcessed
+	if p.Status == payments.StatusFailed {
+		status = journal.StatusDeclined
+	}
+	return journal.Claim{Key: p.IdempotencyKey, PaymentID: p.ID, RequestHash: hash, Amount: p.Amount, Currency: p.Currency,
+		MerchantRef: p.MerchantRef, CustomerRef: p.CustomerRef, SessionID: p.SessionID, Status: status,
+		FailureReason: p.FailureReason, Region: p.Region, ClaimedAt: p.CreatedAt}
+}
+
+// Claimed turns a claim back into the payment it recreates.
+func Claimed(c journal.Claim, isNew bool) payments.Claimed {
+	status := payments.StatusProcessed
+	if c.Status == journal.StatusDeclined {
+		status = payments.StatusFailed
+	}
+	return payments.Claimed{Hash: c.RequestHash, New: isNew, Payment: payments.Payment{
+		ID: c.PaymentID, IdempotencyKey: c.Key, Amount: c.Amount, Currency: c.Currency, MerchantRef: c.MerchantRef,
+		CustomerRef: c.CustomerRef, SessionID: c.SessionID, Status: status, FailureReason: c.FailureReason,
+		Region: c.Region, CreatedAt: c.ClaimedAt.UTC(),
+	}}
+}
+
+// domainErr maps the journal's errors onto the domain's: unavailable
+// means not applied, anything else about a write is an unknown outcome.
+func domainErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, journal.ErrOutcomeUnknown):
+		return fmt.Errorf("%w: %v", payments.ErrOutcomeUnknown, err)
+	case errors.Is(err, journal.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w: %v", payments.ErrUnavailable, err)
+	}
+	return err
+}
+
+// Claim implements payments.Journal.
+func (j Journal) Claim(ctx context.Context, p payments.Payment, hash string) (payments.Claimed, error) {
+	got, err := j.J.Claim(ctx, claimOf(p, hash))
+	if err != nil {
+		return payments.Claimed{}, domainErr(err)
+	}
+	return Claimed(got.Claim, got.New), nil
+}
+
+// Held implements payments.Journal.
+func (j Journal) Held(ctx context.Context, key string) (payments.Claimed, bool, error) {
+	c, found, err := j.J.Get(ctx, key)
+	if err != nil || !found {
+		return payments.Claimed{}, false, domainErr(err)
+	}
+	return Claimed(c, false), true, nil
+}
+
+// Release implements payments.Journal.
+func (j Journal) Release(ctx context.Context, p payments.Payment) error {
+	return domainErr(j.J.Release(ctx, claimOf(p, "")))
+}
+
+// Window implements payments.Journal.
+func (j Journal) Window(ctx context.Context, from, to time.Time, fn func(payments.Claimed) error) error {
+	return domainErr(j.J.Window(ctx, from, to, func(c journal.Claim) error { return fn(Claimed(c, false)) }))
+}
+
+// Sweep implements payments.Journal.
+func (j Journal) Sweep(ctx context.Context, now time.Time, retention time.Duration) (int, error) {
+	res, err := j.J.Sweep(ctx, now, retention)
+	return res.Removed, domainErr(err)
+}
+
+// Ping implements payments.Journal.
+func (j Journal) Ping(ctx context.Context) error { return domainErr(j.J.Ping(ctx)) }
