@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -57,7 +58,85 @@ type Config struct {
 	// the default, on; only test environments should turn it off.
 	DeletionProtection *bool `json:"deletionProtection,omitempty"`
 
+	// JournalWitnessRegion is the witness Region of the payment journal,
+	// a DynamoDB global table with multi-Region strong consistency whose
+	// replicas are the two Regions. It must be a third Region of the MRSC
+	// Region set both Regions belong to; empty means the first such Region
+	// (JournalWitness).
+	JournalWitnessRegion string `json:"journalWitnessRegion,omitempty"`
+
 	Objectives Objectives `json:"objectives"`
+}
+
+// MRSCRegionSets are the Region sets of DynamoDB multi-Region strong
+// consistency: an MRSC table's replicas and witness must all be in one
+// (DynamoDB API Reference, CreateGlobalTableWitnessGroupMemberAction: US
+// East (N. Virginia), US East (Ohio), US West (Oregon); Europe (Ireland),
+// Europe (London), Europe (Paris), Europe (Frankfurt); Asia Pacific
+// (Tokyo), Asia Pacific (Seoul), Asia Pacific (Osaka)).
+var MRSCRegionSets = map[string][]string{
+	"US": {"us-east-1", "us-east-2", "us-west-2"},
+	"EU": {"eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1"},
+	"AP": {"ap-northeast-1", "ap-northeast-2", "ap-northeast-3"},
+}
+
+// mrscSet returns the name and Regions of the MRSC set holding region.
+func mrscSet(region string) (string, []string) {
+	for name, set := range MRSCRegionSets {
+		if slices.Contains(set, region) {
+			return name, set
+		}
+	}
+	return "", nil
+}
+
+// JournalWitness is the journal's witness Region: JournalWitnessRegion,
+// or else the first Region of the two Regions' MRSC set that is neither
+// of them (us-east-1 and us-west-2: us-east-2). Empty when the Regions
+// share no set (Validate reports it).
+func (c Config) JournalWitness() string {
+	if c.JournalWitnessRegion != "" {
+		return c.JournalWitnessRegion
+	}
+	name, set := mrscSet(c.PrimaryRegion)
+	if other, _ := mrscSet(c.SecondaryRegion); name == "" || other != name {
+		return ""
+	}
+	for _, r := range set {
+		if r != c.PrimaryRegion && r != c.SecondaryRegion {
+			return r
+		}
+	}
+	return ""
+}
+
+// validateJournalRegions checks that the two Regions and the witness are
+// three distinct Regions of one MRSC Region set.
+func (c Config) validateJournalRegions() []error {
+	if c.PrimaryRegion == c.SecondaryRegion {
+		return nil // reported as secondaryRegion
+	}
+	sets := func() string {
+		var s []string
+		for _, name := range []string{"US", "EU", "AP"} {
+			s = append(s, name+": "+strings.Join(MRSCRegionSets[name], ", "))
+		}
+		return strings.Join(s, "; ")
+	}
+	pset, members := mrscSet(c.PrimaryRegion)
+	sset, _ := mrscSet(c.SecondaryRegion)
+	switch {
+	case pset == "" || pset != sset:
+		return []error{FieldError{"journalWitnessRegion", fmt.Sprintf("primaryRegion %s and secondaryRegion %s are not in one Region set of DynamoDB multi-Region strong consistency (%s): "+
+			"the payment journal needs both Regions and its witness in one set; choose Regions of one set", c.PrimaryRegion, c.SecondaryRegion, sets())}}
+	case c.JournalWitnessRegion == "":
+		return nil
+	case c.JournalWitnessRegion == c.PrimaryRegion || c.JournalWitnessRegion == c.SecondaryRegion:
+		return []error{FieldError{"journalWitnessRegion", fmt.Sprintf("%s is a replica Region; the witness must be a third Region (%s set: %s)", c.JournalWitnessRegion, pset, strings.Join(members, ", "))}}
+	case !slices.Contains(members, c.JournalWitnessRegion):
+		return []error{FieldError{"journalWitnessRegion", fmt.Sprintf("%s is not in the %s Region set of the two Regions (%s)", c.JournalWitnessRegion, pset, strings.Join(members, ", "))}}
+	}
+	return nil
 }
 
 // Objectives are the recovery targets drctl measures runs against.
@@ -266,6 +345,7 @@ func (c Config) Validate() error {
 	}
 
 	errs = append(errs, c.validateAZIDs()...)
+	errs = append(errs, c.validateJournalRegions()...)
 
 	if err := validDomain(c.DomainName); err != nil {
 		bad("domainName", "%q %v", c.DomainName, err)

@@ -77,6 +77,9 @@ func TestValidateNamesFieldAndReason(t *testing.T) {
 		{"domain label", func(c *Config) { c.DomainName = "bad_name.com" }, "domainName", "invalid label"},
 		{"email", func(c *Config) { c.AlarmEmail = "Ops <ops@example.com>" }, "alarmEmail", "plain e-mail"},
 		{"objective", func(c *Config) { c.Objectives.RTOSeconds = 0 }, "objectives.rtoSeconds", "positive"},
+		{"Regions of two MRSC sets", func(c *Config) { c.SecondaryRegion = "eu-west-1" }, "journalWitnessRegion", "not in one Region set"},
+		{"witness is a replica", func(c *Config) { c.JournalWitnessRegion = c.SecondaryRegion }, "journalWitnessRegion", "third Region"},
+		{"witness of another set", func(c *Config) { c.JournalWitnessRegion = "eu-west-2" }, "journalWitnessRegion", "not in the US Region set"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,4 +183,22 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted an invalid config: %+v", cfg)
 		}
 	})
+}
+
+// The journal's witness defaults to the third Region of the Regions' set.
+func TestJournalWitness(t *testing.T) {
+	for _, c := range []struct{ primary, secondary, witness, want string }{
+		{"us-east-1", "us-west-2", "", "us-east-2"},
+		{"us-east-2", "us-east-1", "", "us-west-2"},
+		{"eu-west-1", "eu-central-1", "", "eu-west-2"},
+		{"ap-northeast-1", "ap-northeast-3", "", "ap-northeast-2"},
+		{"eu-west-1", "eu-west-2", "eu-central-1", "eu-central-1"},
+		{"us-east-1", "eu-west-1", "", ""},
+	} {
+		cfg := valid()
+		cfg.PrimaryRegion, cfg.SecondaryRegion, cfg.JournalWitnessRegion = c.primary, c.secondary, c.witness
+		if got := cfg.JournalWitness(); got != c.want {
+			t.Errorf("%s+%s (witness %q): %q, want %q", c.primary, c.secondary, c.witness, got, c.want)
+		}
+	}
 }

@@ -144,7 +144,7 @@ func (c *Controller) Failover(target string, allowDataLoss bool) plan.Plan {
 	old := c.Cfg.Other(target)
 	return plan.Plan{Kind: "failover", Target: target, MoveStep: "promote", Steps: []plan.Step{
 		c.preflight(target, false), c.recordLag(target), c.fenceWrites(old), promote,
-		c.waitTopology(target, "promote", false), c.confirmFenced(old), c.liftFence(target),
+		c.waitTopology(target, "promote", false), c.confirmFenced(old), c.liftFence(target), c.replayJournal(target),
 		c.verifyWrites(target), c.updateParameters(target, false), c.verifyDNS(target), c.keepOldData(old),
 	}}
 }

@@ -30,6 +30,11 @@ func (n Names) TableARN(region, account string) string {
 	return ARN("dynamodb", region, account, "table/"+n.SessionTable())
 }
 
+// JournalTableARN is the payment journal's replica in region.
+func (n Names) JournalTableARN(region, account string) string {
+	return ARN("dynamodb", region, account, "table/"+n.JournalTable())
+}
+
 // ParameterARN is the SSM parameter name (which starts with "/") in region.
 func ParameterARN(region, account, name string) string {
 	return ARN("ssm", region, account, "parameter"+name)

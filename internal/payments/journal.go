@@ -105,6 +105,14 @@ func (s *Service) Complete(ctx context.Context, p Payment, hash string) (Payment
 	return c.Payment, c.New, nil
 }
 
+// ReplayWindow is the window of a journal replay: the body of the
+// {"replayJournal": ...} invocation and of the local POST
+// /internal/replay-journal, sent by drctl after a failover.
+type ReplayWindow struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
 // ReplayedKey is one payment a replay completed. Key is the idempotency
 // key's bytes (base64 in JSON).
 type ReplayedKey struct {
@@ -112,7 +120,7 @@ type ReplayedKey struct {
 	PaymentID string `json:"paymentId"`
 }
 
-// ReplayResult is the answer of ReplayJournal.
+// ReplayResult is the answer of ReplayJournal (and of the invocation).
 type ReplayResult struct {
 	Replayed []ReplayedKey `json:"replayed"`
 	Present  int           `json:"present"`  // claims whose payment the database had

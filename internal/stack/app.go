@@ -78,8 +78,10 @@ func newRegionalStack(scope constructs.Construct, r region, g Global, assets Ass
 		dbp.masterSecret = secrets.DB
 		cp.secretKey = key
 		table := newSessionTable(st, r)
+		journal := newJournalTable(st, r)
 		awscdk.NewCfnOutput(st, jsii.String("GlobalClusterId"), &awscdk.CfnOutputProps{Value: jsii.String(r.names.GlobalClusterID())})
 		awscdk.NewCfnOutput(st, jsii.String("SessionTableName"), &awscdk.CfnOutputProps{Value: table.TableName()})
+		awscdk.NewCfnOutput(st, jsii.String("JournalTableName"), &awscdk.CfnOutputProps{Value: journal.TableName()})
 	}
 	db := newDatabase(st, r, dbp)
 	cp.db = db

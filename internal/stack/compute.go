@@ -43,6 +43,7 @@ type serviceFunction struct {
 	secrets               []string // secret names its role may read
 	env                   map[string]*string
 	timeout               awscdk.Duration
+	journal               bool // claims keys in the payment journal
 }
 
 // newPaymentFunctions deploys the Go payment service built from this
@@ -75,8 +76,10 @@ func newPaymentFunctions(scope constructs.Construct, r region, p computeProps) F
 	payments := newServiceFunction(scope, r, p, serviceFunction{
 		id: "Payments", name: r.names.PaymentFunction(r.name), description: "payment service (Go) in " + r.name,
 		secrets: []string{r.names.AppDBSecretName(), r.names.APIKeySecretName()},
-		env:     env(r.names.AppDBSecretName(), map[string]*string{"API_KEY_SECRET_ID": jsii.String(r.names.APIKeySecretName())}),
+		env: env(r.names.AppDBSecretName(), map[string]*string{"API_KEY_SECRET_ID": jsii.String(r.names.APIKeySecretName()),
+			naming.JournalTableEnv: jsii.String(r.names.JournalTable())}),
 		timeout: awscdk.Duration_Seconds(jsii.Number(60)),
+		journal: true,
 	})
 	migrate := newServiceFunction(scope, r, p, serviceFunction{
 		id: "Migrate", name: r.names.MigrateFunction(r.name), description: "payment schema migration and app user (Go) in " + r.name,
@@ -114,6 +117,14 @@ func newServiceFunction(scope constructs.Construct, r region, p computeProps, f 
 			"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"), Resources: jsii.Strings("*")},
 		// X-Ray segments have no resource scope.
 		{Sid: jsii.String("Tracing"), Actions: jsii.Strings("xray:PutTraceSegments", "xray:PutTelemetryRecords"), Resources: jsii.Strings("*")},
+	}
+	if f.journal {
+		// Claim (PutItem), read a claim or the health item (GetItem),
+		// release and sweep (DeleteItem), the replay's window (Query): the
+		// journal's replica in this Region only.
+		statements = append(statements, &awsiam.PolicyStatementProps{Sid: jsii.String("Journal"),
+			Actions:   jsii.Strings("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:Query"),
+			Resources: jsii.Strings(r.names.JournalTableARN(r.name, r.cfg.Account))})
 	}
 	if p.secretKey != nil {
 		statements = append(statements, &awsiam.PolicyStatementProps{

@@ -33,3 +33,32 @@ func newSessionTable(scope constructs.Construct, r region) awsdynamodb.TableV2 {
 		}},
 	})
 }
+
+// newJournalTable creates the payment journal: a DynamoDB global table
+// with multi-Region strong consistency (MRSC), a replica in each Region
+// and a witness in a third Region of their MRSC Region set, so a claim is
+// durable in two Regions before the service answers and an isolated
+// Region can complete none (DynamoDB developer guide, "Multi-Region
+// strong consistency"). MRSC tables are created empty as MRSC and offer
+// no TTL, no local secondary indexes and no transactions: the schema is
+// pk/sk only and the service deletes expired claims itself.
+func newJournalTable(scope constructs.Construct, r region) awsdynamodb.TableV2 {
+	pitr := &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)}
+	return awsdynamodb.NewTableV2(scope, jsii.String("JournalTable"), &awsdynamodb.TablePropsV2{
+		TableName:                        jsii.String(r.names.JournalTable()),
+		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String("pk"), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:                          &awsdynamodb.Attribute{Name: jsii.String("sk"), Type: awsdynamodb.AttributeType_STRING},
+		Billing:                          awsdynamodb.Billing_OnDemand(nil),
+		MultiRegionConsistency:           awsdynamodb.MultiRegionConsistency_STRONG,
+		WitnessRegion:                    jsii.String(r.cfg.JournalWitness()),
+		PointInTimeRecoverySpecification: pitr,
+		DeletionProtection:               jsii.Bool(r.cfg.DeletionProtected()),
+		Encryption:                       awsdynamodb.TableEncryptionV2_AwsManagedKey(),
+		RemovalPolicy:                    r.removal(awscdk.RemovalPolicy_RETAIN),
+		Replicas: &[]*awsdynamodb.ReplicaTableProps{{
+			Region:                           jsii.String(r.peer),
+			PointInTimeRecoverySpecification: pitr,
+			DeletionProtection:               jsii.Bool(r.cfg.DeletionProtected()),
+		}},
+	})
+}

@@ -18,6 +18,8 @@ import (
 	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
 )
 
+var _ dr.JournalReplayer = (*World)(nil)
+
 // World is both Regions as drctl sees them: the global cluster, each
 // Region's database (canary payment ids), health, parameters. Switchover
 // and failover take two polls of GlobalCluster to complete, like the real
@@ -95,6 +97,20 @@ type World struct {
 	// ResyncAfterMove: once a move completes, the old writer reports
 	// pending-resync for this many polls before it is connected.
 	ResyncAfterMove int
+	// Journal: canary writes are claimed in a payment journal first (a
+	// Region that is Down reaches no majority and claims nothing), and
+	// ReplayJournal completes the claims a Region's database lacks.
+	Journal bool
+	claims  []claim
+	// ReplayErr makes the next ReplayErr ReplayJournal calls fail.
+	ReplayErr int
+	Replays   []string // "<region> <from>/<to>" of each ReplayJournal call
+}
+
+// claim is one journal entry: a key claimed for a payment at a time.
+type claim struct {
+	key, id string
+	at      time.Time
 }
 
 // NewWorld starts with the writer in us-east-1, everything healthy.
@@ -389,6 +405,36 @@ func (w *World) Function(_ context.Context, region string) (dr.FunctionInfo, err
 }
 func (w *World) DeniedActions(context.Context) ([]string, error) { return w.Denied, nil }
 
+// ReplayJournal implements dr.JournalReplayer: the claims of [from, to]
+// missing from region's database are added to it.
+func (w *World) ReplayJournal(_ context.Context, region string, from, to time.Time) (payments.ReplayResult, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.call("ReplayJournal " + region)
+	w.Replays = append(w.Replays, region+" "+from.Format(time.RFC3339)+"/"+to.Format(time.RFC3339))
+	res := payments.ReplayResult{Replayed: []payments.ReplayedKey{}}
+	switch {
+	case w.Down[region]:
+		return res, errors.New("lambda:InvokeFunction in " + region + ": Region down")
+	case w.ReplayErr > 0:
+		w.ReplayErr--
+		return res, errors.New("payment function: the database is not writable yet")
+	case !w.Journal:
+		return res, nil
+	}
+	for _, c := range w.claims {
+		switch {
+		case c.at.Before(from) || c.at.After(to):
+		case w.data[region][c.id]:
+			res.Present++
+		default:
+			w.data[region][c.id] = true
+			res.Replayed = append(res.Replayed, payments.ReplayedKey{Key: []byte(c.key), PaymentID: c.id})
+		}
+	}
+	return res, nil
+}
+
 // Canary writes through the failover name: it reaches the Region Route 53
 // considers healthy, which takes writes only while it holds the writer.
 type Canary struct{ W *World }
@@ -401,6 +447,9 @@ func (c Canary) Write(_ context.Context, key string) (string, string, error) {
 	// writes into its own database that nobody replicates, until fenced
 	// or until the promotion completes.
 	if r := w.Writer; w.AckDown && w.Down[r] && !w.Fenced[r] {
+		if w.Journal {
+			return "", "", errors.New("503 outcome_unknown: the journal has no majority in " + r)
+		}
 		w.seq++
 		id := fmt.Sprintf("p%04d", w.seq)
 		w.data[r][id] = true
@@ -410,8 +459,14 @@ func (c Canary) Write(_ context.Context, key string) (string, string, error) {
 		if !w.serves(r) {
 			continue
 		}
+		if w.Journal && w.Down[r] {
+			return "", "", errors.New("503 outcome_unknown: the journal has no majority in " + r)
+		}
 		w.seq++
 		id := fmt.Sprintf("p%04d", w.seq)
+		if w.Journal {
+			w.claims = append(w.claims, claim{key: key, id: id, at: time.Now()})
+		}
 		w.data[r][id] = true
 		if r == w.Writer && w.Replicate {
 			for _, o := range w.regions {

@@ -24,6 +24,8 @@ import (
 // right after it.
 type Recorder interface {
 	Set(key, value string) error
+	// Get returns a value recorded by an earlier step ("" if none).
+	Get(key string) string
 	// MarkMove records now as the moment the writer starts to move; the
 	// step that sends the move request calls it just before sending.
 	MarkMove() error
@@ -223,6 +225,8 @@ func (r recorder) Set(key, value string) error {
 	r.run.Values[key] = value
 	return r.run.Save()
 }
+
+func (r recorder) Get(key string) string { return r.run.Values[key] }
 
 func (r recorder) MarkMove() error {
 	return r.Set(journal.MoveAtKey, r.clock.Now().UTC().Format(time.RFC3339Nano))

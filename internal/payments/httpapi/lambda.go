@@ -8,10 +8,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/payment-dr/payment-dr/internal/payments"
 )
 
 // Invocation is a direct (non-HTTP) Lambda invocation, allowed only to
@@ -26,13 +27,7 @@ import (
 type Invocation struct {
 	Migrate       bool          `json:"migrate"`
 	SweepOutbox   bool          `json:"sweepOutbox"`
-	ReplayJournal *ReplayWindow `json:"replayJournal,omitempty"`
-}
-
-// ReplayWindow is the window of a journal replay.
-type ReplayWindow struct {
-	From time.Time `json:"from"`
-	To   time.Time `json:"to"`
+	ReplayJournal *payments.ReplayWindow `json:"replayJournal,omitempty"`
 }
 
 // LambdaHandler adapts h to API Gateway HTTP API (payload v2) events, and

@@ -448,7 +448,7 @@ func (a *App) SweepJournalEvery(ctx context.Context, interval time.Duration) {
 
 // replay completes the payments claimed in the window that this Region's
 // database lacks.
-func (a *App) replay(ctx context.Context, w httpapi.ReplayWindow) (payments.ReplayResult, error) {
+func (a *App) replay(ctx context.Context, w payments.ReplayWindow) (payments.ReplayResult, error) {
 	if w.From.IsZero() || w.To.IsZero() || w.To.Before(w.From) {
 		return payments.ReplayResult{}, errors.New(`replayJournal needs "from" and "to" (RFC 3339), from not after to`)
 	}
@@ -465,7 +465,7 @@ func (a *App) ReplayHandler() http.Handler {
 			http.Error(w, "POST only", http.StatusMethodNotAllowed)
 			return
 		}
-		var win httpapi.ReplayWindow
+		var win payments.ReplayWindow
 		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&win); err != nil {
 			http.Error(w, `body must be {"from": "<RFC 3339>", "to": "<RFC 3339>"}: `+err.Error(), http.StatusBadRequest)
 			return

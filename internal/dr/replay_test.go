@@ -1,0 +1,73 @@
+package dr_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr/drfake"
+	"github.com/payment-dr/payment-dr/internal/dr/plan"
+)
+
+// With the journal, an unplanned failover with replication stalled loses
+// no acknowledged payment: the replay step completes, in the new writer,
+// every claimed payment it lacked, and the report lists them.
+func TestUnplannedFailoverReplaysTheJournal(t *testing.T) {
+	w := drfake.NewWorld()
+	w.Journal, w.Replicate = true, false
+	c, log := controller(w)
+	run := newRun(t, "drill", "us-west-2")
+	res, err := c.Drill(context.Background(), drfake.Canary{W: w}, c.Failover("us-west-2", true), run, dr.DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	if n := len(res.Result.Lost); n != 0 {
+		t.Errorf("%d acknowledged payments missing from the new writer", n)
+	}
+	keys := strings.Fields(run.Values[dr.ReplayedKeysKey])
+	if len(keys) < 3 || !strings.HasPrefix(run.Values[dr.ReplayedCountKey], strconv.Itoa(len(keys))+" ") {
+		t.Errorf("replayed keys %q (%s)", keys, run.Values[dr.ReplayedCountKey])
+	}
+	for _, k := range keys {
+		if !strings.Contains(k, "=p") {
+			t.Errorf("replayed key %q names no payment", k)
+		}
+	}
+	// The window starts the lag budget and the margin before the move.
+	moved, _ := run.MoveAt()
+	from, _, _ := strings.Cut(run.Values[dr.ReplayWindowKey], "/")
+	start, err := time.Parse(time.RFC3339, from)
+	want := moved.Add(-time.Duration(c.Cfg.Objectives.LagBudgetSeconds)*time.Second - dr.ReplayMargin)
+	if err != nil || start.Sub(want).Abs() > time.Second {
+		t.Errorf("window from %s, want %s (move %s)", from, want, moved)
+	}
+	// The same drill without the journal loses the stalled payments.
+	w2 := drfake.NewWorld()
+	w2.Replicate = false
+	c2, log2 := controller(w2)
+	res2, err := c2.Drill(context.Background(), drfake.Canary{W: w2}, c2.Failover("us-west-2", true), newRun(t, "drill", "us-west-2"), dr.DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
+	if err != nil || len(res2.Result.Lost) == 0 {
+		t.Errorf("without the journal: lost %d, %v\n%s", len(res2.Result.Lost), err, log2)
+	}
+}
+
+// The replay is retried while the new writer's service cannot take it yet.
+func TestReplayIsRetriedUntilTheWriterTakesIt(t *testing.T) {
+	w := drfake.NewWorld()
+	w.Journal, w.ReplayErr = true, 2
+	w.Down["us-east-1"] = true
+	c, log := controller(w)
+	run := newRun(t, "failover", "us-west-2")
+	if err := plan.Execute(context.Background(), c.Failover("us-west-2", true), run, nil, log); err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	if n := w.Called("ReplayJournal us-west-2"); n != 3 {
+		t.Errorf("%d replay calls, want 3 (two refused)", n)
+	}
+	if run.Values[dr.ReplayedCountKey] == "" {
+		t.Error("the replay's outcome is not in the report")
+	}
+}
