@@ -25,8 +25,8 @@ import (
 // payments claimed in that window that the database lacks (drctl sends
 // it after a failover).
 type Invocation struct {
-	Migrate       bool          `json:"migrate"`
-	SweepOutbox   bool          `json:"sweepOutbox"`
+	Migrate       bool                   `json:"migrate"`
+	SweepOutbox   bool                   `json:"sweepOutbox"`
 	ReplayJournal *payments.ReplayWindow `json:"replayJournal,omitempty"`
 }
 
