@@ -57,11 +57,7 @@ func (c *Controller) replayJournal(target string) plan.Step {
 				moved = c.now() // a run resumed without the mark replays from now − window
 			}
 			from, to := moved.Add(-window), c.now()
-			var res payments.ReplayResult
-			err = plan.Wait(ctx, c.backoff(), "the journal replay in "+target, func(ctx context.Context) (bool, error) {
-				res, err = replayer.ReplayJournal(ctx, target, from, to)
-				return err == nil, err
-			})
+			res, err := c.replayChunks(ctx, replayer, target, from, to)
 			if err != nil {
 				return err
 			}
@@ -84,4 +80,34 @@ func (c *Controller) replayJournal(target string) plan.Step {
 			return nil
 		},
 	}
+}
+
+// ReplayChunk bounds the window of one replay call, so that one call (a
+// Lambda invocation with the payment function's timeout) has a bounded
+// amount of work however long the window.
+const ReplayChunk = time.Minute
+
+// replayChunks replays [from, to] one ReplayChunk at a time, each retried
+// until the new writer takes it (its database may still be opening).
+func (c *Controller) replayChunks(ctx context.Context, r JournalReplayer, target string, from, to time.Time) (payments.ReplayResult, error) {
+	total := payments.ReplayResult{Replayed: []payments.ReplayedKey{}}
+	for start := from; !start.After(to); start = start.Add(ReplayChunk) {
+		end := start.Add(ReplayChunk - time.Nanosecond)
+		if end.After(to) {
+			end = to
+		}
+		var res payments.ReplayResult
+		err := plan.Wait(ctx, c.backoff(), "the journal replay in "+target, func(ctx context.Context) (bool, error) {
+			var err error
+			res, err = r.ReplayJournal(ctx, target, start, end)
+			return err == nil, err
+		})
+		if err != nil {
+			return total, err
+		}
+		total.Replayed = append(total.Replayed, res.Replayed...)
+		total.Present += res.Present
+		total.Released += res.Released
+	}
+	return total, nil
 }

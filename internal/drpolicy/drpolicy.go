@@ -121,6 +121,9 @@ func Policies(cfg config.Config, ids ...IDs) []Policy {
 			// service (reserved concurrency 0); a move into the Region or
 			// drctl rejoin lifts it.
 			{Sid: "FenceOldPrimary", Actions: []string{"lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency"}, Resources: r.functions},
+			// An unplanned failover replays the payment journal through
+			// the new writer's payment function ({"replayJournal": ...}).
+			{Sid: "ReplayJournal", Actions: []string{"lambda:InvokeFunction"}, Resources: r.functions},
 		}},
 		{Name: "DRStateAndChecks", Statements: []Statement{
 			{Sid: "DRParameters", Actions: []string{"ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter"}, Resources: r.params},

@@ -167,6 +167,9 @@ var authorizations = map[string]func(op sentOp) []access{
 	"Lambda PutFunctionConcurrency": func(op sentOp) []access {
 		return []access{{"lambda:PutFunctionConcurrency", functionARN(op.Region, op.Input.(*lambda.PutFunctionConcurrencyInput).FunctionName)}}
 	},
+	"Lambda Invoke": func(op sentOp) []access {
+		return []access{{"lambda:InvokeFunction", functionARN(op.Region, op.Input.(*lambda.InvokeInput).FunctionName)}}
+	},
 	"Lambda DeleteFunctionConcurrency": func(op sentOp) []access {
 		return []access{{"lambda:DeleteFunctionConcurrency", functionARN(op.Region, op.Input.(*lambda.DeleteFunctionConcurrencyInput).FunctionName)}}
 	},
@@ -291,6 +294,8 @@ func exerciseEverything(t *testing.T, a *AWS, w *sdkWorld, oldDB, newDB *sql.DB)
 	must("WritesFenced", err)
 	_, err = a.OldPrimaryFenced(ctx, "us-east-1")
 	must("OldPrimaryFenced", err)
+	_, err = a.ReplayJournal(ctx, "us-west-2", time.Now().Add(-2*time.Minute), time.Now())
+	must("ReplayJournal", err)
 	m := a.JournalMirror("us-west-2")
 	must("journal Put", m.Put(ctx, "drill-20261125T040000Z-us-west-2", []byte(`{"version":1}`)))
 	_, err = m.Get(ctx, "drill-20261125T040000Z-us-west-2")

@@ -74,6 +74,8 @@ type sdkWorld struct {
 	// that long before serving (once).
 	fail500 map[string]int
 	slow    map[string]time.Duration
+	// replayErr: the payment function's journal replay fails with it.
+	replayErr string
 }
 
 // fault answers op with a 500 (nothing done) or holds it, as set up.
@@ -165,6 +167,8 @@ func (w *sdkWorld) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.log("backup " + region + " " + r.URL.Path)
 		fmt.Fprintf(rw, `{"RecoveryPoints":[{"Status":"COMPLETED","CreationDate":%d},{"Status":"PARTIAL","CreationDate":%d}]}`,
 			time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC).Unix(), time.Date(2026, 11, 25, 3, 30, 0, 0, time.UTC).Unix())
+	case service == "lambda" && strings.HasSuffix(r.URL.Path, "/invocations"):
+		w.invoke(rw, r, body, region)
 	case service == "lambda":
 		w.log("lambda " + region + " " + r.Method + " " + r.URL.Path + " " + string(body))
 		if strings.HasSuffix(r.URL.Path, "/concurrency") {
@@ -209,6 +213,29 @@ func (w *sdkWorld) concurrency(rw http.ResponseWriter, r *http.Request, body []b
 			io.WriteString(rw, `{}`)
 		}
 	}
+}
+
+// invoke answers Lambda's Invoke (POST /2015-03-31/functions/{name}/invocations,
+// the event as the body, X-Amz-Invocation-Type): HTTP 200 with the
+// function's answer as the body; a function error is also HTTP 200, with
+// X-Amz-Function-Error: Unhandled and an {"errorMessage", "errorType"}
+// body (Lambda API Reference, Invoke: response elements).
+func (w *sdkWorld) invoke(rw http.ResponseWriter, r *http.Request, body []byte, region string) {
+	w.log("lambda " + region + " invoke " + r.URL.Path + " " + r.Header.Get("X-Amz-Invocation-Type") + " " + string(body))
+	if w.fenced[region] {
+		// Reserved concurrency 0 throttles every invocation (Lambda API
+		// Reference, Invoke errors: TooManyRequestsException, HTTP 429).
+		rw.Header().Set("X-Amzn-ErrorType", "TooManyRequestsException")
+		rw.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(rw, `{"message":"Rate Exceeded.","Reason":"ReservedFunctionConcurrentInvocationLimitExceeded"}`)
+		return
+	}
+	if w.replayErr != "" {
+		rw.Header().Set("X-Amz-Function-Error", "Unhandled")
+		fmt.Fprintf(rw, `{"errorMessage":%q,"errorType":"errorString"}`, w.replayErr)
+		return
+	}
+	io.WriteString(rw, `{"replayed":[{"key":"a2V5LWxvc3Q=","paymentId":"p-lost"}],"present":3,"released":1}`)
 }
 
 func (w *sdkWorld) cloudWatch(rw http.ResponseWriter, r *http.Request, body []byte, region string) {
