@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -226,4 +227,27 @@ func TestGetRejectsAForeignItem(t *testing.T) {
 	if _, _, err := j.Get(ctx, "k"); err == nil || errors.Is(err, ErrUnavailable) {
 		t.Errorf("an item that is not a claim: %v", err)
 	}
+}
+
+// BenchmarkClaim measures one claim against dynalite: the claim item and
+// the time item written in parallel (on AWS each costs the round trip to
+// the nearest other MRSC member instead).
+func BenchmarkClaim(b *testing.B) {
+	c, table := backends.JournalTable(b)
+	j := &Journal{Client: c, Table: table}
+	ctx := context.Background()
+	lat := make([]time.Duration, 0, b.N)
+	run := time.Now().UnixNano()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if _, err := j.Claim(ctx, newClaim(fmt.Sprintf("bench-%d-%d", run, i), time.Now())); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[(len(lat)-1)*99/100].Microseconds())/1000, "p99-ms")
 }
