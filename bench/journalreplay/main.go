@@ -1,0 +1,227 @@
+// Command journalreplay measures the failover's journal replay: the
+// writer's database holds -payments payments except the newest -lost
+// (the old writer acknowledged them, replication had stalled), and the
+// journal (a table on the DynamoDB endpoint, dynalite locally) holds the
+// claims of the replay's window. It then times the replay as drctl runs
+// it (one-minute chunks through payments.Service.ReplayJournal) and
+// checks that exactly the lost payments were completed. The cost should
+// follow the window's claims, not -payments.
+//
+//	go run ./bench/journalreplay -writer-dsn "$PAYMENTS_TEST_MYSQL_ADMIN_DSN" -dynamodb "$PAYMENTS_TEST_DYNAMODB_ENDPOINT"
+//
+// bench/journal-replay.sh starts the local backends and runs it.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/payment-dr/payment-dr/internal/backends"
+	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/journal"
+	"github.com/payment-dr/payment-dr/internal/payments"
+	"github.com/payment-dr/payment-dr/internal/payments/dynamo"
+	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
+	"github.com/payment-dr/payment-dr/internal/payments/paymentjournal"
+)
+
+func main() {
+	writerDSN := flag.String("writer-dsn", os.Getenv(backends.EnvMySQLAdminDSN), "admin DSN of the server holding the writer's database")
+	endpoint := flag.String("dynamodb", os.Getenv(backends.EnvDynamoDBEndpoint), "DynamoDB endpoint of the journal (dynalite)")
+	total := flag.Int("payments", 1_000_000, "payments the old writer acknowledged")
+	lost := flag.Int("lost", 400, "newest payments the new writer lacks (about 4 s at 100 payments/s)")
+	every := flag.Duration("every", 10*time.Millisecond, "time between two payments (10 ms: 100 payments/s)")
+	lag := flag.Duration("lag-budget", time.Minute, "lag budget (the window is this plus dr.ReplayMargin before the move)")
+	flag.Parse()
+	if *writerDSN == "" || *endpoint == "" || *lost > *total {
+		log.Fatal("need -writer-dsn (an admin DSN of a MariaDB/MySQL server), -dynamodb (a DynamoDB endpoint such as dynalite) and -lost <= -payments")
+	}
+	ctx := context.Background()
+	name := fmt.Sprintf("bench_replay_%d", time.Now().Unix())
+	db := database(ctx, *writerDSN, name)
+	defer drop(db, name)
+
+	end := time.Now().UTC().Truncate(time.Second)
+	first := end.Add(-time.Duration(*total-1) * *every)
+	pay := func(i int) payments.Payment {
+		return payments.Payment{ID: fmt.Sprintf("%032x", i+1), IdempotencyKey: fmt.Sprintf("order-%010d", i), Amount: 1000, Currency: "USD",
+			MerchantRef: "merchant-1", CustomerRef: fmt.Sprintf("customer-%d", i%5000), SessionID: fmt.Sprintf("session-%d", i),
+			Status: payments.StatusProcessed, Region: "us-east-1", CreatedAt: first.Add(time.Duration(i) * *every)}
+	}
+	t := time.Now()
+	check(load(ctx, db, pay, 0, *total-*lost))
+	fmt.Printf("loaded %d payments into the writer (each with 2 ledger lines and an outbox row) in %s\n", *total-*lost, time.Since(t).Round(time.Second))
+
+	ddb := backends.DynamoDB(*endpoint, "us-east-1")
+	jtable, stable := name+"-journal", name+"-sessions"
+	check(backends.CreateJournalTable(ctx, ddb, jtable))
+	check(backends.CreateSessionTable(ctx, ddb, stable))
+	j := &journal.Journal{Client: ddb, Table: jtable}
+	moveAt := end.Add(*every)
+	from := moveAt.Add(-*lag - dr.ReplayMargin)
+	firstClaim := max(0, int(from.Sub(first) / *every))
+	t = time.Now()
+	check(claim(ctx, j, pay, firstClaim, *total))
+	fmt.Printf("claimed the window's %d payments (%s .. %s) in the journal in %s\n", *total-firstClaim, from.Format(time.RFC3339), end.Format(time.RFC3339), time.Since(t).Round(time.Second))
+
+	store := mysqlstore.New(db)
+	svc := &payments.Service{Store: store, Sessions: &dynamo.Sessions{Client: ddb, Table: stable}, Region: "us-west-2",
+		Journal: paymentjournal.Journal{J: j}}
+	t = time.Now()
+	replayed, present, released := 0, 0, 0
+	for start := from; !start.After(moveAt); start = start.Add(dr.ReplayChunk) {
+		res, err := svc.ReplayJournal(ctx, start, minTime(start.Add(dr.ReplayChunk-time.Nanosecond), moveAt))
+		check(err)
+		replayed, present, released = replayed+len(res.Replayed), present+res.Present, released+res.Released
+	}
+	took := time.Since(t)
+	var n int
+	check(db.QueryRowContext(ctx, "SELECT COUNT(*) FROM payments").Scan(&n))
+	fmt.Printf("replay of %s (%d chunks) with %d payments in the writer: replayed %d, present %d, released %d in %s; writer now holds %d\n",
+		moveAt.Sub(from), int(moveAt.Sub(from)/dr.ReplayChunk)+1, *total-*lost, replayed, present, released, took.Round(time.Millisecond), n)
+	if replayed != *lost || n != *total {
+		log.Fatalf("replayed %d, want the %d lost payments; the writer holds %d, want %d", replayed, *lost, n, *total)
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// database creates a migrated database on the server of dsn.
+func database(ctx context.Context, dsn, name string) *sql.DB {
+	c, err := mysql.ParseDSN(dsn)
+	check(err)
+	root, err := sql.Open("mysql", c.FormatDSN())
+	check(err)
+	_, err = root.ExecContext(ctx, "CREATE DATABASE "+name)
+	check(err)
+	root.Close()
+	c.DBName = name
+	db, err := mysqlstore.Open(c.FormatDSN()) // the service's own pool settings
+	check(err)
+	_, err = mysqlstore.Migrate(ctx, db)
+	check(err)
+	return db
+}
+
+func drop(db *sql.DB, name string) {
+	if _, err := db.Exec("DROP DATABASE " + name); err != nil {
+		log.Printf("dropping %s: %v", name, err)
+	}
+	db.Close()
+}
+
+// load writes payments [from, to) with the payment tables' own bulk
+// INSERTs, 2,000 per transaction, four transactions at a time; the keys
+// are unique by construction, so the session skips the row-by-row checks.
+func load(ctx context.Context, db *sql.DB, pay func(int) payments.Payment, from, to int) error {
+	const batch = 2000
+	hash := strings.Repeat("b", 64)
+	jobs := make(chan int)
+	errs := make(chan error, 4)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				var rows []mysqlstore.Row
+				for k := i; k < min(i+batch, to); k++ {
+					rows = append(rows, mysqlstore.NewRow(pay(k), hash))
+				}
+				if err := insert(ctx, db, rows); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := from; i < to; i += batch {
+		select {
+		case jobs <- i:
+		case err := <-errs:
+			close(jobs)
+			return err
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+func insert(ctx context.Context, db *sql.DB, rows []mysqlstore.Row) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SET SESSION foreign_key_checks = 0, unique_checks = 0"); err != nil {
+		return err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, st := range mysqlstore.InsertRows(rows, rows[0].CreatedAt, rows[0].CreatedAt) {
+		if _, err := tx.ExecContext(ctx, st.SQL, st.Args...); err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// claim claims payments [from, to) in the journal, 16 at a time.
+func claim(ctx context.Context, j *journal.Journal, pay func(int) payments.Payment, from, to int) error {
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				p := pay(i)
+				_, err := j.Claim(ctx, journal.Claim{Key: p.IdempotencyKey, PaymentID: p.ID, RequestHash: strings.Repeat("b", 64), Amount: p.Amount,
+					Currency: p.Currency, MerchantRef: p.MerchantRef, CustomerRef: p.CustomerRef, SessionID: p.SessionID,
+					Status: journal.StatusProcessed, Region: p.Region, ClaimedAt: p.CreatedAt})
+				if err != nil {
+					mu.Lock()
+					first = err
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := from; i < to; i++ {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return first
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
