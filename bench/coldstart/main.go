@@ -93,8 +93,12 @@ func run(binary string, runs int, seed string) error {
 	if err := mysqlstore.EnsureAppUser(ctx, migrator, mysqlstore.AppUser{Name: ucfg.User, Host: "127.0.0.1", Password: ucfg.Passwd}); err != nil {
 		return err
 	}
-	// The table survives from an earlier run on the same dynalite.
+	// The tables survive from an earlier run on the same dynalite. The
+	// first payment claims its key in the journal, as on AWS.
 	if err := backends.CreateSessionTable(ctx, backends.DynamoDB(ddbEndpoint, "us-east-1"), "coldstart-sessions"); err != nil && !strings.Contains(err.Error(), "ResourceInUse") {
+		return err
+	}
+	if err := backends.CreateJournalTable(ctx, backends.DynamoDB(ddbEndpoint, "us-east-1"), "coldstart-journal"); err != nil && !strings.Contains(err.Error(), "ResourceInUse") {
 		return err
 	}
 
@@ -211,7 +215,7 @@ func once(binary, secretsURL, eventsURL, ddbEndpoint, dbHost, dbPort string, i i
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "ENVIRONMENT=bench",
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER="+secretsURL, "AWS_ENDPOINT_URL_EVENTBRIDGE="+eventsURL, "AWS_ENDPOINT_URL_DYNAMODB="+ddbEndpoint,
 		"SESSION_TABLE=coldstart-sessions", "EVENT_BUS_NAME=coldstart", "DB_HOST="+dbHost, "DB_PORT="+dbPort, "DB_NAME=coldstart",
-		"DB_SECRET_ID=db", "API_KEY_SECRET_ID=api", "DB_TLS=off")
+		"DB_SECRET_ID=db", "API_KEY_SECRET_ID=api", "DB_TLS=off", "JOURNAL_TABLE=coldstart-journal")
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

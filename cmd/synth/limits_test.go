@@ -11,7 +11,8 @@ import (
 )
 
 // The longest configuration validation accepts (a 12-character
-// environment name, a 12-digit account, Regions with the longest codes)
+// environment name, a 12-digit account, Regions with the longest codes
+// of one multi-Region strong consistency set, as the payment journal needs)
 // still fits every AWS limit: the environment and Region are in nearly
 // every ARN of the IAM policies. synth itself fails when a limit is
 // crossed; the figures are read back to show the margin.
@@ -30,8 +31,8 @@ func TestLongestConfigurationFitsTheAWSLimits(t *testing.T) {
 	}
 	cfg := filepath.Join(t.TempDir(), "longest.json")
 	body := `{"environment":"abcdefghijkl","account":"123456789012","domainName":"payments.example.com","alarmEmail":"a@example.com",
-"primaryRegion":"ap-southeast-1","secondaryRegion":"ap-northeast-1",
-"availabilityZoneIds":{"ap-southeast-1":["apse1-az1","apse1-az2","apse1-az3"],"ap-northeast-1":["apne1-az1","apne1-az2","apne1-az4"]}}`
+"primaryRegion":"ap-northeast-3","secondaryRegion":"ap-northeast-1",
+"availabilityZoneIds":{"ap-northeast-3":["apne3-az1","apne3-az2","apne3-az3"],"ap-northeast-1":["apne1-az1","apne1-az2","apne1-az4"]}}`
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}

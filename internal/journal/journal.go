@@ -197,21 +197,32 @@ func (j *Journal) Claim(ctx context.Context, c Claim) (Claimed, error) {
 	claimErr, timeErr := put(claimKey(c.Key)), put(timeKey(c.Key, c.ClaimedAt))
 	cerr, terr := <-claimErr, <-timeErr
 	var taken *types.ConditionalCheckFailedException
-	switch {
-	case cerr == nil && terr == nil:
-		return Claimed{Claim: c, New: true}, nil
-	case errors.As(cerr, &taken):
-		// Another payment holds the key: ours must leave no time item.
-		if terr == nil {
-			if err := j.deleteTime(ctx, c); err != nil {
-				return Claimed{}, err
-			}
-		}
+	if errors.As(terr, &taken) {
+		// The sort key names this claim's key and time: the item is this
+		// claim's own, written by an attempt whose answer was lost and
+		// retried by the SDK.
+		terr = nil
+	}
+	if errors.As(cerr, &taken) {
 		held, found, err := j.Get(ctx, c.Key)
-		if err == nil && !found {
-			err = &Error{Op: "claim", Err: errors.New("the key's claim was released while it was read; retry")}
+		switch {
+		case err != nil:
+			return Claimed{}, err
+		case !found:
+			return Claimed{}, &Error{Op: "claim", Err: errors.New("the key's claim was released while it was read; retry")}
+		case held.PaymentID != c.PaymentID:
+			// Another payment holds the key: ours must leave no time item.
+			if terr == nil {
+				if err := j.deleteTime(ctx, c); err != nil {
+					return Claimed{}, err
+				}
+			}
+			return Claimed{Claim: held}, nil
 		}
-		return Claimed{Claim: held}, err
+		cerr = nil // this claim's own item, as above
+	}
+	if cerr == nil && terr == nil {
+		return Claimed{Claim: c, New: true}, nil
 	}
 	failed := &Error{Op: "claim", Err: errors.Join(cerr, terr)}
 	if rejected(cerr) && rejected(terr) {

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // endpoint answers DynamoDB's JSON 1.0 protocol (X-Amz-Target
@@ -188,4 +190,60 @@ func TestUnreachableJournal(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrOutcomeUnknown) {
 		t.Errorf("claim: %v, want journal unavailable", err)
 	}
+}
+
+// A claim whose first answer is lost (HTTP 500 after the write was
+// applied) is retried by the SDK and meets its own item: the condition
+// fails (ConditionalCheckFailedException, HTTP 400), the consistent read
+// finds this claim's payment, and the claim stands, time item and all.
+func TestClaimMeetsItsOwnRetriedWrite(t *testing.T) {
+	c := newClaim("k", time.Date(2026, 3, 4, 10, 20, 30, 0, time.UTC))
+	item := c.item(claimKey(c.Key))
+	var mu sync.Mutex
+	claimPuts := 0
+	e := &endpoint{fn: func(op, body string, n int) (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case op == "PutItem" && strings.Contains(body, `"claim#`):
+			claimPuts++
+			if claimPuts == 1 {
+				return 500, awsError("InternalServerError", "Internal server error")
+			}
+			return 400, awsError("ConditionalCheckFailedException", "The conditional request failed")
+		case op == "GetItem":
+			return 200, itemJSON(t, item)
+		}
+		return 200, `{}`
+	}}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	got, err := wireJournal(t, srv.URL).Claim(context.Background(), c)
+	if err != nil || !got.New {
+		t.Fatalf("claim: %+v, %v; want this claim, new", got, err)
+	}
+	if n := e.count("DeleteItem", ""); n != 0 {
+		t.Errorf("%d deletes: the claim's own items were removed", n)
+	}
+}
+
+// itemJSON is a GetItem answer holding item, in DynamoDB's JSON.
+func itemJSON(t *testing.T, item map[string]types.AttributeValue) string {
+	t.Helper()
+	out := map[string]map[string]any{}
+	for k, v := range item {
+		switch v := v.(type) {
+		case *types.AttributeValueMemberS:
+			out[k] = map[string]any{"S": v.Value}
+		case *types.AttributeValueMemberN:
+			out[k] = map[string]any{"N": v.Value}
+		case *types.AttributeValueMemberB:
+			out[k] = map[string]any{"B": v.Value} // []byte: base64, as DynamoDB sends binary
+		}
+	}
+	b, err := json.Marshal(map[string]any{"Item": out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -186,21 +186,6 @@ func (w *sdkWorld) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// invoke answers Lambda's Invoke (POST /2015-03-31/functions/{name}/invocations,
-// the event as the body, X-Amz-Invocation-Type): HTTP 200 with the
-// function's answer as the body; a function error is also HTTP 200, with
-// X-Amz-Function-Error: Unhandled and an {"errorMessage", "errorType"}
-// body (Lambda API Reference, Invoke: response elements).
-func (w *sdkWorld) invoke(rw http.ResponseWriter, r *http.Request, body []byte, region string) {
-	w.log("lambda " + region + " invoke " + r.URL.Path + " " + r.Header.Get("X-Amz-Invocation-Type") + " " + string(body))
-	if w.replayErr != "" {
-		rw.Header().Set("X-Amz-Function-Error", "Unhandled")
-		fmt.Fprintf(rw, `{"errorMessage":%q,"errorType":"errorString"}`, w.replayErr)
-		return
-	}
-	io.WriteString(rw, `{"replayed":[{"key":"a2V5LWxvc3Q=","paymentId":"p-lost"}],"present":3,"released":1}`)
-}
-
 // concurrency serves the Lambda reserved-concurrency calls (Lambda API
 // reference): PutFunctionConcurrency (PUT /2017-10-31/functions/{name}/
 // concurrency) answers the value set, DeleteFunctionConcurrency (DELETE,
@@ -228,6 +213,29 @@ func (w *sdkWorld) concurrency(rw http.ResponseWriter, r *http.Request, body []b
 			io.WriteString(rw, `{}`)
 		}
 	}
+}
+
+// invoke answers Lambda's Invoke (POST /2015-03-31/functions/{name}/invocations,
+// the event as the body, X-Amz-Invocation-Type): HTTP 200 with the
+// function's answer as the body; a function error is also HTTP 200, with
+// X-Amz-Function-Error: Unhandled and an {"errorMessage", "errorType"}
+// body (Lambda API Reference, Invoke: response elements).
+func (w *sdkWorld) invoke(rw http.ResponseWriter, r *http.Request, body []byte, region string) {
+	w.log("lambda " + region + " invoke " + r.URL.Path + " " + r.Header.Get("X-Amz-Invocation-Type") + " " + string(body))
+	if w.fenced[region] {
+		// Reserved concurrency 0 throttles every invocation (Lambda API
+		// Reference, Invoke errors: TooManyRequestsException, HTTP 429).
+		rw.Header().Set("X-Amzn-ErrorType", "TooManyRequestsException")
+		rw.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(rw, `{"message":"Rate Exceeded.","Reason":"ReservedFunctionConcurrentInvocationLimitExceeded"}`)
+		return
+	}
+	if w.replayErr != "" {
+		rw.Header().Set("X-Amz-Function-Error", "Unhandled")
+		fmt.Fprintf(rw, `{"errorMessage":%q,"errorType":"errorString"}`, w.replayErr)
+		return
+	}
+	io.WriteString(rw, `{"replayed":[{"key":"a2V5LWxvc3Q=","paymentId":"p-lost"}],"present":3,"released":1}`)
 }
 
 func (w *sdkWorld) cloudWatch(rw http.ResponseWriter, r *http.Request, body []byte, region string) {

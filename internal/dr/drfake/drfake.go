@@ -85,14 +85,6 @@ type World struct {
 	MovePolls int
 	// GCErr makes the next GCErr GlobalCluster calls fail.
 	GCErr int
-	// Journal: canary writes are claimed in a payment journal first (a
-	// Region that is Down reaches no majority and claims nothing), and
-	// ReplayJournal completes the claims a Region's database lacks.
-	Journal bool
-	claims  []claim
-	// ReplayErr makes the next ReplayErr ReplayJournal calls fail.
-	ReplayErr int
-	Replays   []string // "<region> <from>/<to>" of each ReplayJournal call
 	// OldWritable: a Region that lost the writer came back with its
 	// database still accepting writes (Aurora's fence of the old primary
 	// failed); it serves and acknowledges payments into its own database
@@ -105,6 +97,14 @@ type World struct {
 	// ResyncAfterMove: once a move completes, the old writer reports
 	// pending-resync for this many polls before it is connected.
 	ResyncAfterMove int
+	// Journal: canary writes are claimed in a payment journal first (a
+	// Region that is Down reaches no majority and claims nothing), and
+	// ReplayJournal completes the claims a Region's database lacks.
+	Journal bool
+	claims  []claim
+	// ReplayErr makes the next ReplayErr ReplayJournal calls fail.
+	ReplayErr int
+	Replays   []string // "<region> <from>/<to>" of each ReplayJournal call
 }
 
 // claim is one journal entry: a key claimed for a payment at a time.
@@ -458,6 +458,9 @@ func (c Canary) Write(_ context.Context, key string) (string, string, error) {
 	for _, r := range w.regions {
 		if !w.serves(r) {
 			continue
+		}
+		if w.Journal && w.Down[r] {
+			return "", "", errors.New("503 outcome_unknown: the journal has no majority in " + r)
 		}
 		w.seq++
 		id := fmt.Sprintf("p%04d", w.seq)
