@@ -19,7 +19,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"time"
 
@@ -28,7 +27,6 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/membership"
 
-	"github.com/payment-dr/payment-dr/internal/lab/link"
 	"github.com/payment-dr/payment-dr/internal/lab/proc"
 )
 
@@ -219,9 +217,6 @@ func (c *Cluster) Rejoin(name string) error {
 // SetRegionLatency changes the one-way latency between the two Regions.
 func (c *Cluster) SetRegionLatency(d time.Duration) error { return c.peers.setRegionLatency(d) }
 
-// Links is the state of the cluster's links, by "from>to".
-func (c *Cluster) Links() map[string]link.State { return c.peers.state() }
-
 // Leader is the name of the member the given Region's member follows
 // ("" when it knows no leader).
 func (c *Cluster) Leader(region string) string {
@@ -255,13 +250,6 @@ func (c *Cluster) MoveLeader(ctx context.Context, name string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return leader.etcd.Server.MoveLeader(ctx, uint64(leader.id), uint64(target.id))
-}
-
-// Members lists the members' names, Regions first, sorted.
-func (c *Cluster) Members() []string {
-	r := append([]string{}, c.opt.Regions...)
-	sort.Strings(r)
-	return append(r, c.opt.Witness)
 }
 
 // Close stops the clients, the members and the links.

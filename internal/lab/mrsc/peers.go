@@ -136,10 +136,6 @@ func (p *peerLinks) restore(name string) error {
 
 func (p *peerLinks) setRegionLatency(d time.Duration) error { return p.region.SetLatency(d) }
 
-func (p *peerLinks) state() map[string]link.State {
-	return map[string]link.State{"regions": p.region.State(), "witness": p.witness.State()}
-}
-
 func (p *peerLinks) close() {
 	for _, s := range p.routers {
 		_ = s.Close()
