@@ -9,10 +9,6 @@ import (
 	"github.com/payment-dr/payment-dr/internal/lab/mrsc"
 )
 
-// journalWitness names the journal's witness member: a third Region with
-// no replica and no service, living in the daemon.
-const journalWitness = "witness"
-
 // journalOpTimeout is how long a journal write or strongly consistent
 // read waits for a majority before the endpoint answers 500: well under
 // the payment service's own budget, so a Region without a majority
@@ -27,7 +23,7 @@ func (d *Daemon) startJournal(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.journal, err = mrsc.Start(ctx, mrsc.Options{Dir: d.dir.Path("mrsc"), Regions: d.regions(), Witness: journalWitness,
+	d.journal, err = mrsc.Start(ctx, mrsc.Options{Dir: d.dir.Path("mrsc"), Regions: d.regions(), Witness: d.journalWitness(),
 		RegionLatency: d.opt.LinkLatency, WitnessLatency: d.opt.WitnessLatency, OpTimeout: journalOpTimeout, Log: logf})
 	if err != nil {
 		return err
@@ -41,6 +37,16 @@ func (d *Daemon) startJournal(ctx context.Context) error {
 		d.serveHTTP(d.ports.journal[r], h)
 	}
 	return nil
+}
+
+// journalWitness names the journal's witness member after the
+// configuration's witness Region (a third Region with no replica and no
+// service; in the lab it lives in the daemon).
+func (d *Daemon) journalWitness() string {
+	if w := d.cfg.JournalWitness(); w != "" {
+		return w
+	}
+	return "witness"
 }
 
 // journalEndpoint is region's journal endpoint, as its service is given it.
