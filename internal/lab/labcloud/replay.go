@@ -24,18 +24,13 @@ const replayTimeout = 2 * time.Minute
 // leader for a second or two.
 const replayAttempts = 5
 
-// replaySliceLen bounds the window of one request: the local service answers
-// within its write timeout (35 s), and a minute of claims at the drill's
-// rate, replayed one by one on 2 busy cores, took longer (the answer,
-// and with it the list of replayed keys, was lost).
-const replaySliceLen = 10 * time.Second
-
 // ReplayJournal asks region's payment service to complete every payment
 // claimed in the journal in [from, to] that its database lacks: POST
-// /internal/replay-journal on the Region's API (its gateway, which
-// refuses while the Region is fenced, as a throttled function refuses an
-// Invoke), the lab's form of the replayJournal invocation of the payment
-// function, in slices of replaySliceLen.
+// /internal/replay-journal on the service's loopback address, the lab's
+// form of the replayJournal invocation of the payment function. A replay
+// is idempotent (a completed payment is present the next time), so one
+// the service could not finish is run again; the keys every attempt
+// replayed are reported together.
 func (c *Cloud) ReplayJournal(ctx context.Context, region string, from, to time.Time) (payments.ReplayResult, error) {
 	r, ok := c.Lab.Regions[region]
 	if !ok {
@@ -44,30 +39,9 @@ func (c *Cloud) ReplayJournal(ctx context.Context, region string, from, to time.
 	ctx, cancel := context.WithTimeout(ctx, replayTimeout)
 	defer cancel()
 	all := payments.ReplayResult{Replayed: []payments.ReplayedKey{}}
-	for start := from; !start.After(to); start = start.Add(replaySliceLen) {
-		end := start.Add(replaySliceLen - time.Nanosecond)
-		if end.After(to) {
-			end = to
-		}
-		res, err := c.replaySlice(ctx, region, r.APIURL, start, end)
-		all.Replayed = append(all.Replayed, res.Replayed...)
-		all.Present, all.Released = all.Present+res.Present, all.Released+res.Released
-		if err != nil {
-			return all, err
-		}
-	}
-	return all, nil
-}
-
-// replaySlice replays one slice. A replay is idempotent (a completed
-// payment is present the next time), so a slice the service could not
-// finish is run again; the keys every attempt replayed are reported
-// together.
-func (c *Cloud) replaySlice(ctx context.Context, region, apiURL string, from, to time.Time) (payments.ReplayResult, error) {
-	all := payments.ReplayResult{Replayed: []payments.ReplayedKey{}}
 	backoff := 250 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		res, unavailable, err := c.replayOnce(ctx, region, apiURL, from, to)
+		res, unavailable, err := c.replayOnce(ctx, region, r.APIURL, from, to)
 		earlier := len(all.Replayed)
 		all.Replayed = append(all.Replayed, res.Replayed...)
 		all.Present, all.Released = max(res.Present-earlier, 0), res.Released
