@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/journal"
+	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/paymentstest"
 )
 
@@ -260,5 +262,42 @@ func TestKilledBetweenCommitAndAnswer(t *testing.T) {
 	}
 	if ids := w.rows(t, "crash-2"); len(ids) != 1 {
 		t.Errorf("payments of the key %v, want one", ids)
+	}
+}
+
+// The local mode serves the failover's replay on POST
+// /internal/replay-journal (the lab's drctl calls it): the window's
+// claims, here one present payment.
+func TestLocalReplayRoute(t *testing.T) {
+	w := newCrashWorld(t)
+	w.start(t)
+	if status, _, err := w.post("replay-1"); err != nil || status != http.StatusCreated {
+		t.Fatalf("create: %d %v", status, err)
+	}
+	url := "http://" + w.addr + "/internal/replay-journal"
+	body := fmt.Sprintf(`{"from":%q,"to":%q}`, time.Now().Add(-time.Minute).Format(time.RFC3339), time.Now().Add(time.Minute).Format(time.RFC3339))
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res payments.ReplayResult
+	err = json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || res.Present != 1 || len(res.Replayed) != 0 {
+		t.Errorf("replay: %d %+v %v", resp.StatusCode, res, err)
+	}
+	for _, c := range []struct {
+		method, body string
+		want         int
+	}{{"POST", `{"from":"yesterday"}`, http.StatusBadRequest}, {"POST", `{}`, http.StatusBadRequest}, {"GET", "", http.StatusMethodNotAllowed}} {
+		req, _ := http.NewRequest(c.method, url, strings.NewReader(c.body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s %s: %d, want %d", c.method, c.body, resp.StatusCode, c.want)
+		}
 	}
 }

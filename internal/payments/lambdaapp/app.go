@@ -449,10 +449,17 @@ func (a *App) SweepJournalEvery(ctx context.Context, interval time.Duration) {
 // replay completes the payments claimed in the window that this Region's
 // database lacks.
 func (a *App) replay(ctx context.Context, w payments.ReplayWindow) (payments.ReplayResult, error) {
-	if w.From.IsZero() || w.To.IsZero() || w.To.Before(w.From) {
-		return payments.ReplayResult{}, errors.New(`replayJournal needs "from" and "to" (RFC 3339), from not after to`)
+	if err := checkWindow(w); err != nil {
+		return payments.ReplayResult{}, err
 	}
 	return a.Handler.Service.ReplayJournal(ctx, w.From, w.To)
+}
+
+func checkWindow(w payments.ReplayWindow) error {
+	if w.From.IsZero() || w.To.IsZero() || w.To.Before(w.From) {
+		return errors.New(`replayJournal needs "from" and "to" (RFC 3339), from not after to`)
+	}
+	return nil
 }
 
 // ReplayHandler serves POST /internal/replay-journal for the local HTTP
@@ -466,7 +473,11 @@ func (a *App) ReplayHandler() http.Handler {
 			return
 		}
 		var win payments.ReplayWindow
-		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&win); err != nil {
+		err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&win)
+		if err == nil {
+			err = checkWindow(win)
+		}
+		if err != nil {
 			http.Error(w, `body must be {"from": "<RFC 3339>", "to": "<RFC 3339>"}: `+err.Error(), http.StatusBadRequest)
 			return
 		}
