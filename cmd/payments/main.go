@@ -50,13 +50,25 @@ const (
 	localReadTimeout       = 10 * time.Second
 	localWriteTimeout      = 35 * time.Second
 	localIdleTimeout       = 60 * time.Second
+	// A replay window reads every claim of its minutes: its answer, the
+	// list of payments it completed, must not be cut off by the API's
+	// write timeout, or drctl re-runs it and reports them as present.
+	localReplayWriteTimeout = 5 * time.Minute
 )
+
+// withWriteTimeout gives one route a longer write deadline than the server's.
+func withWriteTimeout(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
+		h.ServeHTTP(w, r)
+	})
+}
 
 // localRoutes adds to the API the route drctl's lab cloud uses to replay
 // the journal after a failover (the replayJournal invocation on AWS).
 func localRoutes(app *lambdaapp.App) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/internal/replay-journal", app.ReplayHandler())
+	mux.Handle("/internal/replay-journal", withWriteTimeout(app.ReplayHandler(), localReplayWriteTimeout))
 	mux.Handle("/", app.Handler)
 	return mux
 }
