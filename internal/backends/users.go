@@ -2,7 +2,9 @@ package backends
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 )
 
@@ -13,13 +15,22 @@ const (
 	AppUser   = "payments_app"   // the payment service: no READ ONLY ADMIN, so read_only fences it
 )
 
-// The passwords of the servers of a test run: throw-away values for
-// servers that exist only on loopback while the tests run. The lab draws
-// its own at random.
-const (
-	TestAdminPassword = "payments-local-admin"
-	TestAppPassword   = "payments-local-test"
+// The passwords of the servers a process starts for tests: drawn at
+// random once per process (tests reach servers started by another
+// process, cmd/testbackends, through the DSNs it exports), so no password
+// is written in the code. The lab draws its own.
+var (
+	TestAdminPassword = randomPassword()
+	TestAppPassword   = randomPassword()
 )
+
+func randomPassword() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic("backends: no randomness for a test password: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
 
 // User is an account to create and what to grant it: each grant is the
 // part of a GRANT statement before " TO" (e.g. "REPLICATION SLAVE ON *.*").
