@@ -5,7 +5,7 @@ import "github.com/payment-dr/payment-dr/internal/lab/labdir"
 // writeDescriptions writes lab.json, state.json and the initial parameters.
 func (d *Daemon) writeDescriptions() error {
 	n := d.naming()
-	lab := labdir.Lab{Environment: d.cfg.Environment, APIKey: d.state.Passwords[apiKeyPassword],
+	lab := labdir.Lab{Environment: d.cfg.Environment, APIKey: d.state.Passwords[apiKeyEntry],
 		FailoverURL: "http://" + d.ports.frontdoor.Addr().String(), Regions: map[string]labdir.Region{}}
 	for _, r := range d.regions() {
 		role := "secondary"

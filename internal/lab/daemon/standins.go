@@ -37,7 +37,7 @@ func (d *Daemon) startStandIns() error {
 	primary.bus = &backends.EventBus{Region: primary.name, Log: d.dir.Path("events", primary.name+".jsonl")}
 	secondary.bus = &backends.EventBus{Region: secondary.name, Log: d.dir.Path("events", secondary.name+".jsonl"), Other: primary.bus}
 	primary.bus.Other = secondary.bus
-	d.serveHTTP(d.ports.secrets, backends.NewSecretsManagerHandler(map[string]string{n.APIKeySecretName(): d.state.Passwords[apiKeyPassword]}))
+	d.serveHTTP(d.ports.secrets, backends.NewSecretsManagerHandler(map[string]string{n.APIKeySecretName(): d.state.Passwords[apiKeyEntry]}))
 	for _, r := range d.parts {
 		d.serveHTTP(d.ports.bus[r.name], r.bus)
 	}

@@ -103,7 +103,7 @@ func (d *Daemon) writeState() error {
 		DynamoEndpoint: "http://" + p.dynamo.Addr().String(),
 		Options: labdir.Options{LinkLatencyMs: d.opt.LinkLatency.Milliseconds(), WitnessLatencyMs: d.opt.WitnessLatency.Milliseconds(), CheckIntervalMs: d.opt.CheckInterval.Milliseconds(),
 			FailureThreshold: d.opt.FailureThreshold, TTLMs: d.opt.TTL.Milliseconds(), PaymentsBin: d.opt.PaymentsBin, Dynalite: d.opt.Dynalite}}
-	for _, u := range []string{mariadb.AdminUser, mariadb.AppUser, mariadb.ReplUser, mariadb.HeartbeatUser, apiKeyPassword} {
+	for _, u := range []string{mariadb.AdminUser, mariadb.AppUser, mariadb.ReplUser, mariadb.HeartbeatUser, apiKeyEntry} {
 		d.state.Passwords[u] = randomHex(16)
 	}
 	d.state.JournalEndpoints = map[string]string{}
@@ -117,8 +117,8 @@ func (d *Daemon) writeState() error {
 	return d.dir.WriteJSON("state.json", d.state)
 }
 
-// apiKeyPassword keys the service's API key among the lab's secrets.
-const apiKeyPassword = "apiKey"
+// apiKeyEntry names the service's API key among the lab's generated credentials.
+const apiKeyEntry = "apiKey"
 
 func (d *Daemon) naming() naming.Names { return naming.New(d.cfg.Environment, d.cfg.DomainName) }
 
