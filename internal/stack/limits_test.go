@@ -118,9 +118,14 @@ func TestLimitCheckFailsWhenAPolicyGrowsPastTheLimit(t *testing.T) {
 			grown = id
 			doc := res["Properties"].(map[string]any)["PolicyDocument"].(map[string]any)
 			st := doc["Statement"].([]any)
-			for i := 0; len(jsonOf(doc)) < 6144; i++ {
-				st = append(st, map[string]any{"Effect": "Allow", "Action": "ssm:GetParameter",
-					"Resource": "arn:aws:ssm:us-east-1:111111111111:parameter/payment/prod/grown/" + strings.Repeat("p", 40)})
+			// The added statements alone exceed the limit: the raw document
+			// holds tokens (Fn::Join, Ref) that may resolve shorter than
+			// they are written, so its raw length proves nothing.
+			for added := 0; added <= 6144; {
+				extra := map[string]any{"Effect": "Allow", "Action": "ssm:GetParameter",
+					"Resource": "arn:aws:ssm:us-east-1:111111111111:parameter/payment/prod/grown/" + strings.Repeat("p", 40)}
+				added += len(jsonOf(extra))
+				st = append(st, extra)
 				doc["Statement"] = st
 			}
 			break
