@@ -73,6 +73,8 @@ func (s *Service) Health(ctx context.Context) Health {
 		h.DBError, h.DBErr = "unreachable", err
 	case !w:
 		h.DBError = "read_only"
+	default:
+		s.readOnly.cleared()
 	}
 	known, terr := s.tables().State(ctx)
 	switch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,6 +45,9 @@ const DefaultJournalRetention = 7 * 24 * time.Hour
 // is sent. A retry of a claimed key gets the claimed payment, completed
 // here first if this Region's database lacks it.
 func (s *Service) createClaimed(ctx context.Context, p Payment, hash string) (Payment, Outcome, error) {
+	if ago, refusing := s.readOnly.refusing(s.now()); refusing {
+		return Payment{}, 0, fmt.Errorf("%w: refused before claiming its key (the database answered read-only %s ago)", ErrReadOnly, ago.Round(time.Millisecond))
+	}
 	cl, err := s.Journal.Claim(ctx, p, hash)
 	if err != nil {
 		return Payment{}, 0, err
@@ -65,6 +69,9 @@ func (s *Service) createClaimed(ctx context.Context, p Payment, hash string) (Pa
 		if rerr := s.Journal.Release(ctx, p); rerr != nil {
 			return Payment{}, 0, fmt.Errorf("%w: the payment was not committed (%v) and its journal claim could not be released (%v)", ErrOutcomeUnknown, err, rerr)
 		}
+		if errors.Is(err, ErrReadOnly) {
+			s.readOnly.saw(s.now())
+		}
 		return Payment{}, 0, err
 	}
 	if !c.New && c.Payment.ID != p.ID {
@@ -82,6 +89,33 @@ func (s *Service) createClaimed(ctx context.Context, p Payment, hash string) (Pa
 	}
 	s.afterCommit(ctx, c.Payment, c.New, c.New || c.EventPending)
 	return c.Payment, Created, nil
+}
+
+// ReadOnlyHold is how long after its database answered "read-only" a
+// Region refuses new payments without claiming their keys. Clients keep
+// reaching a demoted writer until the health checks and DNS move them,
+// and they retry: each attempt that claimed, failed to commit and
+// released would cost three journal writes replicated to every Region,
+// which the new writer's claims then wait behind. A /health probe that
+// finds the database writable opens the gate at once.
+const ReadOnlyHold = time.Second
+
+// readOnlyGate remembers when the database last answered read-only
+// (Unix nanoseconds, 0 for "writable as far as known").
+type readOnlyGate struct{ seen atomic.Int64 }
+
+func (g *readOnlyGate) saw(now time.Time) { g.seen.Store(now.UnixNano()) }
+func (g *readOnlyGate) cleared()          { g.seen.Store(0) }
+
+// refusing reports whether a read-only answer is younger than
+// ReadOnlyHold, and its age.
+func (g *readOnlyGate) refusing(now time.Time) (time.Duration, bool) {
+	seen := g.seen.Load()
+	if seen == 0 {
+		return 0, false
+	}
+	ago := now.Sub(time.Unix(0, seen))
+	return ago, ago >= 0 && ago < ReadOnlyHold
 }
 
 // Complete makes sure a claimed payment is committed here: it commits p
@@ -130,41 +164,75 @@ type ReplayResult struct {
 // ReplayJournal completes, in this Region's database, every payment
 // claimed in [from, to] that it lacks: after a failover, the payments
 // the old writer acknowledged but had not replicated. The cost grows with
-// the window's claims: one read of the database per claim, and one
-// journal read and one commit per missing payment.
+// the window's claims: one database read per MaxPresentBatch claims, and
+// one journal read and one commit per missing payment.
 func (s *Service) ReplayJournal(ctx context.Context, from, to time.Time) (ReplayResult, error) {
 	res := ReplayResult{Replayed: []ReplayedKey{}}
 	if s.Journal == nil {
 		return res, errors.New("replay: this service has no journal (JOURNAL_TABLE is not set)")
 	}
+	batch := make([]Claimed, 0, MaxPresentBatch)
 	err := s.Journal.Window(ctx, from, to, func(c Claimed) error {
-		switch _, err := s.Store.Get(ctx, c.Payment.ID); {
-		case err == nil:
-			res.Present++
-			return nil
-		case !errors.Is(err, ErrNotFound):
-			return err
-		}
-		held, found, err := s.Journal.Held(ctx, c.Payment.IdempotencyKey)
-		if err != nil {
-			return err
-		}
-		if !found || held.Payment.ID != c.Payment.ID {
-			res.Released++
+		if batch = append(batch, c); len(batch) < MaxPresentBatch {
 			return nil
 		}
-		p, inserted, err := s.Complete(ctx, held.Payment, held.Hash)
-		if err != nil {
-			return fmt.Errorf("replay of payment %s: %w", held.Payment.ID, err)
-		}
-		if !inserted {
-			res.Present++
-			return nil
-		}
-		res.Replayed = append(res.Replayed, ReplayedKey{Key: []byte(p.IdempotencyKey), PaymentID: p.ID})
-		return nil
+		err := s.replayBatch(ctx, batch, &res)
+		batch = batch[:0]
+		return err
 	})
+	if err == nil {
+		err = s.replayBatch(ctx, batch, &res)
+	}
 	return res, err
+}
+
+// replayBatch completes the claims of batch whose payment the database
+// lacks.
+func (s *Service) replayBatch(ctx context.Context, batch []Claimed, res *ReplayResult) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	ids := make([]string, len(batch))
+	for i, c := range batch {
+		ids[i] = c.Payment.ID
+	}
+	held, err := s.Store.Present(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("replay: which of %d claimed payments the database holds: %w", len(ids), err)
+	}
+	for _, c := range batch {
+		if held[c.Payment.ID] {
+			res.Present++
+			continue
+		}
+		if err := s.replayOne(ctx, c, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replayOne completes one claim the database lacks, if the key is still
+// claimed for its payment.
+func (s *Service) replayOne(ctx context.Context, c Claimed, res *ReplayResult) error {
+	held, found, err := s.Journal.Held(ctx, c.Payment.IdempotencyKey)
+	if err != nil {
+		return err
+	}
+	if !found || held.Payment.ID != c.Payment.ID {
+		res.Released++
+		return nil
+	}
+	p, inserted, err := s.Complete(ctx, held.Payment, held.Hash)
+	if err != nil {
+		return fmt.Errorf("replay of payment %s: %w", held.Payment.ID, err)
+	}
+	if !inserted {
+		res.Present++
+		return nil
+	}
+	res.Replayed = append(res.Replayed, ReplayedKey{Key: []byte(p.IdempotencyKey), PaymentID: p.ID})
+	return nil
 }
 
 // SweepJournal removes the journal's claims older than the retention.

@@ -111,10 +111,16 @@ type Store interface {
 	// other error means it did not.
 	Create(ctx context.Context, p Payment, requestHash string) (Stored, error)
 	Get(ctx context.Context, id string) (Payment, error)
+	// Present reports which of ids (at most MaxPresentBatch) the database
+	// holds, in one read.
+	Present(ctx context.Context, ids []string) (map[string]bool, error)
 	// Writable reports whether the database accepts writes here.
 	Writable(ctx context.Context) (bool, error)
 	OutboxStore
 }
+
+// MaxPresentBatch is the most ids one Present call takes.
+const MaxPresentBatch = 500
 
 // Sessions writes the payment's session item to the session table.
 type Sessions interface {
@@ -196,6 +202,7 @@ type Service struct {
 	// (default DefaultJournalRetention).
 	Journal          Journal
 	JournalRetention time.Duration
+	readOnly         readOnlyGate
 }
 
 // Outcome says whether Create made a new payment or replayed one.

@@ -3,6 +3,7 @@ package payments_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -263,5 +264,148 @@ func TestValidateCurrencies(t *testing.T) {
 		if err := payments.Validate(r); !errors.As(err, &ve) || ve.Code != "invalid_currency" {
 			t.Errorf("%q: %v", c, err)
 		}
+	}
+}
+
+// claimCounter is a journal that claims every key anew and counts the
+// claims and releases it is asked for; its window and its held claims
+// are the test's.
+type claimCounter struct {
+	mu                      sync.Mutex
+	claims, releases, helds int
+	window                  []payments.Claimed
+}
+
+func (j *claimCounter) Claim(_ context.Context, p payments.Payment, hash string) (payments.Claimed, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.claims++
+	return payments.Claimed{Payment: p, Hash: hash, New: true}, nil
+}
+func (j *claimCounter) Held(_ context.Context, key string) (payments.Claimed, bool, error) {
+	j.helds++
+	for _, c := range j.window {
+		if c.Payment.IdempotencyKey == key {
+			return c, true, nil
+		}
+	}
+	return payments.Claimed{}, false, nil
+}
+func (j *claimCounter) Release(context.Context, payments.Payment) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.releases++
+	return nil
+}
+func (j *claimCounter) Window(_ context.Context, _, _ time.Time, fn func(payments.Claimed) error) error {
+	for _, c := range j.window {
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func (j *claimCounter) Sweep(context.Context, time.Time, time.Duration) (int, error) { return 0, nil }
+func (j *claimCounter) Ping(context.Context) error                                   { return nil }
+
+// After its database's first read-only answer, a Region refuses payments
+// without claiming them for ReadOnlyHold; later, or once /health finds
+// the database writable, the next payment claims and commits again.
+func TestReadOnlyDatabaseStopsTheClaimsForAHold(t *testing.T) {
+	s, st, _ := newService()
+	j := &claimCounter{}
+	s.Journal = j
+	now := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
+	s.Now = func() time.Time { return now }
+	st.ReadOnly = true
+	create := func(key string) error {
+		req := good
+		req.IdempotencyKey = key
+		_, _, err := s.Create(context.Background(), req)
+		return err
+	}
+	for i := range 10 {
+		if err := create("ro-" + string(rune('a'+i))); !errors.Is(err, payments.ErrReadOnly) {
+			t.Fatalf("payment %d on a read-only database: %v", i, err)
+		}
+	}
+	if j.claims != 1 || j.releases != 1 {
+		t.Fatalf("10 payments refused by a read-only database: %d claims, %d releases; want 1 and 1", j.claims, j.releases)
+	}
+	now = now.Add(payments.ReadOnlyHold)
+	if err := create("ro-after-hold"); !errors.Is(err, payments.ErrReadOnly) || j.claims != 2 {
+		t.Fatalf("after the hold: %v, %d claims; want the database asked again (2 claims)", err, j.claims)
+	}
+	if h := s.Health(context.Background()); h.DBWritable {
+		t.Fatalf("health of a read-only database: %+v", h)
+	}
+	if err := create("ro-health-ro"); !errors.Is(err, payments.ErrReadOnly) || j.claims != 2 {
+		t.Fatalf("a read-only /health reopened the gate: %v, %d claims", err, j.claims)
+	}
+	st.ReadOnly = false // promoted
+	if h := s.Health(context.Background()); !h.DBWritable {
+		t.Fatalf("health after promotion: %+v", h)
+	}
+	if err := create("promoted"); err != nil || j.claims != 3 {
+		t.Fatalf("after /health found the database writable: %v, %d claims", err, j.claims)
+	}
+}
+
+// readCounter counts the database reads a replay makes.
+type readCounter struct {
+	*memstore.Store
+	gets, presents int
+}
+
+func (r *readCounter) Get(ctx context.Context, id string) (payments.Payment, error) {
+	r.gets++
+	return r.Store.Get(ctx, id)
+}
+func (r *readCounter) Present(ctx context.Context, ids []string) (map[string]bool, error) {
+	r.presents++
+	if len(ids) > payments.MaxPresentBatch {
+		return nil, fmt.Errorf("%d ids in one read", len(ids))
+	}
+	return r.Store.Present(ctx, ids)
+}
+
+// A replay asks the database about a batch of claims at a time, and the
+// journal and the database only about the payments it lacks.
+func TestReplayReadsTheDatabaseOncePerBatch(t *testing.T) {
+	s, st, _ := newService()
+	reads := &readCounter{Store: st}
+	s.Store = reads
+	j := &claimCounter{}
+	s.Journal = j
+	const claims = 2*payments.MaxPresentBatch + 7
+	missing := map[string]bool{"k-3": true, "k-600": true, "k-1006": true}
+	for i := range claims {
+		req := good
+		req.IdempotencyKey = fmt.Sprintf("k-%d", i)
+		c := payments.Claimed{Payment: payments.Payment{ID: fmt.Sprintf("p-%d", i), IdempotencyKey: req.IdempotencyKey,
+			Amount: req.Amount, Currency: req.Currency, MerchantRef: "m", CustomerRef: "c", SessionID: "s", Status: payments.StatusProcessed,
+			CreatedAt: time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)}, Hash: payments.RequestHash(req)}
+		j.window = append(j.window, c)
+		if !missing[req.IdempotencyKey] {
+			if _, err := st.Create(context.Background(), c.Payment, c.Hash); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	res, err := s.ReplayJournal(context.Background(), time.Time{}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Replayed) != len(missing) || res.Present != claims-len(missing) {
+		t.Fatalf("replay: %d replayed, %d present; want %d and %d", len(res.Replayed), res.Present, len(missing), claims-len(missing))
+	}
+	for _, r := range res.Replayed {
+		if !missing[string(r.Key)] {
+			t.Errorf("replayed %s, which the database held", r.Key)
+		}
+	}
+	if reads.presents != 3 || reads.gets != 0 || j.helds != len(missing) {
+		t.Errorf("%d claims, %d missing: %d batch reads, %d single reads, %d journal reads; want 3, 0 and %d",
+			claims, len(missing), reads.presents, reads.gets, j.helds, len(missing))
 	}
 }

@@ -7,10 +7,10 @@ import (
 	"github.com/payment-dr/payment-dr/internal/lab/proc"
 )
 
-// ports are the lab's loopback ports. The in-process servers' listeners
-// are bound here and kept (no other program can take them meanwhile);
-// child processes get free ports the kernel picked, which they bind
-// themselves.
+// ports are the lab's loopback ports, all below the kernel's ephemeral
+// range (proc.ListenLoopback). The in-process servers' listeners are
+// bound here and kept (no other program can take them meanwhile); child
+// processes get free ports, which they bind themselves.
 type ports struct {
 	control   net.Listener // the control API
 	frontdoor net.Listener // the failover URL
@@ -33,7 +33,7 @@ func allocatePorts(regions []string) (*ports, error) {
 	p := &ports{bus: map[string]net.Listener{}, link: map[string]net.Listener{}, journal: map[string]net.Listener{}, gateway: map[string]net.Listener{},
 		db: map[string]int{}, api: map[string]int{}}
 	listen := func(name string) (net.Listener, error) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := proc.ListenLoopback()
 		if err != nil {
 			return nil, fmt.Errorf("no free loopback port for %s: %w", name, err)
 		}

@@ -7,6 +7,7 @@ package proc
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -169,15 +170,56 @@ func alive(pid int, prog string) bool {
 	return filepath.Base(first) == prog || strings.Contains(string(cmdline), prog)
 }
 
-// FreePort asks the kernel for a free loopback TCP port. Another process
-// may take it before it is used; the caller's start then fails clearly.
+// FreePort picks a free loopback TCP port below the kernel's ephemeral
+// range (see ListenLoopback), for a server started later to bind. Only
+// another process choosing ports itself can take it meanwhile.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := ListenLoopback()
 	if err != nil {
 		return 0, err
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ListenLoopback listens on a free loopback TCP port below the kernel's
+// ephemeral range. The lab closes some of its ports to hand them to
+// another server (etcd, Toxiproxy, MariaDB); a port from the ephemeral
+// range could be given meanwhile to one of the lab's own outgoing
+// connections as its local port, and that server's start would fail.
+func ListenLoopback() (net.Listener, error) {
+	low := ephemeralLow()
+	for range 100 {
+		if low <= lowestPickedPort+1 {
+			break
+		}
+		p := lowestPickedPort + rand.IntN(low-lowestPickedPort)
+		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
+			return l, nil
+		}
+	}
+	return net.Listen("tcp", "127.0.0.1:0")
+}
+
+// lowestPickedPort keeps FreePort above the ports services commonly use.
+const lowestPickedPort = 10000
+
+// ephemeralLow is the first port of the kernel's ephemeral range
+// (ip_local_port_range; Linux's default 32768 when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 32768
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 32768
+	}
+	return n
 }
 
 // WaitTCP waits until something accepts on addr or p exits.

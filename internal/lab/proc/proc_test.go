@@ -59,3 +59,27 @@ func TestStopAllStopsOnlyItsProcesses(t *testing.T) {
 		t.Fatalf("pid files left: %v", files)
 	}
 }
+
+// The ports FreePort picks are never ones the kernel gives outgoing
+// connections, so none of the lab's own client connections can take one
+// before its server binds it.
+func TestFreePortStaysOutOfTheEphemeralRange(t *testing.T) {
+	low := ephemeralLow()
+	if low <= lowestPickedPort+1 {
+		t.Skipf("ephemeral range starts at %d: no room below it", low)
+	}
+	seen := map[int]bool{}
+	for range 50 {
+		p, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p < lowestPickedPort || p >= low {
+			t.Fatalf("FreePort gave %d; want [%d, %d)", p, lowestPickedPort, low)
+		}
+		seen[p] = true
+	}
+	if len(seen) < 40 {
+		t.Errorf("50 picks gave only %d distinct ports", len(seen))
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,6 +160,45 @@ func TestCommitRefusedReleasesTheClaim(t *testing.T) {
 	_ = j.Window(context.Background(), time.Now().Add(-time.Hour), time.Now().Add(time.Hour), func(journal.Claim) error { n++; return nil })
 	if n != 0 {
 		t.Errorf("%d time items left", n)
+	}
+}
+
+// journalWrites counts the DynamoDB write operations a client sends.
+type journalWrites struct {
+	next aws.HTTPClient
+	n    atomic.Int64
+}
+
+func (c *journalWrites) Do(r *http.Request) (*http.Response, error) {
+	switch r.Header.Get("X-Amz-Target") {
+	case "DynamoDB_20120810.PutItem", "DynamoDB_20120810.DeleteItem":
+		c.n.Add(1)
+	}
+	return c.next.Do(r)
+}
+
+// Clients that still reach a standby after a move, and retry, cost the
+// journal one claim and its release, not three writes replicated to
+// every Region per attempt: the read-only answer stops the claims for
+// payments.ReadOnlyHold.
+func TestReadOnlyRegionStopsClaiming(t *testing.T) {
+	client, table := backends.JournalTable(t)
+	writes := &journalWrites{}
+	counted := dynamodb.New(client.Options(), func(o *dynamodb.Options) {
+		writes.next = o.HTTPClient
+		o.HTTPClient = writes
+	})
+	standby := newEnv(t, backends.EnvMySQLSecondaryDSN, backends.EnvMySQLSecondaryAdminDSN)
+	journalOn(standby, counted, table, "us-east-2")
+	for i := range 20 {
+		r := standby.do(t, "POST", "/payments", fmt.Sprintf("k-ro-burst-%d", i), body1, nil)
+		if r.status != http.StatusServiceUnavailable || errCode(r) != "region_read_only" {
+			t.Fatalf("payment %d on a read-only database: %d %v", i, r.status, r.body)
+		}
+	}
+	// One claim (claim item and time item) and its release (both items).
+	if n := writes.n.Load(); n != 4 {
+		t.Errorf("20 payments refused by a read-only database cost %d journal writes, want 4", n)
 	}
 }
 

@@ -57,6 +57,19 @@ func (m *Store) Get(_ context.Context, id string) (payments.Payment, error) {
 	return payments.Payment{}, payments.ErrNotFound
 }
 
+// Present implements payments.Store.
+func (m *Store) Present(_ context.Context, ids []string) (map[string]bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	held := map[string]bool{}
+	for _, id := range ids {
+		if _, ok := m.byID[id]; ok {
+			held[id] = true
+		}
+	}
+	return held, nil
+}
+
 // Writable implements payments.Store.
 func (m *Store) Writable(context.Context) (bool, error) {
 	m.mu.Lock()

@@ -115,6 +115,12 @@ func LedgerOf(n int) string {
 		placeholders(n, "?") + `) ORDER BY id`
 }
 
+// PaymentsWithIDs reads which of n payment ids (the arguments) the
+// payments table holds, through its primary key.
+func PaymentsWithIDs(n int) string {
+	return `SELECT id FROM payments WHERE id IN (` + placeholders(n, "?") + `)`
+}
+
 // KeyHolders reads which payment holds each of n idempotency keys
 // (arguments: the keys, as []byte), through uq_payments_idempotency_key.
 func KeyHolders(n int) string {

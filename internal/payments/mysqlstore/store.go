@@ -199,6 +199,37 @@ func (s *Store) Get(ctx context.Context, id string) (payments.Payment, error) {
 	return st.Payment, err
 }
 
+// Present implements payments.Store.
+func (s *Store) Present(ctx context.Context, ids []string) (map[string]bool, error) {
+	if len(ids) > payments.MaxPresentBatch {
+		return nil, fmt.Errorf("present: %d ids, at most %d in one read", len(ids), payments.MaxPresentBatch)
+	}
+	held := map[string]bool{}
+	if len(ids) == 0 {
+		return held, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := s.db.QueryContext(ctx, PaymentsWithIDs(len(ids)), args...)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, classify(err)
+		}
+		held[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	return held, nil
+}
+
 type scanner interface{ Scan(dest ...any) error }
 
 func (s *Store) scanStored(row scanner) (payments.Stored, error) {

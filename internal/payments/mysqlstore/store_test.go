@@ -66,6 +66,31 @@ func TestStoreRoundTripAndSchemaGuards(t *testing.T) {
 	}
 }
 
+// Present answers for a batch of ids in one read, and refuses a batch
+// larger than MaxPresentBatch rather than building an unbounded query.
+func TestPresentReadsWhichIDsTheDatabaseHolds(t *testing.T) {
+	app, _, _ := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
+	s := mysqlstore.New(app)
+	ctx := context.Background()
+	a, b := payment("present-a"), payment("present-b")
+	for _, p := range []payments.Payment{a, b} {
+		if _, err := s.Create(ctx, p, "h"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	missing := payments.NewID()
+	held, err := s.Present(ctx, []string{a.ID, missing, b.ID})
+	if err != nil || len(held) != 2 || !held[a.ID] || !held[b.ID] || held[missing] {
+		t.Fatalf("present: %v %v", held, err)
+	}
+	if held, err := s.Present(ctx, nil); err != nil || len(held) != 0 {
+		t.Errorf("no ids: %v %v", held, err)
+	}
+	if _, err := s.Present(ctx, make([]string, payments.MaxPresentBatch+1)); err == nil {
+		t.Error("a batch over MaxPresentBatch was read")
+	}
+}
+
 // Keys compare byte for byte in the store, trailing spaces included
 // (which HTTP trims from headers before the handler sees them).
 func TestKeysCompareByteForByteIncludingTrailingSpaces(t *testing.T) {
