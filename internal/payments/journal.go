@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Journal claims idempotency keys in a table replicated to a majority of
@@ -165,7 +168,8 @@ type ReplayResult struct {
 // claimed in [from, to] that it lacks: after a failover, the payments
 // the old writer acknowledged but had not replicated. The cost grows with
 // the window's claims: one database read per MaxPresentBatch claims, and
-// one journal read and one commit per missing payment.
+// one journal read and one commit per missing payment, ReplayParallelism
+// of them at a time. The order of Replayed is not the claims' order.
 func (s *Service) ReplayJournal(ctx context.Context, from, to time.Time) (ReplayResult, error) {
 	res := ReplayResult{Replayed: []ReplayedKey{}}
 	if s.Journal == nil {
@@ -186,6 +190,11 @@ func (s *Service) ReplayJournal(ctx context.Context, from, to time.Time) (Replay
 	return res, err
 }
 
+// ReplayParallelism is how many missing payments a replay completes at
+// once: each costs a strongly consistent journal read and a commit, round
+// trips that would add up one after another over a lost window.
+const ReplayParallelism = 16
+
 // replayBatch completes the claims of batch whose payment the database
 // lacks.
 func (s *Service) replayBatch(ctx context.Context, batch []Claimed, res *ReplayResult) error {
@@ -200,39 +209,52 @@ func (s *Service) replayBatch(ctx context.Context, batch []Claimed, res *ReplayR
 	if err != nil {
 		return fmt.Errorf("replay: which of %d claimed payments the database holds: %w", len(ids), err)
 	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(ReplayParallelism)
 	for _, c := range batch {
 		if held[c.Payment.ID] {
 			res.Present++
 			continue
 		}
-		if err := s.replayOne(ctx, c, res); err != nil {
+		g.Go(func() error {
+			done, err := s.replayOne(gctx, c)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+			case done == nil:
+				res.Released++
+			case done.PaymentID == "":
+				res.Present++
+			default:
+				res.Replayed = append(res.Replayed, *done)
+			}
 			return err
-		}
+		})
 	}
-	return nil
+	return g.Wait()
 }
 
 // replayOne completes one claim the database lacks, if the key is still
-// claimed for its payment.
-func (s *Service) replayOne(ctx context.Context, c Claimed, res *ReplayResult) error {
+// claimed for its payment: nil when it is not, a ReplayedKey without a
+// payment id when the database held it after all.
+func (s *Service) replayOne(ctx context.Context, c Claimed) (*ReplayedKey, error) {
 	held, found, err := s.Journal.Held(ctx, c.Payment.IdempotencyKey)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !found || held.Payment.ID != c.Payment.ID {
-		res.Released++
-		return nil
+		return nil, nil
 	}
 	p, inserted, err := s.Complete(ctx, held.Payment, held.Hash)
 	if err != nil {
-		return fmt.Errorf("replay of payment %s: %w", held.Payment.ID, err)
+		return nil, fmt.Errorf("replay of payment %s: %w", held.Payment.ID, err)
 	}
 	if !inserted {
-		res.Present++
-		return nil
+		return &ReplayedKey{}, nil
 	}
-	res.Replayed = append(res.Replayed, ReplayedKey{Key: []byte(p.IdempotencyKey), PaymentID: p.ID})
-	return nil
+	return &ReplayedKey{Key: []byte(p.IdempotencyKey), PaymentID: p.ID}, nil
 }
 
 // SweepJournal removes the journal's claims older than the retention.

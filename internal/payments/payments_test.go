@@ -283,6 +283,8 @@ func (j *claimCounter) Claim(_ context.Context, p payments.Payment, hash string)
 	return payments.Claimed{Payment: p, Hash: hash, New: true}, nil
 }
 func (j *claimCounter) Held(_ context.Context, key string) (payments.Claimed, bool, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	j.helds++
 	for _, c := range j.window {
 		if c.Payment.IdempotencyKey == key {
