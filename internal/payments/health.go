@@ -3,6 +3,7 @@ package payments
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -50,16 +51,44 @@ const DBProbeTimeout = 500 * time.Millisecond
 // 15 ms between us-east-1 and us-east-2).
 const JournalProbeTimeout = 500 * time.Millisecond
 
+// MajorityEvidenceMaxAge is how long a journal write or strongly
+// consistent read that succeeded (it needed a majority of the journal's
+// Regions) stands for /health's own read. A burst of claims, such as the
+// retried payments reaching a new writer once DNS followed it, can delay
+// a strongly consistent read past JournalProbeTimeout while the claims
+// themselves succeed: the Region has its majority, and /health says so.
+// Without a success that recent, /health reads.
+const MajorityEvidenceMaxAge = time.Second
+
+// majoritySeen remembers when a journal operation needing a majority
+// last succeeded (Unix nanoseconds).
+type majoritySeen struct{ at atomic.Int64 }
+
+func (m *majoritySeen) saw(now time.Time) { m.at.Store(now.UnixNano()) }
+
+func (m *majoritySeen) recent(now time.Time) bool {
+	at := m.at.Load()
+	if at == 0 {
+		return false
+	}
+	age := now.Sub(time.Unix(0, at))
+	return age >= 0 && age < MajorityEvidenceMaxAge
+}
+
 // Health asks the database whether it takes writes here (bounded by
 // DBProbeTimeout) and reads the session table's cached reachability.
 func (s *Service) Health(ctx context.Context) Health {
 	h := Health{Region: s.Region, Status: "unavailable"}
 	journalErr := make(chan error, 1)
-	if s.Journal != nil {
+	if s.Journal != nil && !s.majority.recent(s.now()) {
 		go func() {
 			jctx, cancel := context.WithTimeout(ctx, JournalProbeTimeout)
 			defer cancel()
-			journalErr <- s.Journal.Ping(jctx)
+			err := s.Journal.Ping(jctx)
+			if err == nil {
+				s.majority.saw(s.now())
+			}
+			journalErr <- err
 		}()
 	} else {
 		journalErr <- nil

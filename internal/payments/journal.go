@@ -55,6 +55,7 @@ func (s *Service) createClaimed(ctx context.Context, p Payment, hash string) (Pa
 	if err != nil {
 		return Payment{}, 0, err
 	}
+	s.majority.saw(s.now())
 	if !cl.New {
 		if cl.Hash != hash {
 			return Payment{}, 0, &ConflictError{ExistingID: cl.Payment.ID}

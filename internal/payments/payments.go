@@ -203,6 +203,7 @@ type Service struct {
 	Journal          Journal
 	JournalRetention time.Duration
 	readOnly         readOnlyGate
+	majority         majoritySeen
 }
 
 // Outcome says whether Create made a new payment or replayed one.

@@ -271,9 +271,10 @@ func TestValidateCurrencies(t *testing.T) {
 // claims and releases it is asked for; its window and its held claims
 // are the test's.
 type claimCounter struct {
-	mu                      sync.Mutex
-	claims, releases, helds int
-	window                  []payments.Claimed
+	mu                             sync.Mutex
+	claims, releases, helds, pings int
+	window                         []payments.Claimed
+	pingErr                        error
 }
 
 func (j *claimCounter) Claim(_ context.Context, p payments.Payment, hash string) (payments.Claimed, error) {
@@ -308,7 +309,12 @@ func (j *claimCounter) Window(_ context.Context, _, _ time.Time, fn func(payment
 	return nil
 }
 func (j *claimCounter) Sweep(context.Context, time.Time, time.Duration) (int, error) { return 0, nil }
-func (j *claimCounter) Ping(context.Context) error                                   { return nil }
+func (j *claimCounter) Ping(context.Context) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.pings++
+	return j.pingErr
+}
 
 // After its database's first read-only answer, a Region refuses payments
 // without claiming them for ReadOnlyHold; later, or once /health finds
@@ -409,5 +415,30 @@ func TestReplayReadsTheDatabaseOncePerBatch(t *testing.T) {
 	if reads.presents != 3 || reads.gets != 0 || j.helds != len(missing) {
 		t.Errorf("%d claims, %d missing: %d batch reads, %d single reads, %d journal reads; want 3, 0 and %d",
 			claims, len(missing), reads.presents, reads.gets, j.helds, len(missing))
+	}
+}
+
+// A claim that succeeded needed a majority: for MajorityEvidenceMaxAge
+// /health trusts it instead of its own strongly consistent read, which a
+// burst of claims can delay past its budget. Older, /health reads.
+func TestHealthTrustsARecentClaimForTheMajority(t *testing.T) {
+	s, _, _ := newService()
+	j := &claimCounter{pingErr: fmt.Errorf("%w: read timed out", payments.ErrUnavailable)}
+	s.Journal = j
+	now := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
+	s.Now = func() time.Time { return now }
+	if h := s.Health(context.Background()); h.JournalError != "no_majority" || j.pings != 1 {
+		t.Fatalf("health before any claim: %+v after %d reads", h, j.pings)
+	}
+	if _, _, err := s.Create(context.Background(), good); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(payments.MajorityEvidenceMaxAge - time.Millisecond)
+	if h := s.Health(context.Background()); !h.Healthy() || j.pings != 1 {
+		t.Fatalf("health right after a claim: %+v after %d reads; want healthy without a read", h, j.pings)
+	}
+	now = now.Add(time.Millisecond)
+	if h := s.Health(context.Background()); h.JournalError != "no_majority" || j.pings != 2 {
+		t.Fatalf("health once the claim is too old: %+v after %d reads", h, j.pings)
 	}
 }

@@ -54,11 +54,11 @@ func (d *Daemon) journalEndpoint(region string) string {
 	return "http://" + d.ports.journal[region].Addr().String()
 }
 
-// How long the journal's leader may stay outside the writer's Region
-// before it is moved there, and how long after a failed transfer.
+// How often the leader's place is checked, and how long after a failed
+// transfer the next is tried.
 const (
-	leaderPatience = 3 * time.Second
-	leaderBackoff  = 30 * time.Second
+	leaderCheck   = 500 * time.Millisecond
+	leaderBackoff = 30 * time.Second
 )
 
 // keepJournalLeader keeps the etcd leader in the writer's Region while
@@ -66,22 +66,20 @@ const (
 // trip to the nearest other member (the witness), as an MRSC write does;
 // with the leader elsewhere it would pay two inter-Region round trips.
 //
-// A transfer holds off writes until it completes, so the leader is moved
-// only once it has been elsewhere for leaderPatience, and not again for
-// leaderBackoff after a transfer that failed.
+// A transfer holds off writes until it completes, so it is made as soon
+// as the writer moved: clients reach the new writer only once the health
+// checks and DNS followed it, seconds later, and the old writer refuses
+// payments without claiming them, so the journal is quiet then. After a
+// failed transfer the next waits leaderBackoff.
 func (d *Daemon) keepJournalLeader(ctx context.Context) {
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(leaderCheck)
 	defer t.Stop()
-	var elsewhereSince, notBefore time.Time
+	var notBefore time.Time
 	for {
 		top := d.topology()
 		lead := d.journal.Leader(top.Writer)
-		switch {
-		case top.Down[top.Writer] || top.Partitioned[top.Writer] || lead == "" || lead == top.Writer:
-			elsewhereSince = time.Time{}
-		case elsewhereSince.IsZero():
-			elsewhereSince = time.Now()
-		case time.Since(elsewhereSince) >= leaderPatience && time.Now().After(notBefore):
+		movable := !top.Down[top.Writer] && !top.Partitioned[top.Writer] && lead != "" && lead != top.Writer
+		if movable && time.Now().After(notBefore) {
 			if err := d.journal.MoveLeader(ctx, top.Writer); err != nil && ctx.Err() == nil {
 				log.Printf("journal: moving the leader to %s: %v (next try in %s)", top.Writer, err, leaderBackoff)
 				notBefore = time.Now().Add(leaderBackoff)
