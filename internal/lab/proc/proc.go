@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -183,23 +184,51 @@ func FreePort() (int, error) {
 }
 
 // ListenLoopback listens on a free loopback TCP port below the kernel's
-// ephemeral range. The lab closes some of its ports to hand them to
-// another server (etcd, Toxiproxy, MariaDB); a port from the ephemeral
-// range could be given meanwhile to one of the lab's own outgoing
-// connections as its local port, and that server's start would fail.
+// ephemeral range that this process has not been given before. The lab
+// closes some of its ports to hand them to another server (etcd,
+// Toxiproxy, MariaDB): a port from the ephemeral range could be given
+// meanwhile to one of the lab's own outgoing connections as its local
+// port, and a port handed out twice to two of its servers; either
+// server's start would fail. Ports are taken one after another from a
+// random start, so two processes starting labs at once rarely pick from
+// the same stretch.
 func ListenLoopback() (net.Listener, error) {
+	given.Lock()
+	defer given.Unlock()
 	low := ephemeralLow()
-	for range 100 {
-		if low <= lowestPickedPort+1 {
-			break
+	if span := low - lowestPickedPort; span > 1 {
+		if given.next == 0 {
+			given.next = lowestPickedPort + rand.IntN(span)
 		}
-		p := lowestPickedPort + rand.IntN(low-lowestPickedPort)
-		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
-			return l, nil
+		for range 200 {
+			p := given.next
+			given.next++
+			if given.next >= low {
+				given.next = lowestPickedPort
+			}
+			if given.ports[p] {
+				continue
+			}
+			if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
+				given.ports[p] = true
+				return l, nil
+			}
 		}
 	}
-	return net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err == nil {
+		given.ports[l.Addr().(*net.TCPAddr).Port] = true
+	}
+	return l, err
 }
+
+// given are the ports ListenLoopback returned in this process, and the
+// next it tries.
+var given = struct {
+	sync.Mutex
+	ports map[int]bool
+	next  int
+}{ports: map[int]bool{}}
 
 // lowestPickedPort keeps FreePort above the ports services commonly use.
 const lowestPickedPort = 10000
