@@ -20,12 +20,14 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // API is the part of the DynamoDB client the journal uses.
@@ -62,7 +64,8 @@ type Claim struct {
 var (
 	// ErrUnavailable: the journal did not answer (no majority, network,
 	// throttling past the retries). Nothing of the request is in the
-	// journal.
+	// journal: a claim whose attempts (the SDK's retries included) were
+	// all refused or never sent, or one that was undone.
 	ErrUnavailable = errors.New("journal unavailable")
 	// ErrOutcomeUnknown: a write was sent but whether it is in the
 	// journal could not be established, and undoing it failed too.
@@ -184,17 +187,18 @@ type Claimed struct {
 // undone.
 func (j *Journal) Claim(ctx context.Context, c Claim) (Claimed, error) {
 	cond := aws.String("attribute_not_exists(pk)")
-	put := func(key map[string]types.AttributeValue) <-chan error {
+	var claimOpen, timeOpen attemptOutcomes
+	put := func(key map[string]types.AttributeValue, open *attemptOutcomes) <-chan error {
 		out := make(chan error, 1)
 		go func() {
 			out <- j.retry(ctx, func() error {
-				_, err := j.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &j.Table, Item: c.item(key), ConditionExpression: cond})
+				_, err := j.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &j.Table, Item: c.item(key), ConditionExpression: cond}, open.record)
 				return err
 			})
 		}()
 		return out
 	}
-	claimErr, timeErr := put(claimKey(c.Key)), put(timeKey(c.Key, c.ClaimedAt))
+	claimErr, timeErr := put(claimKey(c.Key), &claimOpen), put(timeKey(c.Key, c.ClaimedAt), &timeOpen)
 	cerr, terr := <-claimErr, <-timeErr
 	var taken *types.ConditionalCheckFailedException
 	if errors.As(terr, &taken) {
@@ -225,7 +229,7 @@ func (j *Journal) Claim(ctx context.Context, c Claim) (Claimed, error) {
 		return Claimed{Claim: c, New: true}, nil
 	}
 	failed := &Error{Op: "claim", Err: errors.Join(cerr, terr)}
-	if rejected(cerr) && rejected(terr) {
+	if rejected(cerr) && rejected(terr) && !claimOpen.open.Load() && !timeOpen.open.Load() {
 		return Claimed{}, failed
 	}
 	// A write stands or may stand: undo both, so that a "not applied"
@@ -236,11 +240,12 @@ func (j *Journal) Claim(ctx context.Context, c Claim) (Claimed, error) {
 	return Claimed{}, failed
 }
 
-// rejected reports whether a write certainly did not happen: it was
-// never sent (no connection), or DynamoDB refused it with a client fault
-// (HTTP 4xx: throttling, validation, access, a write conflict — DynamoDB
-// API Reference, "Common errors"). A server fault (HTTP 5xx) or a timeout
-// leaves the outcome open.
+// rejected reports whether one attempt of a write certainly did not
+// happen: it was never sent (no connection), or DynamoDB refused it with
+// a client fault (HTTP 4xx: throttling, validation, access, a write
+// conflict — DynamoDB developer guide, "Error handling with DynamoDB";
+// API Reference, PutItem "Errors"). A server fault (HTTP 5xx) or a
+// timeout leaves the outcome open.
 func rejected(err error) bool {
 	if err == nil {
 		return false
@@ -255,6 +260,29 @@ func rejected(err error) bool {
 	}
 	var status interface{ HTTPStatusCode() int }
 	return errors.As(err, &status) && status.HTTPStatusCode() >= 400 && status.HTTPStatusCode() < 500
+}
+
+// attemptOutcomes watches every attempt of a write, the SDK's retries
+// included: "When you receive a status code 500 on a write operation,
+// the operation may have succeeded or failed" (DynamoDB developer guide,
+// "Error handling with DynamoDB"), so a write whose last attempt was
+// refused may still stand when an earlier one was answered 5xx or timed
+// out.
+type attemptOutcomes struct{ open atomic.Bool }
+
+// record is the per-call option: a middleware after the SDK's retry
+// middleware ("Retry"), so it sees each attempt's error.
+func (a *attemptOutcomes) record(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		return st.Finalize.Insert(middleware.FinalizeMiddlewareFunc("JournalAttemptOutcome",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleFinalize(ctx, in)
+				if err != nil && !rejected(err) {
+					a.open.Store(true)
+				}
+				return out, md, err
+			}), "Retry", middleware.After)
+	})
 }
 
 // Get reads the claim of key with a strongly consistent read.
@@ -317,10 +345,11 @@ func (j *Journal) deleteTime(ctx context.Context, c Claim) error {
 // retry repeats op while it meets a ReplicatedWriteConflictException:
 // "The request was rejected because one or more items in the request are
 // being modified by a request in another Region" (DynamoDB API Reference,
-// Common errors / PutItem errors; retry-safe per the developer guide's
-// multi-Region strong consistency page). The SDK's standard retryer does
-// not retry it (it is a client fault), so the journal does, with
-// exponential backoff and full jitter.
+// PutItem and DeleteItem "Errors": HTTP 400), "OK to retry? Yes"
+// (developer guide, "Error handling with DynamoDB"; "How DynamoDB global
+// tables work": it succeeds once the item is no longer being modified in
+// another Region). The SDK's standard retryer does not retry it (a client
+// fault), so the journal does, with exponential backoff and full jitter.
 func (j *Journal) retry(ctx context.Context, op func() error) error {
 	attempts, backoff := j.ConflictAttempts, j.ConflictBackoff
 	if attempts <= 0 {

@@ -176,6 +176,42 @@ func TestFailedClaimIsReleased(t *testing.T) {
 	}
 }
 
+// A claim write answered 500 may have been applied; when the SDK's retry
+// of it is then refused (throttled, HTTP 400), the claim is still
+// released before "not applied" is answered: the first attempt's item
+// may stand.
+func TestClaimRefusedAfterAnOpenAttemptIsReleased(t *testing.T) {
+	var mu sync.Mutex
+	puts := map[string]int{}
+	e := &endpoint{fn: func(op, body string, n int) (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if op != "PutItem" {
+			return 200, `{}`
+		}
+		kind := "minute#"
+		if strings.Contains(body, `"claim#`) {
+			kind = "claim#"
+		}
+		if puts[kind]++; puts[kind] == 1 {
+			return 500, awsError("InternalServerError", "Internal server error")
+		}
+		return 400, awsError("ThrottlingException", "Rate of requests exceeds the allowed throughput.")
+	}}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	_, err := wireJournal(t, srv.URL).Claim(context.Background(), newClaim("k", time.Now()))
+	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrOutcomeUnknown) {
+		t.Errorf("claim: %v, want journal unavailable once released", err)
+	}
+	if e.count("PutItem", `"claim#`) != 2 {
+		t.Fatalf("the SDK did not retry the claim's write: %v", e.calls)
+	}
+	if e.count("DeleteItem", `"claim#`) != 1 || e.count("DeleteItem", `"minute#`) != 1 {
+		t.Errorf("a claim whose first attempt may stand was not released: %v", e.calls)
+	}
+}
+
 // A journal that cannot be reached at all (connection refused) took
 // nothing: "not applied", without waiting on a release.
 func TestUnreachableJournal(t *testing.T) {

@@ -38,10 +38,15 @@ func newSessionTable(scope constructs.Construct, r region) awsdynamodb.TableV2 {
 // with multi-Region strong consistency (MRSC), a replica in each Region
 // and a witness in a third Region of their MRSC Region set, so a claim is
 // durable in two Regions before the service answers and an isolated
-// Region can complete none (DynamoDB developer guide, "Multi-Region
-// strong consistency"). MRSC tables are created empty as MRSC and offer
+// Region can complete none (DynamoDB developer guide, "How DynamoDB
+// global tables work"). MRSC tables are created empty as MRSC and offer
 // no TTL, no local secondary indexes and no transactions: the schema is
-// pk/sk only and the service deletes expired claims itself.
+// pk/sk only and the service deletes expired claims itself. TableV2 gives
+// every table with replicas a NEW_AND_OLD_IMAGES stream; MRSC does not
+// replicate through it and nothing here reads it ("You can enable Streams
+// on an MRSC replica"). Point-in-time recovery is set on each replica; a
+// restore makes a single-Region table with items, which cannot become
+// MRSC again (docs/journal.md, "Operating the journal").
 func newJournalTable(scope constructs.Construct, r region) awsdynamodb.TableV2 {
 	pitr := &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)}
 	return awsdynamodb.NewTableV2(scope, jsii.String("JournalTable"), &awsdynamodb.TablePropsV2{

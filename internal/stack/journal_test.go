@@ -43,6 +43,11 @@ func TestJournalIsAnMRSCGlobalTableWithAWitness(t *testing.T) {
 		if m["DeletionProtectionEnabled"] != true {
 			t.Errorf("replica %v lacks deletion protection", m)
 		}
+		// Point-in-time recovery is a per-replica setting ("never
+		// synchronized between replicas", "How DynamoDB global tables work").
+		if jsonOf(m["PointInTimeRecoverySpecification"]) != `{"PointInTimeRecoveryEnabled":true}` {
+			t.Errorf("replica %v lacks point-in-time recovery", m["Region"])
+		}
 	}
 	if len(regions) != 2 || !regions[s.cfg.PrimaryRegion] || !regions[s.cfg.SecondaryRegion] {
 		t.Errorf("replicas in %v, want both Regions", regions)
