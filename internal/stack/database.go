@@ -56,14 +56,7 @@ func newDatabase(scope constructs.Construct, r region, p dbProps) Database {
 
 	var global awsrds.CfnGlobalCluster
 	if p.masterSecret != nil {
-		global = awsrds.NewCfnGlobalCluster(c, jsii.String("GlobalCluster"), &awsrds.CfnGlobalClusterProps{
-			GlobalClusterIdentifier: jsii.String(r.names.GlobalClusterID()),
-			Engine:                  jsii.String("aurora-mysql"),
-			EngineVersion:           jsii.String(r.cfg.DBEngineVersion),
-			StorageEncrypted:        jsii.Bool(true),
-			DeletionProtection:      protected,
-		})
-		global.ApplyRemovalPolicy(r.removal(awscdk.RemovalPolicy_RETAIN), nil)
+		global = newGlobalCluster(c, r)
 	}
 
 	subnets := anyList(*r.privateSubnetIDs(p.net)...)
@@ -117,8 +110,25 @@ func newDatabase(scope constructs.Construct, r region, p dbProps) Database {
 		cluster.AddResourceDependency(global, jsii.String("the writer joins the global cluster"))
 	}
 
-	// The instance needs no deletion policy of its own: the cluster keeps
-	// the data and its snapshot.
+	return Database{Cluster: cluster, Instance: newDBInstance(c, r, cluster, p)}
+}
+
+// newGlobalCluster declares the global database (in the primary's stack).
+func newGlobalCluster(c constructs.Construct, r region) awsrds.CfnGlobalCluster {
+	global := awsrds.NewCfnGlobalCluster(c, jsii.String("GlobalCluster"), &awsrds.CfnGlobalClusterProps{
+		GlobalClusterIdentifier: jsii.String(r.names.GlobalClusterID()),
+		Engine:                  jsii.String("aurora-mysql"),
+		EngineVersion:           jsii.String(r.cfg.DBEngineVersion),
+		StorageEncrypted:        jsii.Bool(true),
+		DeletionProtection:      jsii.Bool(r.cfg.DeletionProtected()),
+	})
+	global.ApplyRemovalPolicy(r.removal(awscdk.RemovalPolicy_RETAIN), nil)
+	return global
+}
+
+// newDBInstance is the cluster's one instance. It needs no deletion
+// policy of its own: the cluster keeps the data and its snapshot.
+func newDBInstance(c constructs.Construct, r region, cluster awsrds.CfnDBCluster, p dbProps) awsrds.CfnDBInstance {
 	instance := awsrds.NewCfnDBInstance(c, jsii.String("Instance"), &awsrds.CfnDBInstanceProps{
 		DbInstanceIdentifier:        jsii.String(r.names.InstanceID(r.name)),
 		DbClusterIdentifier:         cluster.Ref(),
@@ -130,7 +140,7 @@ func newDatabase(scope constructs.Construct, r region, p dbProps) Database {
 		PerformanceInsightsKmsKeyId: p.key.KeyArn(),
 	})
 	suppress(instance, "PCI.DSS.321-RDSAutomaticMinorVersionUpgradeEnabled", "Members of a global database must run the same engine version; minor upgrades are applied on purpose, secondary first, after drctl evaluate, not by independent automatic windows")
-	return Database{Cluster: cluster, Instance: instance}
+	return instance
 }
 
 // newClusterParameters: TLS in transit is enforced by the server; audit

@@ -193,6 +193,8 @@ func New(ctx context.Context, e Env, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	jr := newJournal(cfg, e)
+	journalWarm := warmJournal(ctx, jr)
 	sm := secretsmanager.NewFromConfig(cfg)
 	type result struct {
 		v   string
@@ -240,6 +242,9 @@ func New(ctx context.Context, e Env, log *slog.Logger) (*App, error) {
 	if werr := <-warm; werr != nil {
 		log.Warn("database not reachable at start; requests will retry", "error", werr.Error())
 	}
+	if jerr := <-journalWarm; jerr != nil {
+		log.Warn("payment journal not reachable at start; payments answer 503 until it is", "error", jerr.Error())
+	}
 	if key.err != nil {
 		db.Close()
 		return nil, key.err
@@ -249,7 +254,7 @@ func New(ctx context.Context, e Env, log *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("secret %s is empty", e.APIKeySecretID)
 	}
 
-	svc := newService(cfg, e, store, log)
+	svc := newService(cfg, e, store, jr, log)
 	// Sweeps run while the instance runs (under Lambda: during
 	// invocations), besides the scheduled sweep invocation.
 	sweeps, stop := context.WithCancel(context.Background())
@@ -264,7 +269,7 @@ func (a *App) Close() error {
 }
 
 // newService wires the domain to its adapters.
-func newService(cfg aws.Config, e Env, store *mysqlstore.Store, log *slog.Logger) *payments.Service {
+func newService(cfg aws.Config, e Env, store *mysqlstore.Store, jr payments.Journal, log *slog.Logger) *payments.Service {
 	return &payments.Service{
 		Store:    store,
 		Sessions: &dynamo.Sessions{Client: dynamodb.NewFromConfig(cfg), Table: e.SessionTable},
@@ -279,9 +284,39 @@ func newService(cfg aws.Config, e Env, store *mysqlstore.Store, log *slog.Logger
 		OnAfterCommitError: func(p payments.Payment, what string, err error) {
 			log.Error("after-commit write failed; the payment stands", "paymentId", p.ID, "what", what, "error", err.Error())
 		},
-		Journal:          newJournal(cfg, e),
+		Journal:          jr,
 		JournalRetention: e.JournalRetention,
 	}
+}
+
+// journalWarmConnections is how many connections to the journal's
+// endpoint are opened at start: a claim writes two items in parallel.
+const journalWarmConnections = 2
+
+// warmJournal opens the journal's connections (TCP and, on AWS, TLS) while
+// the secrets are in flight, with as many concurrent strongly consistent
+// reads, so the first payment's claim finds them idle. A journal that
+// does not answer now is not fatal: /health reports it.
+func warmJournal(ctx context.Context, jr payments.Journal) <-chan error {
+	out := make(chan error, 1)
+	if jr == nil {
+		out <- nil
+		return out
+	}
+	go func() {
+		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		errs := make(chan error, journalWarmConnections)
+		for range journalWarmConnections {
+			go func() { errs <- jr.Ping(wctx) }()
+		}
+		var err error
+		for range journalWarmConnections {
+			err = errors.Join(err, <-errs)
+		}
+		out <- err
+	}()
+	return out
 }
 
 // newJournal is the journal's client (nil without JOURNAL_TABLE). Its

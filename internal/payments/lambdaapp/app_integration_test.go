@@ -6,11 +6,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -361,4 +363,54 @@ func TestSweepOnAReadOnlyDatabaseIsNotAnError(t *testing.T) {
 	if err != nil || fmt.Sprint(out) != "map[claimsRemoved:0 published:0 readOnly:true]" {
 		t.Fatalf("sweep on the read-only secondary: %v %v", out, err)
 	}
+}
+
+// The journal's connections are opened at start, one per parallel claim
+// write, with strongly consistent reads; a journal that does not answer
+// then does not stop the start: /health reports it.
+func TestStartOpensTheJournalsConnections(t *testing.T) {
+	w := newWorld(t)
+	var reads, conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Amz-Target") == "DynamoDB_20120810.GetItem" && strings.Contains(readAll(r), `"ConsistentRead":true`) {
+			reads.Add(1)
+		}
+		// DynamoDB sends the body's CRC32 with every answer (x-amz-crc32),
+		// and the SDK checks it.
+		rw.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		rw.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(`{}`))), 10))
+		fmt.Fprint(rw, `{}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	w.vars["JOURNAL_ENDPOINT"] = srv.URL
+	w.start(t, io.Discard)
+	if reads.Load() != 2 || conns.Load() != 2 {
+		t.Errorf("at start: %d consistent reads on %d connections, want 2 and 2", reads.Load(), conns.Load())
+	}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.vars["JOURNAL_ENDPOINT"] = "http://" + l.Addr().String()
+	l.Close()
+	var logs bytes.Buffer
+	h := w.start(t, &logs)
+	if !strings.Contains(logs.String(), "payment journal not reachable at start") {
+		t.Errorf("no warning for a journal down at start:\n%s", logs.String())
+	}
+	if r := invoke(t, h, "GET", "/health", "", "", "req-health"); r.StatusCode != 503 || !strings.Contains(r.Body, `"journalError":"no_majority"`) {
+		t.Errorf("health with the journal down: %d %s", r.StatusCode, r.Body)
+	}
+}
+
+func readAll(r *http.Request) string {
+	b, _ := io.ReadAll(r.Body)
+	return string(b)
 }
