@@ -250,4 +250,3 @@ func hostEnv() []string {
 	}
 	return env
 }
-
