@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/payment-dr/payment-dr/internal/lab/proc"
+	"github.com/payment-dr/payment-dr/internal/proc"
 )
 
 // FindDynalite returns p made absolute, or when p is empty dynalite from

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payment-dr/payment-dr/internal/lab/proc"
+	"github.com/payment-dr/payment-dr/internal/proc"
 )
 
 // dynalite exits when a client aborts a request mid-body (seen in the lab

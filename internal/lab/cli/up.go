@@ -20,7 +20,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/lab/frontdoor"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 	"github.com/payment-dr/payment-dr/internal/lab/labdir"
-	"github.com/payment-dr/payment-dr/internal/lab/proc"
+	"github.com/payment-dr/payment-dr/internal/proc"
 )
 
 // daemonPid is the daemon's pid file, kept apart from DIR/pids (the

@@ -23,8 +23,8 @@ import (
 	"github.com/payment-dr/payment-dr/internal/lab/link"
 	"github.com/payment-dr/payment-dr/internal/lab/mariadb"
 	"github.com/payment-dr/payment-dr/internal/lab/mrsc"
-	"github.com/payment-dr/payment-dr/internal/lab/proc"
 	"github.com/payment-dr/payment-dr/internal/lab/repl"
+	"github.com/payment-dr/payment-dr/internal/proc"
 )
 
 // Options are `drlab up`'s flags as passed to `drlab serve`.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/payment-dr/payment-dr/internal/lab/proc"
+	"github.com/payment-dr/payment-dr/internal/proc"
 )
 
 // ports are the lab's loopback ports, all below the kernel's ephemeral

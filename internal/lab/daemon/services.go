@@ -14,8 +14,8 @@ import (
 	"github.com/payment-dr/payment-dr/internal/lab/frontdoor"
 	"github.com/payment-dr/payment-dr/internal/lab/gateway"
 	"github.com/payment-dr/payment-dr/internal/lab/mariadb"
-	"github.com/payment-dr/payment-dr/internal/lab/proc"
 	"github.com/payment-dr/payment-dr/internal/naming"
+	"github.com/payment-dr/payment-dr/internal/proc"
 )
 
 // startServices starts the session table, the AWS stand-ins, both payment

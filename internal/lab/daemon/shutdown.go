@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/payment-dr/payment-dr/internal/lab/proc"
+	"github.com/payment-dr/payment-dr/internal/proc"
 )
 
 // shutdown stops every in-process server and child process.

@@ -15,7 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/payment-dr/payment-dr/internal/lab/link"
-	"github.com/payment-dr/payment-dr/internal/lab/proc"
+	"github.com/payment-dr/payment-dr/internal/proc"
 )
 
 // peerLinks carry the members' peer traffic: one Toxiproxy proxy per

@@ -14,7 +14,7 @@ import (
 
 	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/lab/mariadb"
-	"github.com/payment-dr/payment-dr/internal/lab/proc"
+	"github.com/payment-dr/payment-dr/internal/proc"
 )
 
 // pair is two real MariaDB servers as the lab runs them (GTID, binlog,

@@ -1,7 +1,8 @@
-// Package proc starts and stops the lab's processes. Every process gets a
-// log file and a pid file in the lab directory, so `drlab down` (or a
-// failed `drlab up`) stops exactly the processes the lab started, even
-// after the daemon that started them is gone.
+// Package proc starts and stops the processes of the DR lab and of the
+// test backends, and picks their loopback ports. Every process gets a log
+// file and a pid file in its run directory, so `drlab down` (or a failed
+// `drlab up`, or the end of a test run) stops exactly the processes that
+// were started, even after the program that started them is gone.
 package proc
 
 import (
