@@ -23,6 +23,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/lab/labcloud"
 	"github.com/payment-dr/payment-dr/internal/lab/labdir"
 	"github.com/payment-dr/payment-dr/internal/lab/verify"
+	"github.com/payment-dr/payment-dr/internal/payments"
 )
 
 // partitionReplay: the writer's Region is partitioned, for
@@ -51,8 +52,16 @@ func partitionReplay(l *lab) {
 	time.Sleep(2 * time.Second)
 	l.must(l.drlab("fault", "--dir", l.dir, "partition", old))
 	cut := time.Now()
-	if h := l.status().Services[old]; h.Health != 503 || !strings.Contains(h.HealthBody, "journal") {
-		t.Fatalf("the partitioned Region's /health: %d %s", h.Health, h.HealthBody)
+	// /health trusts a claim younger than MajorityEvidenceMaxAge, then
+	// reads the journal (JournalProbeTimeout): past both, it says 503.
+	for healthBy := cut.Add(payments.MajorityEvidenceMaxAge + payments.JournalProbeTimeout + time.Second); ; time.Sleep(100 * time.Millisecond) {
+		h := l.status().Services[old]
+		if h.Health == 503 && strings.Contains(h.HealthBody, "journal") {
+			break
+		}
+		if time.Now().After(healthBy) {
+			t.Fatalf("the partitioned Region's /health %s after the cut: %d %s", time.Since(cut).Round(time.Millisecond), h.Health, h.HealthBody)
+		}
 	}
 	// An answer already on its way when the links were cut (its claim
 	// was durable in a majority before) may arrive a little later: it is

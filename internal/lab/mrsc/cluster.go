@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -60,6 +61,7 @@ type member struct {
 	name                   string
 	peerURL, advertisedURL string // etcd's own peer listener; the router the others dial
 	clientURL              string
+	router                 net.Listener // advertisedURL's listener until the router serves it
 	id                     types.ID
 	etcd                   *embed.Etcd
 }
@@ -133,7 +135,7 @@ func (c *Cluster) start(ctx context.Context) error {
 // ids etcd will use, which the peer routers need before the first message.
 func (c *Cluster) allocate() error {
 	for _, n := range c.names() {
-		var ports [3]int
+		var ports [2]int
 		for i := range ports {
 			p, err := proc.FreePort()
 			if err != nil {
@@ -141,7 +143,12 @@ func (c *Cluster) allocate() error {
 			}
 			ports[i] = p
 		}
-		m := &member{name: n, peerURL: loopURL(ports[0]), advertisedURL: loopURL(ports[1]), clientURL: loopURL(ports[2])}
+		// The router's listener is held from here on: every member dials it.
+		router, err := proc.ListenLoopback()
+		if err != nil {
+			return fmt.Errorf("mrsc: no free port for %s's router: %w", n, err)
+		}
+		m := &member{name: n, peerURL: loopURL(ports[0]), advertisedURL: "http://" + router.Addr().String(), clientURL: loopURL(ports[1]), router: router}
 		u, err := types.NewURLs([]string{m.advertisedURL})
 		if err != nil {
 			return err
@@ -260,6 +267,9 @@ func (c *Cluster) Close() {
 	for _, m := range c.members {
 		if m.etcd != nil {
 			m.etcd.Close()
+		}
+		if m.router != nil { // a start that failed before the routers served
+			_ = m.router.Close()
 		}
 	}
 	if c.peers != nil {

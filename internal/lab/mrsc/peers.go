@@ -51,17 +51,11 @@ func startPeerLinks(members map[string]*member, witness string, regionLatency, w
 			if from == to {
 				continue
 			}
-			port, err := proc.FreePort()
-			if err != nil {
-				p.close()
-				return nil, err
-			}
 			l, lat := p.region, regionLatency
 			if from == witness || to == witness {
 				l, lat = p.witness, witnessLatency
 			}
-			listen := fmt.Sprintf("127.0.0.1:%d", port)
-			addr, err := l.Add(pairKey(from, to), listen, strings.TrimPrefix(dst.peerURL, "http://"), lat)
+			addr, err := addLink(l, pairKey(from, to), strings.TrimPrefix(dst.peerURL, "http://"), lat)
 			if err != nil {
 				p.close()
 				return nil, err
@@ -78,13 +72,33 @@ func startPeerLinks(members map[string]*member, witness string, regionLatency, w
 	return p, nil
 }
 
-// serveRouter listens on m's advertised peer URL and sends each request
-// through the proxy of its sender's pair.
+// addLink adds the proxy of one pair on a free port. Toxiproxy binds the
+// port itself, so another program may take it between the pick and the
+// bind: then the proxy tries another.
+func addLink(l *link.Link, name, upstream string, latency time.Duration) (string, error) {
+	var err error
+	for range 5 {
+		var port int
+		if port, err = proc.FreePort(); err != nil {
+			return "", err
+		}
+		var addr string
+		addr, err = l.Add(name, fmt.Sprintf("127.0.0.1:%d", port), upstream, latency)
+		if err == nil || !strings.Contains(err.Error(), "address already in use") {
+			return addr, err
+		}
+	}
+	return "", err
+}
+
+// serveRouter serves m's advertised peer URL (its listener is held from
+// the start) and sends each request through the proxy of its sender's
+// pair.
 func (p *peerLinks) serveRouter(m *member) error {
-	u, _ := url.Parse(m.advertisedURL)
-	ln, err := net.Listen("tcp", u.Host)
-	if err != nil {
-		return fmt.Errorf("mrsc: router of %s on %s: %w", m.name, u.Host, err)
+	ln := m.router
+	m.router = nil
+	if ln == nil {
+		return fmt.Errorf("mrsc: router of %s: no listener", m.name)
 	}
 	direct, _ := url.Parse(m.peerURL)
 	rp := &httputil.ReverseProxy{
