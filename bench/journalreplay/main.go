@@ -14,17 +14,14 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"flag"
 	"fmt"
 	"log"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
+	"github.com/payment-dr/payment-dr/bench/benchdb"
 	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/journal"
@@ -47,18 +44,15 @@ func main() {
 	}
 	ctx := context.Background()
 	name := fmt.Sprintf("bench_replay_%d", time.Now().Unix())
-	db := database(ctx, *writerDSN, name)
-	defer drop(db, name)
+	db, _, err := benchdb.Create(ctx, *writerDSN, name)
+	check(err)
+	defer benchdb.Drop(db, name)
 
 	end := time.Now().UTC().Truncate(time.Second)
 	first := end.Add(-time.Duration(*total-1) * *every)
-	pay := func(i int) payments.Payment {
-		return payments.Payment{ID: fmt.Sprintf("%032x", i+1), IdempotencyKey: fmt.Sprintf("order-%010d", i), Amount: 1000, Currency: "USD",
-			MerchantRef: "merchant-1", CustomerRef: fmt.Sprintf("customer-%d", i%5000), SessionID: fmt.Sprintf("session-%d", i),
-			Status: payments.StatusProcessed, Region: "us-east-1", CreatedAt: first.Add(time.Duration(i) * *every)}
-	}
+	pay := func(i int) payments.Payment { return benchdb.Payment(i, first, *every) }
 	t := time.Now()
-	check(load(ctx, db, pay, 0, *total-*lost))
+	check(benchdb.Load(ctx, db, pay, 0, *total-*lost))
 	fmt.Printf("loaded %d payments into the writer (each with 2 ledger lines and an outbox row) in %s\n", *total-*lost, time.Since(t).Round(time.Second))
 
 	ddb := backends.DynamoDB(*endpoint, "us-east-1")
@@ -100,95 +94,6 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// database creates a migrated database on the server of dsn.
-func database(ctx context.Context, dsn, name string) *sql.DB {
-	c, err := mysql.ParseDSN(dsn)
-	check(err)
-	root, err := sql.Open("mysql", c.FormatDSN())
-	check(err)
-	_, err = root.ExecContext(ctx, "CREATE DATABASE "+name)
-	check(err)
-	root.Close()
-	c.DBName = name
-	db, err := mysqlstore.Open(c.FormatDSN()) // the service's own pool settings
-	check(err)
-	_, err = mysqlstore.Migrate(ctx, db)
-	check(err)
-	return db
-}
-
-func drop(db *sql.DB, name string) {
-	if _, err := db.Exec("DROP DATABASE " + name); err != nil {
-		log.Printf("dropping %s: %v", name, err)
-	}
-	db.Close()
-}
-
-// load writes payments [from, to) with the payment tables' own bulk
-// INSERTs, 2,000 per transaction, four transactions at a time; the keys
-// are unique by construction, so the session skips the row-by-row checks.
-func load(ctx context.Context, db *sql.DB, pay func(int) payments.Payment, from, to int) error {
-	const batch = 2000
-	hash := strings.Repeat("b", 64)
-	jobs := make(chan int)
-	errs := make(chan error, 4)
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				var rows []mysqlstore.Row
-				for k := i; k < min(i+batch, to); k++ {
-					rows = append(rows, mysqlstore.NewRow(pay(k), hash))
-				}
-				if err := insert(ctx, db, rows); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	for i := from; i < to; i += batch {
-		select {
-		case jobs <- i:
-		case err := <-errs:
-			close(jobs)
-			return err
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return err
-	default:
-		return nil
-	}
-}
-
-func insert(ctx context.Context, db *sql.DB, rows []mysqlstore.Row) error {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SET SESSION foreign_key_checks = 0, unique_checks = 0"); err != nil {
-		return err
-	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	for _, st := range mysqlstore.InsertRows(rows, rows[0].CreatedAt, rows[0].CreatedAt) {
-		if _, err := tx.ExecContext(ctx, st.SQL, st.Args...); err != nil {
-			tx.Rollback()
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
 // claim claims payments [from, to) in the journal, 16 at a time.
 func claim(ctx context.Context, j *journal.Journal, pay func(int) payments.Payment, from, to int) error {
 	jobs := make(chan int)
@@ -201,7 +106,7 @@ func claim(ctx context.Context, j *journal.Journal, pay func(int) payments.Payme
 			defer wg.Done()
 			for i := range jobs {
 				p := pay(i)
-				_, err := j.Claim(ctx, journal.Claim{Key: p.IdempotencyKey, PaymentID: p.ID, RequestHash: strings.Repeat("b", 64), Amount: p.Amount,
+				_, err := j.Claim(ctx, journal.Claim{Key: p.IdempotencyKey, PaymentID: p.ID, RequestHash: benchdb.RequestHash, Amount: p.Amount,
 					Currency: p.Currency, MerchantRef: p.MerchantRef, CustomerRef: p.CustomerRef, SessionID: p.SessionID,
 					Status: journal.StatusProcessed, Region: p.Region, ClaimedAt: p.CreatedAt})
 				if err != nil {

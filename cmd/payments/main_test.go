@@ -124,33 +124,23 @@ func TestBinaryServesThroughTheRuntimeAPI(t *testing.T) {
 // killed when the test ends.
 func startBinary(t *testing.T, runtimeAPI string) (*backends.EventBus, *backends.SecretsManager, *lockedBuffer) {
 	t.Helper()
-	_, _, dbName := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
-	_, table := backends.Dynamo(t)
-	_, journalTable := backends.JournalTable(t)
-	eb := backends.NewEventBridge(t)
-	cfg, err := mysql.ParseDSN(backends.Env(t, backends.EnvMySQLDSN))
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds, _ := json.Marshal(map[string]string{"username": cfg.User, "password": cfg.Passwd})
-	sm := backends.NewSecretsManager(t, map[string]string{"db": string(creds), "key": "binary-test-key"})
-	host, port, _ := net.SplitHostPort(cfg.Addr)
+	f := paymentstest.NewFunction(t, "db", "key", "binary-test-key")
 	cmd := exec.Command(build(t))
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
 		"AWS_LAMBDA_RUNTIME_API=" + runtimeAPI, "AWS_REGION=us-west-2", "ENVIRONMENT=bin",
 		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + sm.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + eb.URL,
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + f.Secrets.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + f.Events.URL,
 		"AWS_ENDPOINT_URL_DYNAMODB=" + backends.Env(t, backends.EnvDynamoDBEndpoint),
-		"SESSION_TABLE=" + table, "EVENT_BUS_NAME=payment-events-us-west-2-bin",
-		"DB_HOST=" + host, "DB_PORT=" + port, "DB_NAME=" + dbName, "DB_SECRET_ID=db", "API_KEY_SECRET_ID=key", "DB_TLS=off",
-		"JOURNAL_TABLE=" + journalTable}
+		"SESSION_TABLE=" + f.SessionTable, "EVENT_BUS_NAME=payment-events-us-west-2-bin",
+		"DB_HOST=" + f.DBHost, "DB_PORT=" + f.DBPort, "DB_NAME=" + f.DBName, "DB_SECRET_ID=db", "API_KEY_SECRET_ID=key", "DB_TLS=off",
+		"JOURNAL_TABLE=" + f.JournalTable}
 	stdout := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	return eb, sm, stdout
+	return f.Events, f.Secrets, stdout
 }
 
 func missingRequestLogs(t *testing.T, logs string, ids []string) []string {

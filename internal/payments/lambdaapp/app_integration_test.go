@@ -46,31 +46,21 @@ type world struct {
 }
 
 func newWorld(t *testing.T) *world {
-	_, _, name := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
-	_, table := backends.Dynamo(t)
-	_, journalTable := backends.JournalTable(t)
-	eb := backends.NewEventBridge(t)
-	cfg, err := mysql.ParseDSN(backends.Env(t, backends.EnvMySQLDSN))
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds, _ := json.Marshal(map[string]string{"username": cfg.User, "password": cfg.Passwd})
-	sm := backends.NewSecretsManager(t, map[string]string{"payment-dr/it/db-master": string(creds), "payment-dr/it/api-key": apiKey})
+	f := paymentstest.NewFunction(t, "payment-dr/it/db-master", "payment-dr/it/api-key", apiKey)
 	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE": eb.URL,
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": f.Secrets.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE": f.Events.URL,
 		"AWS_ENDPOINT_URL_DYNAMODB": backends.Env(t, backends.EnvDynamoDBEndpoint),
 		"AWS_ACCESS_KEY_ID":         "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "",
 		"AWS_PROFILE": "", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
 	} {
 		t.Setenv(k, v)
 	}
-	host, port, _ := net.SplitHostPort(cfg.Addr)
 	return &world{
-		vars: map[string]string{"ENVIRONMENT": "it", "AWS_REGION": "us-east-1", "SESSION_TABLE": table,
-			"EVENT_BUS_NAME": "payment-events-us-east-1-it", "DB_HOST": host, "DB_PORT": port, "DB_NAME": name,
+		vars: map[string]string{"ENVIRONMENT": "it", "AWS_REGION": "us-east-1", "SESSION_TABLE": f.SessionTable,
+			"EVENT_BUS_NAME": "payment-events-us-east-1-it", "DB_HOST": f.DBHost, "DB_PORT": f.DBPort, "DB_NAME": f.DBName,
 			"DB_SECRET_ID": "payment-dr/it/db-master", "API_KEY_SECRET_ID": "payment-dr/it/api-key", "DB_TLS": "off",
-			"JOURNAL_TABLE": journalTable},
-		secrets: sm, events: eb, dbName: name, appUser: cfg,
+			"JOURNAL_TABLE": f.JournalTable},
+		secrets: f.Secrets, events: f.Events, dbName: f.DBName, appUser: f.DBUser,
 	}
 }
 

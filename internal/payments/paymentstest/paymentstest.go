@@ -7,6 +7,8 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
+	"net"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
@@ -93,4 +95,34 @@ func Count(t testing.TB, db *sql.DB, query string, args ...any) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// Function is what a payment function reaches, on the test backends: a
+// fresh database for the service's user, the session and journal tables,
+// an event bus, and a Secrets Manager holding the user's credentials and
+// the API key.
+type Function struct {
+	DBName, DBHost, DBPort     string
+	DBUser                     *mysql.Config
+	SessionTable, JournalTable string
+	Events                     *backends.EventBus
+	Secrets                    *backends.SecretsManager
+}
+
+// NewFunction prepares a Function whose secrets are named dbSecretID and
+// apiKeySecretID.
+func NewFunction(t *testing.T, dbSecretID, apiKeySecretID, apiKey string) *Function {
+	t.Helper()
+	_, _, name := Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
+	_, table := backends.Dynamo(t)
+	_, journalTable := backends.JournalTable(t)
+	cfg, err := mysql.ParseDSN(backends.Env(t, backends.EnvMySQLDSN))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, _ := json.Marshal(map[string]string{"username": cfg.User, "password": cfg.Passwd})
+	host, port, _ := net.SplitHostPort(cfg.Addr)
+	return &Function{DBName: name, DBHost: host, DBPort: port, DBUser: cfg, SessionTable: table, JournalTable: journalTable,
+		Events:  backends.NewEventBridge(t),
+		Secrets: backends.NewSecretsManager(t, map[string]string{dbSecretID: string(creds), apiKeySecretID: apiKey})}
 }
