@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/payment-dr/payment-dr/internal/lab/link"
 	"github.com/payment-dr/payment-dr/internal/proc"
 )
@@ -157,5 +155,3 @@ func (p *peerLinks) close() {
 	p.region.Close()
 	p.witness.Close()
 }
-
-func nopLogger() *zap.Logger { return zap.NewNop() }

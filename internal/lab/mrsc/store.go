@@ -27,7 +27,7 @@ type stored struct {
 // own member only, as a Region's DynamoDB endpoint serves its replica.
 type store struct {
 	region  string
-	cli     *clientv3.Client
+	cli     clientv3.KV
 	tables  map[string]Table
 	timeout time.Duration
 }
