@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,12 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/journal"
 	"github.com/payment-dr/payment-dr/internal/payments"
-	"github.com/payment-dr/payment-dr/internal/payments/paymentstest"
 )
 
 // crashWorld: the real binary in local HTTP mode with a journal on
@@ -70,32 +66,13 @@ func (p *holdingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func newCrashWorld(t *testing.T) *crashWorld {
-	_, admin, dbName := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
-	_, table := backends.Dynamo(t)
+	run := newLocalRun(t)
 	jc, jtable := backends.JournalTable(t)
-	eb := backends.NewEventBridge(t)
-	sm := backends.NewSecretsManager(t, map[string]string{"key": "local-key"})
-	cfg, err := mysql.ParseDSN(backends.Env(t, backends.EnvMySQLDSN))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DBName = dbName
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	ddb := backends.Env(t, backends.EnvDynamoDBEndpoint)
-	up, _ := url.Parse(ddb)
+	up, _ := url.Parse(backends.Env(t, backends.EnvDynamoDBEndpoint))
 	proxy := &holdingProxy{upstream: up, held: make(chan struct{}, 1), release: make(chan struct{})}
 	t.Cleanup(func() { close(proxy.release) })
-	return &crashWorld{bin: build(t), addr: addr, admin: admin, events: eb, journal: &journal.Journal{Client: jc, Table: jtable}, proxy: proxy,
-		env: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AWS_REGION=us-east-1", "ENVIRONMENT=local",
-			"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "LISTEN_ADDR=" + addr,
-			"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + sm.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + eb.URL, "AWS_ENDPOINT_URL_DYNAMODB=" + ddb,
-			"SESSION_TABLE=" + table, "EVENT_BUS_NAME=local", "API_KEY_SECRET_ID=key", "DB_DSN=" + cfg.FormatDSN(),
-			"JOURNAL_TABLE=" + jtable, "JOURNAL_ENDPOINT=" + backends.Serve(t, proxy)}}
+	return &crashWorld{bin: build(t), addr: run.addr, admin: run.admin, events: run.events, journal: &journal.Journal{Client: jc, Table: jtable}, proxy: proxy,
+		env: append(run.env, "LISTEN_ADDR="+run.addr, "JOURNAL_TABLE="+jtable, "JOURNAL_ENDPOINT="+backends.Serve(t, proxy))}
 }
 
 // start runs the binary until it answers /health; kill ends it with

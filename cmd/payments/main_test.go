@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -191,27 +192,8 @@ func TestBinaryRefusesToStartWithoutConfiguration(t *testing.T) {
 // LISTEN_ADDR serves the same handler over HTTP for local runs, with
 // DB_DSN instead of the database secret; a non-loopback address is refused.
 func TestBinaryServesLocalHTTP(t *testing.T) {
-	_, _, dbName := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
-	_, table := backends.Dynamo(t)
-	eb := backends.NewEventBridge(t)
-	sm := backends.NewSecretsManager(t, map[string]string{"key": "local-key"})
-	cfg, err := mysql.ParseDSN(backends.Env(t, backends.EnvMySQLDSN))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DBName = dbName
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	bin := build(t)
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AWS_REGION=us-east-1", "ENVIRONMENT=local",
-		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + sm.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + eb.URL,
-		"AWS_ENDPOINT_URL_DYNAMODB=" + backends.Env(t, backends.EnvDynamoDBEndpoint),
-		"SESSION_TABLE=" + table, "EVENT_BUS_NAME=local", "API_KEY_SECRET_ID=key", "DB_DSN=" + cfg.FormatDSN()}
+	run := newLocalRun(t)
+	addr, env, bin := run.addr, run.env, build(t)
 
 	refused := exec.Command(bin)
 	refused.Env = append(env, "LISTEN_ADDR=0.0.0.0:0")
@@ -228,6 +210,7 @@ func TestBinaryServesLocalHTTP(t *testing.T) {
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	var resp *http.Response
+	var err error
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if resp, err = http.Get("http://" + addr + "/health"); err == nil {
 			break
@@ -260,6 +243,41 @@ func TestBinaryServesLocalHTTP(t *testing.T) {
 		}
 	}
 	slowBodyIsCutOff(t, addr)
+}
+
+// localRun is the binary's local HTTP mode on the test backends: its
+// environment (DB_DSN instead of the database secret, the API key from a
+// local Secrets Manager; LISTEN_ADDR is the caller's), a free loopback
+// address for it, the database's admin pool and the event bus.
+type localRun struct {
+	addr   string
+	env    []string
+	admin  *sql.DB
+	events *backends.EventBus
+}
+
+func newLocalRun(t *testing.T) localRun {
+	t.Helper()
+	_, admin, dbName := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
+	_, table := backends.Dynamo(t)
+	eb := backends.NewEventBridge(t)
+	sm := backends.NewSecretsManager(t, map[string]string{"key": "local-key"})
+	cfg, err := mysql.ParseDSN(backends.Env(t, backends.EnvMySQLDSN))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DBName = dbName
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return localRun{addr: addr, admin: admin, events: eb, env: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
+		"AWS_REGION=us-east-1", "ENVIRONMENT=local", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + sm.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + eb.URL,
+		"AWS_ENDPOINT_URL_DYNAMODB=" + backends.Env(t, backends.EnvDynamoDBEndpoint),
+		"SESSION_TABLE=" + table, "EVENT_BUS_NAME=local", "API_KEY_SECRET_ID=key", "DB_DSN=" + cfg.FormatDSN()}}
 }
 
 // slowBodyIsCutOff: a client that announces a body and never sends it

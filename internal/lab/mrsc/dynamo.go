@@ -114,28 +114,21 @@ func (req request) unsupported() error {
 }
 
 func (e *endpoint) putItem(r *http.Request, req request) (any, error) {
-	t, err := e.s.table(req.TableName)
-	if err != nil {
-		return nil, err
-	}
-	key, err := keyOf(t, req.Item, true)
-	if err != nil {
-		return nil, err
-	}
-	cond, err := parseCondition(req.ConditionExpression, req.exprs())
-	if err != nil {
-		return nil, err
-	}
-	old, err := e.s.write(r.Context(), key, req.Item, cond)
-	return attributes(old, req.ReturnValues), err
+	return e.writeItem(r, req, req.Item, req.Item, true)
 }
 
 func (e *endpoint) deleteItem(r *http.Request, req request) (any, error) {
+	return e.writeItem(r, req, req.Key, nil, false)
+}
+
+// writeItem puts put (nil: deletes) at keyed's key under the request's
+// condition; whole says keyed is an item rather than a Key.
+func (e *endpoint) writeItem(r *http.Request, req request, keyed, put item, whole bool) (any, error) {
 	t, err := e.s.table(req.TableName)
 	if err != nil {
 		return nil, err
 	}
-	key, err := keyOf(t, req.Key, false)
+	key, err := keyOf(t, keyed, whole)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +136,7 @@ func (e *endpoint) deleteItem(r *http.Request, req request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	old, err := e.s.write(r.Context(), key, nil, cond)
+	old, err := e.s.write(r.Context(), key, put, cond)
 	return attributes(old, req.ReturnValues), err
 }
 
