@@ -99,7 +99,7 @@ func (s *Service) createClaimed(ctx context.Context, p Payment, hash string) (Pa
 // Region refuses new payments without claiming their keys. Clients keep
 // reaching a demoted writer until the health checks and DNS move them,
 // and they retry: each attempt that claimed, failed to commit and
-// released would cost three journal writes replicated to every Region,
+// released would cost four journal writes replicated to every Region,
 // which the new writer's claims then wait behind. A /health probe that
 // finds the database writable opens the gate at once.
 const ReadOnlyHold = time.Second
