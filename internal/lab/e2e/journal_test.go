@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -205,11 +206,17 @@ func (l *lab) loadInside(region string, rate int, out string) (stop func()) {
 	if err := cmd.Start(); err != nil {
 		l.t.Fatal(err)
 	}
-	return func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		l.t.Logf("load inside %s: %s", region, lastLine(buf.String()))
+	t := l.t
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+			t.Logf("load inside %s: %s", region, lastLine(buf.String()))
+		})
 	}
+	t.Cleanup(stop) // also when the test fails before it stops the client
+	return stop
 }
 
 func lastLine(s string) string {
