@@ -6,6 +6,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
+	"github.com/payment-dr/payment-dr/internal/lab/labdir"
 	"github.com/payment-dr/payment-dr/internal/lab/verify"
 )
 
@@ -260,4 +262,18 @@ func running(pid, prog string) bool {
 	}
 	cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
 	return bytes.Contains(cmdline, []byte(prog))
+}
+
+// adminDB is a pool of the admin user on region's database in the lab.
+func (l *lab) adminDB(region string) *sql.DB {
+	l.t.Helper()
+	lab, err := labdir.Dir(l.dir).ReadLab()
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	db, err := sql.Open("mysql", lab.Regions[region].MySQLAdminDSN)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return db
 }

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"os"
@@ -22,7 +21,6 @@ import (
 	"github.com/payment-dr/payment-dr/internal/lab/acks"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 	"github.com/payment-dr/payment-dr/internal/lab/labcloud"
-	"github.com/payment-dr/payment-dr/internal/lab/labdir"
 	"github.com/payment-dr/payment-dr/internal/lab/verify"
 	"github.com/payment-dr/payment-dr/internal/payments"
 )
@@ -143,14 +141,7 @@ func checkReplay(t *testing.T, old string, had map[string]bool, replayed []strin
 // keysIn is the set of idempotency keys in region's payments.
 func (l *lab) keysIn(region string) map[string]bool {
 	l.t.Helper()
-	lab, err := labdir.Dir(l.dir).ReadLab()
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	db, err := sql.Open("mysql", lab.Regions[region].MySQLAdminDSN)
-	if err != nil {
-		l.t.Fatal(err)
-	}
+	db := l.adminDB(region)
 	defer db.Close()
 	rows, err := db.Query("SELECT idempotency_key FROM payments")
 	if err != nil {
@@ -237,14 +228,7 @@ func (l *lab) acks(file string) []acks.Ack {
 // not hold with the acknowledged payment id (verify's rule).
 func (l *lab) missingIn(region string, list []acks.Ack) []string {
 	l.t.Helper()
-	lab, err := labdir.Dir(l.dir).ReadLab()
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	db, err := sql.Open("mysql", lab.Regions[region].MySQLAdminDSN)
-	if err != nil {
-		l.t.Fatal(err)
-	}
+	db := l.adminDB(region)
 	defer db.Close()
 	rep, err := verify.Run(context.Background(), db, list, nil)
 	if err != nil {

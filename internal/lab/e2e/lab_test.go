@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"database/sql"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -14,7 +13,6 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 
 	"github.com/payment-dr/payment-dr/internal/lab/acks"
-	"github.com/payment-dr/payment-dr/internal/lab/labdir"
 )
 
 // One lab drives the three scenarios in turn (a lab start costs ~5 s):
@@ -41,14 +39,7 @@ func TestLabDrills(t *testing.T) {
 // its connections) rather than leave two writable Regions.
 func heldLockFailover(l *lab) {
 	t := l.t
-	lab, err := labdir.Dir(l.dir).ReadLab()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("mysql", lab.Regions["us-west-2"].MySQLAdminDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := l.adminDB("us-west-2")
 	defer db.Close()
 	held := make(chan error, 1)
 	go func() {
@@ -88,14 +79,7 @@ func heldLock(l *lab) {
 	}
 	acks := filepath.Join(t.TempDir(), "acks.jsonl")
 	wait := l.load(50, 14*time.Second, acks)
-	lab, err := labdir.Dir(l.dir).ReadLab()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("mysql", lab.Regions["us-east-1"].MySQLAdminDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := l.adminDB("us-east-1")
 	defer db.Close()
 	held := make(chan error, 1)
 	go func() {
