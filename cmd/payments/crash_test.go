@@ -44,7 +44,10 @@ type holdingProxy struct {
 }
 
 func (p *holdingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return // the service went away mid-request: forward nothing
+	}
 	req, _ := http.NewRequestWithContext(context.WithoutCancel(r.Context()), r.Method, p.upstream.String()+r.URL.Path, bytes.NewReader(body))
 	req.Header = r.Header.Clone()
 	resp, err := http.DefaultTransport.RoundTrip(req)

@@ -41,16 +41,30 @@ func TestLongestConfigurationFitsTheAWSLimits(t *testing.T) {
 	if err := run([]string{"-config", cfg, "-build-dir", build, "-out", out, "-nag=false"}, &stdout); err != nil {
 		t.Fatalf("%v\n%s", err, stdout.String())
 	}
-	if !strings.Contains(stdout.String(), "limit: PaymentDr-abcdefghijkl-global DRReconcile") {
-		t.Errorf("synth printed no figure for the DR policies:\n%s", stdout.String())
+	if !strings.Contains(stdout.String(), "limit: PaymentDr-abcdefghijkl-global ScheduledEvaluatePolicy") {
+		t.Errorf("synth printed no figure for the evaluator's policy, the closest to its limit:\n%s", stdout.String())
 	}
 	stacks, err := awslimits.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range awslimits.Check(stacks) {
+	figs := awslimits.Check(stacks)
+	for _, f := range figs {
 		if f.Limit == awslimits.ManagedPolicySize || f.Limit == awslimits.LambdaEnvSize {
 			t.Log(f)
 		}
+	}
+	all, err := os.ReadFile(filepath.Join(out, "limits.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(all), "limit: PaymentDr-abcdefghijkl-global DRReconcile") {
+		t.Errorf("limits.txt has no figure for the DR policies:\n%s", all)
+	}
+	if n := strings.Count(string(all), "limit: "); n != len(figs) {
+		t.Errorf("limits.txt holds %d figures, want all %d", n, len(figs))
+	}
+	if printed := strings.Count(stdout.String(), "limit: "); printed == 0 || printed >= len(figs) {
+		t.Errorf("synth printed %d of %d figures, want only those near their limit", printed, len(figs))
 	}
 }

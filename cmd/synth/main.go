@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
@@ -75,18 +76,34 @@ func run(args []string, stdout io.Writer) error {
 	return checkLimits(*out, stdout)
 }
 
+// nearLimit is the share of a limit from which synth prints a figure;
+// every figure goes to limits.txt in the assembly.
+const nearLimit = 0.5
+
 // checkLimits measures every template of the assembly against the AWS
-// limits of docs/aws-limits.md, prints each figure and fails when one is
-// crossed: CloudFormation would refuse the stack half-way through a deploy.
+// limits of docs/aws-limits.md, writes each figure to DIR/limits.txt,
+// prints those at half their limit or more and fails when one is crossed:
+// CloudFormation would refuse the stack half-way through a deploy.
 func checkLimits(dir string, stdout io.Writer) error {
 	stacks, err := awslimits.Load(dir)
 	if err != nil {
 		return err
 	}
 	figs := awslimits.Check(stacks)
+	var all strings.Builder
+	shown := 0
 	for _, f := range figs {
-		fmt.Fprintln(stdout, "limit:", f)
+		fmt.Fprintln(&all, "limit:", f)
+		if float64(f.Value) >= nearLimit*float64(f.Limit.Max) || f.Over() {
+			fmt.Fprintln(stdout, "limit:", f)
+			shown++
+		}
 	}
+	file := filepath.Join(dir, "limits.txt")
+	if err := os.WriteFile(file, []byte(all.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "limits: %d figures measured, %d at half their AWS limit or more (above); all in %s\n", len(figs), shown, file)
 	if over := awslimits.Over(figs); len(over) > 0 {
 		for _, f := range over {
 			fmt.Fprintln(os.Stderr, f)

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -70,19 +74,23 @@ func StartMariaDB(t TB, extraFlags ...string) *TestServer {
 // StartShared starts the servers a whole test run shares, in runDir: a
 // writable primary, a read-only secondary (the Aurora secondary, which
 // tests may promote or demote on databases of their own) and dynalite
-// (bin). It returns the variables (Env*) that point the tests at them.
-// StopShared(runDir) stops them, also from another process.
-func StartShared(ctx context.Context, runDir, dynalite string) (map[string]string, error) {
-	bin, err := FindBinaries()
-	if err != nil {
-		return nil, err
+// (bin) behind its front: front is the command that serves
+// WholeRequests (see ServeFront), to which StartShared adds the listen
+// address and the upstream; tests kill payment services mid-request, and
+// a request aborted mid-body would end dynalite for the whole run. It
+// returns the variables (Env*) that point the tests at them. StopShared
+// (runDir) stops them, also from another process.
+func StartShared(ctx context.Context, runDir, dynalite string, front []string) (map[string]string, error) {
+	if len(front) == 0 {
+		return nil, errors.New("no command for dynalite's front")
 	}
-	port, err := proc.FreePort()
+	bin, err := FindBinaries()
 	if err != nil {
 		return nil, err
 	}
 	var wg sync.WaitGroup
 	var primary, secondary *TestServer
+	var endpoint string
 	errs := make([]error, 3)
 	wg.Add(2)
 	go func() { defer wg.Done(); primary, errs[0] = startTestServer(ctx, runDir, "primary", bin) }()
@@ -90,7 +98,7 @@ func StartShared(ctx context.Context, runDir, dynalite string) (map[string]strin
 		defer wg.Done()
 		secondary, errs[1] = startTestServer(ctx, runDir, "secondary", bin, "--read-only")
 	}()
-	_, errs[2] = StartDynalite(runDir, dynalite, port)
+	endpoint, errs[2] = startFrontedDynalite(runDir, dynalite, front)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		_ = StopShared(runDir)
@@ -99,8 +107,59 @@ func StartShared(ctx context.Context, runDir, dynalite string) (map[string]strin
 	return map[string]string{
 		EnvMySQLDSN: primary.AppDSN, EnvMySQLAdminDSN: primary.AdminDSN,
 		EnvMySQLSecondaryDSN: secondary.AppDSN, EnvMySQLSecondaryAdminDSN: secondary.AdminDSN,
-		EnvDynamoDBEndpoint: fmt.Sprintf("http://%s:%d", Host, port),
+		EnvDynamoDBEndpoint: endpoint,
 	}, nil
+}
+
+// startFrontedDynalite starts dynalite and its front (see StartShared)
+// and returns the front's URL.
+func startFrontedDynalite(runDir, dynalite string, front []string) (string, error) {
+	port, err := proc.FreePort()
+	if err != nil {
+		return "", err
+	}
+	frontPort, err := proc.FreePort()
+	if err != nil {
+		return "", err
+	}
+	if _, err := StartDynalite(runDir, dynalite, port); err != nil {
+		return "", err
+	}
+	listen := net.JoinHostPort(Host, strconv.Itoa(frontPort))
+	args := append(slices.Clone(front[1:]), "-listen", listen, "-upstream", fmt.Sprintf("http://%s:%d", Host, port))
+	p, err := proc.Start(runDir, "dynalite-front", front[0], args, os.Environ())
+	if err != nil {
+		return "", err
+	}
+	if err := proc.WaitTCP(p, listen, 10*time.Second); err != nil {
+		return "", err
+	}
+	return "http://" + listen, nil
+}
+
+// ServeFront serves WholeRequests(upstream) on listen until ctx ends.
+func ServeFront(ctx context.Context, listen, upstream string) error {
+	if u, err := url.Parse(upstream); err != nil || u.Scheme != "http" || u.Hostname() != Host {
+		return fmt.Errorf("-upstream %q: want http://%s:PORT", upstream, Host)
+	}
+	h, err := WholeRequests(upstream)
+	if err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil || host != Host {
+		return fmt.Errorf("-listen %q: want %s:PORT (the front serves loopback only)", listen, Host)
+	}
+	l, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 // StopShared stops every server StartShared started in runDir.

@@ -90,3 +90,31 @@ func listTables(base string) error {
 	}
 	return nil
 }
+
+// The dynalite a test run shares sits behind WholeRequests as well: tests
+// kill payment services, which may be mid-request to it.
+func TestSharedDynamoDBSurvivesAnAbortedRequest(t *testing.T) {
+	endpoint := Env(t, EnvDynamoDBEndpoint)
+	abortMidBody(t, strings.TrimPrefix(endpoint, "http://"))
+	for range 5 {
+		if err := listTables(endpoint); err != nil {
+			t.Fatalf("after an aborted request, the shared DynamoDB endpoint: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestServeFrontServesLoopbackOnly(t *testing.T) {
+	for _, c := range []struct{ listen, upstream string }{
+		{"0.0.0.0:1", "http://127.0.0.1:1"},
+		{"127.0.0.1", "http://127.0.0.1:1"},
+		{"127.0.0.1:1", "http://10.0.0.1:1"},
+		{"127.0.0.1:1", "https://127.0.0.1:1"},
+		{"127.0.0.1:1", ""},
+	} {
+		err := ServeFront(t.Context(), c.listen, c.upstream)
+		if err == nil || !strings.Contains(err.Error(), "want") {
+			t.Errorf("ServeFront(%q, %q) = %v, want a refusal naming the expected form", c.listen, c.upstream, err)
+		}
+	}
+}
