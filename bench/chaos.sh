@@ -8,12 +8,9 @@
 # 0 committed payments without an event. `make test` runs a short version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/ensure-tools.sh
-export PATH=$PWD/tools/node_modules/.bin:$PATH
 # shellcheck source=scripts/backends.sh
 source scripts/backends.sh
-trap backends_stop EXIT
-backends_start
+backends_up
 echo "== PAYMENTS_CHAOS_REQUESTS=${PAYMENTS_CHAOS_REQUESTS:-5000} go test -count=1 -v -run TestChaos ./internal/payments/httpapi"
 PAYMENTS_CHAOS_REQUESTS=${PAYMENTS_CHAOS_REQUESTS:-5000} go test -count=1 -timeout 20m -v -run TestChaos ./internal/payments/httpapi |
   grep -E 'requests|PASS|FAIL|ok|answered'

@@ -7,10 +7,7 @@
 # claims, not the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/ensure-tools.sh
-export PATH=$PWD/tools/node_modules/.bin:$PATH
 # shellcheck source=scripts/backends.sh
 source scripts/backends.sh
-trap backends_stop EXIT
-backends_start
+backends_up
 go run ./bench/journalreplay -payments "${REPLAY_PAYMENTS:-1000000}" -lost "${REPLAY_LOST:-400}"

@@ -6,10 +6,7 @@
 # and --apply), which should follow the window, not the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/ensure-tools.sh
-export PATH=$PWD/tools/node_modules/.bin:$PATH
 # shellcheck source=scripts/backends.sh
 source scripts/backends.sh
-trap backends_stop EXIT
-backends_start
+backends_up
 go run ./bench/reconcile -payments "${RECONCILE_PAYMENTS:-1000000}" -lost "${RECONCILE_LOST:-50}"

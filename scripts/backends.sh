@@ -23,3 +23,13 @@ backends_stop() {
   [ -x "$BACKENDS_DIR/testbackends" ] && "$BACKENDS_DIR/testbackends" stop -dir "$BACKENDS_DIR"
   return 0
 }
+
+# backends_up, for a script that needs the backends until it exits: the
+# pinned tools (dynalite among them) on PATH, the backends started, and
+# stopped on exit, also when one fails to start.
+backends_up() {
+  scripts/ensure-tools.sh
+  export PATH=$PWD/tools/node_modules/.bin:$PATH
+  trap backends_stop EXIT
+  backends_start
+}

@@ -4,12 +4,9 @@
 # and the commands with the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/ensure-tools.sh
-export PATH=$PWD/tools/node_modules/.bin:$PATH # dynalite, also outside make
 # shellcheck source=scripts/backends.sh
 source scripts/backends.sh
-trap backends_stop EXIT # also when a backend fails to start
-backends_start
+backends_up
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
 echo "== go test -run XXX -bench . -benchtime 3s -count 3 ./internal/payments/httpapi"

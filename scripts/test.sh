@@ -4,11 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/ensure-tools.sh
-
 # shellcheck source=scripts/backends.sh
 source scripts/backends.sh
-backends_start
-trap backends_stop EXIT
+backends_up
 
 go test -count=1 -timeout 30m ./...
