@@ -18,14 +18,17 @@ import (
 // Ack is one acknowledged payment: the client got 201 (created) or 200
 // (a replay of its own earlier request) for Key.
 type Ack struct {
-	Key       string    `json:"key"`
-	PaymentID string    `json:"paymentId"`
-	Amount    int64     `json:"amount"`
-	Currency  string    `json:"currency"`
-	Region    string    `json:"region"` // the Region that answered
-	Status    int       `json:"status"` // 201 or 200
-	Attempts  int       `json:"attempts"`
-	At        time.Time `json:"at"`
+	Key       string `json:"key"`
+	PaymentID string `json:"paymentId"`
+	Amount    int64  `json:"amount"`
+	Currency  string `json:"currency"`
+	Region    string `json:"region"` // the Region that answered
+	Status    int    `json:"status"` // 201 or 200
+	Attempts  int    `json:"attempts"`
+	// Sent is when the acknowledged attempt was sent, At when its answer
+	// arrived.
+	Sent time.Time `json:"sent,omitzero"`
+	At   time.Time `json:"at"`
 }
 
 // Validate checks one ack.

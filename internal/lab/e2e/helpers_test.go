@@ -123,6 +123,8 @@ func startLab(t *testing.T) *lab {
 		}
 		if t.Failed() {
 			t.Logf("lab logs:\n%s", tailLogs(l.dir))
+			keep(t, "logs", filepath.Join(l.dir, "logs"))
+			keep(t, "etcd", filepath.Join(l.dir, "mrsc"), "*.log")
 		}
 	})
 	return l
@@ -276,4 +278,46 @@ func (l *lab) adminDB(region string) *sql.DB {
 		l.t.Fatal(err)
 	}
 	return db
+}
+
+// keep copies dir (the lab's logs, a run's acks), or its files matching
+// pattern, of a failed test to $PAYMENTS_E2E_KEEP_LOGS/<test>/<name>, when
+// set, before the test's directories go.
+func keep(t *testing.T, name, dir string, pattern ...string) {
+	root := os.Getenv("PAYMENTS_E2E_KEEP_LOGS")
+	if root == "" {
+		return
+	}
+	dst := filepath.Join(root, strings.ReplaceAll(t.Name(), "/", "_"), name)
+	var err error
+	if len(pattern) == 0 {
+		err = os.CopyFS(dst, os.DirFS(dir))
+	} else {
+		err = copyMatching(dst, dir, pattern[0])
+	}
+	if err != nil {
+		t.Logf("keeping %s: %v", dir, err)
+		return
+	}
+	t.Logf("%s kept in %s", name, dst)
+}
+
+func copyMatching(dst, dir, pattern string) error {
+	files, err := filepath.Glob(filepath.Join(dir, pattern))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dst, filepath.Base(f)), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

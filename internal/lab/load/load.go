@@ -130,12 +130,13 @@ func pay(ctx context.Context, client *http.Client, o Options, p payment, giveUp 
 		"customerRef": "lab-customer-" + p.currency, "sessionId": p.key})
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
+		sent := time.Now().UTC()
 		status, region, id, err := post(ctx, client, o, p.key, body)
 		switch {
 		case status == http.StatusCreated || status == http.StatusOK:
 			atomic.AddInt64(&res.Acked, 1)
 			w.write(acks.Ack{Key: p.key, PaymentID: id, Amount: p.amount, Currency: p.currency, Region: region,
-				Status: status, Attempts: attempt, At: time.Now().UTC()})
+				Status: status, Attempts: attempt, Sent: sent, At: time.Now().UTC()})
 			return
 		case err == nil && status < 500:
 			atomic.AddInt64(&res.Rejected, 1) // a 4xx is an answer, not a reason to retry

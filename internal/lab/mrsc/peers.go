@@ -1,6 +1,7 @@
 package mrsc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/lab/link"
@@ -29,18 +31,29 @@ import (
 // pair: cutting the pairs of a member in both directions cuts all its
 // raft traffic. Requests without a sender (version checks, probes) carry
 // no raft messages and go straight to the member.
+//
+// The routers enforce a cut themselves too: a request of a cut pair is
+// refused, and the pair's requests in flight (raft streams are long
+// responses) are cancelled, so a cut does not rest on how the proxy
+// tracks its connections.
 type peerLinks struct {
 	region, witness *link.Link        // region<->region pairs; pairs with the witness
 	byID            map[string]string // member id (hex) -> name
 	members         map[string]*member
 	pairs           map[string]string // "from>to" -> proxy listen address
 	routers         []*http.Server
+	transports      []*http.Transport
+
+	mu       sync.Mutex
+	cutPairs map[string]bool
+	inFlight map[string]map[*int]context.CancelFunc // by pair
 }
 
 func pairKey(from, to string) string { return from + ">" + to }
 
 func startPeerLinks(members map[string]*member, witness string, regionLatency, witnessLatency time.Duration, logw io.Writer) (*peerLinks, error) {
-	p := &peerLinks{region: link.New(logw), witness: link.New(logw), byID: map[string]string{}, members: members, pairs: map[string]string{}}
+	p := &peerLinks{region: link.New(logw), witness: link.New(logw), byID: map[string]string{}, members: members, pairs: map[string]string{},
+		cutPairs: map[string]bool{}, inFlight: map[string]map[*int]context.CancelFunc{}}
 	for n, m := range members {
 		p.byID[m.id.String()] = n
 	}
@@ -99,6 +112,8 @@ func (p *peerLinks) serveRouter(m *member) error {
 		return fmt.Errorf("mrsc: router of %s: no listener", m.name)
 	}
 	direct, _ := url.Parse(m.peerURL)
+	transport := &http.Transport{DialContext: (&net.Dialer{Timeout: time.Second}).DialContext, MaxIdleConnsPerHost: 8, DisableCompression: true}
+	p.transports = append(p.transports, transport)
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			target := direct
@@ -110,11 +125,25 @@ func (p *peerLinks) serveRouter(m *member) error {
 		},
 		// raft streams are long responses written message by message.
 		FlushInterval: -1,
-		Transport:     &http.Transport{DialContext: (&net.Dialer{Timeout: time.Second}).DialContext, MaxIdleConnsPerHost: 8, DisableCompression: true},
+		Transport:     transport,
 		ErrorLog:      log.New(io.Discard, "", 0),
 		ErrorHandler:  func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) },
 	}
-	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 5 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	gate := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		from, ok := p.byID[r.Header.Get("X-Server-From")]
+		if !ok {
+			rp.ServeHTTP(w, r) // no raft messages: straight to the member
+			return
+		}
+		ctx, leave, open := p.enter(pairKey(from, m.name), r.Context())
+		if !open {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		defer leave()
+		rp.ServeHTTP(w, r.WithContext(ctx))
+	})
+	srv := &http.Server{Handler: gate, ReadHeaderTimeout: 5 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	p.routers = append(p.routers, srv)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -135,15 +164,62 @@ func (p *peerLinks) pairsOf(name string) []string {
 	return keys
 }
 
+// enter admits one request of pair unless the pair is cut; leave ends it.
+func (p *peerLinks) enter(pair string, parent context.Context) (ctx context.Context, leave func(), open bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cutPairs[pair] {
+		return nil, nil, false
+	}
+	ctx, cancel := context.WithCancel(parent)
+	id := new(int)
+	if p.inFlight[pair] == nil {
+		p.inFlight[pair] = map[*int]context.CancelFunc{}
+	}
+	p.inFlight[pair][id] = cancel
+	return ctx, func() {
+		p.mu.Lock()
+		delete(p.inFlight[pair], id)
+		p.mu.Unlock()
+		cancel()
+	}, true
+}
+
+// cut refuses name's pairs at the routers, ends their requests in flight
+// and idle connections, and disables their proxies.
 func (p *peerLinks) cut(name string) {
 	keys := p.pairsOf(name)
+	p.mu.Lock()
+	for _, k := range keys {
+		p.cutPairs[k] = true
+		for _, cancel := range p.inFlight[k] {
+			cancel()
+		}
+	}
+	p.mu.Unlock()
+	for _, t := range p.transports {
+		t.CloseIdleConnections()
+	}
 	p.region.Cut(keys...)
 	p.witness.Cut(keys...)
 }
 
 func (p *peerLinks) restore(name string) error {
 	keys := p.pairsOf(name)
-	return errors.Join(p.region.Restore(keys...), p.witness.Restore(keys...))
+	err := errors.Join(p.region.Restore(keys...), p.witness.Restore(keys...))
+	p.mu.Lock()
+	for _, k := range keys {
+		delete(p.cutPairs, k)
+	}
+	p.mu.Unlock()
+	return err
+}
+
+// passing reports how many requests of pair are in flight at the routers.
+func (p *peerLinks) passing(pair string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.inFlight[pair])
 }
 
 func (p *peerLinks) setRegionLatency(d time.Duration) error { return p.region.SetLatency(d) }

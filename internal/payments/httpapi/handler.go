@@ -139,6 +139,9 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, log *slog.Logge
 		h.writeDomainError(w, err, log)
 		return
 	}
+	// The key is what a client quotes when it asks what became of a
+	// payment, also of one answered outcome_unknown (no payment id).
+	annotate(w, "idempotencyKey", req.IdempotencyKey)
 	p, outcome, err := h.Service.Create(r.Context(), req)
 	if err != nil {
 		h.writeDomainError(w, err, log)
