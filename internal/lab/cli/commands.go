@@ -114,6 +114,7 @@ func cmdLoad(ctx context.Context, args []string, out io.Writer) error {
 	if o.URL, err = loadURL(lab, region); err != nil {
 		return usageError{err}
 	}
+	o.Region = region
 	o.APIKey = lab.APIKey
 	if err := o.Validate(); err != nil {
 		return usageError{err}

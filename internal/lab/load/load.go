@@ -27,7 +27,10 @@ import (
 
 // Options of a run.
 type Options struct {
-	URL      string // the failover URL
+	URL string // the failover URL, or Region's own API
+	// Region is set when URL is that Region's own API (a client inside
+	// it): every answer comes from it.
+	Region   string
 	APIKey   string
 	Rate     int           // payments started per second
 	Duration time.Duration // how long new payments are started
@@ -179,7 +182,12 @@ func post(ctx context.Context, client *http.Client, o Options, key string, body 
 			return 0, "", "", fmt.Errorf("acknowledgement without a payment id: %s", data)
 		}
 	}
+	// The Region that answered: the failover name's answer, the Region
+	// sent to, or failing both the payment's own Region.
 	region := resp.Header.Get("X-Lab-Answer")
+	if region == "" {
+		region = o.Region
+	}
 	if region == "" {
 		region = p.Region
 	}
