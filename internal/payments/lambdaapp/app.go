@@ -15,9 +15,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -306,6 +308,7 @@ func warmJournal(ctx context.Context, jr payments.Journal) <-chan error {
 	go func() {
 		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
+		wctx = httptrace.WithClientTrace(wctx, holdConnections(journalWarmConnections, warmHold))
 		errs := make(chan error, journalWarmConnections)
 		for range journalWarmConnections {
 			go func() { errs <- jr.Ping(wctx) }()
@@ -317,6 +320,27 @@ func warmJournal(ctx context.Context, jr payments.Journal) <-chan error {
 		out <- err
 	}()
 	return out
+}
+
+// warmHold bounds how long a warming read keeps its connection waiting
+// for the others to have theirs.
+const warmHold = 500 * time.Millisecond
+
+// holdConnections makes each of n requests keep the connection it got
+// until all n have one (or hold passed): a request that finished first
+// would hand its connection to the next, and fewer would be opened.
+func holdConnections(n int32, hold time.Duration) *httptrace.ClientTrace {
+	var got atomic.Int32
+	all := make(chan struct{})
+	return &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) {
+		if got.Add(1) == n {
+			close(all)
+		}
+		select {
+		case <-all:
+		case <-time.After(hold):
+		}
+	}}
 }
 
 // newJournal is the journal's client (nil without JOURNAL_TABLE). Its
