@@ -2,6 +2,7 @@ package backends
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -70,20 +71,12 @@ func DynamoDB(endpoint, region string) *dynamodb.Client {
 // stack's definition: key sessionId, on demand) and waits until it is
 // ACTIVE: like DynamoDB, dynalite creates tables asynchronously.
 func CreateSessionTable(ctx context.Context, c *dynamodb.Client, table string) error {
-	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{
+	return createTable(ctx, c, "session", &dynamodb.CreateTableInput{
 		TableName:            aws.String(table),
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("sessionId"), AttributeType: types.ScalarAttributeTypeS}},
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("sessionId"), KeyType: types.KeyTypeHash}},
 		BillingMode:          types.BillingModePayPerRequest,
 	})
-	if err != nil {
-		return fmt.Errorf("session table %s: %w", table, err)
-	}
-	w := dynamodb.NewTableExistsWaiter(c, func(o *dynamodb.TableExistsWaiterOptions) {
-		o.MinDelay = 50 * time.Millisecond
-		o.MaxDelay = 200 * time.Millisecond
-	})
-	return w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 20*time.Second)
 }
 
 // CreateJournalTable creates a payment journal table (the stack's key
@@ -92,7 +85,7 @@ func CreateSessionTable(ctx context.Context, c *dynamodb.Client, table string) e
 // for one Region's view of the table with a majority reachable.
 func CreateJournalTable(ctx context.Context, c *dynamodb.Client, table string) error {
 	str := types.ScalarAttributeTypeS
-	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{
+	return createTable(ctx, c, "journal", &dynamodb.CreateTableInput{
 		TableName: aws.String(table),
 		AttributeDefinitions: []types.AttributeDefinition{
 			{AttributeName: aws.String("pk"), AttributeType: str}, {AttributeName: aws.String("sk"), AttributeType: str}},
@@ -100,12 +93,19 @@ func CreateJournalTable(ctx context.Context, c *dynamodb.Client, table string) e
 			{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: types.KeyTypeRange}},
 		BillingMode: types.BillingModePayPerRequest,
 	})
-	if err != nil {
-		return fmt.Errorf("journal table %s: %w", table, err)
+}
+
+// createTable creates a table and waits until it is ACTIVE. The table
+// existing already (ResourceInUseException) is this call's own create
+// answered twice: the SDK retried an attempt whose answer was lost.
+func createTable(ctx context.Context, c *dynamodb.Client, what string, in *dynamodb.CreateTableInput) error {
+	var inUse *types.ResourceInUseException
+	if _, err := c.CreateTable(ctx, in); err != nil && !errors.As(err, &inUse) {
+		return fmt.Errorf("%s table %s: %w", what, *in.TableName, err)
 	}
 	w := dynamodb.NewTableExistsWaiter(c, func(o *dynamodb.TableExistsWaiterOptions) {
 		o.MinDelay = 50 * time.Millisecond
 		o.MaxDelay = 200 * time.Millisecond
 	})
-	return w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 20*time.Second)
+	return w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName}, 20*time.Second)
 }

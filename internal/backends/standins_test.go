@@ -61,3 +61,12 @@ func TestSecretsServesTheAPIKey(t *testing.T) {
 		t.Fatal("unknown secret answered")
 	}
 }
+
+// An SDK retry of a create whose first answer was lost finds the table:
+// that is success, not a failed test set-up.
+func TestCreatingATableTwiceIsTheRetryOfOne(t *testing.T) {
+	c, table := Dynamo(t)
+	if err := CreateSessionTable(context.Background(), c, table); err != nil {
+		t.Fatalf("the same table again: %v", err)
+	}
+}

@@ -24,7 +24,11 @@ func WholeRequests(upstream string) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
+	// dynalite (Node's HTTP server) closes a connection idle for 5 s;
+	// reusing one it is closing can lose a request it has processed, and
+	// a retry then finds its effect (a table created twice). Idle
+	// connections are dropped well before.
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{IdleConnTimeout: 2 * time.Second, MaxIdleConnsPerHost: 64}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
 		if err != nil {
