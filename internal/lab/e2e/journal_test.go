@@ -83,10 +83,25 @@ func partitionReplay(l *lab) {
 	stopInside()
 	wait()
 	all := append(l.acks(outside), l.acks(inside)...)
+	// What the databases say, before the old Region returns: the isolated
+	// Region committed no payment begun after the cut (a commit follows
+	// a claim, which needs a majority), and the new writer holds every
+	// acknowledged payment.
+	if after := l.createdAfter(old, cut); len(after) != 0 {
+		t.Errorf("the isolated Region committed %d payments begun after the cut: %v", len(after), after)
+	}
+	if missing := l.missingIn(target, all); len(missing) != 0 {
+		t.Fatalf("before the old Region returns, %d acknowledged payments are missing from the new writer: %v", len(missing), missing)
+	}
+	writer := l.keysIn(target)
 	late := 0
 	for _, a := range all {
 		switch {
 		case a.Region != old || !a.At.After(cut):
+		case writer[a.Key] == target:
+			// The new writer created it: the answer did not come from the
+			// isolated Region's own service and database.
+			t.Logf("%s, sent to %s at %s (attempt %d, status %d), was created by %s", a.Key, old, a.Sent.Format(time.RFC3339Nano), a.Attempts, a.Status, target)
 		case a.At.After(cut.Add(settle)):
 			t.Errorf("the isolated Region acknowledged %s at %s, %s after the partition (status %d, attempt %d sent at %s)",
 				a.Key, a.At.Format(time.RFC3339Nano), a.At.Sub(cut), a.Status, a.Attempts, a.Sent.Format(time.RFC3339Nano))
@@ -94,10 +109,7 @@ func partitionReplay(l *lab) {
 			late++
 		}
 	}
-	lacked := checkReplay(t, old, had, replayed, all)
-	if missing := l.missingIn(target, all); len(missing) != 0 {
-		t.Fatalf("before the old Region returns, %d acknowledged payments are missing from the new writer: %v", len(missing), missing)
-	}
+	lacked := checkReplay(t, old, had, writer, replayed, all)
 	l.must(l.drlab("fault", "--dir", l.dir, "partition-heal", old))
 	l.must(l.drlab("fault", "--dir", l.dir, "region-up", old))
 	for _, f := range []string{outside, inside} {
@@ -110,16 +122,17 @@ func partitionReplay(l *lab) {
 
 // checkReplay: the payments the replay completed in the new writer are,
 // key for key, those the old writer (old) acknowledged that the new one
-// lacked (had is its keys before the move); any other key it completed
+// lacked (had is its keys before the move, writer after it, each with the
+// Region that created the payment); any other key it completed
 // was claimed in the old Region with its answer lost, then acknowledged
 // by the new writer to the client's retry, or never acknowledged at all.
-func checkReplay(t *testing.T, old string, had map[string]bool, replayed []string, list []acks.Ack) []string {
+func checkReplay(t *testing.T, old string, had, writer map[string]string, replayed []string, list []acks.Ack) []string {
 	t.Helper()
 	byKey := map[string]acks.Ack{}
 	var lacked []string
 	for _, a := range list {
 		byKey[a.Key] = a
-		if a.Region == old && !had[a.Key] {
+		if _, held := had[a.Key]; a.Region == old && !held && writer[a.Key] == old {
 			lacked = append(lacked, a.Key)
 		}
 	}
@@ -144,23 +157,37 @@ func checkReplay(t *testing.T, old string, had map[string]bool, replayed []strin
 	return lacked
 }
 
-// keysIn is the set of idempotency keys in region's payments.
-func (l *lab) keysIn(region string) map[string]bool {
+// keysIn maps the idempotency keys of region's payments to the Region
+// that created each (the payments' region column).
+func (l *lab) keysIn(region string) map[string]string {
+	l.t.Helper()
+	return l.queryKeys(region, "SELECT idempotency_key, region FROM payments")
+}
+
+// createdAfter maps the keys of the payments region's database committed
+// with a creation time after at (the service's clock) to that time.
+func (l *lab) createdAfter(region string, at time.Time) map[string]string {
+	l.t.Helper()
+	return l.queryKeys(region, "SELECT idempotency_key, CAST(created_at AS CHAR) FROM payments WHERE created_at > ?",
+		at.UTC().Format("2006-01-02 15:04:05.000000"))
+}
+
+func (l *lab) queryKeys(region, query string, args ...any) map[string]string {
 	l.t.Helper()
 	db := l.adminDB(region)
 	defer db.Close()
-	rows, err := db.Query("SELECT idempotency_key FROM payments")
+	rows, err := db.Query(query, args...)
 	if err != nil {
 		l.t.Fatal(err)
 	}
 	defer rows.Close()
-	keys := map[string]bool{}
+	keys := map[string]string{}
 	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
 			l.t.Fatal(err)
 		}
-		keys[k] = true
+		keys[k] = v
 	}
 	if err := rows.Err(); err != nil {
 		l.t.Fatal(err)
