@@ -164,9 +164,18 @@ func alive(pid int, prog string) bool {
 	if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
 		return false
 	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
+	// A process still inside execve has an empty command line for a
+	// moment (the kernel lets a vfork parent go on before it sets the new
+	// program's arguments): wait for it rather than call it another program.
+	var cmdline []byte
+	for range 50 {
+		if cmdline, err = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil {
+			return false
+		}
+		if len(cmdline) > 0 {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 	first := strings.SplitN(string(cmdline), "\x00", 2)[0]
 	return filepath.Base(first) == prog || strings.Contains(string(cmdline), prog)
