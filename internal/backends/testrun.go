@@ -232,3 +232,15 @@ func ServeLoopback(h http.Handler) (url string, stop func(), err error) {
 	go func() { _ = srv.Serve(l) }()
 	return "http://" + l.Addr().String(), func() { _ = srv.Close() }, nil
 }
+
+// JournalTableAt is JournalTable behind a front that adds l to every
+// call, as AWS's round trips would (AWSLatency).
+func JournalTableAt(t TB, l AWSLatency) (*dynamodb.Client, string) {
+	t.Helper()
+	_, table := JournalTable(t)
+	proxy, err := WholeRequests(Env(t, EnvDynamoDBEndpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return DynamoDB(Serve(t, l.Handler(proxy)), "us-east-1"), table
+}
