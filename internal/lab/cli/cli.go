@@ -23,7 +23,7 @@ var usage = fmt.Sprintf(`drlab: a two-Region DR lab on loopback (MariaDB in GTID
 Toxiproxy link, the payment service per Region, dynalite, a Route 53 stand-in)
 
 usage:
-  drlab up --dir DIR [--config config/dev.json] [--link-latency 35ms] [--witness-latency 6ms]
+  drlab up --dir DIR [--config config/dev.json] [--link-latency 35ms] [--witness-latency 6ms] [--secondary-witness-latency 25ms]
            [--check-interval 1s] [--failure-threshold 3] [--ttl 1s] [--payments-bin PATH] [--dynalite PATH]
   drlab status --dir DIR [--json]
   drlab fault --dir DIR KIND [ARG]   %s
@@ -135,6 +135,11 @@ func cmdServe(_ context.Context, args []string, _ io.Writer) error {
 	fs.StringVar(&o.ConfigPath, "config", "", "")
 	fs.DurationVar(&o.LinkLatency, "link-latency", 0, "")
 	fs.DurationVar(&o.WitnessLatency, "witness-latency", 0, "")
+	fs.Func("secondary-witness-latency", "", func(s string) error {
+		d, err := labapi.ParseLatency(s)
+		o.SecondaryWitnessLatency = &d
+		return err
+	})
 	fs.DurationVar(&o.CheckInterval, "check-interval", 0, "")
 	fs.IntVar(&o.FailureThreshold, "failure-threshold", 0, "")
 	fs.DurationVar(&o.TTL, "ttl", 0, "")

@@ -33,6 +33,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"up", "--dir", dir, "--failure-threshold", "11"}, 2, "--failure-threshold 11"},
 		{[]string{"up", "--dir", dir, "--link-latency", "20s"}, 2, "--link-latency"},
 		{[]string{"up", "--dir", dir, "--witness-latency", "-1ms"}, 2, "--witness-latency"},
+		{[]string{"up", "--dir", dir, "--secondary-witness-latency", "25"}, 2, "--secondary-witness-latency"},
+		{[]string{"up", "--dir", dir, "--secondary-witness-latency", "11s"}, 2, "--secondary-witness-latency"},
 		{[]string{"up", "--dir", dir, "--config", filepath.Join(dir, "missing.json")}, 2, "--config"},
 		{[]string{"status", "--dir", dir, "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"status", "--dir", dir}, 1, "no lab here"},

@@ -32,6 +32,7 @@ const upTimeout = 90 * time.Second
 
 type upFlags struct {
 	dir, config, paymentsBin, dynalite string
+	secondaryWitness                   string // "" for --witness-latency
 	latency, witness, interval, ttl    time.Duration
 	threshold                          int
 }
@@ -43,6 +44,11 @@ func (u *upFlags) validate() error {
 	}
 	if _, err := labapi.ParseLatency(u.witness.String()); err != nil {
 		errs = append(errs, fmt.Errorf("--witness-latency: %v", err))
+	}
+	if u.secondaryWitness != "" {
+		if _, err := labapi.ParseLatency(u.secondaryWitness); err != nil {
+			errs = append(errs, fmt.Errorf("--secondary-witness-latency: %v", err))
+		}
 	}
 	if u.interval < 100*time.Millisecond || u.interval > time.Minute {
 		errs = append(errs, fmt.Errorf("--check-interval %s: want 100ms to 1m", u.interval))
@@ -62,6 +68,7 @@ func cmdUp(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&u.config, "config", "config/dev.json", "environment configuration (its two Regions)")
 	fs.DurationVar(&u.latency, "link-latency", 35*time.Millisecond, "one-way latency of the inter-Region link")
 	fs.DurationVar(&u.witness, "witness-latency", 6*time.Millisecond, "one-way latency between each Region and the journal's witness (about us-east-1 to us-east-2)")
+	fs.StringVar(&u.secondaryWitness, "secondary-witness-latency", "", "the secondary Region's own one-way latency to the witness (default: --witness-latency; 25ms gives us-west-2's 50 ms round trip to us-east-2)")
 	fs.DurationVar(&u.interval, "check-interval", time.Second, "health-check interval of the Route 53 stand-in")
 	fs.IntVar(&u.threshold, "failure-threshold", 3, "consecutive failures (and successes) that flip a health check")
 	fs.DurationVar(&u.ttl, "ttl", time.Second, "TTL of the failover record (the front door caches its answer this long)")
@@ -157,6 +164,9 @@ func spawn(ctx context.Context, u upFlags) error {
 	args := []string{"serve", "--dir", u.dir, "--config", u.config, "--link-latency", u.latency.String(), "--witness-latency", u.witness.String(),
 		"--check-interval", u.interval.String(), "--failure-threshold", strconv.Itoa(u.threshold), "--ttl", u.ttl.String(),
 		"--payments-bin", u.paymentsBin, "--dynalite", u.dynalite}
+	if u.secondaryWitness != "" {
+		args = append(args, "--secondary-witness-latency", u.secondaryWitness)
+	}
 	if err := os.MkdirAll(filepath.Join(u.dir, "logs"), 0o700); err != nil {
 		return err
 	}

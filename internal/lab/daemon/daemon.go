@@ -29,15 +29,18 @@ import (
 
 // Options are `drlab up`'s flags as passed to `drlab serve`.
 type Options struct {
-	Dir              string
-	ConfigPath       string
-	LinkLatency      time.Duration
-	WitnessLatency   time.Duration
-	CheckInterval    time.Duration
-	FailureThreshold int
-	TTL              time.Duration
-	PaymentsBin      string
-	Dynalite         string
+	Dir            string
+	ConfigPath     string
+	LinkLatency    time.Duration
+	WitnessLatency time.Duration
+	// SecondaryWitnessLatency, when set, is the secondary Region's own
+	// latency to the witness (AWS's witness is nearer one replica).
+	SecondaryWitnessLatency *time.Duration
+	CheckInterval           time.Duration
+	FailureThreshold        int
+	TTL                     time.Duration
+	PaymentsBin             string
+	Dynalite                string
 }
 
 // Topology is what the lab knows of its database roles, kept in

@@ -24,7 +24,7 @@ func (d *Daemon) startJournal(ctx context.Context) error {
 		return err
 	}
 	d.journal, err = mrsc.Start(ctx, mrsc.Options{Dir: d.dir.Path("mrsc"), Regions: d.regions(), Witness: d.journalWitness(),
-		RegionLatency: d.opt.LinkLatency, WitnessLatency: d.opt.WitnessLatency, OpTimeout: journalOpTimeout, Log: logf})
+		RegionLatency: d.opt.LinkLatency, WitnessLatency: d.opt.WitnessLatency, WitnessLatencyOf: d.witnessLatencyOf(), OpTimeout: journalOpTimeout, Log: logf})
 	if err != nil {
 		return err
 	}
@@ -91,4 +91,13 @@ func (d *Daemon) keepJournalLeader(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// witnessLatencyOf is the Regions' own latencies to the witness, where
+// they differ from WitnessLatency.
+func (d *Daemon) witnessLatencyOf() map[string]time.Duration {
+	if d.opt.SecondaryWitnessLatency == nil {
+		return nil
+	}
+	return map[string]time.Duration{d.cfg.SecondaryRegion: *d.opt.SecondaryWitnessLatency}
 }

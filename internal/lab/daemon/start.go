@@ -101,7 +101,7 @@ func (d *Daemon) writeState() error {
 		Passwords: map[string]string{}, Control: p.control.Addr().String(), DNS: p.dnsUDP.LocalAddr().String(),
 		// Clients reach dynalite through backends.WholeRequests (see there why).
 		DynamoEndpoint: "http://" + p.dynamo.Addr().String(),
-		Options: labdir.Options{LinkLatencyMs: d.opt.LinkLatency.Milliseconds(), WitnessLatencyMs: d.opt.WitnessLatency.Milliseconds(), CheckIntervalMs: d.opt.CheckInterval.Milliseconds(),
+		Options: labdir.Options{LinkLatencyMs: d.opt.LinkLatency.Milliseconds(), WitnessLatencyMs: d.opt.WitnessLatency.Milliseconds(), SecondaryWitnessLatencyMs: msOrNil(d.opt.SecondaryWitnessLatency), CheckIntervalMs: d.opt.CheckInterval.Milliseconds(),
 			FailureThreshold: d.opt.FailureThreshold, TTLMs: d.opt.TTL.Milliseconds(), PaymentsBin: d.opt.PaymentsBin, Dynalite: d.opt.Dynalite}}
 	for _, u := range []string{mariadb.AdminUser, mariadb.AppUser, mariadb.ReplUser, mariadb.HeartbeatUser, apiKeyEntry} {
 		d.state.Passwords[u] = randomHex(16)
@@ -155,4 +155,12 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+func msOrNil(d *time.Duration) *int64 {
+	if d == nil {
+		return nil
+	}
+	ms := d.Milliseconds()
+	return &ms
 }

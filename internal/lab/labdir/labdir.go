@@ -51,13 +51,15 @@ type State struct {
 
 // Options are the flags of `drlab up`, kept for the daemon and status.
 type Options struct {
-	LinkLatencyMs    int64  `json:"linkLatencyMs"`
-	WitnessLatencyMs int64  `json:"witnessLatencyMs"`
-	CheckIntervalMs  int64  `json:"checkIntervalMs"`
-	FailureThreshold int    `json:"failureThreshold"`
-	TTLMs            int64  `json:"ttlMs"`
-	PaymentsBin      string `json:"paymentsBin"`
-	Dynalite         string `json:"dynalite"`
+	LinkLatencyMs    int64 `json:"linkLatencyMs"`
+	WitnessLatencyMs int64 `json:"witnessLatencyMs"`
+	// SecondaryWitnessLatencyMs is the secondary's own, when set.
+	SecondaryWitnessLatencyMs *int64 `json:"secondaryWitnessLatencyMs,omitempty"`
+	CheckIntervalMs           int64  `json:"checkIntervalMs"`
+	FailureThreshold          int    `json:"failureThreshold"`
+	TTLMs                     int64  `json:"ttlMs"`
+	PaymentsBin               string `json:"paymentsBin"`
+	Dynalite                  string `json:"dynalite"`
 }
 
 // Dir is a lab directory.

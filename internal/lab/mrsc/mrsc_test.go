@@ -357,3 +357,50 @@ func TestIsolatedLeaderUnderLoadCompletesNothingAfterTheCut(t *testing.T) {
 	}
 	t.Logf("%d writes before the cut, %d after", before.Load(), after.Load())
 }
+
+// A Region's own witness latency: with the leader in the far Region
+// (from the witness, 40 ms each way; from the other Region, 100 ms), a
+// write waits for the witness's acknowledgement, a round trip of at
+// least 80 ms; with the leader in the near Region (1 ms), it does not.
+func TestWitnessLatencyPerRegion(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Options{Dir: t.TempDir(), Regions: []string{east, west}, Witness: witness, RegionLatency: 100 * time.Millisecond,
+		WitnessLatency: time.Millisecond, WitnessLatencyOf: map[string]time.Duration{west: 40 * time.Millisecond}, OpTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	fastest := func(region string) time.Duration {
+		t.Helper()
+		if err := c.MoveLeader(ctx, region); err != nil {
+			t.Fatal(err)
+		}
+		h, err := c.Endpoint(region, testTable)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: h}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		cli := dynamodb.New(dynamodb.Options{Region: region, BaseEndpoint: aws.String("http://" + ln.Addr().String()),
+			Credentials: credentials.NewStaticCredentialsProvider("lab", "lab", ""), RetryMaxAttempts: 1})
+		best := time.Hour
+		for i := range 5 {
+			start := time.Now()
+			if err := putClaim(ctx, cli, fmt.Sprintf("%s-%d", region, i), "p"); err != nil {
+				t.Fatal(err)
+			}
+			best = min(best, time.Since(start))
+		}
+		return best
+	}
+	near, far := fastest(east), fastest(west)
+	if far < 80*time.Millisecond || near >= far {
+		t.Errorf("fastest write with the leader in %s %v, in %s %v; want the latter at least 80 ms and above the former", east, near, west, far)
+	}
+}

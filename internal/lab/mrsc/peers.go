@@ -51,7 +51,7 @@ type peerLinks struct {
 
 func pairKey(from, to string) string { return from + ">" + to }
 
-func startPeerLinks(members map[string]*member, witness string, regionLatency, witnessLatency time.Duration, logw io.Writer) (*peerLinks, error) {
+func startPeerLinks(members map[string]*member, witness string, regionLatency time.Duration, witnessLatency func(region string) time.Duration, logw io.Writer) (*peerLinks, error) {
 	p := &peerLinks{region: link.New(logw), witness: link.New(logw), byID: map[string]string{}, members: members, pairs: map[string]string{},
 		cutPairs: map[string]bool{}, inFlight: map[string]map[*int]context.CancelFunc{}}
 	for n, m := range members {
@@ -63,8 +63,11 @@ func startPeerLinks(members map[string]*member, witness string, regionLatency, w
 				continue
 			}
 			l, lat := p.region, regionLatency
-			if from == witness || to == witness {
-				l, lat = p.witness, witnessLatency
+			switch witness {
+			case to:
+				l, lat = p.witness, witnessLatency(from)
+			case from:
+				l, lat = p.witness, witnessLatency(to)
 			}
 			addr, err := addLink(l, pairKey(from, to), strings.TrimPrefix(dst.peerURL, "http://"), lat)
 			if err != nil {
