@@ -504,3 +504,31 @@ func TestEvaluateSimulatesEveryDRPolicy(t *testing.T) {
 		t.Errorf("simulated %d pairs, the policies hold %d", len(simulated), len(held))
 	}
 }
+
+// drctl evaluate asks IAM about the groups the reconcile restore and its
+// instance are authorized on (Service Authorization Reference, Amazon
+// RDS: cluster-pg, og and subgrp for RestoreDBClusterFromSnapshot; pg, og
+// and subgrp for CreateDBInstance), so a role lacking one is reported
+// before the day of a failover, not found by the restore.
+func TestEvaluateReportsADeniedReconcileGroup(t *testing.T) {
+	a, w := startWorld(t, now)
+	for _, pair := range []string{
+		"rds:RestoreDBClusterFromSnapshot arn:aws:rds:us-east-1:111111111111:cluster-pg:payments-us-east-1-dev",
+		"rds:RestoreDBClusterFromSnapshot arn:aws:rds:us-west-2:111111111111:og:default:aurora-mysql-8-0",
+		"rds:CreateDBInstance arn:aws:rds:us-east-1:111111111111:pg:default.aurora-mysql8.0",
+		"rds:CreateDBInstance arn:aws:rds:us-west-2:111111111111:subgrp:payments-us-west-2-dev",
+	} {
+		w.denied[pair] = true
+	}
+	denied, err := a.DeniedActions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(denied, "\n")
+	for pair := range w.denied {
+		action, res, _ := strings.Cut(pair, " ")
+		if !strings.Contains(got, action+" on "+res) {
+			t.Errorf("%s on %s denied but not reported; reported:\n%s", action, res, got)
+		}
+	}
+}
