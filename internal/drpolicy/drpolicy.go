@@ -160,9 +160,25 @@ func Policies(cfg config.Config, ids ...IDs) []Policy {
 			// drctl reconcile restores the kept copy into a temporary
 			// cluster (deleted afterwards), waits for it and its instance,
 			// reads it and writes the writer through the Data API with the
-			// database secret.
-			{Sid: "ReconcileRestore", Actions: []string{"rds:RestoreDBClusterFromSnapshot", "rds:CreateDBInstance", "rds:EnableHttpEndpoint", "rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:AddTagsToResource"},
-				Resources: append(append(append([]string{}, r.restore...), r.snapshots...), r.subnetGroups...)},
+			// database secret. The Service Authorization Reference (Amazon
+			// RDS) authorizes RestoreDBClusterFromSnapshot on the new
+			// cluster, its cluster parameter group, option group and subnet
+			// group (all required) and the snapshot; the restore names the
+			// stack's cluster parameter group and takes the engine's default
+			// option group.
+			{Sid: "ReconcileRestore", Actions: []string{"rds:RestoreDBClusterFromSnapshot"}, Resources: r.restoreInputs},
+			// CreateDBInstance: the instance (required), its cluster, and the
+			// parameter, option and subnet groups it gets: the engine's
+			// defaults and the cluster's subnet group (Service Authorization
+			// Reference; the RDS User Guide's example policy for it grants
+			// pg:default* and og:default*, here the exact defaults).
+			{Sid: "ReconcileInstance", Actions: []string{"rds:CreateDBInstance"}, Resources: r.instanceInputs},
+			// Tags on create are authorized as AddTagsToResource (RDS User
+			// Guide, "Grant permission to tag Amazon RDS resources during
+			// creation"); EnableHttpEndpoint and DeleteDBCluster are
+			// authorized on the cluster, DeleteDBInstance on the db
+			// (Service Authorization Reference). No final snapshot is kept.
+			{Sid: "ReconcileCluster", Actions: []string{"rds:AddTagsToResource", "rds:EnableHttpEndpoint", "rds:DeleteDBCluster", "rds:DeleteDBInstance"}, Resources: r.restore},
 			// The Service Authorization Reference lists DescribeDBClusters
 			// on the cluster resource and DescribeDBInstances on db: the
 			// temporary cluster and instance are watched by name.
@@ -176,9 +192,9 @@ func Policies(cfg config.Config, ids ...IDs) []Policy {
 
 // resources are the ARNs the DR statements name, in both Regions.
 type resources struct {
-	global, zone, role                                                                     string
-	clusters, params, tables, vaults, functions, apiKeys, snapshots, restore, subnetGroups []string
-	dbSecrets, checks                                                                      []string
+	global, zone, role                                                       string
+	clusters, params, tables, vaults, functions, apiKeys, snapshots, restore []string
+	restoreInputs, instanceInputs, dbSecrets, checks                         []string
 }
 
 func newResources(cfg config.Config, id IDs) resources {
@@ -195,8 +211,11 @@ func newResources(cfg config.Config, id IDs) resources {
 		r.functions = append(r.functions, naming.FunctionARN(reg, acct, n.PaymentFunction(reg)))
 		r.apiKeys = append(r.apiKeys, naming.SecretARNPattern(reg, acct, n.APIKeySecretName()))
 		r.snapshots = append(r.snapshots, n.LostWritesSnapshotARNs(reg, acct)...)
-		r.restore = append(r.restore, n.ReconcileARNs(reg, acct)...)
-		r.subnetGroups = append(r.subnetGroups, n.DBSubnetGroupARN(reg, acct))
+		temp := n.ReconcileARNs(reg, acct) // cluster, instance
+		r.restore = append(r.restore, temp...)
+		subnets, og := n.DBSubnetGroupARN(reg, acct), naming.DefaultOptionGroupARN(reg, acct)
+		r.restoreInputs = append(r.restoreInputs, temp[0], n.KeptSnapshotARNPattern(reg, acct), n.ClusterParameterGroupARN(reg, acct), og, subnets)
+		r.instanceInputs = append(r.instanceInputs, temp[1], temp[0], naming.DefaultDBParameterGroupARN(reg, acct), og, subnets)
 		r.dbSecrets = append(r.dbSecrets, naming.SecretARNPattern(reg, acct, n.DBSecretName()))
 		if hc := id.HealthChecks[reg]; hc != "" {
 			r.checks = append(r.checks, naming.HealthCheckARN(hc))

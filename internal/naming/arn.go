@@ -91,8 +91,14 @@ func orWildcard(id string) string {
 func (n Names) LostWritesSnapshotARNs(region, account string) []string {
 	return []string{
 		ARN("rds", region, account, "cluster-snapshot:"+n.UnplannedFailoverSnapshotPrefix(region)+"-*"),
-		ARN("rds", region, account, "cluster-snapshot:"+n.ClusterID(region)+"-lost-writes-*"),
+		n.KeptSnapshotARNPattern(region, account),
 	}
+}
+
+// KeptSnapshotARNPattern matches drctl's manual copies (KeptSnapshotID),
+// the only snapshots drctl reconcile restores.
+func (n Names) KeptSnapshotARNPattern(region, account string) string {
+	return ARN("rds", region, account, "cluster-snapshot:"+n.KeptSnapshotID(region, "*"))
 }
 
 // ReconcileARNs are the temporary cluster drctl reconcile restores in
@@ -105,4 +111,19 @@ func (n Names) ReconcileARNs(region, account string) []string {
 // DBSubnetGroupARN is the Region's Aurora subnet group.
 func (n Names) DBSubnetGroupARN(region, account string) string {
 	return ARN("rds", region, account, "subgrp:"+n.DBSubnetGroup(region))
+}
+
+// ClusterParameterGroupARN is the Region's Aurora cluster parameter group.
+func (n Names) ClusterParameterGroupARN(region, account string) string {
+	return ARN("rds", region, account, "cluster-pg:"+n.ClusterParameterGroup(region))
+}
+
+// DefaultDBParameterGroupARN is the engine's default DB parameter group in region.
+func DefaultDBParameterGroupARN(region, account string) string {
+	return ARN("rds", region, account, "pg:"+DefaultDBParameterGroup)
+}
+
+// DefaultOptionGroupARN is the engine's default option group in region.
+func DefaultOptionGroupARN(region, account string) string {
+	return ARN("rds", region, account, "og:"+DefaultOptionGroup)
 }

@@ -13,6 +13,9 @@ func TestARNs(t *testing.T) {
 		RoleARN("123456789012", n.DRRole()):                                "arn:aws:iam::123456789012:role/payment-dr-automation-prod",
 		HostedZoneARN(""):                                                  "arn:aws:route53:::hostedzone/*",
 		HealthCheckARN("abc"):                                              "arn:aws:route53:::healthcheck/abc",
+		n.ClusterParameterGroupARN("us-east-1", "123456789012"):            "arn:aws:rds:us-east-1:123456789012:cluster-pg:payments-us-east-1-prod",
+		DefaultDBParameterGroupARN("us-east-1", "123456789012"):            "arn:aws:rds:us-east-1:123456789012:pg:default.aurora-mysql8.0",
+		DefaultOptionGroupARN("us-east-1", "123456789012"):                 "arn:aws:rds:us-east-1:123456789012:og:default:aurora-mysql-8-0",
 		ViaService("secretsmanager", "us-east-1"):                          "secretsmanager.us-east-1.amazonaws.com",
 	} {
 		if got != want {

@@ -30,6 +30,25 @@ func (n Names) DatabaseSecurityGroup() string { return "payment-db-" + n.Env }
 // DBSubnetGroup is the Region's Aurora subnet group.
 func (n Names) DBSubnetGroup(region string) string { return n.ClusterID(region) }
 
+// ClusterParameterGroup is the Region's Aurora cluster parameter group:
+// the members use it, and drctl reconcile restores into it, so the DR
+// role is granted this one group, not any.
+func (n Names) ClusterParameterGroup(region string) string { return n.ClusterID(region) }
+
+// AuroraMySQLFamily is the parameter group family of the engine: the
+// configuration accepts Aurora MySQL 3 only, which is MySQL 8.0.
+const AuroraMySQLFamily = "aurora-mysql8.0"
+
+// DefaultDBParameterGroup and DefaultOptionGroup are the groups RDS gives
+// an Aurora MySQL 3 cluster and its instances when a request names none
+// (RDS API Reference, CreateDBInstance and RestoreDBClusterFromSnapshot:
+// "the default ... group for the specified engine"); the stack's
+// instances use them, as does the temporary cluster of drctl reconcile.
+const (
+	DefaultDBParameterGroup = "default." + AuroraMySQLFamily
+	DefaultOptionGroup      = "default:aurora-mysql-8-0"
+)
+
 // HTTPAPI is the Region's API Gateway HTTP API.
 func (n Names) HTTPAPI(region string) string { return fmt.Sprintf("payments-%s-%s", region, n.Env) }
 

@@ -66,7 +66,7 @@ func newDatabase(scope constructs.Construct, r region, p dbProps) Database {
 		SubnetIds:                subnets,
 	})
 
-	params := newClusterParameters(c)
+	params := newClusterParameters(c, r)
 
 	clusterProps := &awsrds.CfnDBClusterProps{
 		DbClusterIdentifier:             jsii.String(r.names.ClusterID(r.name)),
@@ -144,11 +144,13 @@ func newDBInstance(c constructs.Construct, r region, cluster awsrds.CfnDBCluster
 }
 
 // newClusterParameters: TLS in transit is enforced by the server; audit
-// logging feeds the exported audit log.
-func newClusterParameters(c constructs.Construct) awsrds.CfnDBClusterParameterGroup {
+// logging feeds the exported audit log. It is named so that the DR role
+// can be granted this group (drctl reconcile restores into it) and no other.
+func newClusterParameters(c constructs.Construct, r region) awsrds.CfnDBClusterParameterGroup {
 	return awsrds.NewCfnDBClusterParameterGroup(c, jsii.String("ClusterParameters"), &awsrds.CfnDBClusterParameterGroupProps{
-		Family:      jsii.String("aurora-mysql8.0"),
-		Description: jsii.String("payment-dr: TLS required, audit log on"),
+		DbClusterParameterGroupName: jsii.String(r.names.ClusterParameterGroup(r.name)),
+		Family:                      jsii.String(naming.AuroraMySQLFamily),
+		Description:                 jsii.String("payment-dr: TLS required, audit log on"),
 		Parameters: &map[string]any{
 			"require_secure_transport": "ON",
 			"server_audit_logging":     "1",

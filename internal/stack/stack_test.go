@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/drpolicy"
+	"github.com/payment-dr/payment-dr/internal/naming"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -120,6 +121,11 @@ func TestGlobalDatabaseWithoutBacktrackOrLiteralPassword(t *testing.T) {
 		pg := tpl.ofType("AWS::RDS::DBClusterParameterGroup")[0]
 		if prop(pg, "Parameters", "require_secure_transport") != "ON" {
 			t.Errorf("%s: TLS not required: %v", region, pg.Properties)
+		}
+		// drctl reconcile restores into this group by name, and the DR
+		// role is granted it by name (naming.ClusterParameterGroupARN).
+		if name := "payments-" + region + "-prod"; prop(pg, "DBClusterParameterGroupName") != name || prop(pg, "Family") != naming.AuroraMySQLFamily {
+			t.Errorf("%s: cluster parameter group %v, want named %s", region, pg.Properties, name)
 		}
 		inst := tpl.one(t, "AWS::RDS::DBInstance", map[string]any{"DBInstanceClass": s.cfg.DBInstanceClass})
 		if prop(inst, "PubliclyAccessible") != false {

@@ -77,16 +77,16 @@ func (a *AWS) OldPrimaryFenced(ctx context.Context, region string) (bool, error)
 func (a *AWS) KeepOldPrimaryData(ctx context.Context, oldRegion string) (string, error) {
 	n := a.names()
 	c := a.Regions[oldRegion].RDS
-	out, err := c.DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{DBClusterIdentifier: aws.String(n.ClusterID(oldRegion))})
+	snaps, err := clusterSnapshots(ctx, c, n.ClusterID(oldRegion))
 	if err != nil {
 		return "", fmt.Errorf("DescribeDBClusterSnapshots %s in %s: %w", n.ClusterID(oldRegion), oldRegion, err)
 	}
-	src, ok := newestFailoverSnapshot(out.DBClusterSnapshots, n.UnplannedFailoverSnapshotPrefix(oldRegion))
+	src, ok := newestFailoverSnapshot(snaps, n.UnplannedFailoverSnapshotPrefix(oldRegion))
 	if !ok {
 		return "", fmt.Errorf("no %s* snapshot in %s yet: Aurora takes it when the old primary's Region is back; resume this run then", n.UnplannedFailoverSnapshotPrefix(oldRegion), oldRegion)
 	}
 	target := n.KeptSnapshotID(oldRegion, src.SnapshotCreateTime.UTC().Format("20060102T150405Z"))
-	for _, s := range out.DBClusterSnapshots {
+	for _, s := range snaps {
 		if aws.ToString(s.DBClusterSnapshotIdentifier) == target {
 			return target, nil // kept by an earlier attempt
 		}
@@ -99,6 +99,23 @@ func (a *AWS) KeepOldPrimaryData(ctx context.Context, oldRegion string) (string,
 		return "", fmt.Errorf("CopyDBClusterSnapshot %s -> %s: %w", aws.ToString(src.DBClusterSnapshotIdentifier), target, err)
 	}
 	return target, nil
+}
+
+// clusterSnapshots lists every snapshot of cluster, all pages: RDS
+// answers at most MaxRecords (default and maximum 100) per call and a
+// Marker for the rest (RDS API Reference, DescribeDBClusterSnapshots),
+// and the kept copies never expire, so a cluster outgrows one page.
+func clusterSnapshots(ctx context.Context, c rds.DescribeDBClusterSnapshotsAPIClient, cluster string) ([]rdstypes.DBClusterSnapshot, error) {
+	var all []rdstypes.DBClusterSnapshot
+	p := rds.NewDescribeDBClusterSnapshotsPaginator(c, &rds.DescribeDBClusterSnapshotsInput{DBClusterIdentifier: aws.String(cluster)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.DBClusterSnapshots...)
+	}
+	return all, nil
 }
 
 func newestFailoverSnapshot(snaps []rdstypes.DBClusterSnapshot, prefix string) (rdstypes.DBClusterSnapshot, bool) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
@@ -39,6 +40,37 @@ func TestKeepOldPrimaryDataCopiesTheUnplannedFailoverSnapshot(t *testing.T) {
 	}
 	if got := w.sent("rds us-west-2 DescribeDBClusterSnapshots"); len(got) != 0 {
 		t.Errorf("snapshots looked up in the wrong Region: %q", got)
+	}
+}
+
+// RDS answers at most 100 snapshots a call (RDS API Reference,
+// DescribeDBClusterSnapshots): the newest unplanned-failover snapshot and
+// an earlier kept copy on a later page are found all the same.
+func TestKeepOldPrimaryDataReadsEveryPageOfSnapshots(t *testing.T) {
+	a, w := startWorld(t, now)
+	ctx := context.Background()
+	day := time.Date(2026, 8, 1, 3, 0, 0, 0, time.UTC)
+	w.snapshots = snapshotXML("rds:unplanned-global-failover-payments-us-east-1-dev-2026-07-01-01-00", "2026-07-01T01:00:00Z")
+	for i := 0; i < 110; i++ { // a page and then some of older kept copies and automated snapshots
+		d := day.AddDate(0, 0, i/2)
+		id := "rds:payments-us-east-1-dev-" + d.Format("2006-01-02-15-04")
+		if i%2 == 1 {
+			id = "payments-us-east-1-dev-lost-writes-" + strings.ToLower(d.Format("20060102T150405Z"))
+		}
+		w.snapshots += snapshotXML(id, d.Format(time.RFC3339))
+	}
+	w.snapshots += snapshotXML("rds:unplanned-global-failover-payments-us-east-1-dev-2026-11-25-04-10", "2026-11-25T04:10:00Z")
+	ref, err := a.KeepOldPrimaryData(ctx, "us-east-1")
+	if err != nil || ref != "payments-us-east-1-dev-lost-writes-20261125t041000z" {
+		t.Fatalf("%q %v (requests %q)", ref, err, w.sent("snapshots page"))
+	}
+	if pages := w.sent("snapshots page"); len(pages) != 2 {
+		t.Errorf("pages read: %q", pages)
+	}
+	// The copy made now lands on the second page too: not copied again.
+	w.snapshots += snapshotXML(ref, "2026-11-25T05:00:00Z")
+	if again, err := a.KeepOldPrimaryData(ctx, "us-east-1"); err != nil || again != ref || len(w.sent("copy ")) != 1 {
+		t.Errorf("second keep: %q %v %q", again, err, w.sent("copy "))
 	}
 }
 

@@ -122,6 +122,9 @@ func (r *ReconcileAccess) restore(ctx context.Context, old, snapshot string) (ar
 	_, err = c.RestoreDBClusterFromSnapshot(ctx, &rds.RestoreDBClusterFromSnapshotInput{
 		DBClusterIdentifier: aws.String(id), SnapshotIdentifier: aws.String(snapshot), Engine: o.Engine, EngineVersion: o.EngineVersion,
 		DBSubnetGroupName: o.DBSubnetGroup, VpcSecurityGroupIds: sgs, KmsKeyId: o.KmsKeyId,
+		// The stack's own group (TLS required), the one the DR role may
+		// restore into; without it RDS would use the engine's default.
+		DBClusterParameterGroupName: aws.String(n.ClusterParameterGroup(old)),
 		Tags: []rdstypes.Tag{{Key: aws.String("payment-dr:purpose"), Value: aws.String("drctl reconcile; deleted afterwards")},
 			{Key: aws.String(snapshotTag), Value: aws.String(snapshot)}},
 	})

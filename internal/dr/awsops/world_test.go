@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -389,7 +390,7 @@ func (w *sdkWorld) query(rw http.ResponseWriter, form url.Values, region, servic
 	case "DescribeDBInstances":
 		w.describeInstance(rw, form.Get("DBInstanceIdentifier"), region, fail)
 	case "DescribeDBClusterSnapshots":
-		fmt.Fprintf(rw, `<DescribeDBClusterSnapshotsResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeDBClusterSnapshotsResult><DBClusterSnapshots>%s</DBClusterSnapshots></DescribeDBClusterSnapshotsResult></DescribeDBClusterSnapshotsResponse>`, w.snapshots)
+		w.describeSnapshots(rw, form, fail)
 	case "CopyDBClusterSnapshot":
 		w.log("copy " + form.Get("SourceDBClusterSnapshotIdentifier") + " -> " + form.Get("TargetDBClusterSnapshotIdentifier"))
 		fmt.Fprint(rw, `<CopyDBClusterSnapshotResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><CopyDBClusterSnapshotResult><DBClusterSnapshot><Status>creating</Status></DBClusterSnapshot></CopyDBClusterSnapshotResult></CopyDBClusterSnapshotResponse>`)
@@ -671,6 +672,40 @@ func (w *sdkWorld) describeByID(rw http.ResponseWriter, id, region string, fail 
 	default:
 		fail("DBClusterNotFoundFault", id)
 	}
+}
+
+// describeSnapshots answers one page of w.snapshots, as RDS pages
+// DescribeDBClusterSnapshots: at most MaxRecords (default and maximum
+// 100, minimum 20) and, when more remain, a Marker to ask for the rest
+// with (RDS API Reference, DescribeDBClusterSnapshots).
+func (w *sdkWorld) describeSnapshots(rw http.ResponseWriter, form url.Values, fail func(code, msg string)) {
+	items := strings.SplitAfter(w.snapshots, "</DBClusterSnapshot>")
+	items = items[:len(items)-1] // what follows the last one: ""
+	size, start := 100, 0
+	if m := form.Get("MaxRecords"); m != "" {
+		n, err := strconv.Atoi(m)
+		if err != nil || n < 20 || n > 100 {
+			fail("InvalidParameterValue", "MaxRecords "+m)
+			return
+		}
+		size = n
+	}
+	if m := form.Get("Marker"); m != "" {
+		n, err := strconv.Atoi(m)
+		if err != nil || n < 0 || n > len(items) {
+			fail("InvalidParameterValue", "Marker "+m)
+			return
+		}
+		start = n
+	}
+	end := min(start+size, len(items))
+	marker := ""
+	if end < len(items) {
+		marker = fmt.Sprintf("<Marker>%d</Marker>", end)
+	}
+	w.log(fmt.Sprintf("snapshots page from %d: %d of %d", start, end-start, len(items)))
+	fmt.Fprintf(rw, `<DescribeDBClusterSnapshotsResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeDBClusterSnapshotsResult>%s<DBClusterSnapshots>%s</DBClusterSnapshots></DescribeDBClusterSnapshotsResult></DescribeDBClusterSnapshotsResponse>`,
+		marker, strings.Join(items[start:end], ""))
 }
 
 // restoreStep plays the temporary cluster's life as the RDS API
