@@ -48,6 +48,9 @@ type Options struct {
 	// without a majority fails it after this long.
 	OpTimeout time.Duration
 	Log       io.Writer // Toxiproxy's and etcd's logs (etcd's go to files in Dir)
+	// Now is the clock of the partitions' write limit (default time.Now;
+	// a test stops it to put a burst within one second).
+	Now func() time.Time
 }
 
 // Cluster is the running etcd cluster, its links and its Regions'
@@ -57,6 +60,8 @@ type Cluster struct {
 	members map[string]*member
 	peers   *peerLinks
 	clients map[string]clientv3.KV // by Region, each to its own member only
+	// partitions is the per-partition write limit every endpoint shares.
+	partitions *partitionWrites
 }
 
 type member struct {
@@ -79,7 +84,7 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 	if opt.Log == nil {
 		opt.Log = io.Discard
 	}
-	c := &Cluster{opt: opt, members: map[string]*member{}, clients: map[string]clientv3.KV{}}
+	c := &Cluster{opt: opt, members: map[string]*member{}, clients: map[string]clientv3.KV{}, partitions: newPartitionWrites(opt.Now)}
 	if err := c.start(ctx); err != nil {
 		c.Close()
 		return nil, err
