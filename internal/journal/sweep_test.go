@@ -82,13 +82,14 @@ func TestSweepStopsAtItsDeadlineWithTheCursorSaved(t *testing.T) {
 	j, _ := dynaliteJournal(t)
 	now := time.Date(2026, 3, 10, 12, 0, 30, 0, time.UTC)
 	retention := 72 * time.Hour
-	first := now.Add(-retention).Truncate(time.Minute).Add(-10 * time.Minute)
-	claimMinutes(t, j, first, 10, 40)
+	first := now.Add(-retention).Truncate(time.Minute).Add(-20 * time.Minute)
+	claimMinutes(t, j, first, 20, 40)
 	slow := &delayed{API: j.Client, rtt: 20 * time.Millisecond}
-	j.Client, j.SweepLookback, j.SweepConcurrency, j.SweepMargin = slow, 10*time.Minute, 4, 300*time.Millisecond
+	j.Client, j.SweepLookback, j.SweepConcurrency, j.SweepMargin = slow, 20*time.Minute, 4, 300*time.Millisecond
 
-	// 400 claims, 4 at a time at 20 ms each, cannot be deleted in 1.2 s.
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	// 800 claims, 4 at a time at 20 ms each, take at least 4 s: more than
+	// the 2.7 s the sweep has.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	res, err := j.Sweep(ctx, now, retention)
 	if err != nil {
@@ -97,10 +98,10 @@ func TestSweepStopsAtItsDeadlineWithTheCursorSaved(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Error("the sweep returned after its deadline")
 	}
-	if res.Removed == 0 || res.Removed >= 400 || res.CaughtUp {
-		t.Fatalf("sweep %+v: want part of the 400 claims removed and not caught up", res)
+	if res.Removed == 0 || res.Removed >= 800 || res.CaughtUp {
+		t.Fatalf("sweep %+v: want part of the 800 claims removed and not caught up", res)
 	}
-	if !res.Through.After(first) || !res.Through.Before(first.Add(10*time.Minute)) {
+	if !res.Through.After(first) || !res.Through.Before(first.Add(20*time.Minute)) {
 		t.Errorf("through %s, want a minute after %s and before the last", res.Through, first)
 	}
 	cur, err := j.cursor(context.Background())
@@ -112,8 +113,8 @@ func TestSweepStopsAtItsDeadlineWithTheCursorSaved(t *testing.T) {
 	}
 
 	rest, err := j.Sweep(context.Background(), now, retention)
-	if err != nil || !rest.CaughtUp || res.Removed+rest.Removed != 400 {
-		t.Errorf("next sweep %+v, %v: want the other %d claims and caught up", rest, err, 400-res.Removed)
+	if err != nil || !rest.CaughtUp || res.Removed+rest.Removed != 800 {
+		t.Errorf("next sweep %+v, %v: want the other %d claims and caught up", rest, err, 800-res.Removed)
 	}
 }
 

@@ -9,6 +9,10 @@
 // crosses the lab's Toxiproxy links (package link), one proxy per ordered
 // pair of members, so a cut link cuts consensus and a link's latency is
 // what a write pays.
+//
+// Like DynamoDB, an endpoint refuses writes to one partition key beyond
+// 1,000 write units a second (partition.go), so a hot key throttles in
+// the lab as it would on AWS.
 package mrsc
 
 import (
