@@ -51,3 +51,23 @@ var (
 // Table is every limit checked, in the order docs/aws-limits.md lists them.
 var Table = []Limit{ManagedPolicySize, TrustPolicySize, ManagedPerRole, InlinePerRole, TemplateS3Size, TemplateBodySize,
 	Resources, Outputs, Parameters, LambdaEnvSize, SGIngress, SGEgress}
+
+// Runtime limits: not in a template, so not in Table; the code that could
+// break them cites them here.
+const (
+	ddbWarm    = "Amazon DynamoDB developer guide: Understanding DynamoDB warm throughput in different scenarios"
+	ddbWarmURL = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html"
+)
+
+var (
+	// DynamoDBPartitionWrites: "each individual partition is limited to
+	// 1,000 write units per second and 3,000 read units per second", in
+	// on-demand and provisioned mode alike; beyond it DynamoDB throttles
+	// the requests with the throttling reason
+	// TableWriteKeyRangeThroughputExceeded (developer guide, "Key range
+	// throughput exceeded (hot partitions)"; API Reference,
+	// ThrottlingReason). One write unit is one write of up to 1 KB
+	// (developer guide, "DynamoDB on-demand capacity mode").
+	DynamoDBPartitionWrites = Limit{"DynamoDB writes per partition", 1000, "write units per second", ddbWarm, ddbWarmURL}
+	DynamoDBPartitionReads  = Limit{"DynamoDB reads per partition", 3000, "read units per second", ddbWarm, ddbWarmURL}
+)

@@ -8,8 +8,8 @@
 // no transactions and no TTL (DynamoDB developer guide, "Multi-Region
 // strong consistency"), so a claim is two conditional puts written in
 // parallel (the claim item, keyed by the idempotency key, and a time item,
-// keyed by the minute, for the failover's window and the retention sweep),
-// and expired claims are deleted by Sweep.
+// keyed by the minute and a shard, for the failover's window and the
+// retention sweep), and expired claims are deleted by Sweep.
 package journal
 
 import (
@@ -17,6 +17,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -93,9 +94,14 @@ type Journal struct {
 	ConflictAttempts int
 	ConflictBackoff  time.Duration
 	// SweepLookback and SweepBatch bound Sweep (defaults
-	// DefaultSweepLookback, DefaultSweepBatch).
-	SweepLookback time.Duration
-	SweepBatch    int
+	// DefaultSweepLookback, DefaultSweepBatch); SweepConcurrency is how
+	// many claims it deletes at once (default DefaultSweepConcurrency);
+	// SweepMargin is the time a sweep leaves before its context's
+	// deadline (default DefaultSweepMargin).
+	SweepLookback    time.Duration
+	SweepBatch       int
+	SweepConcurrency int
+	SweepMargin      time.Duration
 }
 
 // Item keys of the contract with the lab's stand-in (docs/journal.md).
@@ -107,16 +113,55 @@ const (
 	minuteLayout = "2006-01-02T15:04"
 )
 
+// TimeShards is how many partition keys one minute's time items are
+// spread over: pk minute#<minute>#<shard>, the shard a hash of the
+// idempotency key, so Release and Sweep find the item again. DynamoDB
+// limits one partition to 1,000 write units a second
+// (awslimits.DynamoDBPartitionWrites); every claim writes its time item
+// (one unit: the items are under 1 KB) and a released claim deletes it
+// (one more), so 1,000 claims a second cost at most 2,000 units in the
+// current minute, 63 per shard: 16 times headroom, and room for a
+// Region's claims plus the peer's during a switchover. The count is part
+// of the item layout: changing it needs readers of both layouts.
+const TimeShards = 32
+
 func encKey(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
 
 func claimKey(key string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": s(claimPrefix + encKey(key)), "sk": s(claimSK)}
 }
 
+// shardOf is the time item's shard of an idempotency key (FNV-1a).
+func shardOf(key string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return int(h.Sum32() % TimeShards)
+}
+
+// minutePK is the partition key of shard's time items of minute m.
+func minutePK(m time.Time, shard int) string {
+	return minutePrefix + m.UTC().Format(minuteLayout) + "#" + fmt.Sprintf("%02d", shard)
+}
+
+// legacyMinutePK is the one partition key per minute written before the
+// time items were sharded. A deployed journal holds such items for up to
+// its retention after the change: Window and Sweep still read it (one
+// Query per minute, empty once the retention has passed).
+func legacyMinutePK(m time.Time) string { return minutePrefix + m.UTC().Format(minuteLayout) }
+
+// minutePKs is every partition key holding time items of minute m.
+func minutePKs(m time.Time) []string {
+	pks := make([]string, 0, TimeShards+1)
+	for shard := range TimeShards {
+		pks = append(pks, minutePK(m, shard))
+	}
+	return append(pks, legacyMinutePK(m))
+}
+
 func timeKey(key string, at time.Time) map[string]types.AttributeValue {
 	at = at.UTC()
 	return map[string]types.AttributeValue{
-		"pk": s(minutePrefix + at.Format(minuteLayout)),
+		"pk": s(minutePK(at, shardOf(key))),
 		"sk": s(at.Format(time.RFC3339Nano) + "#" + encKey(key)),
 	}
 }
@@ -217,7 +262,7 @@ func (j *Journal) Claim(ctx context.Context, c Claim) (Claimed, error) {
 		case held.PaymentID != c.PaymentID:
 			// Another payment holds the key: ours must leave no time item.
 			if terr == nil {
-				if err := j.deleteTime(ctx, c); err != nil {
+				if err := j.deleteTime(ctx, timeKey(c.Key, c.ClaimedAt)); err != nil {
 					return Claimed{}, err
 				}
 			}
@@ -306,6 +351,12 @@ func (j *Journal) Get(ctx context.Context, key string) (Claim, bool, error) {
 // for c.PaymentID: a claim whose payment was not applied. A key held by
 // another payment, or not at all, is left as it is.
 func (j *Journal) Release(ctx context.Context, c Claim) error {
+	return j.releaseAt(ctx, c, timeKey(c.Key, c.ClaimedAt))
+}
+
+// releaseAt is Release with the time item's key given (Sweep deletes
+// items of the unsharded layout too).
+func (j *Journal) releaseAt(ctx context.Context, c Claim, tk map[string]types.AttributeValue) error {
 	claimErr := make(chan error, 1)
 	go func() {
 		claimErr <- j.retry(ctx, func() error {
@@ -317,7 +368,7 @@ func (j *Journal) Release(ctx context.Context, c Claim) error {
 			return err
 		})
 	}()
-	terr := j.deleteTime(ctx, c)
+	terr := j.deleteTime(ctx, tk)
 	cerr := <-claimErr
 	var notOurs *types.ConditionalCheckFailedException
 	if errors.As(cerr, &notOurs) {
@@ -329,11 +380,11 @@ func (j *Journal) Release(ctx context.Context, c Claim) error {
 	return terr
 }
 
-// deleteTime removes c's time item (the sort key names c's key and
-// claim time, so it is c's alone).
-func (j *Journal) deleteTime(ctx context.Context, c Claim) error {
+// deleteTime removes the time item at tk (its sort key names one claim's
+// key and time, so it is that claim's alone).
+func (j *Journal) deleteTime(ctx context.Context, tk map[string]types.AttributeValue) error {
 	err := j.retry(ctx, func() error {
-		_, err := j.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &j.Table, Key: timeKey(c.Key, c.ClaimedAt)})
+		_, err := j.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &j.Table, Key: tk})
 		return err
 	})
 	if err != nil {

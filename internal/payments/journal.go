@@ -258,10 +258,26 @@ func (s *Service) replayOne(ctx context.Context, c Claimed) (*ReplayedKey, error
 	return &ReplayedKey{Key: []byte(p.IdempotencyKey), PaymentID: p.ID}, nil
 }
 
-// SweepJournal removes the journal's claims older than the retention.
+// SweepJournal removes the journal's claims older than the retention,
+// until ctx's deadline (the rest continues on the next run). Only the
+// Region whose database is writable sweeps; in the other it returns an
+// error wrapping ErrReadOnly. The journal is shared: two Regions walking
+// the same minutes would send every delete twice, each a cross-Region
+// round trip. The writer is the Region that claims nearly every payment,
+// so the one whose sweep must keep up with them; while a Region is down
+// the survivor is, or after the failover becomes, the writer and sweeps
+// on. A Region that cannot tell (its database unreachable) does not
+// sweep: the expired claims wait, they hold nothing up.
 func (s *Service) SweepJournal(ctx context.Context) (int, error) {
 	if s.Journal == nil {
 		return 0, nil
+	}
+	writable, err := s.Store.Writable(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("journal sweep: whether this Region's database is writable: %w", err)
+	}
+	if !writable {
+		return 0, fmt.Errorf("%w: the journal is swept by the Region whose database is writable", ErrReadOnly)
 	}
 	retention := s.JournalRetention
 	if retention <= 0 {

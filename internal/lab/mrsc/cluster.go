@@ -9,6 +9,10 @@
 // crosses the lab's Toxiproxy links (package link), one proxy per ordered
 // pair of members, so a cut link cuts consensus and a link's latency is
 // what a write pays.
+//
+// Like DynamoDB, an endpoint refuses writes to one partition key beyond
+// 1,000 write units a second (partition.go), so a hot key throttles in
+// the lab as it would on AWS.
 package mrsc
 
 import (
@@ -52,6 +56,9 @@ type Options struct {
 	// without a majority fails it after this long.
 	OpTimeout time.Duration
 	Log       io.Writer // Toxiproxy's and etcd's logs (etcd's go to files in Dir)
+	// Now is the clock of the partitions' write limit (default time.Now;
+	// a test stops it to put a burst within one second).
+	Now func() time.Time
 }
 
 // Cluster is the running etcd cluster, its links and its Regions'
@@ -61,6 +68,8 @@ type Cluster struct {
 	members map[string]*member
 	peers   *peerLinks
 	clients map[string]clientv3.KV // by Region, each to its own member only
+	// partitions is the per-partition write limit every endpoint shares.
+	partitions *partitionWrites
 }
 
 type member struct {
@@ -83,7 +92,7 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 	if opt.Log == nil {
 		opt.Log = io.Discard
 	}
-	c := &Cluster{opt: opt, members: map[string]*member{}, clients: map[string]clientv3.KV{}}
+	c := &Cluster{opt: opt, members: map[string]*member{}, clients: map[string]clientv3.KV{}, partitions: newPartitionWrites(opt.Now)}
 	if err := c.start(ctx); err != nil {
 		c.Close()
 		return nil, err

@@ -21,7 +21,7 @@ func (c *Cluster) Endpoint(region string, tables ...Table) (http.Handler, error)
 	if !ok {
 		return nil, fmt.Errorf("mrsc: %q is not a Region of the table (%v)", region, c.opt.Regions)
 	}
-	s := &store{region: region, cli: cli, tables: map[string]Table{}, timeout: c.opt.OpTimeout}
+	s := &store{region: region, cli: cli, tables: map[string]Table{}, timeout: c.opt.OpTimeout, partitions: c.partitions}
 	for _, t := range tables {
 		s.tables[t.Name] = t
 	}
@@ -136,7 +136,14 @@ func (e *endpoint) writeItem(r *http.Request, req request, keyed, put item, whol
 	if err != nil {
 		return nil, err
 	}
-	old, err := e.s.write(r.Context(), key, put, cond)
+	pk, _ := scalar(keyed[t.HashKey])
+	charge := func(old item) error {
+		if !e.s.partitions.take(t.Name+"/"+pk, writeUnits(old, put)) {
+			return throttled(t.Name, pk)
+		}
+		return nil
+	}
+	old, err := e.s.write(r.Context(), key, put, cond, charge)
 	return attributes(old, req.ReturnValues), err
 }
 
@@ -219,6 +226,9 @@ func writeErr(w http.ResponseWriter, err error) {
 	body := map[string]any{"__type": ae.typ, "message": ae.msg}
 	if ae.item != nil {
 		body["Item"] = ae.item
+	}
+	if ae.reasons != nil {
+		body["ThrottlingReasons"] = ae.reasons
 	}
 	writeJSON(w, ae.status, body)
 }

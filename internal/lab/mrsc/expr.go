@@ -274,6 +274,8 @@ type apiError struct {
 	typ    string // the __type, e.g. com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException
 	msg    string
 	item   item // ConditionalCheckFailedException with ReturnValuesOnConditionCheckFailure ALL_OLD
+	// reasons is a throttling exception's ThrottlingReasons.
+	reasons []map[string]string
 }
 
 func (e *apiError) Error() string { return e.typ + ": " + e.msg }

@@ -29,11 +29,17 @@ var testTable = Table{Name: tableName, HashKey: "pk", RangeKey: "sk"}
 // clients use the SDK's DynamoDB client with no retries, so each call is
 // one request.
 func startCluster(t *testing.T, regionLatency time.Duration) (*Cluster, map[string]*dynamodb.Client) {
+	return startClusterAt(t, regionLatency, nil)
+}
+
+// startClusterAt is startCluster with the partitions' write limit on the
+// clock now.
+func startClusterAt(t *testing.T, regionLatency time.Duration, now func() time.Time) (*Cluster, map[string]*dynamodb.Client) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := Start(ctx, Options{Dir: t.TempDir(), Regions: []string{east, west}, Witness: witness,
-		RegionLatency: regionLatency, WitnessLatency: time.Millisecond, OpTimeout: 700 * time.Millisecond})
+		RegionLatency: regionLatency, WitnessLatency: time.Millisecond, OpTimeout: 700 * time.Millisecond, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,9 @@ type store struct {
 	cli     clientv3.KV
 	tables  map[string]Table
 	timeout time.Duration
+	// partitions holds the partition keys to DynamoDB's write limit,
+	// shared by every Region's endpoint.
+	partitions *partitionWrites
 }
 
 // etcdKey orders a table's items by partition key, then by sort key bytes
@@ -119,9 +122,13 @@ func (s *store) get(ctx context.Context, key string, consistent bool) (item, err
 // answer to concurrent writes to one item from two Regions, retryable);
 // written through this Region's own endpoint, the write is evaluated again
 // on the new state, as single-Region DynamoDB serialises them.
-func (s *store) write(ctx context.Context, key string, put item, cond condition) (old item, err error) {
+//
+// charge is called once, with the item as this Region's replica holds it,
+// before the write is committed: its error (throttling) refuses the write.
+func (s *store) write(ctx context.Context, key string, put item, cond condition, charge func(old item) error) (old item, err error) {
 	for range 5 {
-		old, changed, err := s.tryWrite(ctx, key, put, cond)
+		old, changed, err := s.tryWrite(ctx, key, put, cond, charge)
+		charge = nil
 		if err != nil || changed == nil {
 			return old, err
 		}
@@ -134,7 +141,7 @@ func (s *store) write(ctx context.Context, key string, put item, cond condition)
 
 // tryWrite makes one attempt; changed is what the item became when it
 // changed under the attempt (Region "" when it was deleted).
-func (s *store) tryWrite(ctx context.Context, key string, put item, cond condition) (item, *stored, error) {
+func (s *store) tryWrite(ctx context.Context, key string, put item, cond condition, charge func(item) error) (item, *stored, error) {
 	local, err := s.cli.Get(ctx, key, clientv3.WithSerializable())
 	if err != nil {
 		return nil, nil, unavailable(err)
@@ -146,6 +153,11 @@ func (s *store) tryWrite(ctx context.Context, key string, put item, cond conditi
 			return nil, nil, fmt.Errorf("item %q: %w", key, err)
 		}
 		cmp = clientv3.Compare(clientv3.ModRevision(key), "=", local.Kvs[0].ModRevision)
+	}
+	if charge != nil {
+		if err := charge(base.Item); err != nil {
+			return nil, nil, err
+		}
 	}
 	var then []clientv3.Op
 	holds := cond.holds(base.Item)

@@ -466,27 +466,40 @@ func (a *App) Admin(ctx context.Context, inv httpapi.Invocation) (any, error) {
 	return map[string]any{"applied": applied, "appUser": user.Name}, nil
 }
 
-// sweep publishes the outbox's due events and removes the journal's
-// expired claims (in every Region: the journal is shared).
+// sweep publishes the outbox's due events, then removes the journal's
+// expired claims with the invocation's remaining time (in the Region
+// whose database is writable: SweepJournal). The outbox goes first: its
+// events are due now, while expired claims can wait for the next minute,
+// and a journal sweep that is slow or failing must not hold them back.
 func (a *App) sweep(ctx context.Context) (any, error) {
 	svc := a.Handler.Service
 	out := map[string]any{}
-	var jerr error
-	if svc.Journal != nil {
-		out["claimsRemoved"], jerr = svc.SweepJournal(ctx)
-	}
 	sent, err := svc.Outbox.Sweep(ctx)
 	out["published"] = sent
-	if errors.Is(err, payments.ErrReadOnly) {
+	readOnly := errors.Is(err, payments.ErrReadOnly)
+	if readOnly {
 		// The secondary's database is read-only: nothing of its own to
 		// publish (the writer's Region sweeps), which is not an error.
 		out["readOnly"], err = true, nil
+	}
+	if svc.Journal == nil {
+		return out, err
+	}
+	out["claimsRemoved"] = 0
+	if readOnly {
+		return out, err
+	}
+	removed, jerr := svc.SweepJournal(ctx)
+	out["claimsRemoved"] = removed
+	if errors.Is(jerr, payments.ErrReadOnly) {
+		jerr = nil // it became read-only since the outbox's sweep
 	}
 	return out, errors.Join(err, jerr)
 }
 
 // SweepJournalEvery removes the journal's expired claims every interval
-// until ctx ends (a local run, which no schedule invokes).
+// until ctx ends (a local run, which no schedule invokes), each run
+// bounded by the interval as a scheduled invocation is by its timeout.
 func (a *App) SweepJournalEvery(ctx context.Context, interval time.Duration) {
 	if a.Handler.Service.Journal == nil {
 		return
@@ -494,7 +507,10 @@ func (a *App) SweepJournalEvery(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		if _, err := a.Handler.Service.SweepJournal(ctx); err != nil {
+		run, cancel := context.WithTimeout(ctx, interval)
+		_, err := a.Handler.Service.SweepJournal(run)
+		cancel()
+		if err != nil && !errors.Is(err, payments.ErrReadOnly) {
 			a.log.Warn("journal sweep failed; the next one continues", "error", err.Error())
 		}
 		select {
