@@ -1,13 +1,14 @@
 // Command journalbench measures the payment journal at AWS's rate and
 // latencies: claims at -rate for -duration against the lab's MRSC
-// stand-in (three embedded etcd members) behind a front adding AWS's
-// round trip to every write and consistent read (backends.AWSLatency:
-// about 12 ms from us-east-1, 50 ms from us-west-2), then the retention
-// sweep of those claims from each Region, then the failover's replay of
-// one minute of them into a new writer (MariaDB) that lacks -missing of
-// its payments, chunk by chunk as drctl sends it.
+// stand-in (three embedded etcd members, DynamoDB's per-partition write
+// limit enforced) behind a front adding AWS's round trip to every write
+// and consistent read (backends.AWSLatency: about 12 ms from us-east-1,
+// 50 ms from us-west-2); then the failover's replay of the last minute
+// into a new writer (MariaDB) in us-west-2 that lacks -missing of its
+// payments, chunk by chunk as drctl sends it; then the retention sweep of
+// every claim from us-west-2 (the slower Region, as after a failover).
 //
-//	go run ./bench/journalbench -writer-dsn "$PAYMENTS_TEST_MYSQL_ADMIN_DSN"
+//	go run ./bench/journalbench -writer-dsn "$PAYMENTS_TEST_MYSQL_ADMIN_DSN" -dynamodb "$PAYMENTS_TEST_DYNAMODB_ENDPOINT"
 //
 // bench/journal.sh starts the local backends and runs it.
 package main
@@ -103,5 +104,5 @@ func run(ctx context.Context, o options) error {
 	if err := replayMinute(ctx, o, journals[west], claims); err != nil {
 		return err
 	}
-	return sweepAll(ctx, journals, claims)
+	return sweepAll(ctx, journals[west], west, claims)
 }

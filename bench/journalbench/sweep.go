@@ -9,27 +9,36 @@ import (
 	"github.com/payment-dr/payment-dr/internal/payments"
 )
 
+// invocation is the payment function's timeout: each scheduled sweep
+// runs within one invocation.
+const invocation = time.Minute
+
 // sweepAll lets the claims expire (the sweep runs a retention after the
-// last of them) and sweeps them as the scheduled invocations do: each
-// Region's sweep within one invocation's time, until none is left.
-func sweepAll(ctx context.Context, journals map[string]*journal.Journal, c claimRun) error {
+// last of them) and sweeps them from region as the writer's scheduled
+// invocations do, one invocation's time each, until none is left.
+func sweepAll(ctx context.Context, j *journal.Journal, region string, c claimRun) error {
 	retention := payments.DefaultJournalRetention
 	last := c.pay(c.offered - 1).CreatedAt
 	now := last.Add(retention + 2*time.Minute)
-	for _, j := range journals {
-		j.SweepLookback = now.Sub(c.first) - retention + time.Minute
-	}
-	removed := 0
+	j.SweepLookback = now.Sub(c.first) - retention + time.Minute
+	removed, runs := 0, 0
 	t := time.Now()
-	for _, r := range []string{east, west} {
-		res, err := journals[r].Sweep(ctx, now, retention)
+	for {
+		runs++
+		ictx, cancel := context.WithTimeout(ctx, invocation)
+		res, err := j.Sweep(ictx, now, retention)
+		cancel()
 		if err != nil {
-			return fmt.Errorf("sweep in %s: %w", r, err)
+			return fmt.Errorf("sweep in %s: %w", region, err)
 		}
 		removed += res.Removed
-		fmt.Printf("sweep in %s: removed %d claims in %s (%.0f a minute)\n", r, res.Removed, time.Since(t).Round(time.Millisecond), float64(res.Removed)/time.Since(t).Minutes())
-		t = time.Now()
+		if res.CaughtUp {
+			break
+		}
 	}
+	took := time.Since(t)
+	fmt.Printf("sweep in %s: removed %d claims in %s over %d invocation(s) of %s: %.0f claims a minute\n",
+		region, removed, took.Round(time.Millisecond), runs, invocation, float64(removed)/took.Minutes())
 	if claimed := len(c.latencies); removed != claimed {
 		return fmt.Errorf("the sweeps removed %d claims, want the %d claimed", removed, claimed)
 	}
