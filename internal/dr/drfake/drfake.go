@@ -108,7 +108,7 @@ type World struct {
 	// completes; it then answers Incomplete, as the payment function does
 	// at its page or its deadline.
 	ReplayPage int
-	Replays   []string // "<region> <from>/<to>" of each ReplayJournal call
+	Replays    []string // "<region> <from>/<to>" of each ReplayJournal call
 }
 
 // claim is one journal entry: a key claimed for a payment at a time.
