@@ -25,6 +25,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/journal"
+	"github.com/payment-dr/payment-dr/internal/naming"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/dynamo"
 	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
@@ -71,17 +72,28 @@ func main() {
 	svc := &payments.Service{Store: store, Sessions: &dynamo.Sessions{Client: ddb, Table: stable}, Region: "us-west-2",
 		Journal: paymentjournal.Journal{J: j}}
 	t = time.Now()
-	replayed, present, released := 0, 0, 0
+	replayed, present, released, calls := 0, 0, 0, 0
 	for start := from; !start.After(moveAt); start = start.Add(dr.ReplayChunk) {
-		res, err := svc.ReplayJournal(ctx, start, minTime(start.Add(dr.ReplayChunk-time.Nanosecond), moveAt))
-		check(err)
-		replayed, present, released = replayed+len(res.Replayed), present+res.Present, released+res.Released
+		// As drctl does: each call has the payment function's time, and
+		// an incomplete answer is followed by another for the chunk.
+		chunk := 0
+		for {
+			cctx, cancel := context.WithTimeout(ctx, naming.PaymentFunctionTimeout)
+			res, err := svc.ReplayJournal(cctx, start, minTime(start.Add(dr.ReplayChunk-time.Nanosecond), moveAt))
+			cancel()
+			check(err)
+			calls, chunk, replayed = calls+1, chunk+len(res.Replayed), replayed+len(res.Replayed)
+			if !res.Incomplete {
+				present, released = present+max(res.Present-(chunk-len(res.Replayed)), 0), released+res.Released
+				break
+			}
+		}
 	}
 	took := time.Since(t)
 	var n int
 	check(db.QueryRowContext(ctx, "SELECT COUNT(*) FROM payments").Scan(&n))
-	fmt.Printf("replay of %s (%d chunks) with %d payments in the writer: replayed %d, present %d, released %d in %s; writer now holds %d\n",
-		moveAt.Sub(from), int(moveAt.Sub(from)/dr.ReplayChunk)+1, *total-*lost, replayed, present, released, took.Round(time.Millisecond), n)
+	fmt.Printf("replay of %s (%d chunks, %d calls) with %d payments in the writer: replayed %d, present %d, released %d in %s; writer now holds %d\n",
+		moveAt.Sub(from), int(moveAt.Sub(from)/dr.ReplayChunk)+1, calls, *total-*lost, replayed, present, released, took.Round(time.Millisecond), n)
 	if replayed != *lost || n != *total {
 		log.Fatalf("replayed %d, want the %d lost payments; the writer holds %d, want %d", replayed, *lost, n, *total)
 	}

@@ -48,6 +48,15 @@ var (
 	SGEgress      = Limit{"outbound rules per security group", 60, "rules", "Amazon VPC quotas", "https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html"}
 )
 
+// LambdaSyncResponse is not a template limit: it bounds the answer of a
+// synchronous invocation ("For synchronous invocations, the maximum
+// payload size is 6 MB", Lambda API Reference, Invoke), which the payment
+// function's journal replay pages its answer under
+// (payments.MaxReplayPage). MB is read as 10^6 bytes, the smaller
+// reading, so an answer under it is under it either way.
+var LambdaSyncResponse = Limit{"Lambda synchronous invocation response payload", 6_000_000, "bytes",
+	"Lambda API Reference, Invoke", "https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html"}
+
 // Table is every limit checked, in the order docs/aws-limits.md lists them.
 var Table = []Limit{ManagedPolicySize, TrustPolicySize, ManagedPerRole, InlinePerRole, TemplateS3Size, TemplateBodySize,
 	Resources, Outputs, Parameters, LambdaEnvSize, SGIngress, SGEgress}

@@ -2,6 +2,7 @@ package dr_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,6 +36,10 @@ func TestUnplannedFailoverReplaysTheJournal(t *testing.T) {
 		if !strings.Contains(k, "=p") {
 			t.Errorf("replayed key %q names no payment", k)
 		}
+	}
+	// Nothing hit a bound: one call per chunk.
+	if calls := run.Values[dr.ReplayCallsKey]; !strings.Contains(calls, "; 0 answers incomplete, 0 calls failed") || strings.Contains(calls, "2") && !strings.Contains(calls, "for 2 chunks (1 1)") {
+		t.Errorf("replay calls %q", calls)
 	}
 	// The window starts the lag budget and the margin before the move.
 	moved, _ := run.MoveAt()
@@ -75,5 +80,47 @@ func TestReplayIsRetriedUntilTheWriterTakesIt(t *testing.T) {
 	}
 	if run.Values[dr.ReplayedCountKey] == "" {
 		t.Error("the replay's outcome is not in the report")
+	}
+}
+
+// An incomplete answer (the function's page full, or its time up) is
+// followed by another call for the same chunk until one is complete; the
+// report lists every replayed payment once and how many calls each chunk
+// took.
+func TestReplayAsksAgainUntilTheAnswerIsComplete(t *testing.T) {
+	w := drfake.NewWorld()
+	w.Journal, w.Replicate, w.ReplayPage = true, false, 2
+	c, log := controller(w)
+	run := newRun(t, "drill", "us-west-2")
+	res, err := c.Drill(context.Background(), drfake.Canary{W: w}, c.Failover("us-west-2", true), run, dr.DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	if n := len(res.Result.Lost); n != 0 {
+		t.Errorf("%d acknowledged payments missing from the new writer", n)
+	}
+	keys := strings.Fields(run.Values[dr.ReplayedKeysKey])
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if seen[k] {
+			t.Errorf("%s listed twice", k)
+		}
+		seen[k] = true
+	}
+	if len(keys) <= w.ReplayPage {
+		t.Fatalf("%d payments replayed: the test needs more than one page", len(keys))
+	}
+	chunks := map[string]bool{}
+	for _, r := range w.Replays {
+		chunks[r] = true
+	}
+	calls := run.Values[dr.ReplayCallsKey]
+	want := fmt.Sprintf("%d calls for %d chunks (", len(w.Replays), len(chunks))
+	incomplete := len(w.Replays) - len(chunks)
+	if incomplete < 1 || !strings.HasPrefix(calls, want) || !strings.HasSuffix(calls, fmt.Sprintf("; %d answers incomplete, 0 calls failed", incomplete)) {
+		t.Errorf("replay calls %q for %d calls (%v)", calls, len(w.Replays), w.Replays)
+	}
+	if !strings.HasPrefix(run.Values[dr.ReplayedCountKey], strconv.Itoa(len(keys))+" ") {
+		t.Errorf("replayed %q, %d keys listed", run.Values[dr.ReplayedCountKey], len(keys))
 	}
 }

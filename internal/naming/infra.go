@@ -1,10 +1,19 @@
 package naming
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Names of the infrastructure's own resources: stacks, network, alarms and
 // the like. Only internal/stack uses most of them; they live here so every
 // physical name is spelled once.
+
+// PaymentFunctionTimeout is the payment function's timeout: the stack
+// sets it, drctl's synchronous invocation of the function (the journal
+// replay) waits longer than it, and the function's journal replay stops
+// in time to answer within it.
+const PaymentFunctionTimeout = 60 * time.Second
 
 // GlobalStack is the CloudFormation stack of the environment-wide resources.
 func (n Names) GlobalStack() string { return "PaymentDr-" + n.Env + "-global" }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/payment-dr/payment-dr/internal/awslimits"
 )
 
 // Journal claims idempotency keys in a table replicated to a majority of
@@ -163,7 +165,40 @@ type ReplayResult struct {
 	Replayed []ReplayedKey `json:"replayed"`
 	Present  int           `json:"present"`  // claims whose payment the database had
 	Released int           `json:"released"` // time items whose claim was released or is another payment's
+	// Incomplete: the call stopped before the window's end (its answer
+	// was full, or its time was running out); what it replayed is in the
+	// database, and the same window asked again continues where it
+	// stopped. Present and Released then count only the claims it reached.
+	// Absent from an answer that covered the window (as from a function
+	// older than the field).
+	Incomplete bool `json:"incomplete,omitempty"`
+	// Stopped says why an incomplete call stopped.
+	Stopped string `json:"stopped,omitempty"`
 }
+
+// MaxReplayPage is the most payments one ReplayJournal answer lists, so
+// that the answer of the replay's synchronous invocation stays under
+// awslimits.LambdaSyncResponse (Lambda API Reference, Invoke): each entry
+// takes at most maxReplayedKeyJSON bytes (a key of MaxIdempotencyKeyLen
+// bytes in base64, a payment id), and replayAnswerRoom is kept for the
+// rest of the answer.
+var MaxReplayPage = (awslimits.LambdaSyncResponse.Max - replayAnswerRoom) / maxReplayedKeyJSON
+
+const (
+	maxReplayedKeyJSON = len(`{"key":"","paymentId":""},`) + (MaxIdempotencyKeyLen+2)/3*4 + idLen
+	replayAnswerRoom   = 4096
+)
+
+// ReplayReserve is how long before its context's deadline (the end of a
+// Lambda invocation: the Go runtime puts the invocation's deadline on
+// the handler's context) a replay stops starting completions and answers
+// Incomplete: the completions in flight, a strongly consistent journal
+// read and a commit each, end and the answer goes out in time. A context
+// with less than twice that left keeps half of it.
+const ReplayReserve = 10 * time.Second
+
+// errReplayStopped ends a replay that stopped at one of its bounds.
+var errReplayStopped = errors.New("replay stopped at its bound")
 
 // ReplayJournal completes, in this Region's database, every payment
 // claimed in [from, to] that it lacks: after a failover, the payments
@@ -171,24 +206,55 @@ type ReplayResult struct {
 // the window's claims: one database read per MaxPresentBatch claims, and
 // one journal read and one commit per missing payment, ReplayParallelism
 // of them at a time. The order of Replayed is not the claims' order.
+//
+// One call completes at most ReplayPage payments and stops ReplayReserve
+// before ctx's deadline; it then answers Incomplete, and the caller asks
+// again for the same window: what was completed is present by then, one
+// database read per MaxPresentBatch claims.
 func (s *Service) ReplayJournal(ctx context.Context, from, to time.Time) (ReplayResult, error) {
 	res := ReplayResult{Replayed: []ReplayedKey{}}
 	if s.Journal == nil {
 		return res, errors.New("replay: this service has no journal (JOURNAL_TABLE is not set)")
 	}
+	r := &replayRun{s: s, res: &res, page: s.replayPage()}
+	r.stopAt, r.reserve = replayStopAt(ctx)
 	batch := make([]Claimed, 0, MaxPresentBatch)
 	err := s.Journal.Window(ctx, from, to, func(c Claimed) error {
+		if r.outOfTime() {
+			return errReplayStopped
+		}
 		if batch = append(batch, c); len(batch) < MaxPresentBatch {
 			return nil
 		}
-		err := s.replayBatch(ctx, batch, &res)
+		err := r.batch(ctx, batch)
 		batch = batch[:0]
 		return err
 	})
 	if err == nil {
-		err = s.replayBatch(ctx, batch, &res)
+		err = r.batch(ctx, batch)
+	}
+	if errors.Is(err, errReplayStopped) {
+		res.Incomplete, res.Stopped, err = true, r.stopped, nil
 	}
 	return res, err
+}
+
+func (s *Service) replayPage() int {
+	if s.ReplayPage > 0 && s.ReplayPage < MaxReplayPage {
+		return s.ReplayPage
+	}
+	return MaxReplayPage
+}
+
+// replayStopAt is when a replay under ctx stops starting completions
+// (zero: no deadline), and how long before the deadline that is.
+func replayStopAt(ctx context.Context) (time.Time, time.Duration) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return time.Time{}, 0
+	}
+	reserve := min(ReplayReserve, time.Until(d)/2)
+	return d.Add(-reserve), reserve
 }
 
 // ReplayParallelism is how many missing payments a replay completes at
@@ -196,9 +262,28 @@ func (s *Service) ReplayJournal(ctx context.Context, from, to time.Time) (Replay
 // trips that would add up one after another over a lost window.
 const ReplayParallelism = 16
 
-// replayBatch completes the claims of batch whose payment the database
-// lacks.
-func (s *Service) replayBatch(ctx context.Context, batch []Claimed, res *ReplayResult) error {
+// replayRun is one ReplayJournal call: its answer so far and its bounds.
+type replayRun struct {
+	s       *Service
+	res     *ReplayResult
+	page    int
+	stopAt  time.Time
+	reserve time.Duration
+	stopped string
+}
+
+func (r *replayRun) outOfTime() bool {
+	if r.stopAt.IsZero() || time.Now().Before(r.stopAt) {
+		return false
+	}
+	r.stopped = fmt.Sprintf("time: stopped starting completions %s before its deadline", r.reserve.Round(time.Millisecond))
+	return true
+}
+
+// batch completes the claims of batch whose payment the database lacks,
+// never more than the page has room for: completions that find the
+// claim released or the payment present leave their room to the next.
+func (r *replayRun) batch(ctx context.Context, batch []Claimed) error {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -206,35 +291,67 @@ func (s *Service) replayBatch(ctx context.Context, batch []Claimed, res *ReplayR
 	for i, c := range batch {
 		ids[i] = c.Payment.ID
 	}
-	held, err := s.Store.Present(ctx, ids)
+	held, err := r.s.Store.Present(ctx, ids)
 	if err != nil {
 		return fmt.Errorf("replay: which of %d claimed payments the database holds: %w", len(ids), err)
 	}
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(ReplayParallelism)
+	missing := make([]Claimed, 0, len(batch))
 	for _, c := range batch {
 		if held[c.Payment.ID] {
-			res.Present++
-			continue
+			r.res.Present++
+		} else {
+			missing = append(missing, c)
+		}
+	}
+	for len(missing) > 0 {
+		room := r.page - len(r.res.Replayed)
+		if room <= 0 {
+			r.stopped = fmt.Sprintf("page: %d payments, the most one answer lists", r.page)
+			return errReplayStopped
+		}
+		n := min(room, len(missing))
+		if err := r.complete(ctx, missing[:n]); err != nil {
+			return err
+		}
+		missing = missing[n:]
+	}
+	return nil
+}
+
+// complete completes claims, ReplayParallelism at a time, starting none
+// once the run is out of time (checked when a completion can start, not
+// before waiting for its turn).
+func (r *replayRun) complete(ctx context.Context, claims []Claimed) error {
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	turns := make(chan struct{}, ReplayParallelism)
+	stopped := false
+	for _, c := range claims {
+		turns <- struct{}{}
+		if stopped = r.outOfTime(); stopped {
+			break
 		}
 		g.Go(func() error {
-			done, err := s.replayOne(gctx, c)
+			defer func() { <-turns }()
+			done, err := r.s.replayOne(gctx, c)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
 			case err != nil:
 			case done == nil:
-				res.Released++
+				r.res.Released++
 			case done.PaymentID == "":
-				res.Present++
+				r.res.Present++
 			default:
-				res.Replayed = append(res.Replayed, *done)
+				r.res.Replayed = append(r.res.Replayed, *done)
 			}
 			return err
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil || !stopped {
+		return err
+	}
+	return errReplayStopped
 }
 
 // replayOne completes one claim the database lacks, if the key is still

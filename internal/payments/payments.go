@@ -202,8 +202,11 @@ type Service struct {
 	// (default DefaultJournalRetention).
 	Journal          Journal
 	JournalRetention time.Duration
-	readOnly         readOnlyGate
-	majority         majoritySeen
+	// ReplayPage is the most payments one ReplayJournal call completes
+	// (default and most MaxReplayPage).
+	ReplayPage int
+	readOnly   readOnlyGate
+	majority   majoritySeen
 }
 
 // Outcome says whether Create made a new payment or replayed one.
@@ -299,6 +302,10 @@ func (s *Service) Get(ctx context.Context, id string) (Payment, error) {
 	return s.Store.Get(ctx, id)
 }
 
+// MaxIdempotencyKeyLen is the longest Idempotency-Key the API accepts, in
+// bytes (printable ASCII).
+const MaxIdempotencyKeyLen = 255
+
 // Validate checks a request and returns a *ValidationError naming the problem.
 func Validate(r Request) error {
 	bad := func(code, format string, args ...any) error {
@@ -307,8 +314,8 @@ func Validate(r Request) error {
 	switch {
 	case r.IdempotencyKey == "":
 		return bad("missing_idempotency_key", "the Idempotency-Key header is required")
-	case len(r.IdempotencyKey) > 255 || !printableASCII(r.IdempotencyKey):
-		return bad("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 printable ASCII characters")
+	case len(r.IdempotencyKey) > MaxIdempotencyKeyLen || !printableASCII(r.IdempotencyKey):
+		return bad("invalid_idempotency_key", "Idempotency-Key must be 1 to %d printable ASCII characters", MaxIdempotencyKeyLen)
 	case r.Amount <= 0:
 		return bad("invalid_amount", "amount must be a positive integer number of minor units, got %d", r.Amount)
 	case r.Amount > 1e15:
@@ -348,8 +355,11 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// idLen is the length of a payment id (NewID).
+const idLen = 32
+
 func validID(id string) bool {
-	if len(id) != 32 {
+	if len(id) != idLen {
 		return false
 	}
 	for _, c := range id {

@@ -78,7 +78,7 @@ func newPaymentFunctions(scope constructs.Construct, r region, p computeProps) F
 		secrets: []string{r.names.AppDBSecretName(), r.names.APIKeySecretName()},
 		env: env(r.names.AppDBSecretName(), map[string]*string{"API_KEY_SECRET_ID": jsii.String(r.names.APIKeySecretName()),
 			naming.JournalTableEnv: jsii.String(r.names.JournalTable())}),
-		timeout: awscdk.Duration_Seconds(jsii.Number(60)),
+		timeout: awscdk.Duration_Seconds(jsii.Number(naming.PaymentFunctionTimeout.Seconds())),
 		journal: true,
 	})
 	migrate := newServiceFunction(scope, r, p, serviceFunction{

@@ -75,8 +75,10 @@ type sdkWorld struct {
 	// that long before serving (once).
 	fail500 map[string]int
 	slow    map[string]time.Duration
-	// replayErr: the payment function's journal replay fails with it.
-	replayErr string
+	// replayErr: the payment function's journal replay fails with it;
+	// invokeTakes: each invocation runs that long before it answers.
+	replayErr   string
+	invokeTakes time.Duration
 }
 
 // fault answers op with a 500 (nothing done) or holds it, as set up.
@@ -230,6 +232,18 @@ func (w *sdkWorld) invoke(rw http.ResponseWriter, r *http.Request, body []byte, 
 		rw.WriteHeader(http.StatusTooManyRequests)
 		io.WriteString(rw, `{"message":"Rate Exceeded.","Reason":"ReservedFunctionConcurrentInvocationLimitExceeded"}`)
 		return
+	}
+	if w.fault(rw, "lambda invoke", false) {
+		return
+	}
+	if d := w.invokeTakes; d > 0 {
+		// The function runs on whether or not the client still waits.
+		w.mu.Unlock()
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+		}
+		w.mu.Lock()
 	}
 	if w.replayErr != "" {
 		rw.Header().Set("X-Amz-Function-Error", "Unhandled")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -338,4 +339,31 @@ func writeConfigF(f *testing.F) string {
 		f.Fatal(err)
 	}
 	return p
+}
+
+// A drill whose failover replays the journal writes report.txt with the
+// replayed payments counted and pointing to report.json, which lists them.
+func TestDrillReportCountsTheReplayedPayments(t *testing.T) {
+	w := drfake.NewWorld()
+	w.Replicate, w.Journal = false, true
+	dir := t.TempDir()
+	r := runCLI(t, w, "", "drill", "-config", writeConfig(t, false), "--unplanned", "--yes", "--interval", "100ms", "--report-dir", dir)
+	if r.code != 0 {
+		t.Fatalf("%d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	run, _ := filepath.Glob(filepath.Join(dir, "drill-*"))
+	if len(run) != 1 {
+		t.Fatalf("runs %v", run)
+	}
+	js, _ := os.ReadFile(filepath.Join(run[0], "report.json"))
+	var rep struct{ Values map[string]string }
+	if err := json.Unmarshal(js, &rep); err != nil {
+		t.Fatal(err)
+	}
+	keys := strings.Fields(rep.Values[dr.ReplayedKeysKey])
+	txt, _ := os.ReadFile(filepath.Join(run[0], "report.txt"))
+	want := fmt.Sprintf("%s: %d, listed in report.json (values.%s)\n", dr.ReplayedKeysKey, len(keys), dr.ReplayedKeysKey)
+	if len(keys) == 0 || !strings.Contains(string(txt), want) || strings.Contains(string(txt), keys[0]) {
+		t.Errorf("report.txt lacks %q or lists the keys (%d in report.json):\n%s", want, len(keys), txt)
+	}
 }

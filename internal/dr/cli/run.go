@@ -127,6 +127,7 @@ func (v *inv) report(run *journal.Run, drill *dr.DrillResult) error {
 		result, samples = &drill.Result, drill.Samples
 	}
 	rep := report.Build(run, obj, result, samples)
+	rep.ListValues = dr.ListValueKeys
 	if err := writeReports(rep, run.Dir()); err != nil {
 		return err
 	}

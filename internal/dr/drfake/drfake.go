@@ -104,7 +104,11 @@ type World struct {
 	claims  []claim
 	// ReplayErr makes the next ReplayErr ReplayJournal calls fail.
 	ReplayErr int
-	Replays   []string // "<region> <from>/<to>" of each ReplayJournal call
+	// ReplayPage, if set, is the most payments one ReplayJournal call
+	// completes; it then answers Incomplete, as the payment function does
+	// at its page or its deadline.
+	ReplayPage int
+	Replays    []string // "<region> <from>/<to>" of each ReplayJournal call
 }
 
 // claim is one journal entry: a key claimed for a payment at a time.
@@ -406,7 +410,8 @@ func (w *World) Function(_ context.Context, region string) (dr.FunctionInfo, err
 func (w *World) DeniedActions(context.Context) ([]string, error) { return w.Denied, nil }
 
 // ReplayJournal implements dr.JournalReplayer: the claims of [from, to]
-// missing from region's database are added to it.
+// missing from region's database are added to it, at most ReplayPage of
+// them per call.
 func (w *World) ReplayJournal(_ context.Context, region string, from, to time.Time) (payments.ReplayResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -427,6 +432,9 @@ func (w *World) ReplayJournal(_ context.Context, region string, from, to time.Ti
 		case c.at.Before(from) || c.at.After(to):
 		case w.data[region][c.id]:
 			res.Present++
+		case w.ReplayPage > 0 && len(res.Replayed) == w.ReplayPage:
+			res.Incomplete, res.Stopped = true, fmt.Sprintf("page: %d payments", w.ReplayPage)
+			return res, nil
 		default:
 			w.data[region][c.id] = true
 			res.Replayed = append(res.Replayed, payments.ReplayedKey{Key: []byte(c.key), PaymentID: c.id})

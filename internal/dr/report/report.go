@@ -9,6 +9,8 @@ import (
 	"html"
 	"io"
 	"math"
+	"slices"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -50,6 +52,10 @@ type Report struct {
 	// RTOMet / RPOMet are set for drills.
 	RTOMet *bool `json:"rtoMet,omitempty"`
 	RPOMet *bool `json:"rpoMet,omitempty"`
+	// ListValues are the keys of Values that hold a space-separated list
+	// (a failover's replayed payments: hundreds of base64 keys): the text
+	// gives their count and where they are, the JSON keeps them.
+	ListValues []string `json:"-"`
 }
 
 // Build assembles the report of run. drill and samples are nil unless
@@ -112,9 +118,7 @@ func (r Report) WriteText(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", s.Name, clock(s.Start), clock(s.End), s.Duration.Round(time.Millisecond), s.Attempts, result)
 	}
 	tw.Flush()
-	for k, v := range r.Values {
-		fmt.Fprintf(w, "%s: %s\n", k, v)
-	}
+	r.writeValues(w)
 	if d := r.Drill; d != nil {
 		fmt.Fprintf(w, "canary writes: %d, failed: %d, lost after failover: %d\n", d.Writes, d.Failed, len(d.Lost))
 		rto := d.RTO.Round(time.Millisecond).String()
@@ -124,6 +128,23 @@ func (r Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "RTO measured %s (objective %s): %s\n", rto, r.Objectives.RTO, verdict(*r.RTOMet))
 		r.writeRPO(w, d)
 		writeLost(w, d)
+	}
+}
+
+// writeValues prints the run's values sorted by key, a list as its
+// count and where the JSON report keeps it.
+func (r Report) writeValues(w io.Writer) {
+	keys := make([]string, 0, len(r.Values))
+	for k := range r.Values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := r.Values[k]
+		if slices.Contains(r.ListValues, k) {
+			v = fmt.Sprintf("%d, listed in report.json (values.%s)", len(strings.Fields(v)), k)
+		}
+		fmt.Fprintf(w, "%s: %s\n", k, v)
 	}
 }
 

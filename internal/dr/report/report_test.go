@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"flag"
 	"fmt"
@@ -206,5 +207,34 @@ func TestLowerBoundWithoutLagIsNeverMet(t *testing.T) {
 	}
 	if r := Build(run, Objectives{RTO: time.Minute, RPO: 500 * time.Millisecond}, &res, nil); r.RPOMet == nil || *r.RPOMet {
 		t.Errorf("909ms lower bound against 500ms: met %v", r.RPOMet)
+	}
+}
+
+// A list among the run's values (a failover's replayed payments, hundreds
+// of base64 keys) is a count in the text, which says where the list is;
+// the JSON keeps it whole. The values are printed in key order.
+func TestListValuesAreCountedInTheTextAndKeptInTheJSON(t *testing.T) {
+	var keys []string
+	for i := range 300 {
+		keys = append(keys, fmt.Sprintf("a2V5LTE%04d=p%04d", i, i))
+	}
+	list := strings.Join(keys, " ")
+	run := &journal.Run{ID: "failover-20261125T040000Z-us-west-2", Kind: "failover", Target: "us-west-2", Created: t0,
+		Steps:  []journal.Step{{Name: "replay-journal", Started: t0, Ended: t0.Add(time.Second), Attempts: 1}},
+		Values: map[string]string{"journalReplayedKeys": list, "journalReplayed": "300 (present 12, released 0)", "fence": "us-east-1 fenced"}}
+	r := Build(run, Objectives{}, nil, nil)
+	r.ListValues = []string{"journalReplayedKeys"}
+	var txt, js bytes.Buffer
+	r.WriteText(&txt)
+	want := "fence: us-east-1 fenced\njournalReplayed: 300 (present 12, released 0)\njournalReplayedKeys: 300, listed in report.json (values.journalReplayedKeys)\n"
+	if !strings.Contains(txt.String(), want) || strings.Contains(txt.String(), keys[0]) {
+		t.Errorf("text:\n%s\nwant the lines\n%s", txt.String(), want)
+	}
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Values["journalReplayedKeys"] != list {
+		t.Errorf("the JSON lost the list: %v", err)
 	}
 }

@@ -310,15 +310,22 @@ func (l *lab) replay(region string, from, to time.Time) []string {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	res, err := c.ReplayJournal(context.Background(), region, from, to)
-	if err != nil {
-		l.t.Fatalf("replaying the journal in %s: %v", region, err)
-	}
 	keys := []string{}
-	for _, k := range res.Replayed {
-		keys = append(keys, string(k.Key))
+	for {
+		// An incomplete answer (page full or time up) is asked again, as
+		// drctl does.
+		res, err := c.ReplayJournal(context.Background(), region, from, to)
+		if err != nil {
+			l.t.Fatalf("replaying the journal in %s: %v", region, err)
+		}
+		for _, k := range res.Replayed {
+			keys = append(keys, string(k.Key))
+		}
+		l.t.Logf("replay in %s: %d replayed, %d present, %d released, incomplete %v", region, len(res.Replayed), res.Present, res.Released, res.Incomplete)
+		if !res.Incomplete {
+			break
+		}
 	}
 	sort.Strings(keys)
-	l.t.Logf("replay in %s: %d replayed, %d present, %d released", region, len(res.Replayed), res.Present, res.Released)
 	return keys
 }

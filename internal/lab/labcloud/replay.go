@@ -15,8 +15,11 @@ import (
 
 var _ dr.JournalReplayer = (*Cloud)(nil)
 
-// replayTimeout bounds one replay: the lab's windows hold a few thousand
-// claims at most.
+// replayTimeout bounds one ReplayJournal call, its repeated requests
+// included: the service bounds each request's replay by the payment
+// function's timeout (naming.PaymentFunctionTimeout) and answers
+// Incomplete when it stops early, and the lab's windows hold a few
+// thousand claims at most.
 const replayTimeout = 2 * time.Minute
 
 // replayAttempts bound the retries of a replay the service answered 503:
@@ -27,10 +30,12 @@ const replayAttempts = 5
 // ReplayJournal asks region's payment service to complete every payment
 // claimed in the journal in [from, to] that its database lacks: POST
 // /internal/replay-journal on the service's loopback address, the lab's
-// form of the replayJournal invocation of the payment function. A replay
-// is idempotent (a completed payment is present the next time), so one
-// the service could not finish is run again; the keys every attempt
-// replayed are reported together.
+// form of the replayJournal invocation of the payment function, with the
+// same answer: one that stopped at its page or its time bound is
+// Incomplete, and the caller asks again for the same window. A replay is
+// idempotent (a completed payment is present the next time), so one the
+// service answered 503 is run again; the keys every attempt replayed are
+// reported together.
 func (c *Cloud) ReplayJournal(ctx context.Context, region string, from, to time.Time) (payments.ReplayResult, error) {
 	r, ok := c.Lab.Regions[region]
 	if !ok {
@@ -45,6 +50,7 @@ func (c *Cloud) ReplayJournal(ctx context.Context, region string, from, to time.
 		earlier := len(all.Replayed)
 		all.Replayed = append(all.Replayed, res.Replayed...)
 		all.Present, all.Released = max(res.Present-earlier, 0), res.Released
+		all.Incomplete, all.Stopped = res.Incomplete, res.Stopped
 		if err == nil || !unavailable || attempt == replayAttempts || ctx.Err() != nil {
 			return all, err
 		}

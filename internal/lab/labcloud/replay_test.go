@@ -55,6 +55,16 @@ func TestReplayJournalPostsTheWindowToTheRegionsService(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "journal unavailable") || len(res.Replayed) != 1 || calls != replayAttempts {
 		t.Fatalf("failed replay: %+v %v after %d calls", res, err, calls)
 	}
+	// An answer that stopped at its page or time bound says so, as the
+	// payment function's does: the caller asks again.
+	paged := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"replayed":[{"key":"a2V5LTM=","paymentId":"p3"}],"present":0,"released":0,"incomplete":true,"stopped":"page: 1 payments"}`))
+	}))
+	defer paged.Close()
+	c.Lab.Regions["us-east-2"] = labdir.Region{APIURL: paged.URL}
+	if res, err := c.ReplayJournal(context.Background(), "us-east-2", from, from); err != nil || !res.Incomplete || res.Stopped != "page: 1 payments" || len(res.Replayed) != 1 {
+		t.Fatalf("incomplete answer: %+v %v", res, err)
+	}
 	if _, err := c.ReplayJournal(context.Background(), "eu-west-1", from, from); err == nil || !strings.Contains(err.Error(), "eu-west-1") {
 		t.Fatalf("unknown Region: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -299,5 +300,113 @@ func TestReplayCompletesTheMissingPayments(t *testing.T) {
 	again, err := west.handler.Service.ReplayJournal(ctx, from, time.Now())
 	if err != nil || len(again.Replayed) != 0 || again.Present != 12 {
 		t.Errorf("second replay: %+v, %v", again, err)
+	}
+}
+
+// lose creates n payments in east (keys prefix-0 ...) and returns their
+// ids by key: acknowledged by the old writer, missing from west's database.
+func lose(t *testing.T, east *env, prefix string, n int) map[string]string {
+	t.Helper()
+	want := map[string]string{}
+	for i := range n {
+		key := fmt.Sprintf("%s-%d", prefix, i)
+		r := east.do(t, "POST", "/payments", key, body1, nil)
+		if r.status != http.StatusCreated {
+			t.Fatalf("create: %d %v", r.status, r.body)
+		}
+		want[key] = r.body["id"].(string)
+	}
+	return want
+}
+
+// replayedInto collects an answer's keys into got, failing on a key
+// replayed twice, and checks that west's database holds each one once.
+func replayedInto(t *testing.T, west *env, res payments.ReplayResult, want, got map[string]string) {
+	t.Helper()
+	for _, k := range res.Replayed {
+		key := string(k.Key)
+		if _, twice := got[key]; twice {
+			t.Errorf("%s replayed twice", key)
+		}
+		got[key] = k.PaymentID
+		if ids := paymentsOfKey(t, west, key); len(ids) != 1 || ids[0] != want[key] {
+			t.Errorf("%s: new writer holds %v, want %s", key, ids, want[key])
+		}
+	}
+}
+
+// A window with more missing payments than one answer may list is
+// answered Incomplete with a full page; the same window asked again
+// completes the rest, and together the answers list every payment once.
+func TestReplayPagesAWindowLargerThanOneAnswer(t *testing.T) {
+	east, west, _ := twoRegions(t)
+	from := time.Now().Add(-time.Minute)
+	want := lose(t, east, "paged", 12)
+	west.handler.Service.ReplayPage = 7
+	ctx := context.Background()
+	got := map[string]string{}
+	first, err := west.handler.Service.ReplayJournal(ctx, from, time.Now())
+	if err != nil || !first.Incomplete || len(first.Replayed) != 7 || !strings.HasPrefix(first.Stopped, "page") {
+		t.Fatalf("first answer: %d replayed, incomplete %v (%s), %v", len(first.Replayed), first.Incomplete, first.Stopped, err)
+	}
+	replayedInto(t, west, first, want, got)
+	second, err := west.handler.Service.ReplayJournal(ctx, from, time.Now())
+	if err != nil || second.Incomplete || len(second.Replayed) != 5 || second.Present != 7 {
+		t.Fatalf("second answer: %d replayed, %d present, incomplete %v, %v", len(second.Replayed), second.Present, second.Incomplete, err)
+	}
+	replayedInto(t, west, second, want, got)
+	for key, id := range want {
+		if got[key] != id {
+			t.Errorf("%s: replayed %q, want %s", key, got[key], id)
+		}
+	}
+}
+
+// slowHeld is a journal whose strongly consistent reads take a while, as
+// cross-Region ones do under load.
+type slowHeld struct {
+	payments.Journal
+	delay time.Duration
+}
+
+func (j slowHeld) Held(ctx context.Context, key string) (payments.Claimed, bool, error) {
+	select {
+	case <-time.After(j.delay):
+	case <-ctx.Done():
+		return payments.Claimed{}, false, ctx.Err()
+	}
+	return j.Journal.Held(ctx, key)
+}
+
+// A replay that cannot finish before its deadline (a Lambda invocation's
+// end) stops starting completions in time and answers what it completed,
+// Incomplete, instead of failing at the deadline with its work unreported;
+// the same window asked again completes the rest.
+func TestReplayStopsBeforeItsDeadlineWithItsProgress(t *testing.T) {
+	east, west, _ := twoRegions(t)
+	from := time.Now().Add(-time.Minute)
+	want := lose(t, east, "timed", 120)
+	svc := west.handler.Service
+	svc.Journal = slowHeld{Journal: svc.Journal, delay: time.Second}
+	// 120 completions, 16 at a time, each reading the journal for 1 s,
+	// take longer than the 8 s this call has; it stops starting them after
+	// 4 s (half of its time, being shorter than twice ReplayReserve), and
+	// those in flight end in the 4 s left.
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	got := map[string]string{}
+	first, err := svc.ReplayJournal(ctx, from, time.Now())
+	if err != nil || !first.Incomplete || len(first.Replayed) == 0 || len(first.Replayed) >= len(want) || !strings.HasPrefix(first.Stopped, "time") {
+		t.Fatalf("deadline-bounded answer: %d of %d replayed, incomplete %v (%s), %v", len(first.Replayed), len(want), first.Incomplete, first.Stopped, err)
+	}
+	t.Logf("deadline-bounded answer: %d of %d replayed (%s)", len(first.Replayed), len(want), first.Stopped)
+	replayedInto(t, west, first, want, got)
+	second, err := svc.ReplayJournal(context.Background(), from, time.Now())
+	if err != nil || second.Incomplete || second.Present != len(first.Replayed) {
+		t.Fatalf("second answer: %d replayed, %d present, incomplete %v, %v", len(second.Replayed), second.Present, second.Incomplete, err)
+	}
+	replayedInto(t, west, second, want, got)
+	if len(got) != len(want) {
+		t.Errorf("%d of %d payments replayed", len(got), len(want))
 	}
 }

@@ -538,8 +538,10 @@ func checkWindow(w payments.ReplayWindow) error {
 }
 
 // ReplayHandler serves POST /internal/replay-journal for the local HTTP
-// mode (the lab): the replayJournal invocation's body and answer. It must
-// be served on loopback only, never through the public API.
+// mode (the lab): the replayJournal invocation's body and answer, under
+// the invocation's time bound (the payment function's timeout), so an
+// answer comes back Incomplete as the function's would. It must be
+// served on loopback only, never through the public API.
 func (a *App) ReplayHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -556,7 +558,9 @@ func (a *App) ReplayHandler() http.Handler {
 			http.Error(w, `body must be {"from": "<RFC 3339>", "to": "<RFC 3339>"}: `+err.Error(), http.StatusBadRequest)
 			return
 		}
-		res, err := a.replay(r.Context(), win)
+		ctx, cancel := context.WithTimeout(r.Context(), naming.PaymentFunctionTimeout)
+		defer cancel()
+		res, err := a.replay(ctx, win)
 		w.Header().Set("Content-Type", "application/json")
 		if err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
