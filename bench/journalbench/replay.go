@@ -7,7 +7,6 @@ import (
 
 	"github.com/payment-dr/payment-dr/bench/benchdb"
 	"github.com/payment-dr/payment-dr/internal/backends"
-	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/journal"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/dynamo"
@@ -53,16 +52,11 @@ func replayMinute(ctx context.Context, o options, j *journal.Journal, c claimRun
 
 	from, to := c.pay(lo).CreatedAt, c.pay(c.offered-1).CreatedAt
 	t := time.Now()
-	replayed, calls, chunks := 0, 0, 0
-	for start := from; !start.After(to); start = start.Add(dr.ReplayChunk) {
-		chunks++
-		res, err := svc.ReplayJournal(ctx, start, minTime(start.Add(dr.ReplayChunk-time.Nanosecond), to))
-		calls++
-		if err != nil {
-			return fmt.Errorf("replay of the chunk from %s: %w", start.Format(time.RFC3339), err)
-		}
-		replayed += len(res.Replayed)
+	r, err := benchdb.Replay(ctx, svc, from, to)
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
 	}
+	replayed, calls, chunks := r.Replayed, r.Calls, r.Chunks
 	took := time.Since(t)
 	var n int
 	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM payments").Scan(&n); err != nil {
@@ -74,11 +68,4 @@ func replayMinute(ctx context.Context, o options, j *journal.Journal, c claimRun
 		return fmt.Errorf("replayed %d, want the %d missing; the writer holds %d, want %d", replayed, missing, n, perMinute)
 	}
 	return nil
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }

@@ -25,7 +25,6 @@ import (
 	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/journal"
-	"github.com/payment-dr/payment-dr/internal/naming"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/dynamo"
 	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
@@ -72,23 +71,9 @@ func main() {
 	svc := &payments.Service{Store: store, Sessions: &dynamo.Sessions{Client: ddb, Table: stable}, Region: "us-west-2",
 		Journal: paymentjournal.Journal{J: j}}
 	t = time.Now()
-	replayed, present, released, calls := 0, 0, 0, 0
-	for start := from; !start.After(moveAt); start = start.Add(dr.ReplayChunk) {
-		// As drctl does: each call has the payment function's time, and
-		// an incomplete answer is followed by another for the chunk.
-		chunk := 0
-		for {
-			cctx, cancel := context.WithTimeout(ctx, naming.PaymentFunctionTimeout)
-			res, err := svc.ReplayJournal(cctx, start, minTime(start.Add(dr.ReplayChunk-time.Nanosecond), moveAt))
-			cancel()
-			check(err)
-			calls, chunk, replayed = calls+1, chunk+len(res.Replayed), replayed+len(res.Replayed)
-			if !res.Incomplete {
-				present, released = present+max(res.Present-(chunk-len(res.Replayed)), 0), released+res.Released
-				break
-			}
-		}
-	}
+	r, err := benchdb.Replay(ctx, svc, from, moveAt)
+	check(err)
+	replayed, present, released, calls := r.Replayed, r.Present, r.Released, r.Calls
 	took := time.Since(t)
 	var n int
 	check(db.QueryRowContext(ctx, "SELECT COUNT(*) FROM payments").Scan(&n))
@@ -97,13 +82,6 @@ func main() {
 	if replayed != *lost || n != *total {
 		log.Fatalf("replayed %d, want the %d lost payments; the writer holds %d, want %d", replayed, *lost, n, *total)
 	}
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
 
 // claim claims payments [from, to) in the journal, 16 at a time.
