@@ -25,6 +25,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/types"
@@ -92,12 +94,34 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 	if opt.Log == nil {
 		opt.Log = io.Discard
 	}
-	c := &Cluster{opt: opt, members: map[string]*member{}, clients: map[string]clientv3.KV{}, partitions: newPartitionWrites(opt.Now)}
-	if err := c.start(ctx); err != nil {
+	for attempt := 1; ; attempt++ {
+		c := &Cluster{opt: opt, members: map[string]*member{}, clients: map[string]clientv3.KV{}, partitions: newPartitionWrites(opt.Now)}
+		err := c.start(ctx)
+		if err == nil {
+			return c, nil
+		}
 		c.Close()
-		return nil, err
+		if attempt == startAttempts || !portTaken(err) {
+			return nil, err
+		}
+		// Another process bound a port between its pick and etcd's bind:
+		// a fresh start with new ports (the failed members' data, made
+		// for the old member ids, goes).
+		for _, n := range c.names() {
+			if rerr := os.RemoveAll(filepath.Join(opt.Dir, n)); rerr != nil {
+				return nil, errors.Join(err, rerr)
+			}
+		}
+		fmt.Fprintf(opt.Log, "mrsc: start attempt %d: %v; starting again on other ports\n", attempt, err)
 	}
-	return c, nil
+}
+
+// startAttempts bounds the starts of a cluster whose port another process
+// took meanwhile (etcd binds the ports it is given itself).
+const startAttempts = 3
+
+func portTaken(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")
 }
 
 // witnessLatency is the one-way latency between region and the witness.
@@ -178,6 +202,10 @@ func (c *Cluster) allocate() error {
 	return nil
 }
 
+// startEtcd starts a member (a variable for the test that takes its port
+// first).
+var startEtcd = embed.StartEtcd
+
 func loopURL(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
 
 func (c *Cluster) logPath(name string) string { return filepath.Join(c.opt.Dir, "etcd-"+name+".log") }
@@ -206,7 +234,7 @@ func (c *Cluster) startMember(m *member, initial string) error {
 	cfg.UnsafeNoFsync = true
 	cfg.LogLevel = "error"
 	cfg.LogOutputs = []string{c.logPath(m.name)}
-	e, err := embed.StartEtcd(cfg)
+	e, err := startEtcd(cfg)
 	if err != nil {
 		return fmt.Errorf("mrsc: starting member %s: %w (see %s)", m.name, err, c.logPath(m.name))
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+	"go.etcd.io/etcd/server/v3/embed"
 )
 
 const (
@@ -409,4 +411,45 @@ func TestWitnessLatencyPerRegion(t *testing.T) {
 	if far < 80*time.Millisecond || near >= far {
 		t.Errorf("fastest write with the leader in %s %v, in %s %v; want the latter at least 80 ms and above the former", east, near, west, far)
 	}
+}
+
+// Another process binding a member's client port between its pick and
+// etcd's bind (the port is bound here for real, just before etcd binds
+// it) costs a second start, not the cluster.
+func TestStartSurvivesAPortTakenBeforeEtcdBindsIt(t *testing.T) {
+	real := startEtcd
+	t.Cleanup(func() { startEtcd = real })
+	var taken net.Listener
+	startEtcd = func(cfg *embed.Config) (*embed.Etcd, error) {
+		if taken == nil {
+			var err error
+			if taken, err = net.Listen("tcp", cfg.ListenClientUrls[0].Host); err != nil {
+				t.Fatalf("taking %s: %v", cfg.ListenClientUrls[0].Host, err)
+			}
+			t.Cleanup(func() { taken.Close() })
+		}
+		return real(cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var log strings.Builder
+	c, err := Start(ctx, Options{Dir: t.TempDir(), Regions: []string{east, west}, Witness: witness, OpTimeout: time.Second, Log: &syncWriter{w: &log}})
+	if err != nil {
+		t.Fatalf("start with a port taken once: %v", err)
+	}
+	defer c.Close()
+	if !strings.Contains(log.String(), "starting again on other ports") {
+		t.Errorf("the start did not meet the taken port (log: %q)", log.String())
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
