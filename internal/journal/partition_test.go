@@ -3,8 +3,6 @@ package journal
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/lab/mrsc"
 )
 
@@ -36,14 +35,7 @@ func standIn(t *testing.T) *Journal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	client := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + ln.Addr().String()),
+	client := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(backends.Serve(t, h)),
 		Credentials: credentials.NewStaticCredentialsProvider("lab", "lab", ""), RetryMaxAttempts: 1})
 	return &Journal{Client: client, Table: table}
 }

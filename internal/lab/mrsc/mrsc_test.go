@@ -27,6 +27,25 @@ const (
 
 var testTable = Table{Name: tableName, HashKey: "pk", RangeKey: "sk"}
 
+// serveRegion serves region's endpoint until the test ends, to an SDK
+// client that makes no retries.
+func serveRegion(t *testing.T, c *Cluster, region string) *dynamodb.Client {
+	t.Helper()
+	h, err := c.Endpoint(region, testTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return dynamodb.New(dynamodb.Options{Region: region, BaseEndpoint: aws.String("http://" + ln.Addr().String()),
+		Credentials: credentials.NewStaticCredentialsProvider("lab", "lab", ""), RetryMaxAttempts: 1})
+}
+
 // startCluster starts a cluster and serves each Region's endpoint; the
 // clients use the SDK's DynamoDB client with no retries, so each call is
 // one request.
@@ -48,19 +67,7 @@ func startClusterAt(t *testing.T, regionLatency time.Duration, now func() time.T
 	t.Cleanup(c.Close)
 	clients := map[string]*dynamodb.Client{}
 	for _, r := range []string{east, west} {
-		h, err := c.Endpoint(r, testTable)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: h}
-		go func() { _ = srv.Serve(ln) }()
-		t.Cleanup(func() { _ = srv.Close() })
-		clients[r] = dynamodb.New(dynamodb.Options{Region: r, BaseEndpoint: aws.String("http://" + ln.Addr().String()),
-			Credentials: credentials.NewStaticCredentialsProvider("lab", "lab", ""), RetryMaxAttempts: 1})
+		clients[r] = serveRegion(t, c, r)
 	}
 	return c, clients
 }
@@ -384,19 +391,7 @@ func TestWitnessLatencyPerRegion(t *testing.T) {
 		if err := c.MoveLeader(ctx, region); err != nil {
 			t.Fatal(err)
 		}
-		h, err := c.Endpoint(region, testTable)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: h}
-		go func() { _ = srv.Serve(ln) }()
-		defer srv.Close()
-		cli := dynamodb.New(dynamodb.Options{Region: region, BaseEndpoint: aws.String("http://" + ln.Addr().String()),
-			Credentials: credentials.NewStaticCredentialsProvider("lab", "lab", ""), RetryMaxAttempts: 1})
+		cli := serveRegion(t, c, region)
 		best := time.Hour
 		for i := range 5 {
 			start := time.Now()
