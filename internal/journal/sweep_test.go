@@ -179,3 +179,46 @@ func BenchmarkSweepRate(b *testing.B) {
 		})
 	}
 }
+
+// queryCount counts the Queries a journal sends.
+type queryCount struct {
+	API
+	n atomic.Int64
+}
+
+func (q *queryCount) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	q.n.Add(1)
+	return q.API.Query(ctx, in, opts...)
+}
+
+// A journal whose creation is recorded sweeps from there: its first
+// sweep reads only the minutes since, not a day of empty ones; and the
+// record never moves a cursor that exists.
+func TestSweepOfANewJournalStartsAtItsCreation(t *testing.T) {
+	j, _ := dynaliteJournal(t)
+	q := &queryCount{API: j.Client}
+	j.Client = q
+	ctx := context.Background()
+	created := time.Date(2026, 12, 1, 9, 0, 30, 0, time.UTC)
+	if err := j.StartSweepAt(ctx, created); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.StartSweepAt(ctx, created.Add(time.Hour)); err != nil {
+		t.Fatalf("recording the creation again: %v", err)
+	}
+	now := created.Add(weekRetention + 2*time.Minute)
+	res, err := j.Sweep(ctx, now, weekRetention)
+	if err != nil || !res.CaughtUp {
+		t.Fatalf("sweep: %+v, %v", res, err)
+	}
+	if max := int64(3 * (TimeShards + 1)); q.n.Load() > max {
+		t.Errorf("the first sweep of a journal created at %s sent %d Queries, want at most %d (the minutes since)", created, q.n.Load(), max)
+	}
+	if want := now.Add(-weekRetention).Truncate(time.Minute); !res.Through.Equal(want) {
+		t.Errorf("swept through %s, want %s (a second record moved the cursor?)", res.Through, want)
+	}
+}
+
+// weekRetention is the service's default retention
+// (payments.DefaultJournalRetention), which this package does not import.
+const weekRetention = 7 * 24 * time.Hour

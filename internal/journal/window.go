@@ -270,3 +270,24 @@ func (j *Journal) setCursor(ctx context.Context, through time.Time) error {
 	}
 	return nil
 }
+
+// StartSweepAt records that nothing was claimed in the journal before
+// created (a journal made then): its sweep starts there, instead of
+// walking DefaultSweepLookback of empty minutes, TimeShards+1 Queries
+// each, on its first run. A cursor that exists is left as it is (the
+// put is conditional), so calling it on a journal in use changes nothing.
+func (j *Journal) StartSweepAt(ctx context.Context, created time.Time) error {
+	item := map[string]types.AttributeValue{"through": &types.AttributeValueMemberN{Value: strconv.FormatInt(created.UTC().Truncate(time.Minute).Unix(), 10)}}
+	for k, v := range cursorKey {
+		item[k] = v
+	}
+	err := j.retry(ctx, func() error {
+		_, err := j.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &j.Table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
+		return err
+	})
+	var exists *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &exists) {
+		return &Error{Op: "start sweep cursor", Err: err}
+	}
+	return nil
+}

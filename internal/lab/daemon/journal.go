@@ -6,6 +6,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
+	"github.com/payment-dr/payment-dr/internal/journal"
 	"github.com/payment-dr/payment-dr/internal/lab/mrsc"
 )
 
@@ -36,7 +38,12 @@ func (d *Daemon) startJournal(ctx context.Context) error {
 		}
 		d.serveHTTP(d.ports.journal[r], h)
 	}
-	return nil
+	// The lab's journal is new: its first sweep starts now instead of
+	// walking a day of empty minutes while the first drill runs (on AWS
+	// that walk happens once, after the deploy).
+	primary := d.cfg.PrimaryRegion
+	j := &journal.Journal{Client: backends.DynamoDB(d.journalEndpoint(primary), primary), Table: table.Name}
+	return j.StartSweepAt(ctx, time.Now())
 }
 
 // journalWitness names the journal's witness member after the
