@@ -165,7 +165,7 @@ func (j *Journal) Sweep(ctx context.Context, now time.Time, retention time.Durat
 	defer cancel()
 	res := SweepResult{Through: cur}
 	for n := 0; cur.Before(end) && n < batch && budget.Err() == nil; n++ {
-		removed, err := j.sweepMinute(budget, cur)
+		removed, err := j.sweepMinute(ctx, budget, cur)
 		res.Removed += removed
 		if err != nil && budget.Err() != nil && ctx.Err() == nil {
 			break // out of time within this minute: the next run repeats it
@@ -197,18 +197,26 @@ func (j *Journal) sweepBudget(ctx context.Context) (context.Context, context.Can
 }
 
 // sweepMinute removes every claim of minute m, reading its partitions in
-// parallel and deleting SweepConcurrency claims at a time.
-func (j *Journal) sweepMinute(ctx context.Context, m time.Time) (int, error) {
+// parallel and deleting SweepConcurrency claims at a time. It starts no
+// read or delete after budget ends, but a delete already sent finishes
+// under ctx (the invocation's own deadline, SweepMargin later): one cut
+// at the budget would leave a claim removed without its time item, or
+// removed on the server and missing from the count.
+func (j *Journal) sweepMinute(ctx, budget context.Context, m time.Time) (int, error) {
 	limit := j.SweepConcurrency
 	if limit <= 0 {
 		limit = DefaultSweepConcurrency
 	}
 	deletes, dctx := errgroup.WithContext(ctx)
 	deletes.SetLimit(limit)
+	qctx, stopReads := context.WithCancel(budget)
+	defer stopReads()
+	stopOnDeleteError := context.AfterFunc(dctx, stopReads)
+	defer stopOnDeleteError()
 	var removed atomic.Int64
-	qerr := j.eachPK(dctx, m, func(ctx context.Context, pk string) error {
+	qerr := j.eachPK(qctx, m, func(qctx context.Context, pk string) error {
 		inFlight := make(chan struct{}, sweepPerPartition)
-		return j.partition(ctx, pk, func(it map[string]types.AttributeValue) error {
+		return j.partition(qctx, pk, func(it map[string]types.AttributeValue) error {
 			c, err := decode(it)
 			if err != nil {
 				return err
@@ -216,8 +224,12 @@ func (j *Journal) sweepMinute(ctx context.Context, m time.Time) (int, error) {
 			tk := map[string]types.AttributeValue{"pk": it["pk"], "sk": it["sk"]}
 			select {
 			case inFlight <- struct{}{}:
-			case <-ctx.Done():
-				return ctx.Err()
+			case <-qctx.Done():
+				return qctx.Err()
+			}
+			if qctx.Err() != nil {
+				<-inFlight
+				return qctx.Err()
 			}
 			deletes.Go(func() error {
 				defer func() { <-inFlight }()
@@ -232,7 +244,7 @@ func (j *Journal) sweepMinute(ctx context.Context, m time.Time) (int, error) {
 	})
 	derr := deletes.Wait()
 	if derr != nil && (qerr == nil || errors.Is(qerr, context.Canceled)) {
-		qerr = nil // the deletes' error cancelled the queries: report it
+		qerr = nil // the deletes' error cancelled the reads: report it
 	}
 	return int(removed.Load()), errors.Join(derr, qerr)
 }

@@ -64,7 +64,11 @@ func TestKeepOldPrimaryDataReadsEveryPageOfSnapshots(t *testing.T) {
 	if err != nil || ref != "payments-us-east-1-dev-lost-writes-20261125t041000z" {
 		t.Fatalf("%q %v (requests %q)", ref, err, w.sent("snapshots page"))
 	}
-	if pages := w.sent("snapshots page"); len(pages) != 2 {
+	// Count pages, not requests: the SDK sends a read again when the
+	// transport closed its connection under the answer (aws-sdk-go-v2
+	// issue 2737; net.ErrClosed is retried since PR 2949), which a
+	// loaded machine meets now and then.
+	if pages := distinct(w.sent("snapshots page")); len(pages) != 2 {
 		t.Errorf("pages read: %q", pages)
 	}
 	// The copy made now lands on the second page too: not copied again.
@@ -72,6 +76,18 @@ func TestKeepOldPrimaryDataReadsEveryPageOfSnapshots(t *testing.T) {
 	if again, err := a.KeepOldPrimaryData(ctx, "us-east-1"); err != nil || again != ref || len(w.sent("copy ")) != 1 {
 		t.Errorf("second keep: %q %v %q", again, err, w.sent("copy "))
 	}
+}
+
+func distinct(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Fencing sets the old Region's payment Lambda's reserved
