@@ -45,6 +45,19 @@ const (
 	StatusDeclined  = "declined"
 )
 
+// States of a claim. A claim is made pending; whoever makes sure its
+// payment is in a database (the claiming request, a retry of the key, a
+// failover's replay) marks it committed before answering, and the
+// claiming request marks it aborted when its payment certainly was not
+// committed. Each move is a conditional write from pending, so exactly
+// one of them happens: a payment is acknowledged only with a committed
+// claim, and "not applied" is answered only for an aborted one.
+const (
+	StatePending   = "pending"
+	StateCommitted = "committed"
+	StateAborted   = "aborted"
+)
+
 // Claim is everything needed to recreate a claimed payment.
 type Claim struct {
 	Key           string // the idempotency key
@@ -59,6 +72,10 @@ type Claim struct {
 	FailureReason string // why a declined payment was declined
 	Region        string // where it was claimed
 	ClaimedAt     time.Time
+	// State is the claim item's state (Get and Claim). A claim written
+	// before claims had states reads as committed. Claims read from the
+	// time items (Window) have none: the claim item decides.
+	State string
 }
 
 // Errors of the journal.
@@ -71,6 +88,12 @@ var (
 	// ErrOutcomeUnknown: a write was sent but whether it is in the
 	// journal could not be established, and undoing it failed too.
 	ErrOutcomeUnknown = errors.New("journal outcome unknown")
+	// ErrAborted: Commit found the claim aborted (its request failed for
+	// certain) or the key claimed for another payment.
+	ErrAborted = errors.New("journal claim aborted")
+	// ErrCommitted: Abort found the claim committed (a retry or a replay
+	// completed its payment).
+	ErrCommitted = errors.New("journal claim committed")
 )
 
 // Error wraps a failed journal call; errors.Is(err, ErrUnavailable) holds.
@@ -109,6 +132,9 @@ const (
 	claimPrefix  = "claim#"
 	minutePrefix = "minute#"
 	claimSK      = "claim"
+	// stateAttr holds a claim item's state ("state" is a DynamoDB
+	// reserved word, so the name differs).
+	stateAttr = "claimState"
 	healthKey    = "health"
 	minuteLayout = "2006-01-02T15:04"
 )
@@ -158,11 +184,14 @@ func minutePKs(m time.Time) []string {
 	return append(pks, legacyMinutePK(m))
 }
 
-func timeKey(key string, at time.Time) map[string]types.AttributeValue {
-	at = at.UTC()
+// timeKey is the time item of claim c: its sort key names the time, the
+// key and the payment, so two attempts of one key made in the same
+// instant have an item each.
+func timeKey(c Claim) map[string]types.AttributeValue {
+	at := c.ClaimedAt.UTC()
 	return map[string]types.AttributeValue{
-		"pk": s(minutePK(at, shardOf(key))),
-		"sk": s(at.Format(time.RFC3339Nano) + "#" + encKey(key)),
+		"pk": s(minutePK(at, shardOf(c.Key))),
+		"sk": s(at.Format(time.RFC3339Nano) + "#" + encKey(c.Key) + "#" + c.PaymentID),
 	}
 }
 
@@ -185,6 +214,9 @@ func (c Claim) item(key map[string]types.AttributeValue) map[string]types.Attrib
 	if c.FailureReason != "" {
 		it["failureReason"] = s(c.FailureReason)
 	}
+	if c.State != "" {
+		it[stateAttr] = s(c.State)
+	}
 	for k, v := range key {
 		it[k] = v
 	}
@@ -204,7 +236,7 @@ func decode(it map[string]types.AttributeValue) (Claim, error) {
 	}
 	c.PaymentID, c.RequestHash, c.Currency = str("paymentId"), str("requestHash"), str("currency")
 	c.MerchantRef, c.CustomerRef, c.SessionID = str("merchantRef"), str("customerRef"), str("sessionId")
-	c.Status, c.FailureReason, c.Region = str("status"), str("failureReason"), str("region")
+	c.Status, c.FailureReason, c.Region, c.State = str("status"), str("failureReason"), str("region"), str(stateAttr)
 	var err error
 	if v, ok := it["amount"].(*types.AttributeValueMemberN); ok {
 		c.Amount, err = strconv.ParseInt(v.Value, 10, 64)
@@ -224,51 +256,43 @@ type Claimed struct {
 	New   bool // this call claimed the key; otherwise Claim is the holder's
 }
 
-// Claim claims c.Key for c. It returns once both the claim item and the
-// time item are durable in a majority of the Regions (New), or the claim
-// that already holds the key (read with a strongly consistent read).
-// An error wrapping ErrUnavailable means nothing of c stays in the
-// journal; ErrOutcomeUnknown means a write may stand and could not be
-// undone.
+// Claim claims c.Key for c, pending. It returns once both the claim item
+// and the time item are durable in a majority of the Regions (New), or
+// the claim that holds the key (read with a strongly consistent read). A
+// key whose claim was aborted is claimed anew. An error wrapping
+// ErrUnavailable means c holds nothing in the journal (a claim item of c
+// that may stand was aborted first); ErrOutcomeUnknown means it may
+// hold the key, pending.
 func (j *Journal) Claim(ctx context.Context, c Claim) (Claimed, error) {
-	cond := aws.String("attribute_not_exists(pk)")
+	c.State = StatePending
 	var claimOpen, timeOpen attemptOutcomes
-	put := func(key map[string]types.AttributeValue, open *attemptOutcomes) <-chan error {
-		out := make(chan error, 1)
-		go func() {
-			out <- j.retry(ctx, func() error {
-				_, err := j.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &j.Table, Item: c.item(key), ConditionExpression: cond}, open.record)
-				return err
-			})
-		}()
-		return out
-	}
-	claimErr, timeErr := put(claimKey(c.Key), &claimOpen), put(timeKey(c.Key, c.ClaimedAt), &timeOpen)
-	cerr, terr := <-claimErr, <-timeErr
+	timeErr := make(chan error, 1)
+	go func() {
+		tc := c
+		tc.State = "" // the claim item alone holds the state
+		timeErr <- j.put(ctx, tc.item(timeKey(c)), "attribute_not_exists(pk)", nil, &timeOpen)
+	}()
+	cerr := j.put(ctx, c.item(claimKey(c.Key)), "attribute_not_exists(pk)", nil, &claimOpen)
+	terr := <-timeErr
 	var taken *types.ConditionalCheckFailedException
 	if errors.As(terr, &taken) {
-		// The sort key names this claim's key and time: the item is this
-		// claim's own, written by an attempt whose answer was lost and
-		// retried by the SDK.
+		// The sort key names this claim's payment: the item is its own,
+		// written by an attempt whose answer was lost and retried by the
+		// SDK.
 		terr = nil
 	}
 	if errors.As(cerr, &taken) {
-		held, found, err := j.Get(ctx, c.Key)
-		switch {
-		case err != nil:
-			return Claimed{}, err
-		case !found:
-			return Claimed{}, &Error{Op: "claim", Err: errors.New("the key's claim was released while it was read; retry")}
-		case held.PaymentID != c.PaymentID:
-			// Another payment holds the key: ours must leave no time item.
-			if terr == nil {
-				if err := j.deleteTime(ctx, timeKey(c.Key, c.ClaimedAt)); err != nil {
-					return Claimed{}, err
-				}
-			}
-			return Claimed{Claim: held}, nil
+		held, own, err := j.holder(ctx, c, &claimOpen)
+		if err != nil || own {
+			return Claimed{Claim: held, New: own}, err
 		}
-		cerr = nil // this claim's own item, as above
+		// Another payment holds the key: ours leaves no time item.
+		if terr == nil {
+			if err := j.deleteTime(ctx, timeKey(c)); err != nil {
+				return Claimed{}, err
+			}
+		}
+		return Claimed{Claim: held}, nil
 	}
 	if cerr == nil && terr == nil {
 		return Claimed{Claim: c, New: true}, nil
@@ -279,10 +303,167 @@ func (j *Journal) Claim(ctx context.Context, c Claim) (Claimed, error) {
 	}
 	// A write stands or may stand: undo both, so that a "not applied"
 	// answer stays true after a failover's replay.
-	if err := j.Release(ctx, c); err != nil {
+	if err := j.undo(ctx, c); err != nil {
 		return Claimed{}, fmt.Errorf("%w: %v; undoing it: %v", ErrOutcomeUnknown, failed, err)
 	}
 	return Claimed{}, failed
+}
+
+// holder settles a claim whose conditional put found the key's claim
+// item: c's own (an earlier attempt of the put was applied), an aborted
+// claim (replaced by c), or another payment's (returned). own reports
+// that c holds the key.
+func (j *Journal) holder(ctx context.Context, c Claim, claimOpen *attemptOutcomes) (held Claim, own bool, err error) {
+	for range 3 {
+		held, found, err := j.Get(ctx, c.Key)
+		switch {
+		case err != nil:
+			return Claim{}, false, j.unread(ctx, c, claimOpen, err)
+		case found && held.PaymentID == c.PaymentID:
+			return c, true, nil
+		case found && held.State != StateAborted:
+			return held, false, nil
+		}
+		// Aborted, or swept while read: c claims the key in its place.
+		cond, vals := "attribute_not_exists(pk)", map[string]types.AttributeValue(nil)
+		if found {
+			cond = "paymentId = :p AND " + stateAttr + " = :aborted"
+			vals = map[string]types.AttributeValue{":p": s(held.PaymentID), ":aborted": s(StateAborted)}
+		}
+		err = j.put(ctx, c.item(claimKey(c.Key)), cond, vals, claimOpen)
+		var taken *types.ConditionalCheckFailedException
+		if err == nil {
+			return c, true, nil
+		}
+		if !errors.As(err, &taken) {
+			return Claim{}, false, j.unread(ctx, c, claimOpen, &Error{Op: "claim in place of an aborted claim", Err: err})
+		}
+	}
+	return Claim{}, false, j.unread(ctx, c, claimOpen, &Error{Op: "claim", Err: errors.New("the key's claim changed under three reads")})
+}
+
+// unread ends a claim whose holder could not be established: if an
+// attempt of c's claim write may have been applied, c is aborted before
+// "unavailable" is answered; if that fails too, the outcome is unknown.
+func (j *Journal) unread(ctx context.Context, c Claim, claimOpen *attemptOutcomes, err error) error {
+	if !claimOpen.open.Load() {
+		return err
+	}
+	if uerr := j.undo(ctx, c); uerr != nil {
+		return fmt.Errorf("%w: %v; undoing the claim: %v", ErrOutcomeUnknown, err, uerr)
+	}
+	return err
+}
+
+// undo removes what a failed claim of c may have left: its time item,
+// and its claim item if it is still pending (a conditional delete: a
+// retry or a replay that found it pending and committed it first keeps
+// it, and the claim's outcome is then unknown).
+func (j *Journal) undo(ctx context.Context, c Claim) error {
+	terr := make(chan error, 1)
+	go func() { terr <- j.deleteTime(ctx, timeKey(c)) }()
+	var open attemptOutcomes
+	err := j.retry(ctx, func() error {
+		_, err := j.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName: &j.Table, Key: claimKey(c.Key),
+			ConditionExpression:       aws.String("paymentId = :p AND " + stateAttr + " = :pending"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(c.PaymentID), ":pending": s(StatePending)},
+		}, open.record)
+		return err
+	})
+	var decided *types.ConditionalCheckFailedException
+	if errors.As(err, &decided) {
+		held, found, gerr := j.Get(ctx, c.Key)
+		switch {
+		case gerr != nil:
+			err = gerr
+		case found && held.PaymentID == c.PaymentID && held.State == StateCommitted:
+			err = fmt.Errorf("%w: payment %s", ErrCommitted, c.PaymentID)
+		default:
+			err = nil // gone, aborted, or another payment's
+		}
+	}
+	if err != nil {
+		err = &Error{Op: "undo claim", Err: err}
+	}
+	return errors.Join(err, <-terr)
+}
+
+// put writes item under the condition cond, retrying write conflicts,
+// and records its attempts' outcomes in open.
+func (j *Journal) put(ctx context.Context, item map[string]types.AttributeValue, cond string, vals map[string]types.AttributeValue, open *attemptOutcomes) error {
+	return j.retry(ctx, func() error {
+		_, err := j.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &j.Table, Item: item,
+			ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}, open.record)
+		return err
+	})
+}
+
+// Commit marks c's claim committed: c's payment is in a database, or is
+// about to be by the caller before it answers. Committing a committed
+// claim of c succeeds. ErrAborted: the claim was aborted, or the key is
+// another payment's. ErrOutcomeUnknown: the mark may or may not stand.
+func (j *Journal) Commit(ctx context.Context, c Claim) error {
+	state, err := j.move(ctx, c, StateCommitted)
+	switch {
+	case err != nil:
+		return err
+	case state == StateCommitted:
+		return nil
+	}
+	return &Error{Op: "commit", Err: fmt.Errorf("%w: the claim of payment %s is %s", ErrAborted, c.PaymentID, state)}
+}
+
+// Abort marks c's claim aborted: its payment certainly was not
+// committed. A claim that is not c's (or none) is left as it is, and an
+// aborted one stays so. ErrCommitted: a retry or a replay committed it
+// first, the payment stands.
+func (j *Journal) Abort(ctx context.Context, c Claim) error {
+	state, err := j.move(ctx, c, StateAborted)
+	switch {
+	case err != nil:
+		return err
+	case state == StateCommitted:
+		return fmt.Errorf("%w: payment %s", ErrCommitted, c.PaymentID)
+	}
+	return nil
+}
+
+// move writes c's claim item in state to, if it is c's and pending (a
+// conditional put of the whole item: the lab's stand-in and DynamoDB
+// both evaluate it against the item as it is, DynamoDB API Reference,
+// PutItem ConditionExpression). It returns the state the claim is in
+// afterwards: to, the state it had already reached, or "" when the key is
+// not c's.
+func (j *Journal) move(ctx context.Context, c Claim, to string) (string, error) {
+	var open attemptOutcomes
+	c.State = to
+	err := j.put(ctx, c.item(claimKey(c.Key)), "paymentId = :p AND "+stateAttr+" = :pending",
+		map[string]types.AttributeValue{":p": s(c.PaymentID), ":pending": s(StatePending)}, &open)
+	var decided *types.ConditionalCheckFailedException
+	if err == nil {
+		return to, nil
+	}
+	if !errors.As(err, &decided) {
+		return "", j.settled(&Error{Op: "mark claim " + to, Err: err}, &open)
+	}
+	held, found, gerr := j.Get(ctx, c.Key)
+	switch {
+	case gerr != nil:
+		return "", j.settled(gerr, &open)
+	case !found || held.PaymentID != c.PaymentID:
+		return "", nil
+	}
+	return held.State, nil
+}
+
+// settled is err when no attempt of a write may have been applied, and
+// an unknown outcome otherwise.
+func (j *Journal) settled(err error, open *attemptOutcomes) error {
+	if open.open.Load() || !rejected(err) && !errors.Is(err, ErrUnavailable) {
+		return fmt.Errorf("%w: %v", ErrOutcomeUnknown, err)
+	}
+	return err
 }
 
 // rejected reports whether one attempt of a write certainly did not
@@ -344,14 +525,17 @@ func (j *Journal) Get(ctx context.Context, key string) (Claim, bool, error) {
 		return Claim{}, false, nil
 	}
 	c, err := decode(out.Item)
+	if c.State == "" {
+		c.State = StateCommitted // written before claims had states
+	}
 	return c, err == nil, err
 }
 
 // Release removes c's claim and time item, if the key is still claimed
-// for c.PaymentID: a claim whose payment was not applied. A key held by
-// another payment, or not at all, is left as it is.
+// for c.PaymentID, whatever the claim's state. A key held by another
+// payment, or not at all, is left as it is.
 func (j *Journal) Release(ctx context.Context, c Claim) error {
-	return j.releaseAt(ctx, c, timeKey(c.Key, c.ClaimedAt))
+	return j.releaseAt(ctx, c, timeKey(c))
 }
 
 // releaseAt is Release with the time item's key given (Sweep deletes

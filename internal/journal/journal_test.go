@@ -46,6 +46,7 @@ func TestClaimOnce(t *testing.T) {
 	if err != nil || !got.New {
 		t.Fatalf("first claim: %+v, %v", got, err)
 	}
+	first.State = StatePending
 	second := newClaim("key/1 ü", t0.Add(time.Minute))
 	second.PaymentID = "p-other"
 	got, err = j.Claim(ctx, second)
@@ -207,7 +208,7 @@ func TestSweepLeavesANewerHolder(t *testing.T) {
 	// In the first bucket the sweep reads (the retention's end − lookback).
 	old := newClaim("k", now.Add(-72*time.Hour-30*time.Hour+30*time.Second))
 	// An orphaned time item: written, but the key is held by another payment.
-	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(j.Table), Item: old.item(timeKey(old.Key, old.ClaimedAt))}); err != nil {
+	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(j.Table), Item: old.item(timeKey(old))}); err != nil {
 		t.Fatal(err)
 	}
 	holder := newClaim("k", now.Add(-time.Hour))

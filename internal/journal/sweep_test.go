@@ -146,7 +146,7 @@ func TestUnshardedTimeItemsAreReadAndSwept(t *testing.T) {
 	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(j.Table), Item: old.item(claimKey(old.Key))}); err != nil {
 		t.Fatal(err)
 	}
-	legacy := map[string]types.AttributeValue{"pk": s(legacyMinutePK(old.ClaimedAt)), "sk": timeKey(old.Key, old.ClaimedAt)["sk"]}
+	legacy := map[string]types.AttributeValue{"pk": s(legacyMinutePK(old.ClaimedAt)), "sk": timeKey(old)["sk"]}
 	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(j.Table), Item: old.item(legacy)}); err != nil {
 		t.Fatal(err)
 	}

@@ -15,16 +15,26 @@ import (
 
 // Journal claims idempotency keys in a table replicated to a majority of
 // Regions before the payment is committed (the payment journal, an MRSC
-// DynamoDB table; adapter paymentjournal). Errors wrap ErrUnavailable
-// (nothing of the call stays in the journal) or ErrOutcomeUnknown.
+// DynamoDB table; adapter paymentjournal). A claim is made pending and
+// moves once, to committed (by whoever makes sure its payment is in a
+// database, before answering) or to aborted (by the claiming request,
+// when its payment certainly was not committed). Errors wrap
+// ErrUnavailable (nothing of the call stays in the journal) or
+// ErrOutcomeUnknown.
 type Journal interface {
-	// Claim claims p.IdempotencyKey for p, or returns the claim that
-	// holds it.
+	// Claim claims p.IdempotencyKey for p, pending, or returns the claim
+	// that holds it (pending or committed: an aborted claim gives way).
 	Claim(ctx context.Context, p Payment, requestHash string) (Claimed, error)
 	// Held reads the claim of a key (strongly consistent).
 	Held(ctx context.Context, key string) (c Claimed, found bool, err error)
-	// Release removes p's claim, if the key is still claimed for p.
-	Release(ctx context.Context, p Payment) error
+	// Commit marks p's claim committed (done already: no error); an
+	// error wrapping ErrClaimAborted when it was aborted or the key is
+	// another payment's.
+	Commit(ctx context.Context, p Payment, requestHash string) error
+	// Abort marks p's claim aborted if it is pending (a claim that is not
+	// p's is left alone); an error wrapping ErrClaimCommitted when a
+	// retry or a replay committed it first.
+	Abort(ctx context.Context, p Payment, requestHash string) error
 	// Window calls fn for each claim made in [from, to].
 	Window(ctx context.Context, from, to time.Time, fn func(Claimed) error) error
 	// Sweep removes the claims made before now − retention.
@@ -37,8 +47,25 @@ type Journal interface {
 type Claimed struct {
 	Payment Payment
 	Hash    string
-	New     bool // this call made the claim
+	New     bool   // this call made the claim
+	State   string // ClaimPending, ClaimCommitted or ClaimAborted; "" from a Window
 }
+
+// States of a claim (Journal).
+const (
+	ClaimPending   = "pending"
+	ClaimCommitted = "committed"
+	ClaimAborted   = "aborted"
+)
+
+// Errors of a claim's moves.
+var (
+	// ErrClaimAborted: the claim was aborted (its request failed for
+	// certain), or the key is another payment's.
+	ErrClaimAborted = errors.New("journal claim aborted")
+	// ErrClaimCommitted: the claim was committed by a retry or a replay.
+	ErrClaimCommitted = errors.New("journal claim committed")
+)
 
 // DefaultJournalRetention is how long a claim is kept: far longer than
 // any failover window and than clients retry a key; afterwards the
@@ -46,34 +73,47 @@ type Claimed struct {
 const DefaultJournalRetention = 7 * 24 * time.Hour
 
 // createClaimed is Create with a journal: the key is claimed in a
-// majority of Regions first, then the payment commits, then the answer
-// is sent. A retry of a claimed key gets the claimed payment, completed
-// here first if this Region's database lacks it.
+// majority of Regions first, then the payment commits, then the claim is
+// marked committed, then the answer is sent. A retry of a claimed key
+// gets the claimed payment, completed here first if this Region's
+// database lacks it; a key whose claim was aborted is claimed anew.
 func (s *Service) createClaimed(ctx context.Context, p Payment, hash string) (Payment, Outcome, error) {
 	if ago, refusing := s.readOnly.refusing(s.now()); refusing {
 		return Payment{}, 0, fmt.Errorf("%w: refused before claiming its key (the database answered read-only %s ago)", ErrReadOnly, ago.Round(time.Millisecond))
 	}
-	cl, err := s.Journal.Claim(ctx, p, hash)
-	if err != nil {
-		return Payment{}, 0, err
-	}
-	s.majority.saw(s.now())
-	if !cl.New {
+	for try := 1; ; try++ {
+		cl, err := s.Journal.Claim(ctx, p, hash)
+		if err != nil {
+			return Payment{}, 0, err
+		}
+		s.majority.saw(s.now())
+		if cl.New {
+			return s.commitClaimed(ctx, p, hash)
+		}
 		if cl.Hash != hash {
 			return Payment{}, 0, &ConflictError{ExistingID: cl.Payment.ID}
 		}
-		got, _, err := s.Complete(ctx, cl.Payment, hash)
+		got, _, err := s.completeClaim(ctx, cl)
+		if errors.Is(err, ErrClaimAborted) && try < 2 {
+			continue // the attempt that claimed it failed for certain: claim anew
+		}
 		return got, Replayed, err
 	}
+}
+
+// commitClaimed commits the payment p whose key this request claimed,
+// then its claim. A certain failure aborts the claim first, so that the
+// "not applied" answer stays true whatever a retry or a failover's replay
+// does next; when one of them committed the claim first, the payment
+// stands and the answer is "outcome unknown".
+func (s *Service) commitClaimed(ctx context.Context, p Payment, hash string) (Payment, Outcome, error) {
 	c, err := s.Store.Create(ctx, p, hash)
 	if err != nil {
 		if errors.Is(err, ErrOutcomeUnknown) {
-			return Payment{}, 0, err // the claim stays: a retry or the replay finishes it
+			return Payment{}, 0, err // the claim stays pending: a retry or the replay finishes it
 		}
-		// Certainly not committed: the claim goes too, so that the
-		// "not applied" answer stays true after a failover's replay.
-		if rerr := s.Journal.Release(ctx, p); rerr != nil {
-			return Payment{}, 0, fmt.Errorf("%w: the payment was not committed (%v) and its journal claim could not be released (%v)", ErrOutcomeUnknown, err, rerr)
+		if aerr := s.Journal.Abort(ctx, p, hash); aerr != nil {
+			return Payment{}, 0, fmt.Errorf("%w: the payment was not committed here (%v), and its journal claim could not be aborted: %v", ErrOutcomeUnknown, err, aerr)
 		}
 		if errors.Is(err, ErrReadOnly) {
 			s.readOnly.saw(s.now())
@@ -83,9 +123,9 @@ func (s *Service) createClaimed(ctx context.Context, p Payment, hash string) (Pa
 	if !c.New && c.Payment.ID != p.ID {
 		// The database knew the key before the journal did (a payment from
 		// before the journal, or older than its retention): that payment
-		// answers, and the claim made for a new one goes.
-		if rerr := s.Journal.Release(ctx, p); rerr != nil && s.OnAfterCommitError != nil {
-			s.OnAfterCommitError(c.Payment, "journal release", rerr)
+		// answers, and the claim made for a new one is aborted.
+		if aerr := s.Journal.Abort(ctx, p, hash); aerr != nil {
+			return Payment{}, 0, fmt.Errorf("%w: the key's payment %s predates its journal claim, which could not be aborted: %v", ErrOutcomeUnknown, c.Payment.ID, aerr)
 		}
 		if c.Hash != hash {
 			return Payment{}, 0, &ConflictError{ExistingID: c.Payment.ID}
@@ -93,8 +133,32 @@ func (s *Service) createClaimed(ctx context.Context, p Payment, hash string) (Pa
 		s.afterCommit(ctx, c.Payment, false, c.EventPending)
 		return c.Payment, Replayed, nil
 	}
+	// The mark and what follows the commit (session, event) are
+	// independent: one round trip for all of them.
+	marked := make(chan error, 1)
+	go func() { marked <- s.Journal.Commit(ctx, p, hash) }()
 	s.afterCommit(ctx, c.Payment, c.New, c.New || c.EventPending)
+	if cerr := <-marked; cerr != nil {
+		return Payment{}, 0, fmt.Errorf("%w: the payment committed here, and its journal claim could not be marked committed: %v", ErrOutcomeUnknown, cerr)
+	}
 	return c.Payment, Created, nil
+}
+
+// completeClaim makes sure the payment of a claim found on the key is
+// committed here: a pending claim is marked committed first (an error
+// wrapping ErrClaimAborted if its request aborted it: nothing was done),
+// then Complete (inserted: this call committed the payment here). Other
+// errors never say "not applied": the claim stands.
+func (s *Service) completeClaim(ctx context.Context, cl Claimed) (p Payment, inserted bool, err error) {
+	if cl.State == ClaimPending {
+		if err := s.Journal.Commit(ctx, cl.Payment, cl.Hash); err != nil {
+			if errors.Is(err, ErrClaimAborted) {
+				return Payment{}, false, err
+			}
+			return Payment{}, false, fmt.Errorf("%w: the key's claim (payment %s) could not be marked committed: %v", ErrOutcomeUnknown, cl.Payment.ID, err)
+		}
+	}
+	return s.Complete(ctx, cl.Payment, cl.Hash)
 }
 
 // ReadOnlyHold is how long after its database answered "read-only" a
@@ -164,7 +228,7 @@ type ReplayedKey struct {
 type ReplayResult struct {
 	Replayed []ReplayedKey `json:"replayed"`
 	Present  int           `json:"present"`  // claims whose payment the database had
-	Released int           `json:"released"` // time items whose claim was released or is another payment's
+	Released int           `json:"released"` // time items whose claim was aborted, removed, or is another payment's
 	// Incomplete: the call stopped before the window's end (its answer
 	// was full, or its time was running out); what it replayed is in the
 	// database, and the same window asked again continues where it
@@ -355,18 +419,29 @@ func (r *replayRun) complete(ctx context.Context, claims []Claimed) error {
 }
 
 // replayOne completes one claim the database lacks, if the key is still
-// claimed for its payment: nil when it is not, a ReplayedKey without a
-// payment id when the database held it after all.
+// claimed for its payment and the claim is not aborted: a pending claim
+// is marked committed first, so that its request, still running in the
+// old Region, can no longer answer "not applied". It returns nil when
+// the claim is not to be completed, a ReplayedKey without a payment id
+// when the database held it after all.
 func (s *Service) replayOne(ctx context.Context, c Claimed) (*ReplayedKey, error) {
 	held, found, err := s.Journal.Held(ctx, c.Payment.IdempotencyKey)
 	if err != nil {
 		return nil, err
 	}
-	if !found || held.Payment.ID != c.Payment.ID {
+	if !found || held.Payment.ID != c.Payment.ID || held.State == ClaimAborted {
 		return nil, nil
 	}
-	p, inserted, err := s.Complete(ctx, held.Payment, held.Hash)
-	if err != nil {
+	p, inserted, err := s.completeClaim(ctx, held)
+	var conflict *ConflictError
+	switch {
+	case errors.Is(err, ErrClaimAborted):
+		return nil, nil
+	case errors.As(err, &conflict):
+		// The database holds another request's payment under the key
+		// (from before the journal): there is nothing to complete.
+		return nil, nil
+	case err != nil:
 		return nil, fmt.Errorf("replay of payment %s: %w", held.Payment.ID, err)
 	}
 	if !inserted {

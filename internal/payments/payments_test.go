@@ -268,11 +268,11 @@ func TestValidateCurrencies(t *testing.T) {
 }
 
 // claimCounter is a journal that claims every key anew and counts the
-// claims and releases it is asked for; its window and its held claims
+// claims and aborts it is asked for; its window and its held claims
 // are the test's.
 type claimCounter struct {
 	mu                             sync.Mutex
-	claims, releases, helds, pings int
+	claims, aborts, commits, helds, pings int
 	window                         []payments.Claimed
 	pingErr                        error
 }
@@ -294,10 +294,16 @@ func (j *claimCounter) Held(_ context.Context, key string) (payments.Claimed, bo
 	}
 	return payments.Claimed{}, false, nil
 }
-func (j *claimCounter) Release(context.Context, payments.Payment) error {
+func (j *claimCounter) Abort(context.Context, payments.Payment, string) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.releases++
+	j.aborts++
+	return nil
+}
+func (j *claimCounter) Commit(context.Context, payments.Payment, string) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.commits++
 	return nil
 }
 func (j *claimCounter) Window(_ context.Context, _, _ time.Time, fn func(payments.Claimed) error) error {
@@ -337,8 +343,8 @@ func TestReadOnlyDatabaseStopsTheClaimsForAHold(t *testing.T) {
 			t.Fatalf("payment %d on a read-only database: %v", i, err)
 		}
 	}
-	if j.claims != 1 || j.releases != 1 {
-		t.Fatalf("10 payments refused by a read-only database: %d claims, %d releases; want 1 and 1", j.claims, j.releases)
+	if j.claims != 1 || j.aborts != 1 {
+		t.Fatalf("10 payments refused by a read-only database: %d claims, %d aborts; want 1 and 1", j.claims, j.aborts)
 	}
 	now = now.Add(payments.ReadOnlyHold)
 	if err := create("ro-after-hold"); !errors.Is(err, payments.ErrReadOnly) || j.claims != 2 {

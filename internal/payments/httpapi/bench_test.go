@@ -87,8 +87,8 @@ func BenchmarkCreatePaymentParallel(b *testing.B) {
 
 // BenchmarkHandlerOverFloor alternates a handler request with the round
 // trips a payment cannot avoid, done directly (the journal claim, the
-// transaction as one batch, then the session put and the event in
-// parallel), so both see the same backend load. Reports both medians and the handler's overhead.
+// transaction as one batch, then the claim's commit mark, the session put
+// and the event in parallel), so both see the same backend load. Reports both medians and the handler's overhead.
 func BenchmarkHandlerOverFloor(b *testing.B) {
 	e := benchEnv(b)
 	run := time.Now().UnixNano()

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -45,8 +46,9 @@ func (e *bench) floor(i int) error {
 	id := payments.NewID()
 	now := time.Now().UTC()
 	// The claim: the claim item and the time item, written in parallel.
-	if _, err := e.journal.Claim(ctx, journal.Claim{Key: "floor-" + id, PaymentID: id, RequestHash: "h", Amount: 100, Currency: "EUR",
-		MerchantRef: "m", CustomerRef: "c", SessionID: "s-" + id, Status: journal.StatusProcessed, Region: "us-east-1", ClaimedAt: now}); err != nil {
+	claim := journal.Claim{Key: "floor-" + id, PaymentID: id, RequestHash: "h", Amount: 100, Currency: "EUR",
+		MerchantRef: "m", CustomerRef: "c", SessionID: "s-" + id, Status: journal.StatusProcessed, Region: "us-east-1", ClaimedAt: now}
+	if _, err := e.journal.Claim(ctx, claim); err != nil {
 		return err
 	}
 	// The transaction in one round trip (as mysqlstore sends it), with
@@ -60,13 +62,17 @@ func (e *bench) floor(i int) error {
 	  COMMIT`, id, fmt.Sprint("floor-", id), "s-"+id, now, id, now, id, now, id, now, now.Add(payments.InlineGrace)); err != nil {
 		return err
 	}
-	// Then the same session item and event the service writes, in
-	// parallel, and the event's row marked sent.
+	// Then the claim marked committed, the same session item and event
+	// the service writes, in parallel, and the event's row marked sent.
 	p := payments.Payment{ID: id, IdempotencyKey: "floor-" + id, Amount: 100, Currency: "EUR", MerchantRef: "m-1",
 		CustomerRef: "c-" + strconv.Itoa(i), SessionID: "s-" + id, Status: payments.StatusProcessed, Region: "us-east-1", CreatedAt: now}
 	var wg sync.WaitGroup
-	var putErr, evErr error
-	wg.Add(2)
+	var putErr, evErr, markErr error
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		markErr = e.journal.Commit(ctx, claim)
+	}()
 	go func() {
 		defer wg.Done()
 		putErr = e.sessions.Put(ctx, p)
@@ -78,8 +84,5 @@ func (e *bench) floor(i int) error {
 		}
 	}()
 	wg.Wait()
-	if putErr != nil {
-		return putErr
-	}
-	return evErr
+	return errors.Join(markErr, putErr, evErr)
 }

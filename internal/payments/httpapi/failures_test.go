@@ -125,7 +125,15 @@ func TestClientThatGoesAwayGetsNo500AndThePaymentCompletes(t *testing.T) {
 	if n := len(e.events.Entries()); n != 1 {
 		t.Errorf("%d events for the abandoned request's payment", n)
 	}
-	out, err := e.ddb.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(e.table), Key: map[string]ddbAttr{"sessionId": &ddbS{Value: "s-1"}}})
+	// The session put runs beside the event's publication: wait for it too.
+	var out *dynamodb.GetItemOutput
+	for {
+		out, err = e.ddb.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(e.table), Key: map[string]ddbAttr{"sessionId": &ddbS{Value: "s-1"}}})
+		if err != nil || len(out.Item) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err != nil || len(out.Item) == 0 {
 		t.Errorf("no session for the abandoned request's payment: %v", err)
 	}

@@ -145,8 +145,9 @@ func TestRetryCompletesAClaimWithoutCommit(t *testing.T) {
 }
 
 // A Region whose database is read-only commits nothing: its claim is
-// released, so the "not applied" answer stays true after a replay.
-func TestCommitRefusedReleasesTheClaim(t *testing.T) {
+// aborted and its time item removed, so the "not applied" answer stays
+// true after a replay.
+func TestCommitRefusedAbortsTheClaim(t *testing.T) {
 	client, table := backends.JournalTable(t)
 	standby := newEnv(t, backends.EnvMySQLSecondaryDSN, backends.EnvMySQLSecondaryAdminDSN)
 	j := journalOn(standby, client, table, "us-east-2")
@@ -154,13 +155,8 @@ func TestCommitRefusedReleasesTheClaim(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable || errCode(r) != "region_read_only" {
 		t.Fatalf("create on a read-only database: %d %v", r.status, r.body)
 	}
-	if _, found, err := j.Get(context.Background(), "k-ro"); err != nil || found {
-		t.Errorf("claim after a refused commit: found=%v err=%v", found, err)
-	}
-	var n int
-	_ = j.Window(context.Background(), time.Now().Add(-time.Hour), time.Now().Add(time.Hour), func(journal.Claim) error { n++; return nil })
-	if n != 0 {
-		t.Errorf("%d time items left", n)
+	if c, found, err := j.Get(context.Background(), "k-ro"); err != nil || !found || c.State != journal.StateAborted {
+		t.Errorf("claim after a refused commit: %+v found=%v err=%v; want it aborted", c, found, err)
 	}
 }
 
@@ -197,9 +193,9 @@ func TestReadOnlyRegionStopsClaiming(t *testing.T) {
 			t.Fatalf("payment %d on a read-only database: %d %v", i, r.status, r.body)
 		}
 	}
-	// One claim (claim item and time item) and its release (both items).
-	if n := writes.n.Load(); n != 4 {
-		t.Errorf("20 payments refused by a read-only database cost %d journal writes, want 4", n)
+	// One claim (claim item and time item) and its abort (the claim item).
+	if n := writes.n.Load(); n != 3 {
+		t.Errorf("20 payments refused by a read-only database cost %d journal writes, want 3", n)
 	}
 }
 

@@ -27,13 +27,18 @@ func claimOf(p payments.Payment, hash string) journal.Claim {
 		FailureReason: p.FailureReason, Region: p.Region, ClaimedAt: p.CreatedAt}
 }
 
+// claimStates maps the journal's claim states onto the domain's.
+var claimStates = map[string]string{
+	journal.StatePending: payments.ClaimPending, journal.StateCommitted: payments.ClaimCommitted, journal.StateAborted: payments.ClaimAborted,
+}
+
 // Claimed turns a claim back into the payment it recreates.
 func Claimed(c journal.Claim, isNew bool) payments.Claimed {
 	status := payments.StatusProcessed
 	if c.Status == journal.StatusDeclined {
 		status = payments.StatusFailed
 	}
-	return payments.Claimed{Hash: c.RequestHash, New: isNew, Payment: payments.Payment{
+	return payments.Claimed{Hash: c.RequestHash, New: isNew, State: claimStates[c.State], Payment: payments.Payment{
 		ID: c.PaymentID, IdempotencyKey: c.Key, Amount: c.Amount, Currency: c.Currency, MerchantRef: c.MerchantRef,
 		CustomerRef: c.CustomerRef, SessionID: c.SessionID, Status: status, FailureReason: c.FailureReason,
 		Region: c.Region, CreatedAt: c.ClaimedAt.UTC(),
@@ -46,6 +51,10 @@ func domainErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, journal.ErrAborted):
+		return fmt.Errorf("%w: %v", payments.ErrClaimAborted, err)
+	case errors.Is(err, journal.ErrCommitted):
+		return fmt.Errorf("%w: %v", payments.ErrClaimCommitted, err)
 	case errors.Is(err, journal.ErrOutcomeUnknown):
 		return fmt.Errorf("%w: %v", payments.ErrOutcomeUnknown, err)
 	case errors.Is(err, journal.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
@@ -72,9 +81,15 @@ func (j Journal) Held(ctx context.Context, key string) (payments.Claimed, bool, 
 	return Claimed(c, false), true, nil
 }
 
-// Release implements payments.Journal.
-func (j Journal) Release(ctx context.Context, p payments.Payment) error {
-	return domainErr(j.J.Release(ctx, claimOf(p, "")))
+// Commit implements payments.Journal. A move writes the claim item whole
+// again, so Commit and Abort take the payment and hash that claimed it.
+func (j Journal) Commit(ctx context.Context, p payments.Payment, hash string) error {
+	return domainErr(j.J.Commit(ctx, claimOf(p, hash)))
+}
+
+// Abort implements payments.Journal.
+func (j Journal) Abort(ctx context.Context, p payments.Payment, hash string) error {
+	return domainErr(j.J.Abort(ctx, claimOf(p, hash)))
 }
 
 // Window implements payments.Journal.
