@@ -134,7 +134,7 @@ const (
 	claimSK      = "claim"
 	// stateAttr holds a claim item's state ("state" is a DynamoDB
 	// reserved word, so the name differs).
-	stateAttr = "claimState"
+	stateAttr    = "claimState"
 	healthKey    = "health"
 	minuteLayout = "2006-01-02T15:04"
 )

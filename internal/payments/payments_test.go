@@ -271,10 +271,10 @@ func TestValidateCurrencies(t *testing.T) {
 // claims and aborts it is asked for; its window and its held claims
 // are the test's.
 type claimCounter struct {
-	mu                             sync.Mutex
+	mu                                    sync.Mutex
 	claims, aborts, commits, helds, pings int
-	window                         []payments.Claimed
-	pingErr                        error
+	window                                []payments.Claimed
+	pingErr                               error
 }
 
 func (j *claimCounter) Claim(_ context.Context, p payments.Payment, hash string) (payments.Claimed, error) {
