@@ -150,3 +150,72 @@ func TestAClaimWithoutStateIsCommitted(t *testing.T) {
 		t.Errorf("commit: %v", err)
 	}
 }
+
+// readFlags records whether each read the journal sends is strongly
+// consistent.
+type readFlags struct {
+	API
+	mu       sync.Mutex
+	eventual []string
+	reads    int
+}
+
+func (r *readFlags) note(op string, consistent *bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reads++
+	if consistent == nil || !*consistent {
+		r.eventual = append(r.eventual, op)
+	}
+}
+
+func (r *readFlags) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	r.note("GetItem", in.ConsistentRead)
+	return r.API.GetItem(ctx, in, opts...)
+}
+
+func (r *readFlags) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	r.note("Query", in.ConsistentRead)
+	return r.API.Query(ctx, in, opts...)
+}
+
+// On an MRSC table an eventually consistent read may miss a write made
+// through another Region (DynamoDB developer guide, "Multi-Region strong
+// consistency"): a claim read so would let a second payment take the
+// key, and a window read so would let the replay miss payments. Every
+// read of the journal asks for a strongly consistent one.
+func TestEveryJournalReadIsStronglyConsistent(t *testing.T) {
+	j, _ := dynaliteJournal(t)
+	flags := &readFlags{API: j.Client}
+	j.Client = flags
+	ctx := context.Background()
+	at := time.Now().UTC()
+	first, second := newClaim("k-read", at), newClaim("k-read", at.Add(time.Millisecond))
+	second.PaymentID = "p-second"
+	if _, err := j.Claim(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := j.Claim(ctx, second); err != nil || got.New {
+		t.Fatalf("second claim: %+v %v", got, err)
+	}
+	if err := j.Commit(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Commit(ctx, first); err != nil { // already committed: read back
+		t.Fatal(err)
+	}
+	if _, _, err := j.Get(ctx, "k-read"); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Window(ctx, at.Add(-time.Minute), at.Add(time.Minute), func(Claim) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	j.SweepLookback = 2 * time.Minute
+	if _, err := j.Sweep(ctx, at.Add(time.Hour), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	_ = j.Ping(ctx)
+	if flags.reads == 0 || len(flags.eventual) > 0 {
+		t.Errorf("%d reads, eventually consistent: %q", flags.reads, flags.eventual)
+	}
+}

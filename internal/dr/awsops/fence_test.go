@@ -142,6 +142,17 @@ func TestWritesFencedReadsTheReservedConcurrency(t *testing.T) {
 	}
 }
 
+// Only a reservation of 0 is the fence: a function with reserved
+// concurrency 50 (an operator's capacity setting) takes payments.
+func TestAReservationAboveZeroIsNoFence(t *testing.T) {
+	a, w := startWorld(t, now)
+	fifty := 50
+	w.reserved = &fifty
+	if f, err := a.WritesFenced(context.Background(), "us-east-1"); err != nil || f {
+		t.Errorf("reserved concurrency 50 read as fenced=%v (%v); want not fenced", f, err)
+	}
+}
+
 // Route 53 calls an endpoint healthy when more than 18 % of
 // its checkers do, not a majority.
 func TestRoute53HealthIsAbove18Percent(t *testing.T) {
