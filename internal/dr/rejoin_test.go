@@ -180,3 +180,27 @@ func TestWaitTopologyWaitsForTheOldWriterToBeInSync(t *testing.T) {
 		t.Errorf("wait-topology ended with the old writer %q", seen)
 	}
 }
+
+// A returned old primary that is a replica again but still
+// pending-resync (its lag metric already low) is not caught up: rejoin
+// lifts its fence only once Aurora reports it connected.
+func TestRejoinLiftsTheFenceOnlyOnceTheRegionIsInSync(t *testing.T) {
+	w := drfake.NewWorld()
+	c, log := controller(w)
+	c.Timeout = 10 * time.Second
+	c.Reconcile = drfake.Reconcile{W: w}
+	ctx := context.Background()
+	w.Down["us-east-1"] = true
+	if err := plan.Execute(ctx, c.Failover("us-west-2", true), newRun(t, "failover", "us-west-2"), nil, log); err != nil {
+		t.Fatalf("failover: %v\n%s", err, log)
+	}
+	w.Down["us-east-1"] = false
+	w.Lag["us-east-1"] = 0
+	w.Sync["us-east-1"], w.RejoinPolls["us-east-1"] = "pending-resync", 25
+	if err := plan.Execute(ctx, c.Rejoin("us-east-1"), newRun(t, "rejoin", "us-east-1"), nil, log); err != nil {
+		t.Fatalf("rejoin: %v\n%s", err, log)
+	}
+	if w.Sync["us-east-1"] != "connected" {
+		t.Errorf("rejoin lifted the fence of us-east-1 while it was %s", w.Sync["us-east-1"])
+	}
+}
