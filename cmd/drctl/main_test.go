@@ -18,6 +18,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/dr/cli"
 	"github.com/payment-dr/payment-dr/internal/lab/frontdoor"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
@@ -46,7 +47,13 @@ func startFakeLab(t *testing.T) *fakeLab {
 	l := &fakeLab{dir: labdir.Dir(t.TempDir()), writer: "us-east-1"}
 	lab := labdir.Lab{Environment: env, APIKey: "lab-key", Regions: map[string]labdir.Region{}}
 	st := labdir.State{Primary: "us-east-1", Secondary: "us-west-2", FailoverName: naming.New(env, domain).APIHost(),
-		DBPorts: map[string]int{"us-east-1": 13306, "us-west-2": 23306}}
+		DBPorts: map[string]int{"us-east-1": 13306, "us-west-2": 23306}, JournalEndpoints: map[string]string{}}
+	// The journal's writer record lives in dynalite, in the table the
+	// environment names (each move reads its epoch before it writes one).
+	ddb := backends.Env(t, backends.EnvDynamoDBEndpoint)
+	if err := backends.CreateJournalTable(context.Background(), backends.DynamoDB(ddb, "us-east-1"), naming.New(env, domain).JournalTable()); err != nil {
+		t.Fatal(err)
+	}
 	var targets []frontdoor.Target
 	for _, r := range []string{"us-east-1", "us-west-2"} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { l.health(w, r) }))
@@ -54,6 +61,7 @@ func startFakeLab(t *testing.T) *fakeLab {
 		u, _ := url.Parse(srv.URL)
 		targets = append(targets, frontdoor.Target{Region: r, URL: u})
 		lab.Regions[r] = labdir.Region{APIURL: srv.URL}
+		st.JournalEndpoints[r] = ddb
 		st.DynamoEndpoint = srv.URL // answers HTTP, as dynalite does
 	}
 	l.door = frontdoor.New(targets[0], targets[1], frontdoor.Options{Interval: 20 * time.Millisecond, Threshold: 1, TTL: 50 * time.Millisecond})

@@ -6,6 +6,8 @@ package dr
 import (
 	"context"
 	"time"
+
+	"github.com/payment-dr/payment-dr/internal/payments"
 )
 
 // Member is one Region's cluster in the global database.
@@ -85,6 +87,24 @@ type RegionHealth struct {
 	DBWritable     bool
 	TableReachable bool
 	Status         string
+	// Writer is the Region the journal's writer record names, as the
+	// service last read it ("" when it reported none): a Region that is
+	// not the writer takes no payment, whatever its database says.
+	Writer string
+}
+
+// RegionHealthOf is what a /health body (the service's payments.Health)
+// tells drctl; the Region answered, so it is Reachable.
+func RegionHealthOf(h payments.Health) RegionHealth {
+	return RegionHealth{Region: h.Region, Reachable: true, DBWritable: h.DBWritable, TableReachable: h.TableReachable,
+		Status: h.Status, Writer: h.WriterRegion}
+}
+
+// TakesPayments reports whether the Region's /health says it takes
+// payments: a writable database, and no writer record naming another
+// Region.
+func (h RegionHealth) TakesPayments() bool {
+	return h.DBWritable && (h.Writer == "" || h.Writer == h.Region)
 }
 
 // Replica is one Region's replica of the session table.
@@ -190,8 +210,31 @@ type Keeper interface {
 	KeepOldPrimaryData(ctx context.Context, oldRegion string) (ref string, err error)
 }
 
+// WriterEpoch is the payment journal's writer record: the one Region
+// whose payment service may claim keys, and its epoch.
+type WriterEpoch struct {
+	Region string
+	Epoch  int64
+	SetAt  time.Time
+	SetBy  string
+}
+
+// Epochs reads and moves the writer record, the fence every payment's
+// claim passes: a strongly consistent item of the MRSC journal, so it
+// holds through any Region's loss, whatever Lambda's concurrency or
+// Aurora's fencing did.
+type Epochs interface {
+	// JournalWriter reads the record through via's replica (found false:
+	// none recorded yet).
+	JournalWriter(ctx context.Context, via string) (w WriterEpoch, found bool, err error)
+	// SetJournalWriter makes target the writer at epoch prev+1, through
+	// target's replica, only if the record's epoch is still prev (0: none).
+	SetJournalWriter(ctx context.Context, target string, prev int64, setBy string) (WriterEpoch, error)
+}
+
 // Cloud is everything drctl reads or changes.
 type Cloud interface {
+	Epochs
 	Topology
 	Mover
 	Metrics

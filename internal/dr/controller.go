@@ -107,6 +107,7 @@ func (c *Controller) Switchover(target string) plan.Plan {
 			},
 		},
 		c.waitTopology(target, "switch-writer", true),
+		c.setWriterEpoch(target),
 		c.liftFence(target),
 		c.verifyWrites(target),
 		c.updateParameters(target, true),
@@ -116,8 +117,11 @@ func (c *Controller) Switchover(target string) plan.Plan {
 
 // Failover promotes target. With allowDataLoss it is the unplanned form
 // for a lost writer Region: the old Region's writes are fenced first where
-// it answers, the lag at that moment is recorded, and afterwards the old
-// primary is confirmed fenced and its data (the lost writes) kept.
+// it answers, the lag at that moment is recorded, the journal's writer
+// record names target before the promotion (the fence that holds wherever
+// the old Region's service still runs), and afterwards the old primary is
+// confirmed fenced, the journal replayed and its data (the lost writes)
+// kept.
 // Without it, FailoverGlobalCluster is a switchover and is checked like one.
 func (c *Controller) Failover(target string, allowDataLoss bool) plan.Plan {
 	call := c.moveCall("FailoverGlobalCluster", target)
@@ -138,12 +142,12 @@ func (c *Controller) Failover(target string, allowDataLoss bool) plan.Plan {
 	if !allowDataLoss {
 		return plan.Plan{Kind: "failover", Target: target, MoveStep: "promote", Steps: []plan.Step{
 			c.preflight(target, true), promote, c.waitTopology(target, "promote", true),
-			c.liftFence(target), c.verifyWrites(target), c.updateParameters(target, true), c.verifyDNS(target),
+			c.setWriterEpoch(target), c.liftFence(target), c.verifyWrites(target), c.updateParameters(target, true), c.verifyDNS(target),
 		}}
 	}
 	old := c.Cfg.Other(target)
 	return plan.Plan{Kind: "failover", Target: target, MoveStep: "promote", Steps: []plan.Step{
-		c.preflight(target, false), c.recordLag(target), c.fenceWrites(old), promote,
+		c.preflight(target, false), c.recordLag(target), c.fenceWrites(old), c.setWriterEpoch(target), promote,
 		c.waitTopology(target, "promote", false), c.confirmFenced(old), c.liftFence(target), c.replayJournal(target),
 		c.verifyWrites(target), c.updateParameters(target, false), c.verifyDNS(target), c.keepOldData(old),
 	}}

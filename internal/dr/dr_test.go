@@ -55,7 +55,7 @@ func TestCleanSwitchover(t *testing.T) {
 			t.Errorf("step %+v", s)
 		}
 	}
-	if len(run.Steps) != 7 {
+	if len(run.Steps) != 8 {
 		t.Errorf("%d steps", len(run.Steps))
 	}
 	// Running it again finds nothing to do: every step is done.

@@ -119,8 +119,10 @@ func TestRejoinMakesAReturnedOldPrimaryAReadyStandby(t *testing.T) {
 			t.Errorf("%s does not name rejoin: %q", check, got[check])
 		}
 	}
-	if _, region, err := canary.Write(ctx, "k"); err != nil || region != "us-east-1" {
-		t.Fatalf("the returned writable old primary does not take payments (%q %v): the test shows nothing", region, err)
+	// Its database takes writes, but the journal's writer record, moved
+	// before the promotion, keeps its service from taking payments.
+	if _, region, err := canary.Write(ctx, "k"); err != nil || region != "us-west-2" {
+		t.Fatalf("a payment after the old primary returned writable went to %q (%v), want the writer us-west-2", region, err)
 	}
 
 	if err := c.CheckRejoin(ctx, "us-west-2"); !errors.Is(err, dr.ErrRejoinWriter) {
@@ -139,7 +141,7 @@ func TestRejoinMakesAReturnedOldPrimaryAReadyStandby(t *testing.T) {
 	if w.Fenced["us-east-1"] || w.OldWritable["us-east-1"] || w.Sync["us-east-1"] != "connected" || w.Params["us-east-1"]["/payment/dev/dr/active-region"] != "us-west-2" {
 		t.Errorf("after rejoin: fenced %v writable %v sync %q params %v", w.Fenced, w.OldWritable, w.Sync["us-east-1"], w.Params["us-east-1"])
 	}
-	if run.Values[dr.FenceKey("us-east-1")] != "lifted" || !strings.HasPrefix(run.Values[dr.OldPrimaryOnlyKey], "4 of 4 payments not in the writer") || run.Values[dr.OldPrimaryDataKey] == "" {
+	if run.Values[dr.FenceKey("us-east-1")] != "lifted" || !strings.HasPrefix(run.Values[dr.OldPrimaryOnlyKey], "3 of 4 payments not in the writer") || run.Values[dr.OldPrimaryDataKey] == "" {
 		t.Errorf("journal values %v", run.Values)
 	}
 	for range 5 {

@@ -36,6 +36,9 @@ const (
 	// ReplayCallsKey: how many calls each chunk took (1 unless an answer
 	// was incomplete or a call failed).
 	ReplayCallsKey = "journalReplayCalls"
+	// LeaseWaitKey: how long the replay waited for the old writer's lease
+	// to run out (0s when the promotion took longer than the lease).
+	LeaseWaitKey = "writerLeaseWait"
 )
 
 // ListValueKeys are the Values keys holding a list (space-separated),
@@ -60,6 +63,13 @@ func (c *Controller) replayJournal(target string) plan.Step {
 			if !ok {
 				c.warn("this cloud cannot replay the payment journal: payments acknowledged within the lag wait for drctl reconcile")
 				return rec.Set(ReplayedCountKey, "not replayed: no journal replayer")
+			}
+			waited, err := c.waitWriterLease(ctx, rec)
+			if err != nil {
+				return err
+			}
+			if err := rec.Set(LeaseWaitKey, waited.Round(time.Millisecond).String()); err != nil {
+				return err
 			}
 			moved, err := time.Parse(time.RFC3339Nano, rec.Get(journal.MoveAtKey))
 			if err != nil {

@@ -284,7 +284,7 @@ func TestFailoverPlanStepsAndEachStepIsSavedBeforeTheNext(t *testing.T) {
 			return inner(ctx, rec)
 		}
 	}
-	want := "preflight,record-lag,fence-writes,promote,wait-topology,confirm-fenced,lift-fence,replay-journal,verify-writes,update-parameters,verify-dns,keep-old-data"
+	want := "preflight,record-lag,fence-writes,set-writer-epoch,promote,wait-topology,confirm-fenced,lift-fence,replay-journal,verify-writes,update-parameters,verify-dns,keep-old-data"
 	if strings.Join(names, ",") != want {
 		t.Errorf("steps %s\nwant  %s", strings.Join(names, ","), want)
 	}

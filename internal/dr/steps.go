@@ -48,7 +48,7 @@ func cancelled(g GlobalCluster, target string) bool {
 
 func (c *Controller) verifyWrites(target string) plan.Step {
 	return plan.Step{
-		Name: "verify-writes", Description: "the payment service in " + target + " reports a writable database and a reachable table",
+		Name: "verify-writes", Description: "the payment service in " + target + " reports a writable database, itself as the journal's writer and a reachable table",
 		Calls:   []string{"GET https://" + c.names().RegionalAPIHost(target) + "/health (polled)"},
 		Timeout: c.timeout(5 * time.Minute),
 		Run: func(ctx context.Context, _ plan.Recorder) error {
@@ -61,10 +61,12 @@ func (c *Controller) verifyWrites(target string) plan.Step {
 					return false, err
 				case !h.DBWritable:
 					seen = "database not writable"
+				case !h.TakesPayments():
+					seen = "the journal's writer is " + h.Writer
 				case !h.TableReachable:
 					seen = "session table unreachable"
 				}
-				return h.DBWritable && h.TableReachable, nil
+				return h.TakesPayments() && h.TableReachable, nil
 			})
 			if err != nil && seen != "" {
 				return fmt.Errorf("%w (last seen: %s)", err, seen)

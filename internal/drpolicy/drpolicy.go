@@ -132,6 +132,9 @@ func Policies(cfg config.Config, ids ...IDs) []Policy {
 			// (sessionId "drctl-run#<run-id>") in the same global table, so
 			// it survives the loss of either Region.
 			{Sid: "RunJournal", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem"}, Resources: r.tables},
+			// A move names the new writer in the payment journal (one
+			// item, pk "writer"): read, then a conditional put.
+			{Sid: "JournalWriterRecord", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem"}, Resources: r.journals},
 			{Sid: "RecoveryPoints", Actions: []string{"backup:ListRecoveryPointsByBackupVault", "backup:DescribeBackupVault"}, Resources: r.vaults},
 			{Sid: "SimulateOwnPolicy", Actions: []string{"iam:SimulatePrincipalPolicy"}, Resources: []string{r.role}},
 			// The drill's canaries write with the payment API key.
@@ -192,9 +195,9 @@ func Policies(cfg config.Config, ids ...IDs) []Policy {
 
 // resources are the ARNs the DR statements name, in both Regions.
 type resources struct {
-	global, zone, role                                                       string
-	clusters, params, tables, vaults, functions, apiKeys, snapshots, restore []string
-	restoreInputs, instanceInputs, dbSecrets, checks                         []string
+	global, zone, role                                                                 string
+	clusters, params, tables, journals, vaults, functions, apiKeys, snapshots, restore []string
+	restoreInputs, instanceInputs, dbSecrets, checks                                   []string
 }
 
 func newResources(cfg config.Config, id IDs) resources {
@@ -207,6 +210,7 @@ func newResources(cfg config.Config, id IDs) resources {
 			r.params = append(r.params, naming.ParameterARN(reg, acct, p))
 		}
 		r.tables = append(r.tables, n.TableARN(reg, acct))
+		r.journals = append(r.journals, n.JournalTableARN(reg, acct))
 		r.vaults = append(r.vaults, n.BackupVaultARN(reg, acct))
 		r.functions = append(r.functions, naming.FunctionARN(reg, acct, n.PaymentFunction(reg)))
 		r.apiKeys = append(r.apiKeys, naming.SecretARNPattern(reg, acct, n.APIKeySecretName()))

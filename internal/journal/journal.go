@@ -135,7 +135,6 @@ const (
 	// stateAttr holds a claim item's state ("state" is a DynamoDB
 	// reserved word, so the name differs).
 	stateAttr    = "claimState"
-	healthKey    = "health"
 	minuteLayout = "2006-01-02T15:04"
 )
 
@@ -187,8 +186,11 @@ func minutePKs(m time.Time) []string {
 // timeKey is the time item of claim c: its sort key names the time, the
 // key and the payment, so two attempts of one key made in the same
 // instant have an item each.
-func timeKey(c Claim) map[string]types.AttributeValue {
-	at := c.ClaimedAt.UTC()
+func timeKey(c Claim) map[string]types.AttributeValue { return timeKeyAt(c, c.ClaimedAt) }
+
+// timeKeyAt is a time item of claim c at instant at (Retime).
+func timeKeyAt(c Claim, at time.Time) map[string]types.AttributeValue {
+	at = at.UTC()
 	return map[string]types.AttributeValue{
 		"pk": s(minutePK(at, shardOf(c.Key))),
 		"sk": s(at.Format(time.RFC3339Nano) + "#" + encKey(c.Key) + "#" + c.PaymentID),
@@ -399,6 +401,21 @@ func (j *Journal) put(ctx context.Context, item map[string]types.AttributeValue,
 	})
 }
 
+// Retime adds a time item of c at instant at, so that a window read of
+// at finds c: a payment committed long after its claim (a retry or a
+// replay completing it) must be found by the window of a failover that
+// follows its commit, which the claim's own time no longer lies in.
+func (j *Journal) Retime(ctx context.Context, c Claim, at time.Time) error {
+	c.State = ""
+	var open attemptOutcomes
+	err := j.put(ctx, c.item(timeKeyAt(c, at)), "attribute_not_exists(pk)", nil, &open)
+	var exists *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &exists) {
+		return j.settled(&Error{Op: "retime claim", Err: err}, &open)
+	}
+	return nil
+}
+
 // Commit marks c's claim committed: c's payment is in a database, or is
 // about to be by the caller before it answers. Committing a committed
 // claim of c succeeds. ErrAborted: the claim was aborted, or the key is
@@ -606,15 +623,4 @@ func (j *Journal) retry(ctx context.Context, op func() error) error {
 			return errors.Join(err, ctx.Err())
 		}
 	}
-}
-
-// Ping reads the health item with a strongly consistent read: it
-// succeeds only when this Region reaches a majority of the journal.
-func (j *Journal) Ping(ctx context.Context) error {
-	_, err := j.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: &j.Table, ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"pk": s(healthKey), "sk": s(healthKey)}})
-	if err != nil {
-		return &Error{Op: "health read", Err: err}
-	}
-	return nil
 }

@@ -134,7 +134,7 @@ func TestClaimGivesUpOnLastingConflicts(t *testing.T) {
 // reads it cannot replicate (HTTP 500 InternalServerError, which may or
 // may not have been applied — DynamoDB API Reference, "Common errors").
 // The claim cannot be undone either, so the outcome is unknown, never
-// "not applied"; the health read fails.
+// "not applied"; reads fail, and so does a move of the writer record.
 func TestNoMajority(t *testing.T) {
 	e := &endpoint{fn: func(op, body string, n int) (int, string) {
 		return 500, awsError("InternalServerError", "Internal server error")
@@ -147,8 +147,11 @@ func TestNoMajority(t *testing.T) {
 	if !errors.Is(err, ErrOutcomeUnknown) {
 		t.Errorf("claim: %v, want outcome unknown", err)
 	}
-	if err := j.Ping(ctx); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("ping: %v, want journal unavailable", err)
+	if _, _, err := j.ReadWriter(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("writer read: %v, want journal unavailable", err)
+	}
+	if _, err := j.SetWriter(ctx, "us-west-2", 1, "test", time.Now()); !errors.Is(err, ErrOutcomeUnknown) {
+		t.Errorf("writer set answered 500: %v, want outcome unknown", err)
 	}
 	if _, _, err := j.Get(ctx, "k"); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("get: %v, want journal unavailable", err)

@@ -25,6 +25,12 @@ type Health struct {
 	// majority of the payment journal: it can claim no key, so it takes
 	// no payment, and DNS must send clients elsewhere.
 	JournalError string `json:"journalError,omitempty"`
+	// WriterError is "not_writer" when the journal's writer record names
+	// another Region (WriterRegion, at WriterEpoch): a move fenced this
+	// Region, which must take no traffic even with a writable database.
+	WriterError  string `json:"writerError,omitempty"`
+	WriterRegion string `json:"writerRegion,omitempty"`
+	WriterEpoch  int64  `json:"writerEpoch,omitempty"`
 	DBErr        error  `json:"-"`
 	TableErr     error  `json:"-"`
 	JournalErr   error  `json:"-"`
@@ -39,7 +45,11 @@ type Health struct {
 // With a journal, a Region that cannot reach the journal's majority is
 // unhealthy too: its payments would all fail, and a partitioned old
 // writer must lose its traffic.
-func (h Health) Healthy() bool { return h.DBWritable && h.JournalError == "" }
+//
+// A Region the journal's writer record does not name is unhealthy: after
+// an unplanned failover the old Region may return with a writable
+// database, and only the record says it is no longer the writer.
+func (h Health) Healthy() bool { return h.DBWritable && h.JournalError == "" && h.WriterError == "" }
 
 // DBProbeTimeout bounds /health's database query: Route 53 counts an
 // answer later than 2 s as a failure.
@@ -80,14 +90,11 @@ func (m *majoritySeen) recent(now time.Time) bool {
 func (s *Service) Health(ctx context.Context) Health {
 	h := Health{Region: s.Region, Status: "unavailable"}
 	journalErr := make(chan error, 1)
-	if s.Journal != nil && !s.majority.recent(s.now()) {
+	if s.Journal != nil {
 		go func() {
 			jctx, cancel := context.WithTimeout(ctx, JournalProbeTimeout)
 			defer cancel()
-			err := s.Journal.Ping(jctx)
-			if err == nil {
-				s.majority.saw(s.now())
-			}
+			_, err := s.confirm(jctx, WriterRecheck)
 			journalErr <- err
 		}()
 	} else {
@@ -114,8 +121,14 @@ func (s *Service) Health(ctx context.Context) Health {
 	default:
 		h.TableReachable = true
 	}
-	if jerr := <-journalErr; jerr != nil {
+	if jerr := <-journalErr; jerr != nil && !s.majority.recent(s.now()) {
 		h.JournalError, h.JournalErr = "no_majority", jerr
+	}
+	if c := s.writer.cached(); s.Journal != nil && c.found {
+		h.WriterRegion, h.WriterEpoch = c.rec.Region, c.rec.Epoch
+		if c.rec.Region != s.Region {
+			h.WriterError = "not_writer"
+		}
 	}
 	switch {
 	case !h.Healthy():

@@ -35,12 +35,19 @@ type Journal interface {
 	// p's is left alone); an error wrapping ErrClaimCommitted when a
 	// retry or a replay committed it first.
 	Abort(ctx context.Context, p Payment, requestHash string) error
-	// Window calls fn for each claim made in [from, to].
+	// Retime makes p's claim found by a window read of at (its payment
+	// committed at, long after the claim).
+	Retime(ctx context.Context, p Payment, requestHash string, at time.Time) error
+	// Window calls fn for each claim made (or retimed) in [from, to].
 	Window(ctx context.Context, from, to time.Time, fn func(Claimed) error) error
 	// Sweep removes the claims made before now − retention.
 	Sweep(ctx context.Context, now time.Time, retention time.Duration) (int, error)
-	// Ping succeeds when this Region reaches a majority of the journal.
-	Ping(ctx context.Context) error
+	// Writer reads the writer record (strongly consistent; found false
+	// when none is recorded yet).
+	Writer(ctx context.Context) (rec WriterRecord, found bool, err error)
+	// BootstrapWriter records region as the writer at epoch 1 if no
+	// writer is recorded, and returns the record that stands.
+	BootstrapWriter(ctx context.Context, region string) (WriterRecord, error)
 }
 
 // Claimed is a claim: the payment it recreates and its request's hash.
@@ -81,6 +88,23 @@ func (s *Service) createClaimed(ctx context.Context, p Payment, hash string) (Pa
 	if ago, refusing := s.readOnly.refusing(s.now()); refusing {
 		return Payment{}, 0, fmt.Errorf("%w: refused before claiming its key (the database answered read-only %s ago)", ErrReadOnly, ago.Round(time.Millisecond))
 	}
+	admitted, err := s.admit(ctx)
+	if err != nil {
+		return Payment{}, 0, err
+	}
+	got, outcome, err := s.claimAndCommit(ctx, p, hash)
+	if err != nil {
+		return Payment{}, 0, err
+	}
+	if err := s.stillWriter(ctx, admitted); err != nil {
+		return Payment{}, 0, err
+	}
+	return got, outcome, nil
+}
+
+// claimAndCommit claims the key and commits its payment, or completes the
+// payment of the claim that holds the key.
+func (s *Service) claimAndCommit(ctx context.Context, p Payment, hash string) (Payment, Outcome, error) {
 	for try := 1; ; try++ {
 		cl, err := s.Journal.Claim(ctx, p, hash)
 		if err != nil {
@@ -279,6 +303,11 @@ func (s *Service) ReplayJournal(ctx context.Context, from, to time.Time) (Replay
 	res := ReplayResult{Replayed: []ReplayedKey{}}
 	if s.Journal == nil {
 		return res, errors.New("replay: this service has no journal (JOURNAL_TABLE is not set)")
+	}
+	// Only the writer's database may receive the claims: a replay sent to
+	// the wrong Region would commit payments where no client reads them.
+	if _, err := s.admit(ctx); err != nil {
+		return res, fmt.Errorf("replay: %w", err)
 	}
 	r := &replayRun{s: s, res: &res, page: s.replayPage()}
 	r.stopAt, r.reserve = replayStopAt(ctx)

@@ -116,6 +116,11 @@ type Store interface {
 	Present(ctx context.Context, ids []string) (map[string]bool, error)
 	// Writable reports whether the database accepts writes here.
 	Writable(ctx context.Context) (bool, error)
+	// MarkWriter records at (the service's clock) as a moment region's
+	// database took writes: one row per Region, moved only forward.
+	MarkWriter(ctx context.Context, region string, at time.Time) error
+	// WriterMark is the newest mark of region this database holds.
+	WriterMark(ctx context.Context, region string) (at time.Time, found bool, err error)
 	OutboxStore
 }
 
@@ -206,6 +211,7 @@ type Service struct {
 	// (default and most MaxReplayPage).
 	ReplayPage int
 	readOnly   readOnlyGate
+	writer     writerGate
 	majority   majoritySeen
 }
 

@@ -271,10 +271,11 @@ func TestValidateCurrencies(t *testing.T) {
 // claims and aborts it is asked for; its window and its held claims
 // are the test's.
 type claimCounter struct {
-	mu                                    sync.Mutex
-	claims, aborts, commits, helds, pings int
-	window                                []payments.Claimed
-	pingErr                               error
+	mu                                          sync.Mutex
+	claims, aborts, commits, helds, writerReads int
+	window                                      []payments.Claimed
+	writerErr                                   error
+	writer                                      payments.WriterRecord // none recorded while Region is ""
 }
 
 func (j *claimCounter) Claim(_ context.Context, p payments.Payment, hash string) (payments.Claimed, error) {
@@ -306,6 +307,7 @@ func (j *claimCounter) Commit(context.Context, payments.Payment, string) error {
 	j.commits++
 	return nil
 }
+func (j *claimCounter) Retime(context.Context, payments.Payment, string, time.Time) error { return nil }
 func (j *claimCounter) Window(_ context.Context, _, _ time.Time, fn func(payments.Claimed) error) error {
 	for _, c := range j.window {
 		if err := fn(c); err != nil {
@@ -315,11 +317,19 @@ func (j *claimCounter) Window(_ context.Context, _, _ time.Time, fn func(payment
 	return nil
 }
 func (j *claimCounter) Sweep(context.Context, time.Time, time.Duration) (int, error) { return 0, nil }
-func (j *claimCounter) Ping(context.Context) error {
+func (j *claimCounter) Writer(context.Context) (payments.WriterRecord, bool, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.pings++
-	return j.pingErr
+	j.writerReads++
+	return j.writer, j.writer.Region != "", j.writerErr
+}
+func (j *claimCounter) BootstrapWriter(_ context.Context, region string) (payments.WriterRecord, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.writer.Region == "" {
+		j.writer = payments.WriterRecord{Region: region, Epoch: 1}
+	}
+	return j.writer, nil
 }
 
 // After its database's first read-only answer, a Region refuses payments
@@ -327,7 +337,7 @@ func (j *claimCounter) Ping(context.Context) error {
 // the database writable, the next payment claims and commits again.
 func TestReadOnlyDatabaseStopsTheClaimsForAHold(t *testing.T) {
 	s, st, _ := newService()
-	j := &claimCounter{}
+	j := &claimCounter{writer: payments.WriterRecord{Region: s.Region, Epoch: 1}}
 	s.Journal = j
 	now := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
 	s.Now = func() time.Time { return now }
@@ -429,22 +439,25 @@ func TestReplayReadsTheDatabaseOncePerBatch(t *testing.T) {
 // burst of claims can delay past its budget. Older, /health reads.
 func TestHealthTrustsARecentClaimForTheMajority(t *testing.T) {
 	s, _, _ := newService()
-	j := &claimCounter{pingErr: fmt.Errorf("%w: read timed out", payments.ErrUnavailable)}
+	j := &claimCounter{writerErr: fmt.Errorf("%w: read timed out", payments.ErrUnavailable)}
 	s.Journal = j
 	now := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
 	s.Now = func() time.Time { return now }
-	if h := s.Health(context.Background()); h.JournalError != "no_majority" || j.pings != 1 {
-		t.Fatalf("health before any claim: %+v after %d reads", h, j.pings)
+	if h := s.Health(context.Background()); h.JournalError != "no_majority" || j.writerReads != 1 {
+		t.Fatalf("health before any claim: %+v after %d reads", h, j.writerReads)
 	}
+	j.writerErr = nil
 	if _, _, err := s.Create(context.Background(), good); err != nil {
 		t.Fatal(err)
 	}
+	reads := j.writerReads
+	j.writerErr = fmt.Errorf("%w: read timed out", payments.ErrUnavailable)
 	now = now.Add(payments.MajorityEvidenceMaxAge - time.Millisecond)
-	if h := s.Health(context.Background()); !h.Healthy() || j.pings != 1 {
-		t.Fatalf("health right after a claim: %+v after %d reads; want healthy without a read", h, j.pings)
+	if h := s.Health(context.Background()); !h.Healthy() || j.writerReads != reads {
+		t.Fatalf("health right after a claim: %+v after %d reads; want healthy without a read", h, j.writerReads-reads)
 	}
 	now = now.Add(time.Millisecond)
-	if h := s.Health(context.Background()); h.JournalError != "no_majority" || j.pings != 2 {
-		t.Fatalf("health once the claim is too old: %+v after %d reads", h, j.pings)
+	if h := s.Health(context.Background()); h.JournalError != "no_majority" || j.writerReads != reads+1 {
+		t.Fatalf("health once the claim is too old: %+v after %d reads", h, j.writerReads-reads)
 	}
 }

@@ -119,7 +119,7 @@ func newServiceFunction(scope constructs.Construct, r region, p computeProps, f 
 		{Sid: jsii.String("Tracing"), Actions: jsii.Strings("xray:PutTraceSegments", "xray:PutTelemetryRecords"), Resources: jsii.Strings("*")},
 	}
 	if f.journal {
-		// Claim (PutItem), read a claim or the health item (GetItem),
+		// Claim (PutItem), read a claim or the writer record (GetItem),
 		// release and sweep (DeleteItem), the replay's window (Query): the
 		// journal's replica in this Region only.
 		statements = append(statements, &awsiam.PolicyStatementProps{Sid: jsii.String("Journal"),

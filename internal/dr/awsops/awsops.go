@@ -43,6 +43,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/dr/dnscheck"
 	"github.com/payment-dr/payment-dr/internal/drpolicy"
 	"github.com/payment-dr/payment-dr/internal/naming"
+	"github.com/payment-dr/payment-dr/internal/payments"
 )
 
 // The small interfaces below are exactly the calls drctl makes; the SDK
@@ -473,16 +474,11 @@ func (a *AWS) health(ctx context.Context, host string) (dr.RegionHealth, error) 
 		return dr.RegionHealth{}, err
 	}
 	defer resp.Body.Close()
-	var body struct {
-		Region         string `json:"region"`
-		DBWritable     bool   `json:"dbWritable"`
-		TableReachable bool   `json:"tableReachable"`
-		Status         string `json:"status"`
-	}
+	var body payments.Health
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body); err != nil {
 		return dr.RegionHealth{Reachable: true}, fmt.Errorf("%s/health answered %d without the expected JSON: %w", host, resp.StatusCode, err)
 	}
-	return dr.RegionHealth{Region: body.Region, Reachable: true, DBWritable: body.DBWritable, TableReachable: body.TableReachable, Status: body.Status}, nil
+	return dr.RegionHealthOf(body), nil
 }
 
 // Parameter implements dr.Cloud.

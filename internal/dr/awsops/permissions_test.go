@@ -373,6 +373,11 @@ func exerciseEverything(t *testing.T, a *AWS, w *sdkWorld, oldDB, newDB *sql.DB)
 	must("OldPrimaryFenced", err)
 	_, err = a.ReplayJournal(ctx, "us-west-2", time.Now().Add(-2*time.Minute), time.Now())
 	must("ReplayJournal", err)
+	_, err = a.SetJournalWriter(ctx, "us-west-2", 0, "drctl us-west-2")
+	must("SetJournalWriter", err)
+	if w, found, err := a.JournalWriter(ctx, "us-west-2"); err != nil || !found || w.Region != "us-west-2" || w.Epoch != 1 {
+		t.Fatalf("JournalWriter: %+v %v %v", w, found, err)
+	}
 	m := a.JournalMirror("us-west-2")
 	must("journal Put", m.Put(ctx, "drill-20261125T040000Z-us-west-2", []byte(`{"version":1}`)))
 	_, err = m.Get(ctx, "drill-20261125T040000Z-us-west-2")

@@ -309,7 +309,7 @@ func (w *sdkWorld) dynamo(rw http.ResponseWriter, r *http.Request, body []byte, 
 	case "DescribeTable":
 		fmt.Fprintf(rw, `{"Table":{"TableName":%q,"Replicas":[{"RegionName":"us-east-1","ReplicaStatus":"ACTIVE"},{"RegionName":"us-west-2","ReplicaStatus":"UPDATING"}]}}`, in.TableName)
 	case "PutItem":
-		key := in.Item["sessionId"]["S"].(string)
+		key := itemKey(in.Item)
 		item := map[string]any{}
 		for k, v := range in.Item {
 			item[k] = v
@@ -317,7 +317,7 @@ func (w *sdkWorld) dynamo(rw http.ResponseWriter, r *http.Request, body []byte, 
 		w.items[key] = item
 		io.WriteString(rw, `{}`)
 	case "GetItem":
-		item, ok := w.items[in.Key["sessionId"]["S"].(string)]
+		item, ok := w.items[itemKey(in.Key)]
 		if !ok {
 			io.WriteString(rw, `{}`)
 			return
@@ -325,6 +325,17 @@ func (w *sdkWorld) dynamo(rw http.ResponseWriter, r *http.Request, body []byte, 
 		b, _ := json.Marshal(map[string]any{"Item": item})
 		rw.Write(b)
 	}
+}
+
+// itemKey is an item's key in either table the world holds: the session
+// table (sessionId) or the payment journal (pk, sk).
+func itemKey(it map[string]map[string]any) string {
+	if v, ok := it["sessionId"]["S"].(string); ok {
+		return v
+	}
+	pk, _ := it["pk"]["S"].(string)
+	sk, _ := it["sk"]["S"].(string)
+	return "journal " + pk + "/" + sk
 }
 
 func (w *sdkWorld) route53(rw http.ResponseWriter, r *http.Request) {

@@ -94,7 +94,7 @@ func TestDrillRefusesProductionUnlessForced(t *testing.T) {
 
 func TestDryRunPrintsThePlanAndTouchesNothing(t *testing.T) {
 	r := runCLI(t, nil, "", "failover", "-config", writeConfig(t, false), "--to", "us-west-2", "--allow-data-loss", "--dry-run")
-	for _, want := range []string{"plan failover -> us-west-2 (12 steps)", "lift-fence", "replay-journal", "record-lag", "FailoverGlobalCluster", "AllowDataLoss=true", "verify-dns"} {
+	for _, want := range []string{"plan failover -> us-west-2 (13 steps)", "lift-fence", "replay-journal", "record-lag", "FailoverGlobalCluster", "AllowDataLoss=true", "verify-dns"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("dry run lacks %q:\n%s", want, r.stdout)
 		}

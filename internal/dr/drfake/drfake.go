@@ -109,6 +109,11 @@ type World struct {
 	// at its page or its deadline.
 	ReplayPage int
 	Replays    []string // "<region> <from>/<to>" of each ReplayJournal call
+	// Epoch is the journal's writer record (Region "": none recorded);
+	// while it names a Region, no other Region's service serves.
+	Epoch dr.WriterEpoch
+	// EpochErr makes the next EpochErr writer-record calls fail.
+	EpochErr int
 }
 
 // claim is one journal entry: a key claimed for a payment at a time.
@@ -249,7 +254,46 @@ func (w *World) writable(region string) bool {
 
 // serves: region's /health answers 200 (writable database, service not
 // fenced), which is what Route 53's health check sees.
-func (w *World) serves(region string) bool { return w.writable(region) && !w.Fenced[region] }
+func (w *World) serves(region string) bool {
+	return w.writable(region) && !w.Fenced[region] && (w.Epoch.Region == "" || w.Epoch.Region == region)
+}
+
+// JournalWriter implements dr.Epochs.
+func (w *World) JournalWriter(_ context.Context, via string) (dr.WriterEpoch, bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.call("JournalWriter " + via)
+	if err := w.epochErr(via); err != nil {
+		return dr.WriterEpoch{}, false, err
+	}
+	return w.Epoch, w.Epoch.Region != "", nil
+}
+
+// SetJournalWriter implements dr.Epochs.
+func (w *World) SetJournalWriter(_ context.Context, target string, prev int64, setBy string) (dr.WriterEpoch, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.call("SetJournalWriter " + target)
+	if err := w.epochErr(target); err != nil {
+		return dr.WriterEpoch{}, err
+	}
+	if w.Epoch.Epoch != prev {
+		return w.Epoch, fmt.Errorf("the journal's writer epoch moved: expected %d, found %d", prev, w.Epoch.Epoch)
+	}
+	w.Epoch = dr.WriterEpoch{Region: target, Epoch: prev + 1, SetAt: time.Now(), SetBy: setBy}
+	return w.Epoch, nil
+}
+
+func (w *World) epochErr(via string) error {
+	switch {
+	case w.Down[via]:
+		return fmt.Errorf("journal unavailable: %s reaches no majority", via)
+	case w.EpochErr > 0:
+		w.EpochErr--
+		return errors.New("journal unavailable: InternalServerError")
+	}
+	return nil
+}
 
 func (w *World) HealthCheckHealthy(_ context.Context, region string) (bool, error) {
 	w.mu.Lock()
@@ -421,6 +465,8 @@ func (w *World) ReplayJournal(_ context.Context, region string, from, to time.Ti
 	switch {
 	case w.Down[region]:
 		return res, errors.New("lambda:InvokeFunction in " + region + ": Region down")
+	case w.Epoch.Region != "" && w.Epoch.Region != region:
+		return res, errors.New("replay: this Region is not the journal's writer: " + w.Epoch.Region + " is")
 	case w.ReplayErr > 0:
 		w.ReplayErr--
 		return res, errors.New("payment function: the database is not writable yet")

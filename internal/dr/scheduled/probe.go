@@ -62,6 +62,8 @@ func (p *Probe) Run(ctx context.Context) (ProbeResult, error) {
 				seen = "no answer"
 			case !h.DBWritable:
 				seen = "not writable (" + h.Status + ")"
+			case !h.TakesPayments():
+				seen = "writable, but the journal's writer is " + h.Writer
 			}
 			mu.Lock()
 			defer mu.Unlock()

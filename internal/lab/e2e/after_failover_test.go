@@ -74,7 +74,7 @@ func switchoverIntoFencedRegion(l *lab) {
 			waited = s.Ended
 		}
 	}
-	if !j.Completed || !strings.Contains(strings.Join(names, ","), "wait-topology,lift-fence,verify-writes") {
+	if !j.Completed || !strings.Contains(strings.Join(names, ","), "wait-topology,set-writer-epoch,lift-fence,verify-writes") {
 		t.Fatalf("journal %+v", j)
 	}
 	if lastPending.IsZero() {

@@ -23,6 +23,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/lab/frontdoor"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 	"github.com/payment-dr/payment-dr/internal/lab/labdir"
+	"github.com/payment-dr/payment-dr/internal/payments"
 )
 
 // EngineVersion is what the lab reports for both members: one MariaDB
@@ -190,17 +191,12 @@ func (c *Cloud) health(ctx context.Context, base string) (dr.RegionHealth, error
 		return dr.RegionHealth{}, nil // not reachable is an observation, not an error
 	}
 	defer resp.Body.Close()
-	var h struct {
-		Region         string `json:"region"`
-		DBWritable     bool   `json:"dbWritable"`
-		TableReachable bool   `json:"tableReachable"`
-		Status         string `json:"status"`
-	}
+	var h payments.Health
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err := json.Unmarshal(body, &h); err != nil {
 		return dr.RegionHealth{Reachable: true, Status: resp.Status}, nil
 	}
-	return dr.RegionHealth{Region: h.Region, Reachable: true, DBWritable: h.DBWritable, TableReachable: h.TableReachable, Status: h.Status}, nil
+	return dr.RegionHealthOf(h), nil
 }
 
 // Parameter reads the SSM stand-in file of region.

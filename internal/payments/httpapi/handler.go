@@ -212,11 +212,14 @@ func (h *Handler) writeDomainError(w http.ResponseWriter, err error, log *slog.L
 	case errors.Is(err, payments.ErrReadOnly):
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 		writeError(w, http.StatusServiceUnavailable, "region_read_only", "this Region's database is read-only (standby); retry, the request was not applied")
+	case errors.Is(err, payments.ErrNotWriter):
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+		writeError(w, http.StatusServiceUnavailable, "region_not_writer", "this Region is not the payment journal's writer (the writer moved to another Region); retry through the API's failover name, the request was not applied")
 	case errors.Is(err, payments.ErrOutcomeUnknown):
 		log.Error("outcome unknown", "error", err.Error())
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 		writeError(w, http.StatusServiceUnavailable, "outcome_unknown",
-			"a backend (the database or the payment journal) stopped answering after the payment was sent: it may have been recorded; retry with the same Idempotency-Key to learn its outcome (never with a new key)")
+			"a backend (the database or the payment journal) stopped answering, or the writer moved to another Region, after the payment was sent: it may have been recorded; retry with the same Idempotency-Key to learn its outcome (never with a new key)")
 	case errors.Is(err, payments.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		log.Warn("backend unavailable", "error", err.Error())
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))

@@ -32,13 +32,33 @@ func journalOn(e *env, client *dynamodb.Client, table, region string) *journal.J
 	return j
 }
 
-// twoRegions: two services with a database each and one journal.
+// twoRegions: two services with a database each and one journal whose
+// writer is us-east-1 (east).
 func twoRegions(t *testing.T) (east, west *env, j *journal.Journal) {
 	client, table := backends.JournalTable(t)
 	east, west = primary(t), primary(t)
 	j = journalOn(east, client, table, "us-east-1")
 	journalOn(west, client, table, "us-east-2")
+	makeWriter(t, j, "us-east-1")
 	return east, west, j
+}
+
+// makeWriter records region as the journal's writer at the next epoch, as
+// a move does before it promotes a database, and waits until no service
+// admits a request on a confirmation read before.
+func makeWriter(t *testing.T, j *journal.Journal, region string) {
+	t.Helper()
+	ctx := context.Background()
+	w, found, err := j.ReadWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.SetWriter(ctx, region, w.Epoch, "test", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if found {
+		time.Sleep(payments.WriterRecheck)
+	}
 }
 
 func paymentsOfKey(t *testing.T, e *env, key string) []string {
@@ -59,10 +79,12 @@ func paymentsOfKey(t *testing.T, e *env, key string) []string {
 	return ids
 }
 
-// Two Regions take the same key at the same moment: one payment, the
-// same in both answers, in whichever database holds it.
-func TestTwoRegionsClaimOneKeyAtOnce(t *testing.T) {
-	east, west, _ := twoRegions(t)
+// Two Regions with writable databases take the same key at the same
+// moment (an old writer that returned unfenced): only the journal's
+// writer claims and commits; the other refuses with 503
+// region_not_writer, writes nothing, and its /health sends traffic away.
+func TestOnlyTheJournalsWriterClaims(t *testing.T) {
+	east, west, j := twoRegions(t)
 	for i := range 10 {
 		key := fmt.Sprintf("both-%d", i)
 		var wg sync.WaitGroup
@@ -71,30 +93,35 @@ func TestTwoRegionsClaimOneKeyAtOnce(t *testing.T) {
 		go func() { defer wg.Done(); re = east.do(t, "POST", "/payments", key, body1, nil) }()
 		go func() { defer wg.Done(); rw = west.do(t, "POST", "/payments", key, body1, nil) }()
 		wg.Wait()
-		if re.status/100 != 2 || rw.status/100 != 2 {
-			t.Fatalf("%s: east %d %v, west %d %v", key, re.status, re.body, rw.status, rw.body)
+		if re.status != http.StatusCreated || rw.status != http.StatusServiceUnavailable || errCode(rw) != "region_not_writer" {
+			t.Fatalf("%s: east %d %v, west %d %v; want 201 and 503 region_not_writer", key, re.status, re.body, rw.status, rw.body)
 		}
-		if re.body["id"] != rw.body["id"] {
-			t.Errorf("%s: two payments: east %v, west %v", key, re.body["id"], rw.body["id"])
+		if ids := paymentsOfKey(t, west, key); len(ids) != 0 {
+			t.Errorf("%s: the Region that is not the writer committed %v", key, ids)
 		}
-		ids := map[string]bool{}
-		for _, id := range append(paymentsOfKey(t, east, key), paymentsOfKey(t, west, key)...) {
-			ids[id] = true
+		if c, _, err := j.Get(context.Background(), key); err != nil || c.PaymentID != re.body["id"] || c.State != journal.StateCommitted {
+			t.Errorf("%s: claim %+v %v, want east's payment committed", key, c, err)
 		}
-		if len(ids) != 1 {
-			t.Errorf("%s: payment ids across both databases %v, want one", key, ids)
-		}
+	}
+	h := west.do(t, "GET", "/health", "", "", nil)
+	if h.status != http.StatusServiceUnavailable || h.body["writerError"] != "not_writer" || h.body["writerRegion"] != "us-east-1" || h.body["dbWritable"] != true {
+		t.Errorf("health of the Region that is not the writer: %d %v", h.status, h.body)
+	}
+	if h := east.do(t, "GET", "/health", "", "", nil); h.status != http.StatusOK {
+		t.Errorf("health of the writer: %d %v", h.status, h.body)
 	}
 }
 
-// A key claimed in one Region, retried in the other with another body,
-// is a conflict there too; with its body, it is the claimed payment.
+// A key claimed in one Region, retried in the other once the writer
+// moved there, with another body, is a conflict there too; with its
+// body, it is the claimed payment.
 func TestRetryInTheOtherRegion(t *testing.T) {
-	east, west, _ := twoRegions(t)
+	east, west, j := twoRegions(t)
 	first := east.do(t, "POST", "/payments", "k-move", body1, nil)
 	if first.status != http.StatusCreated {
 		t.Fatalf("create: %d %v", first.status, first.body)
 	}
+	makeWriter(t, j, "us-east-2")
 	other := `{"amount":999,"currency":"EUR","merchantRef":"m-1","customerRef":"c-1","sessionId":"s-1"}`
 	if r := west.do(t, "POST", "/payments", "k-move", other, nil); r.status != http.StatusConflict {
 		t.Errorf("another body in the other Region: %d %v, want 409", r.status, r.body)
@@ -151,6 +178,7 @@ func TestCommitRefusedAbortsTheClaim(t *testing.T) {
 	client, table := backends.JournalTable(t)
 	standby := newEnv(t, backends.EnvMySQLSecondaryDSN, backends.EnvMySQLSecondaryAdminDSN)
 	j := journalOn(standby, client, table, "us-east-2")
+	makeWriter(t, j, "us-east-2") // recorded, not yet promoted
 	r := standby.do(t, "POST", "/payments", "k-ro", body1, nil)
 	if r.status != http.StatusServiceUnavailable || errCode(r) != "region_read_only" {
 		t.Fatalf("create on a read-only database: %d %v", r.status, r.body)
@@ -187,6 +215,7 @@ func TestReadOnlyRegionStopsClaiming(t *testing.T) {
 	})
 	standby := newEnv(t, backends.EnvMySQLSecondaryDSN, backends.EnvMySQLSecondaryAdminDSN)
 	journalOn(standby, counted, table, "us-east-2")
+	makeWriter(t, &journal.Journal{Client: client, Table: table}, "us-east-2")
 	for i := range 20 {
 		r := standby.do(t, "POST", "/payments", fmt.Sprintf("k-ro-burst-%d", i), body1, nil)
 		if r.status != http.StatusServiceUnavailable || errCode(r) != "region_read_only" {
@@ -235,8 +264,14 @@ func TestJournalUnreachable(t *testing.T) {
 // outcome_unknown — never an acknowledgment — and nothing commits.
 func TestJournalWithoutMajority(t *testing.T) {
 	e := primary(t)
+	var reads atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		if r.Header.Get("X-Amz-Target") == "DynamoDB_20120810.GetItem" && reads.Add(1) == 1 {
+			// The writer record, read just before the majority was lost.
+			fmt.Fprint(w, `{"Item":{"pk":{"S":"writer"},"sk":{"S":"writer"},"region":{"S":"us-east-1"},"epoch":{"N":"1"}}}`)
+			return
+		}
 		w.WriteHeader(http.StatusInternalServerError)
 		fmt.Fprint(w, `{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"no majority"}`)
 	}))
@@ -249,6 +284,7 @@ func TestJournalWithoutMajority(t *testing.T) {
 	if n := paymentstest.Count(t, e.admin, "SELECT COUNT(*) FROM payments"); n != 0 {
 		t.Errorf("%d payments in the database", n)
 	}
+	time.Sleep(payments.WriterRecheck) // the confirmation the claim was admitted on no longer counts
 	if h := e.do(t, "GET", "/health", "", "", nil); h.status != http.StatusServiceUnavailable || h.body["journalError"] != "no_majority" {
 		t.Errorf("health: %d %v", h.status, h.body)
 	}
@@ -258,7 +294,7 @@ func TestJournalWithoutMajority(t *testing.T) {
 // writer's database, missing from the new one, are completed there, key
 // for key; a second replay finds them present.
 func TestReplayCompletesTheMissingPayments(t *testing.T) {
-	east, west, _ := twoRegions(t)
+	east, west, j := twoRegions(t)
 	from := time.Now().Add(-time.Minute)
 	want := map[string]string{}
 	for i := range 12 {
@@ -269,6 +305,7 @@ func TestReplayCompletesTheMissingPayments(t *testing.T) {
 		}
 		want[key] = r.body["id"].(string)
 	}
+	makeWriter(t, j, "us-east-2")
 	// One payment the new writer already has (replicated in time).
 	if r := west.do(t, "POST", "/payments", "lost-0", body1, nil); r.status != http.StatusOK {
 		t.Fatalf("retry in the new Region: %d %v", r.status, r.body)
@@ -335,9 +372,10 @@ func replayedInto(t *testing.T, west *env, res payments.ReplayResult, want, got 
 // answered Incomplete with a full page; the same window asked again
 // completes the rest, and together the answers list every payment once.
 func TestReplayPagesAWindowLargerThanOneAnswer(t *testing.T) {
-	east, west, _ := twoRegions(t)
+	east, west, j := twoRegions(t)
 	from := time.Now().Add(-time.Minute)
 	want := lose(t, east, "paged", 12)
+	makeWriter(t, j, "us-east-2")
 	west.handler.Service.ReplayPage = 7
 	ctx := context.Background()
 	got := map[string]string{}
@@ -379,9 +417,10 @@ func (j slowHeld) Held(ctx context.Context, key string) (payments.Claimed, bool,
 // Incomplete, instead of failing at the deadline with its work unreported;
 // the same window asked again completes the rest.
 func TestReplayStopsBeforeItsDeadlineWithItsProgress(t *testing.T) {
-	east, west, _ := twoRegions(t)
+	east, west, j := twoRegions(t)
 	from := time.Now().Add(-time.Minute)
 	want := lose(t, east, "timed", 120)
+	makeWriter(t, j, "us-east-2")
 	svc := west.handler.Service
 	svc.Journal = slowHeld{Journal: svc.Journal, delay: time.Second}
 	// 120 completions, 16 at a time, each reading the journal for 1 s,

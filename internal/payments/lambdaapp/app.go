@@ -311,7 +311,7 @@ func warmJournal(ctx context.Context, jr payments.Journal) <-chan error {
 		wctx = httptrace.WithClientTrace(wctx, holdConnections(journalWarmConnections, warmHold))
 		errs := make(chan error, journalWarmConnections)
 		for range journalWarmConnections {
-			go func() { errs <- jr.Ping(wctx) }()
+			go func() { _, _, err := jr.Writer(wctx); errs <- err }()
 		}
 		var err error
 		for range journalWarmConnections {

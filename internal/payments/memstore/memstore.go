@@ -18,6 +18,7 @@ type Store struct {
 	mu       sync.Mutex
 	byKey    map[string]*row
 	byID     map[string]*row
+	marks    map[string]time.Time
 	ReadOnly bool
 }
 
@@ -30,7 +31,9 @@ type row struct {
 }
 
 // New returns an empty store.
-func New() *Store { return &Store{byKey: map[string]*row{}, byID: map[string]*row{}} }
+func New() *Store {
+	return &Store{byKey: map[string]*row{}, byID: map[string]*row{}, marks: map[string]time.Time{}}
+}
 
 // Create implements payments.Store.
 func (m *Store) Create(_ context.Context, p payments.Payment, hash string) (payments.Stored, error) {
@@ -75,6 +78,27 @@ func (m *Store) Writable(context.Context) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return !m.ReadOnly, nil
+}
+
+// MarkWriter implements payments.Store.
+func (m *Store) MarkWriter(_ context.Context, region string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ReadOnly {
+		return payments.ErrReadOnly
+	}
+	if at.After(m.marks[region]) {
+		m.marks[region] = at
+	}
+	return nil
+}
+
+// WriterMark implements payments.Store.
+func (m *Store) WriterMark(_ context.Context, region string) (time.Time, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	at, ok := m.marks[region]
+	return at, ok, nil
 }
 
 // ClaimEvent implements payments.OutboxStore.

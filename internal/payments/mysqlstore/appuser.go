@@ -18,7 +18,7 @@ type AppUser struct {
 // AppGrants is everything the service does on its schema, and so all the
 // application user may do: insert a payment and read it back (replays,
 // GET), insert its ledger entries (never read by the service), and keep
-// the outbox (claim, mark sent, reschedule). No DELETE, no DDL, no global
+// the outbox (claim, mark sent, reschedule), and its writer mark. No DELETE, no DDL, no global
 // privilege: without SUPER / READ ONLY ADMIN, read_only applies to it.
 // KILL and PROCESSLIST on its own connections (settling a lost answer)
 // need no privilege.
@@ -26,6 +26,7 @@ var AppGrants = map[string][]string{
 	"payments":       {"SELECT", "INSERT"},
 	"ledger_entries": {"INSERT"},
 	"payment_outbox": {"SELECT", "INSERT", "UPDATE"},
+	"writer_marks":   {"SELECT", "INSERT", "UPDATE"},
 }
 
 var safeIdent = regexp.MustCompile(`^[A-Za-z0-9_.%-]{1,80}$`)

@@ -258,6 +258,27 @@ func (s *Store) Writable(ctx context.Context) (bool, error) {
 	return readOnly == 0 && innodbReadOnly == 0, nil
 }
 
+// MarkWriter implements payments.Store. VALUES() in ON DUPLICATE KEY
+// UPDATE is what both MariaDB 10.11 and MySQL 8.0 (Aurora MySQL 3) accept.
+func (s *Store) MarkWriter(ctx context.Context, region string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO writer_marks (region, marked_at) VALUES (?, ?)
+ON DUPLICATE KEY UPDATE marked_at = GREATEST(marked_at, VALUES(marked_at))`, region, at.UTC())
+	return classify(err)
+}
+
+// WriterMark implements payments.Store.
+func (s *Store) WriterMark(ctx context.Context, region string) (time.Time, bool, error) {
+	var at time.Time
+	err := s.db.QueryRowContext(ctx, "SELECT marked_at FROM writer_marks WHERE region = ?", region).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, classify(err)
+	}
+	return at.UTC(), true, nil
+}
+
 // classify maps driver errors to the domain's retryable errors.
 func classify(err error) error {
 	if err == nil {

@@ -122,7 +122,7 @@ func TestExactKeyMigrationUpgradesAnExistingDatabase(t *testing.T) {
 		old.ID, old.CreatedAt); err != nil {
 		t.Fatal(err)
 	}
-	if applied, err := mysqlstore.Migrate(ctx, admin); err != nil || strings.Join(applied, ",") != "0002_exact_keys.sql,0003_outbox.sql,0004_payments_created_index.sql" {
+	if applied, err := mysqlstore.Migrate(ctx, admin); err != nil || strings.Join(applied, ",") != "0002_exact_keys.sql,0003_outbox.sql,0004_payments_created_index.sql,0005_writer_marks.sql" {
 		t.Fatalf("upgrade: %v %v", applied, err)
 	}
 	if err := mysqlstore.EnsureAppUser(ctx, admin, paymentstest.LocalAppUser(t, backends.Env(t, backends.EnvMySQLDSN))); err != nil {

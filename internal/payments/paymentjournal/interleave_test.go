@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,9 +36,42 @@ func (g *gatedStore) Create(ctx context.Context, p payments.Payment, hash string
 	case g.first <- struct{}{}:
 		close(g.entered)
 		<-g.release
-		return payments.Stored{}, g.fail
+		if g.fail != nil {
+			return payments.Stored{}, g.fail
+		}
 	default:
-		return g.Store.Create(ctx, p, hash)
+	}
+	return g.Store.Create(ctx, p, hash)
+}
+
+// gatedJournal holds the first Claim until released: a request admitted
+// under one writer epoch whose claim is sent after a move.
+type gatedJournal struct {
+	payments.Journal
+	entered, release chan struct{}
+	first            chan struct{}
+}
+
+func (g *gatedJournal) Claim(ctx context.Context, p payments.Payment, hash string) (payments.Claimed, error) {
+	select {
+	case g.first <- struct{}{}:
+		close(g.entered)
+		<-g.release
+	default:
+	}
+	return g.Journal.Claim(ctx, p, hash)
+}
+
+// moveWriter records region as the journal's writer at the next epoch, as
+// a move does before it promotes a database.
+func moveWriter(t *testing.T, j *journal.Journal, region string) {
+	t.Helper()
+	w, _, err := j.ReadWriter(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.SetWriter(context.Background(), region, w.Epoch, "test", time.Now()); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -88,9 +122,11 @@ func TestReplayDuringAFailingAttemptTellsNoLie(t *testing.T) {
 	old, _ := region(client, table, "us-east-1", oldStore)
 	newStore := memstore.New()
 	writer, j := region(client, table, "us-west-2", newStore)
+	moveWriter(t, j, "us-east-1")
 
 	attempt := create(old, request("k-phantom"))
 	<-oldStore.entered
+	moveWriter(t, j, "us-west-2")
 	res, err := writer.ReplayJournal(context.Background(), time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -118,6 +154,7 @@ func TestRetryAcknowledgedBeforeTheFirstAttemptFailsKeepsItsClaim(t *testing.T) 
 	client, table := backends.JournalTable(t)
 	store := gate(memstore.New(), errors.New("Error 1205: Lock wait timeout exceeded; try restarting transaction"))
 	east, j := region(client, table, "us-east-1", store)
+	moveWriter(t, j, "us-east-1")
 
 	first := create(east, request("k-retried"))
 	<-store.entered
@@ -134,6 +171,7 @@ func TestRetryAcknowledgedBeforeTheFirstAttemptFailsKeepsItsClaim(t *testing.T) 
 		t.Fatalf("claim of the acknowledged key: %+v found=%v %v; want %s, committed", held, found, err, acked.ID)
 	}
 	west, _ := region(client, table, "us-west-2", memstore.New())
+	moveWriter(t, j, "us-west-2")
 	again, _, err := west.Create(context.Background(), request("k-retried"))
 	if err != nil || again.ID != acked.ID {
 		t.Errorf("the key in the next writer: %s %v; want the acknowledged %s", again.ID, err, acked.ID)
@@ -145,14 +183,16 @@ func TestRetryAcknowledgedBeforeTheFirstAttemptFailsKeepsItsClaim(t *testing.T) 
 func TestFailedAttemptBeforeTheReplayIsNotReplayed(t *testing.T) {
 	client, table := backends.JournalTable(t)
 	oldStore := gate(memstore.New(), fmt.Errorf("%w: demoted", payments.ErrReadOnly))
-	old, _ := region(client, table, "us-east-1", oldStore)
+	old, j := region(client, table, "us-east-1", oldStore)
 	writer, _ := region(client, table, "us-west-2", memstore.New())
+	moveWriter(t, j, "us-east-1")
 	attempt := create(old, request("k-failed"))
 	<-oldStore.entered
 	close(oldStore.release)
 	if got := <-attempt; !certainFailure(got.err) {
 		t.Fatalf("attempt: %+v %v, want a certain failure", got.p, got.err)
 	}
+	moveWriter(t, j, "us-west-2")
 	res, err := writer.ReplayJournal(context.Background(), time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 	if err != nil || len(res.Replayed) != 0 {
 		t.Errorf("replay after the failed attempt: %+v %v; want nothing replayed", res, err)
@@ -160,5 +200,45 @@ func TestFailedAttemptBeforeTheReplayIsNotReplayed(t *testing.T) {
 	// The key is free for a new attempt, in either Region.
 	if p, outcome, err := writer.Create(context.Background(), request("k-failed")); err != nil || outcome != payments.Created {
 		t.Errorf("a new attempt of the key: %+v %v %v", p, outcome, err)
+	}
+}
+
+// A request admitted under the old writer's epoch sends its claim only
+// after the move wrote a new epoch, waited payments.WriterLease and
+// replayed (which found nothing): its payment commits in the old Region's
+// database alone. It must not be acknowledged: its confirmation is older
+// than the lease, and a fresh read finds the writer moved.
+func TestARequestAdmittedBeforeAMoveIsNotAcknowledgedAfterItsLease(t *testing.T) {
+	client, table := backends.JournalTable(t)
+	oldStore := memstore.New()
+	old, j := region(client, table, "us-east-1", oldStore)
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	old.Now = func() time.Time { return time.Unix(0, now.Load()) }
+	claims := &gatedJournal{Journal: old.Journal, entered: make(chan struct{}), release: make(chan struct{}), first: make(chan struct{}, 1)}
+	old.Journal = claims
+	writer, _ := region(client, table, "us-west-2", memstore.New())
+	moveWriter(t, j, "us-east-1")
+
+	attempt := create(old, request("k-late"))
+	<-claims.entered
+	moveWriter(t, j, "us-west-2")
+	now.Add(int64(payments.WriterLease)) // the move waits out the lease
+	res, err := writer.ReplayJournal(context.Background(), time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil || len(res.Replayed) != 0 {
+		t.Fatalf("replay: %+v %v; want nothing to replay yet", res, err)
+	}
+	close(claims.release)
+	got := <-attempt
+	if got.err == nil {
+		t.Errorf("acknowledged %s after the writer moved and the replay ran: the new writer lacks it", got.p.ID)
+	} else if !errors.Is(got.err, payments.ErrOutcomeUnknown) {
+		t.Errorf("answer %v; the payment may be in the old database: want outcome unknown", got.err)
+	}
+	if _, _, err := writer.Create(context.Background(), request("k-new")); err != nil {
+		t.Errorf("the new writer takes payments: %v", err)
+	}
+	if _, _, err := old.Create(context.Background(), request("k-after")); !errors.Is(err, payments.ErrNotWriter) {
+		t.Errorf("the old Region after the move: %v, want refused as not the writer", err)
 	}
 }

@@ -92,6 +92,11 @@ func (j Journal) Abort(ctx context.Context, p payments.Payment, hash string) err
 	return domainErr(j.J.Abort(ctx, claimOf(p, hash)))
 }
 
+// Retime implements payments.Journal.
+func (j Journal) Retime(ctx context.Context, p payments.Payment, hash string, at time.Time) error {
+	return domainErr(j.J.Retime(ctx, claimOf(p, hash), at))
+}
+
 // Window implements payments.Journal.
 func (j Journal) Window(ctx context.Context, from, to time.Time, fn func(payments.Claimed) error) error {
 	return domainErr(j.J.Window(ctx, from, to, func(c journal.Claim) error { return fn(Claimed(c, false)) }))
@@ -103,5 +108,18 @@ func (j Journal) Sweep(ctx context.Context, now time.Time, retention time.Durati
 	return res.Removed, domainErr(err)
 }
 
-// Ping implements payments.Journal.
-func (j Journal) Ping(ctx context.Context) error { return domainErr(j.J.Ping(ctx)) }
+// Writer implements payments.Journal.
+func (j Journal) Writer(ctx context.Context) (payments.WriterRecord, bool, error) {
+	w, found, err := j.J.ReadWriter(ctx)
+	return payments.WriterRecord{Region: w.Region, Epoch: w.Epoch}, found, domainErr(err)
+}
+
+// BootstrapWriter implements payments.Journal: epoch 1 for region unless a
+// record stands, which is returned.
+func (j Journal) BootstrapWriter(ctx context.Context, region string) (payments.WriterRecord, error) {
+	w, err := j.J.SetWriter(ctx, region, 0, "payment service "+region+" (first writer)", time.Now())
+	if errors.Is(err, journal.ErrEpochMoved) && w.Region != "" {
+		err = nil
+	}
+	return payments.WriterRecord{Region: w.Region, Epoch: w.Epoch}, domainErr(err)
+}
