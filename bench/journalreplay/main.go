@@ -37,7 +37,6 @@ func main() {
 	total := flag.Int("payments", 1_000_000, "payments the old writer acknowledged")
 	lost := flag.Int("lost", 400, "newest payments the new writer lacks (about 4 s at 100 payments/s)")
 	every := flag.Duration("every", 10*time.Millisecond, "time between two payments (10 ms: 100 payments/s)")
-	lag := flag.Duration("lag-budget", time.Minute, "lag budget (the window is this plus dr.ReplayMargin before the move)")
 	flag.Parse()
 	if *writerDSN == "" || *endpoint == "" || *lost > *total {
 		log.Fatal("need -writer-dsn (an admin DSN of a MariaDB/MySQL server), -dynamodb (a DynamoDB endpoint such as dynalite) and -lost <= -payments")
@@ -61,7 +60,11 @@ func main() {
 	check(backends.CreateSessionTable(ctx, ddb, stable))
 	j := &journal.Journal{Client: ddb, Table: jtable}
 	moveAt := end.Add(*every)
-	from := moveAt.Add(-*lag - dr.ReplayMargin)
+	// The old writer's newest mark the new writer holds is as old as its
+	// newest replicated payment; the window starts that far back, less
+	// the longest a claim takes to commit (payments.ReplayWindowAfter).
+	mark := first.Add(time.Duration(*total-*lost-1) * *every)
+	from := mark.Add(-payments.ClaimCommitDeadline - payments.ReplaySlack)
 	firstClaim := max(0, int(from.Sub(first) / *every))
 	t = time.Now()
 	check(claim(ctx, j, pay, firstClaim, *total))

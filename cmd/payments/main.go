@@ -64,11 +64,13 @@ func withWriteTimeout(h http.Handler, d time.Duration) http.Handler {
 	})
 }
 
-// localRoutes adds to the API the route drctl's lab cloud uses to replay
-// the journal after a failover (the replayJournal invocation on AWS).
+// localRoutes adds to the API the routes drctl's lab cloud uses to replay
+// the journal after a failover (the replayWindowAfter and replayJournal
+// invocations on AWS).
 func localRoutes(app *lambdaapp.App) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/internal/replay-journal", withWriteTimeout(app.ReplayHandler(), localReplayWriteTimeout))
+	mux.Handle("/internal/replay-window", app.ReplayWindowHandler())
 	mux.Handle("/", app.Handler)
 	return mux
 }

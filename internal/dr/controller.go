@@ -28,6 +28,10 @@ type Controller struct {
 	// Reconcile opens the old primary's data and the writer's (rejoin
 	// compares them); nil when the connection cannot.
 	Reconcile reconcile.Access
+	// ReplayFrom, when set, is where the failover's journal replay starts
+	// if that is earlier than the start the new writer's database gives,
+	// or if it gives none (drctl failover --replay-from).
+	ReplayFrom time.Time
 }
 
 func (c *Controller) names() naming.Names { return naming.New(c.Cfg.Environment, c.Cfg.DomainName) }

@@ -101,6 +101,11 @@ func (c *Controller) fenceService(region string) plan.Step {
 			if fenced {
 				return rec.Set(FenceKey(region), "already fenced")
 			}
+			// A run resumed hours later may find region the writer again (a
+			// failback since): fencing it would stop every payment.
+			if err := c.checkNotWriter(ctx, region); err != nil {
+				return plan.Permanent(err)
+			}
 			c.warn("%s's payment service was not fenced: fencing it now", region)
 			if err := c.Cloud.FenceWrites(ctx, region); err != nil {
 				return err
@@ -111,6 +116,26 @@ func (c *Controller) fenceService(region string) plan.Step {
 			return rec.Set(FenceKey(region), "fenced by rejoin")
 		},
 	}
+}
+
+// checkNotWriter refuses when region holds the database's writer or the
+// journal's writer record names it.
+func (c *Controller) checkNotWriter(ctx context.Context, region string) error {
+	g, err := c.Cloud.GlobalCluster(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot read the global cluster before fencing %s: %w", region, err)
+	}
+	if err := rejoinable(g, region); err != nil {
+		return err
+	}
+	w, found, err := c.Cloud.JournalWriter(ctx, g.Writer())
+	switch {
+	case err != nil:
+		return fmt.Errorf("cannot read the journal's writer record before fencing %s: %w", region, err)
+	case found && w.Region == region:
+		return fmt.Errorf("--region %s is the journal's writer (epoch %d): %w (run drctl status)", region, w.Epoch, ErrRejoinWriter)
+	}
+	return nil
 }
 
 // waitCaughtUp waits until region is an available replica, connected

@@ -206,3 +206,32 @@ func TestRejoinLiftsTheFenceOnlyOnceTheRegionIsInSync(t *testing.T) {
 		t.Errorf("rejoin lifted the fence of us-east-1 while it was %s", w.Sync["us-east-1"])
 	}
 }
+
+// A rejoin interrupted before its fence and resumed after a failback made
+// its Region the writer again must not fence it: the resume is refused,
+// and the fence step itself re-checks the database's writer and the
+// journal's writer record.
+func TestAResumedRejoinNeverFencesTheWriter(t *testing.T) {
+	w := drfake.NewWorld()
+	w.Writer = "us-west-2"
+	w.Epoch = dr.WriterEpoch{Region: "us-west-2", Epoch: 2}
+	c, log := controller(w)
+	c.Timeout = 5 * time.Second
+	ctx := context.Background()
+	p := c.Rejoin("us-east-1")
+	run := newRun(t, "rejoin", "us-east-1")
+	// Interrupted after its preflight; then a failback to us-east-1.
+	run.Step("preflight").Started, run.Step("preflight").Ended = time.Now(), time.Now()
+	w.Writer = "us-east-1"
+	w.Epoch = dr.WriterEpoch{Region: "us-east-1", Epoch: 3}
+	if err := c.CheckResume(ctx, p, run); !errors.Is(err, dr.ErrRejoinWriter) {
+		t.Errorf("resume after a failback: %v, want refused", err)
+	}
+	// The database's writer back in us-west-2 but the journal still naming
+	// us-east-1 (a move half done): the fence step refuses too.
+	w.Writer = "us-west-2"
+	err := plan.Execute(ctx, p, run, nil, log)
+	if !errors.Is(err, dr.ErrRejoinWriter) || w.Fenced["us-east-1"] {
+		t.Errorf("rejoin fencing the journal's writer: %v, fenced %v", err, w.Fenced["us-east-1"])
+	}
+}

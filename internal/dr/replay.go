@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
 	"github.com/payment-dr/payment-dr/internal/payments"
 )
@@ -21,12 +20,11 @@ import (
 // replay-journal step in an unplanned failover.
 type JournalReplayer interface {
 	ReplayJournal(ctx context.Context, region string, from, to time.Time) (payments.ReplayResult, error)
+	// ReplayWindowAfter asks region's service, the new writer, which
+	// window to replay after taking over from old: from old's newest
+	// mark that its database holds (payments.Service.ReplayWindowAfter).
+	ReplayWindowAfter(ctx context.Context, region, old string) (payments.ReplayBounds, error)
 }
-
-// ReplayMargin widens the replay's window beyond the lag budget: clock
-// differences between the service and drctl, and requests in flight when
-// the move started.
-const ReplayMargin = time.Minute
 
 // Values keys of the replay's outcome in the run's report.
 const (
@@ -46,17 +44,25 @@ const (
 // the run's journal keep them whole.
 var ListValueKeys = []string{ReplayedKeysKey}
 
-// replayJournal completes, in target, every payment claimed from the move
-// time − lag budget − ReplayMargin until now that target's database
-// lacks. It runs after the promotion and before verify-writes, so the
-// acknowledged payments are there before the Region is declared ready.
+// replayJournal completes, in target, every payment claimed by the old
+// writer that target's database may lack: the window starts at the old
+// writer's newest mark that replicated into target (less the longest a
+// claim takes to commit), read by target's own service, so neither a
+// long replication stall nor drctl's clock shortens it. It runs after the
+// promotion, once the old writer's lease ran out, and before
+// verify-writes, so the acknowledged payments are there before the
+// Region is declared ready. Without a mark (a database that never
+// replicated one) it stops and asks for --replay-from, unless given.
 func (c *Controller) replayJournal(target string) plan.Step {
-	window := time.Duration(c.Cfg.Objectives.LagBudgetSeconds)*time.Second + ReplayMargin
+	old := c.Cfg.Other(target)
+	fn := c.names().PaymentFunction(target)
 	return plan.Step{
 		Name:        "replay-journal",
-		Description: fmt.Sprintf("re-apply in %s the payments claimed in the journal since the move − %s that its database lacks", target, window),
-		Calls: []string{"lambda:InvokeFunction " + c.names().PaymentFunction(target) + ` {"replayJournal": {"from": <move − ` + window.String() + `>, "to": <now>}}` +
-			" per " + ReplayChunk.String() + " chunk, again while its answer is incomplete"},
+		Description: fmt.Sprintf("re-apply in %s the payments claimed in the journal since %s's newest mark in its database that it lacks", target, old),
+		Calls: []string{
+			"lambda:InvokeFunction " + fn + ` {"replayWindowAfter": {"oldRegion": "` + old + `"}}`,
+			"lambda:InvokeFunction " + fn + ` {"replayJournal": {"from", "to"}}` + " per " + ReplayChunk.String() + " chunk of that window, again while its answer is incomplete",
+		},
 		Timeout: c.timeout(10 * time.Minute),
 		Run: func(ctx context.Context, rec plan.Recorder) error {
 			replayer, ok := c.Cloud.(JournalReplayer)
@@ -71,11 +77,10 @@ func (c *Controller) replayJournal(target string) plan.Step {
 			if err := rec.Set(LeaseWaitKey, waited.Round(time.Millisecond).String()); err != nil {
 				return err
 			}
-			moved, err := time.Parse(time.RFC3339Nano, rec.Get(journal.MoveAtKey))
+			from, to, how, err := c.replayWindow(ctx, replayer, target, old)
 			if err != nil {
-				moved = c.now() // a run resumed without the mark replays from now − window
+				return err
 			}
-			from, to := moved.Add(-window), c.now()
 			res, calls, err := c.replayChunks(ctx, replayer, target, from, to)
 			if err != nil {
 				return err
@@ -83,26 +88,55 @@ func (c *Controller) replayJournal(target string) plan.Step {
 			if calls.calls > calls.chunks {
 				c.warn("the journal replay in %s took %s", target, calls)
 			}
-			keys := make([]string, len(res.Replayed))
-			for i, r := range res.Replayed {
-				keys[i] = base64.StdEncoding.EncodeToString(r.Key) + "=" + r.PaymentID
-			}
-			if len(keys) > 0 {
-				c.warn("replayed %d payment(s) from the journal into %s", len(keys), target)
-			}
-			for k, v := range map[string]string{
-				ReplayWindowKey:  from.UTC().Format(time.RFC3339) + "/" + to.UTC().Format(time.RFC3339),
-				ReplayedKeysKey:  strings.Join(keys, " "),
-				ReplayedCountKey: strconv.Itoa(len(keys)) + fmt.Sprintf(" (present %d, released %d)", res.Present, res.Released),
-				ReplayCallsKey:   calls.String(),
-			} {
-				if err := rec.Set(k, v); err != nil {
-					return err
-				}
-			}
-			return nil
+			return c.recordReplay(rec, target, from, to, how, res, calls)
 		},
 	}
+}
+
+// replayWindow asks target's service for the window; how says where its
+// start came from.
+func (c *Controller) replayWindow(ctx context.Context, r JournalReplayer, target, old string) (from, to time.Time, how string, err error) {
+	var b payments.ReplayBounds
+	err = plan.Wait(ctx, c.backoff(), "the replay window from "+target, func(ctx context.Context) (bool, error) {
+		b, err = r.ReplayWindowAfter(ctx, target, old)
+		return err == nil, err
+	})
+	if err != nil {
+		return from, to, "", err
+	}
+	from, to = b.From, b.To
+	switch {
+	case b.Known() && (c.ReplayFrom.IsZero() || !c.ReplayFrom.Before(from)):
+		how = fmt.Sprintf("%s's newest mark in %s, %s, less %s", old, target, b.Mark.UTC().Format(time.RFC3339Nano), payments.ClaimCommitDeadline+payments.ReplaySlack)
+	case !c.ReplayFrom.IsZero():
+		from, how = c.ReplayFrom, "--replay-from"
+	default:
+		return from, to, "", plan.Permanent(fmt.Errorf("%s's database holds no mark of %s, so nothing tells which claims it lacks: "+
+			"rerun with --replay-from <RFC 3339> (when replication from %s stopped, or the journal's retention start, %s ago, to replay everything)",
+			target, old, old, payments.DefaultJournalRetention))
+	}
+	return from, to, how, nil
+}
+
+func (c *Controller) recordReplay(rec plan.Recorder, target string, from, to time.Time, how string, res payments.ReplayResult, calls replayCalls) error {
+	keys := make([]string, len(res.Replayed))
+	for i, r := range res.Replayed {
+		keys[i] = base64.StdEncoding.EncodeToString(r.Key) + "=" + r.PaymentID
+	}
+	if len(keys) > 0 {
+		c.warn("replayed %d payment(s) from the journal into %s", len(keys), target)
+	}
+	for k, v := range map[string]string{
+		ReplayWindowKey:  from.UTC().Format(time.RFC3339Nano) + "/" + to.UTC().Format(time.RFC3339Nano) + " (from " + how + ")",
+		ReplayedKeysKey:  strings.Join(keys, " "),
+		ReplayedCountKey: strconv.Itoa(len(keys)) + fmt.Sprintf(" (present %d, released %d)", res.Present, res.Released),
+		ReplayCallsKey:   calls.String(),
+	} {
+		if err := rec.Set(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ReplayChunk bounds the window of one replay call, so that one call (a

@@ -11,15 +11,32 @@ import (
 	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/drfake"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
+	"github.com/payment-dr/payment-dr/internal/payments"
 )
+
+// markReplicated writes a payment that replicates (with the writer's
+// mark) and returns the mark's time.
+func markReplicated(t *testing.T, w *drfake.World) time.Time {
+	t.Helper()
+	if _, _, err := (drfake.Canary{W: w}).Write(context.Background(), "replicated"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := w.ReplayWindowAfter(context.Background(), "us-west-2", "us-east-1")
+	if err != nil || !b.Known() {
+		t.Fatalf("no mark after a replicated payment: %+v %v", b, err)
+	}
+	return b.Mark
+}
 
 // With the journal, an unplanned failover with replication stalled loses
 // no acknowledged payment: the replay step completes, in the new writer,
 // every claimed payment it lacked, and the report lists them.
 func TestUnplannedFailoverReplaysTheJournal(t *testing.T) {
 	w := drfake.NewWorld()
-	w.Journal, w.Replicate = true, false
+	w.Journal = true
 	c, log := controller(w)
+	replicated := markReplicated(t, w)
+	w.Replicate = false
 	run := newRun(t, "drill", "us-west-2")
 	res, err := c.Drill(context.Background(), drfake.Canary{W: w}, c.Failover("us-west-2", true), run, dr.DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
 	if err != nil {
@@ -41,18 +58,19 @@ func TestUnplannedFailoverReplaysTheJournal(t *testing.T) {
 	if calls := run.Values[dr.ReplayCallsKey]; !strings.Contains(calls, "; 0 answers incomplete, 0 calls failed") || strings.Contains(calls, "2") && !strings.Contains(calls, "for 2 chunks (1 1)") {
 		t.Errorf("replay calls %q", calls)
 	}
-	// The window starts the lag budget and the margin before the move.
-	moved, _ := run.MoveAt()
+	// The window starts at the old writer's newest mark in the new
+	// writer's database, less the longest a claim takes to commit.
 	from, _, _ := strings.Cut(run.Values[dr.ReplayWindowKey], "/")
-	start, err := time.Parse(time.RFC3339, from)
-	want := moved.Add(-time.Duration(c.Cfg.Objectives.LagBudgetSeconds)*time.Second - dr.ReplayMargin)
-	if err != nil || start.Sub(want).Abs() > time.Second {
-		t.Errorf("window from %s, want %s (move %s)", from, want, moved)
+	start, err := time.Parse(time.RFC3339Nano, from)
+	want := replicated.Add(-payments.ClaimCommitDeadline - payments.ReplaySlack)
+	if err != nil || !start.Equal(want) {
+		t.Errorf("window from %s, want %s (the mark %s)", from, want, replicated)
 	}
 	// The same drill without the journal loses the stalled payments.
 	w2 := drfake.NewWorld()
-	w2.Replicate = false
 	c2, log2 := controller(w2)
+	markReplicated(t, w2)
+	w2.Replicate = false
 	res2, err := c2.Drill(context.Background(), drfake.Canary{W: w2}, c2.Failover("us-west-2", true), newRun(t, "drill", "us-west-2"), dr.DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
 	if err != nil || len(res2.Result.Lost) == 0 {
 		t.Errorf("without the journal: lost %d, %v\n%s", len(res2.Result.Lost), err, log2)
@@ -63,19 +81,20 @@ func TestUnplannedFailoverReplaysTheJournal(t *testing.T) {
 func TestReplayIsRetriedUntilTheWriterTakesIt(t *testing.T) {
 	w := drfake.NewWorld()
 	w.Journal, w.ReplayErr = true, 2
+	markReplicated(t, w)
 	w.Down["us-east-1"] = true
 	c, log := controller(w)
 	run := newRun(t, "failover", "us-west-2")
 	if err := plan.Execute(context.Background(), c.Failover("us-west-2", true), run, nil, log); err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
-	// The window (lag budget + margin, about two minutes) goes in
-	// one-minute chunks; the two refused calls are repeated.
+	// The window goes in one-minute chunks; the two refused calls are
+	// repeated.
 	chunks := map[string]int{}
 	for _, r := range w.Replays {
 		chunks[r]++
 	}
-	if n := w.Called("ReplayJournal us-west-2"); n != len(chunks)+2 || len(chunks) < 2 || w.ReplayErr != 0 {
+	if n := w.Called("ReplayJournal us-west-2"); n != len(chunks)+2 || len(chunks) < 1 || w.ReplayErr != 0 {
 		t.Errorf("%d replay calls for %d chunks %v, want two more (refused, then repeated)", n, len(chunks), w.Replays)
 	}
 	if run.Values[dr.ReplayedCountKey] == "" {
@@ -89,8 +108,10 @@ func TestReplayIsRetriedUntilTheWriterTakesIt(t *testing.T) {
 // took.
 func TestReplayAsksAgainUntilTheAnswerIsComplete(t *testing.T) {
 	w := drfake.NewWorld()
-	w.Journal, w.Replicate, w.ReplayPage = true, false, 2
+	w.Journal, w.ReplayPage = true, 2
 	c, log := controller(w)
+	markReplicated(t, w)
+	w.Replicate = false
 	run := newRun(t, "drill", "us-west-2")
 	res, err := c.Drill(context.Background(), drfake.Canary{W: w}, c.Failover("us-west-2", true), run, dr.DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, Settle: 3})
 	if err != nil {
@@ -122,5 +143,77 @@ func TestReplayAsksAgainUntilTheAnswerIsComplete(t *testing.T) {
 	}
 	if !strings.HasPrefix(run.Values[dr.ReplayedCountKey], strconv.Itoa(len(keys))+" ") {
 		t.Errorf("replayed %q, %d keys listed", run.Values[dr.ReplayedCountKey], len(keys))
+	}
+}
+
+// Replication stopped five minutes before the failover (longer than the
+// lag budget and any fixed margin), and drctl's clock is an hour off: the
+// replay still starts before the first payment the new writer lacks,
+// because the start is the old writer's newest mark in the new writer's
+// database, read by its own service.
+func TestReplayWindowComesFromTheNewWritersDatabaseNotAFixedBudget(t *testing.T) {
+	w := drfake.NewWorld()
+	var offset time.Duration
+	w.Now = func() time.Time { return time.Now().Add(offset) }
+	w.Journal = true
+	c, log := controller(w)
+	c.Clock = skewed{time.Hour}
+	c.Timeout = 20 * time.Second
+	markReplicated(t, w)
+	w.Replicate = false
+	canary := drfake.Canary{W: w}
+	var lost []string
+	for i := range 5 {
+		offset += time.Minute
+		id, _, err := canary.Write(context.Background(), fmt.Sprintf("stalled-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lost = append(lost, id)
+	}
+	offset += 5 * time.Minute
+	w.Down["us-east-1"] = true
+	run := newRun(t, "failover", "us-west-2")
+	if err := plan.Execute(context.Background(), c.Failover("us-west-2", true), run, nil, log); err != nil {
+		t.Fatalf("failover: %v\n%s", err, log)
+	}
+	for _, id := range lost {
+		if ok, _ := canary.Read(context.Background(), "us-west-2", id); !ok {
+			t.Errorf("acknowledged %s, made during the stall, is missing from the new writer (window %s)", id, run.Values[dr.ReplayWindowKey])
+		}
+	}
+}
+
+// skewed is drctl's clock off by d.
+type skewed struct{ d time.Duration }
+
+func (s skewed) Now() time.Time { return time.Now().Add(s.d) }
+
+// A new writer whose database never replicated a mark of the old one
+// cannot tell which claims it lacks: the replay stops and asks for a
+// start; given one (--replay-from), it replays from there.
+func TestReplayWithoutAMarkAsksForAStart(t *testing.T) {
+	w := drfake.NewWorld()
+	w.Journal, w.Replicate = true, false
+	w.ForgetMarks("us-west-2")
+	canary := drfake.Canary{W: w}
+	id, _, err := canary.Write(context.Background(), "never-replicated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Down["us-east-1"] = true
+	c, log := controller(w)
+	c.Timeout = 10 * time.Second
+	run := newRun(t, "failover", "us-west-2")
+	err = plan.Execute(context.Background(), c.Failover("us-west-2", true), run, nil, log)
+	if err == nil || !strings.Contains(err.Error(), "--replay-from") {
+		t.Fatalf("failover without a mark: %v, want it to ask for --replay-from\n%s", err, log)
+	}
+	c.ReplayFrom = time.Now().Add(-time.Hour)
+	if err := plan.Execute(context.Background(), c.Failover("us-west-2", true), run, nil, log); err != nil {
+		t.Fatalf("resumed with --replay-from: %v\n%s", err, log)
+	}
+	if ok, _ := canary.Read(context.Background(), "us-west-2", id); !ok || !strings.Contains(run.Values[dr.ReplayWindowKey], "--replay-from") {
+		t.Errorf("after --replay-from: %s present %v, window %s", id, ok, run.Values[dr.ReplayWindowKey])
 	}
 }

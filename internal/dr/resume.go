@@ -24,6 +24,14 @@ func (c *Controller) CheckResume(ctx context.Context, p plan.Plan, run *journal.
 	if run.Kind != p.Kind || run.Target != p.Target {
 		return fmt.Errorf("run %s is a %s to %s, not a %s to %s", run.ID, run.Kind, run.Target, p.Kind, p.Target)
 	}
+	if p.Kind == "rejoin" {
+		// A rejoin moves nothing, but the Region it fences must still not
+		// be the writer (a failback may have happened since).
+		if err := c.checkNotWriter(ctx, p.Target); err != nil {
+			return fmt.Errorf("run %s is not resumed: %w", run.ID, err)
+		}
+		return nil
+	}
 	if p.MoveStep == "" {
 		return nil
 	}

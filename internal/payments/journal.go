@@ -131,7 +131,9 @@ func (s *Service) claimAndCommit(ctx context.Context, p Payment, hash string) (P
 // does next; when one of them committed the claim first, the payment
 // stands and the answer is "outcome unknown".
 func (s *Service) commitClaimed(ctx context.Context, p Payment, hash string) (Payment, Outcome, error) {
-	c, err := s.Store.Create(ctx, p, hash)
+	cctx, cancel := context.WithTimeout(ctx, ClaimCommitDeadline-s.now().Sub(p.CreatedAt))
+	c, err := s.Store.Create(cctx, p, hash)
+	cancel()
 	if err != nil {
 		if errors.Is(err, ErrOutcomeUnknown) {
 			return Payment{}, 0, err // the claim stays pending: a retry or the replay finishes it
@@ -228,6 +230,13 @@ func (s *Service) Complete(ctx context.Context, p Payment, hash string) (Payment
 	}
 	if !c.New && c.Hash != hash {
 		return Payment{}, false, &ConflictError{ExistingID: c.Payment.ID}
+	}
+	if now := s.now(); c.New && now.Sub(p.CreatedAt) > ClaimCommitDeadline {
+		// Committed outside the claim's window: a later failover's window
+		// must still find it.
+		if err := s.Journal.Retime(ctx, p, hash, now); err != nil && s.OnAfterCommitError != nil {
+			s.OnAfterCommitError(c.Payment, "journal retime", err)
+		}
 	}
 	s.afterCommit(ctx, c.Payment, c.New, c.New || c.EventPending)
 	return c.Payment, c.New, nil

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
 // apiProps carries what the Region's API needs from its neighbours.
@@ -66,16 +68,9 @@ func newAPI(scope constructs.Construct, r region, p apiProps) API {
 		PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
 		Timeout:              awscdk.Duration_Seconds(jsii.Number(29)),
 	})
-	for _, route := range []struct {
-		path   string
-		method awsapigatewayv2.HttpMethod
-	}{
-		{"/payments", awsapigatewayv2.HttpMethod_POST},
-		{"/payments/{id}", awsapigatewayv2.HttpMethod_GET},
-		{"/health", awsapigatewayv2.HttpMethod_GET},
-	} {
+	for _, route := range naming.APIRoutes {
 		api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
-			Path: jsii.String(route.path), Methods: &[]awsapigatewayv2.HttpMethod{route.method}, Integration: integration,
+			Path: jsii.String(route.Path), Methods: &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(route.Method)}, Integration: integration,
 		})
 	}
 

@@ -373,6 +373,9 @@ func exerciseEverything(t *testing.T, a *AWS, w *sdkWorld, oldDB, newDB *sql.DB)
 	must("OldPrimaryFenced", err)
 	_, err = a.ReplayJournal(ctx, "us-west-2", time.Now().Add(-2*time.Minute), time.Now())
 	must("ReplayJournal", err)
+	if b, err := a.ReplayWindowAfter(ctx, "us-west-2", "us-east-1"); err != nil || !b.Known() || !b.From.Before(b.Mark) {
+		t.Fatalf("ReplayWindowAfter: %+v %v", b, err)
+	}
 	_, err = a.SetJournalWriter(ctx, "us-west-2", 0, "drctl us-west-2")
 	must("SetJournalWriter", err)
 	if w, found, err := a.JournalWriter(ctx, "us-west-2"); err != nil || !found || w.Region != "us-west-2" || w.Epoch != 1 {

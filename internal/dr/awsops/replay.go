@@ -35,37 +35,52 @@ func replayInvocation(o *lambda.Options) {
 	o.HTTPClient = awshttp.NewBuildableClient().WithTimeout(ReplayInvokeTimeout)
 }
 
-// ReplayJournal implements dr.JournalReplayer: a synchronous invocation
-// (RequestResponse) of region's payment function with the event
-// {"replayJournal": {"from", "to"}}, sent once (replayInvocation). A
-// function error comes back as HTTP 200 with the X-Amz-Function-Error
-// header and an {"errorMessage", "errorType"} payload (Lambda API
-// Reference, Invoke), reported here as an error naming the function.
-// The answer may be Incomplete (payments.ReplayJournal): the caller asks
-// again for the same window.
-func (a *AWS) ReplayJournal(ctx context.Context, region string, from, to time.Time) (payments.ReplayResult, error) {
+// ReplayWindowAfter implements dr.JournalReplayer: a synchronous
+// invocation of region's payment function with {"replayWindowAfter":
+// {"oldRegion": old}}, answered with payments.ReplayBounds.
+func (a *AWS) ReplayWindowAfter(ctx context.Context, region, old string) (payments.ReplayBounds, error) {
+	var b payments.ReplayBounds
+	err := a.invokePayments(ctx, region, map[string]any{"replayWindowAfter": map[string]string{"oldRegion": old}}, &b)
+	return b, err
+}
+
+// invokePayments invokes region's payment function synchronously, once
+// (replayInvocation), and decodes its answer into out. A function error
+// comes back as HTTP 200 with the X-Amz-Function-Error header and an
+// {"errorMessage", "errorType"} payload (Lambda API Reference, Invoke),
+// reported here as an error naming the function.
+func (a *AWS) invokePayments(ctx context.Context, region string, event, out any) error {
 	name := a.names().PaymentFunction(region)
-	payload, err := json.Marshal(map[string]payments.ReplayWindow{"replayJournal": {From: from.UTC(), To: to.UTC()}})
+	payload, err := json.Marshal(event)
 	if err != nil {
-		return payments.ReplayResult{}, err
+		return err
 	}
-	out, err := a.Regions[region].Lambda.Invoke(ctx, &lambda.InvokeInput{
+	res, err := a.Regions[region].Lambda.Invoke(ctx, &lambda.InvokeInput{
 		FunctionName: aws.String(name), InvocationType: types.InvocationTypeRequestResponse, Payload: payload,
 	}, replayInvocation)
 	if err != nil {
-		return payments.ReplayResult{}, fmt.Errorf("invoke %s: %w", name, err)
+		return fmt.Errorf("invoke %s: %w", name, err)
 	}
-	if fe := aws.ToString(out.FunctionError); fe != "" {
+	if fe := aws.ToString(res.FunctionError); fe != "" {
 		var e struct {
 			Message string `json:"errorMessage"`
 			Type    string `json:"errorType"`
 		}
-		_ = json.Unmarshal(out.Payload, &e)
-		return payments.ReplayResult{}, fmt.Errorf("%s: replay failed (%s %s): %s", name, fe, e.Type, e.Message)
+		_ = json.Unmarshal(res.Payload, &e)
+		return fmt.Errorf("%s: failed (%s %s): %s", name, fe, e.Type, e.Message)
 	}
+	if err := json.Unmarshal(res.Payload, out); err != nil {
+		return fmt.Errorf("%s: answered %q: %w", name, res.Payload, err)
+	}
+	return nil
+}
+
+// ReplayJournal implements dr.JournalReplayer: a synchronous invocation
+// (RequestResponse) of region's payment function with the event
+// {"replayJournal": {"from", "to"}} (invokePayments). The answer may be Incomplete (payments.ReplayJournal): the caller asks
+// again for the same window.
+func (a *AWS) ReplayJournal(ctx context.Context, region string, from, to time.Time) (payments.ReplayResult, error) {
 	var res payments.ReplayResult
-	if err := json.Unmarshal(out.Payload, &res); err != nil {
-		return payments.ReplayResult{}, fmt.Errorf("%s: replay answered %q: %w", name, out.Payload, err)
-	}
-	return res, nil
+	err := a.invokePayments(ctx, region, map[string]payments.ReplayWindow{"replayJournal": {From: from.UTC(), To: to.UTC()}}, &res)
+	return res, err
 }

@@ -250,6 +250,10 @@ func (w *sdkWorld) invoke(rw http.ResponseWriter, r *http.Request, body []byte, 
 		fmt.Fprintf(rw, `{"errorMessage":%q,"errorType":"errorString"}`, w.replayErr)
 		return
 	}
+	if strings.Contains(string(body), `"replayWindowAfter"`) {
+		io.WriteString(rw, `{"from":"2026-11-25T03:59:45Z","to":"2026-11-25T04:10:05Z","mark":"2026-11-25T04:00:00Z"}`)
+		return
+	}
 	io.WriteString(rw, `{"replayed":[{"key":"a2V5LWxvc3Q=","paymentId":"p-lost"}],"present":3,"released":1}`)
 }
 

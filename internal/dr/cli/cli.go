@@ -86,6 +86,8 @@ type inv struct {
 	// command-specific flags
 	allowLoss, unplanned, force bool
 	interval                    time.Duration
+	replayFrom                  string    // --replay-from as given
+	replayFromTime              time.Time // and parsed by checkReplayFrom
 }
 
 // Command is one drctl subcommand, in the style of cmd/go.

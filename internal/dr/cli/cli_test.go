@@ -68,6 +68,10 @@ func TestBadFlagsAreRejectedBeforeAnythingConnects(t *testing.T) {
 		{[]string{"switchover", "-config", cfg, "--to", "us-west-2", "--resume", "../../etc"}, "is not a run id"},
 		{[]string{"status", "-config", cfg, "--mfa-serial", "arn:aws:iam::1:mfa/x"}, "--mfa-serial needs --role-arn"},
 		{[]string{"status", "--to", "us-west-2"}, "flag provided but not defined: -to"},
+		{[]string{"failover", "-config", cfg, "--to", "us-west-2", "--replay-from", "2026-11-25T04:00:00Z"}, "add --allow-data-loss"},
+		{[]string{"failover", "-config", cfg, "--to", "us-west-2", "--allow-data-loss", "--replay-from", "yesterday"}, "is not an RFC 3339 time"},
+		{[]string{"failover", "-config", cfg, "--to", "us-west-2", "--allow-data-loss", "--replay-from", "2999-01-01T00:00:00Z"}, "is not in the past"},
+		{[]string{"failover", "-config", cfg, "--to", "us-west-2", "--allow-data-loss", "--replay-from", "2001-01-01T00:00:00Z"}, "older than the journal's retention"},
 		{[]string{"status", "-config", filepath.Join(t.TempDir(), "none.json")}, "none.json"},
 	}
 	for _, tc := range cases {

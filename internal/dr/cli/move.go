@@ -12,6 +12,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
+	"github.com/payment-dr/payment-dr/internal/payments"
 )
 
 // moveFlags are the flags of every command that moves the writer.
@@ -64,8 +65,14 @@ var cmdFailover = &Command{
 	Flags: func(fs *flag.FlagSet, v *inv) {
 		moveFlags(fs, v, true)
 		fs.BoolVar(&v.allowLoss, "allow-data-loss", false, "unplanned failover: promote even though unreplicated writes are lost")
+		fs.StringVar(&v.replayFrom, "replay-from", "", "with --allow-data-loss: replay the journal from this time (RFC 3339) if that is earlier than the new writer's database says, or if it says nothing")
 	},
-	Check: func(v *inv) error { return checkMove(v, "failover") },
+	Check: func(v *inv) error {
+		if err := checkMove(v, "failover"); err != nil {
+			return err
+		}
+		return v.checkReplayFrom()
+	},
 	Run: func(ctx context.Context, v *inv) error {
 		return v.move(ctx, "failover", func(c *dr.Controller) plan.Plan { return c.Failover(v.o.To, v.allowLoss) })
 	},
@@ -96,6 +103,7 @@ func (v *inv) move(ctx context.Context, kind string, build func(*dr.Controller) 
 		return err
 	}
 	c.Cloud, c.Reconcile = conn.Cloud, conn.Reconcile
+	c.ReplayFrom = v.replayFromTime
 	if c.Poll == 0 {
 		c.Poll = conn.Poll
 	}
@@ -148,6 +156,9 @@ func (v *inv) resumeCommand(kind, id string) string {
 	if v.allowLoss {
 		parts = append(parts, "--allow-data-loss")
 	}
+	if v.replayFrom != "" {
+		parts = append(parts, "--replay-from", v.replayFrom)
+	}
 	if v.unplanned {
 		parts = append(parts, "--unplanned")
 	}
@@ -194,4 +205,29 @@ var cmdDrill = &Command{
 			return c.Switchover(v.o.To)
 		})
 	},
+}
+
+// checkReplayFrom validates --replay-from: a time in the past, within the
+// journal's retention (older claims are gone), and only for an unplanned
+// failover (the only move that replays).
+func (v *inv) checkReplayFrom() error {
+	if v.replayFrom == "" {
+		return nil
+	}
+	if !v.allowLoss {
+		return badUsage("--replay-from applies to an unplanned failover: add --allow-data-loss")
+	}
+	t, err := time.Parse(time.RFC3339, v.replayFrom)
+	if err != nil {
+		return badUsage("--replay-from %q is not an RFC 3339 time (like 2026-11-25T04:00:00Z)", v.replayFrom)
+	}
+	now := v.d.Now()
+	if !t.Before(now) {
+		return badUsage("--replay-from %s is not in the past", v.replayFrom)
+	}
+	if t.Before(now.Add(-payments.DefaultJournalRetention)) {
+		return badUsage("--replay-from %s is older than the journal's retention (%s): its claims are gone", v.replayFrom, payments.DefaultJournalRetention)
+	}
+	v.replayFromTime = t
+	return nil
 }

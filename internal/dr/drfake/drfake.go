@@ -114,6 +114,11 @@ type World struct {
 	Epoch dr.WriterEpoch
 	// EpochErr makes the next EpochErr writer-record calls fail.
 	EpochErr int
+	// Now is the clock of the services (claims and writer marks; default
+	// time.Now).
+	Now func() time.Time
+	// marks: per database, the newest writer mark of each Region in it.
+	marks map[string]map[string]time.Time
 }
 
 // claim is one journal entry: a key claimed for a payment at a time.
@@ -138,6 +143,9 @@ func NewWorld() *World {
 		HealthErr: map[string]error{}, TableDown: map[string]bool{}, Fenced: map[string]bool{}, Unread: map[string]bool{},
 		OldWritable: map[string]bool{}, RejoinPolls: map[string]int{},
 	}
+	// A deployed writer has marked its database, and the mark replicated.
+	start := time.Now()
+	w.marks = map[string]map[string]time.Time{"us-east-1": {"us-east-1": start}, "us-west-2": {"us-east-1": start}}
 	for _, r := range w.regions {
 		w.Params[r]["/payment/dev/dr/active-region"] = "us-east-1"
 		w.Backups[r] = time.Now().Add(-3 * time.Hour)
@@ -151,6 +159,7 @@ func (w *World) GlobalCluster(context.Context) (dr.GlobalCluster, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.call("DescribeGlobalClusters")
+	w.markWriter()
 	if w.GCErr > 0 {
 		w.GCErr--
 		return dr.GlobalCluster{}, errors.New("DescribeGlobalClusters: RequestTimeout")
@@ -453,6 +462,56 @@ func (w *World) Function(_ context.Context, region string) (dr.FunctionInfo, err
 }
 func (w *World) DeniedActions(context.Context) ([]string, error) { return w.Denied, nil }
 
+// markWriter is the writer's service marking its database, as it does
+// every few seconds, and the mark replicating while replication runs.
+func (w *World) markWriter() {
+	r := w.Writer
+	if r == "" || w.Down[r] || w.pending != "" {
+		return
+	}
+	now := w.now()
+	w.marks[r][r] = now
+	if w.Replicate {
+		for _, o := range w.regions {
+			w.marks[o][r] = now
+		}
+	}
+}
+
+// ForgetMarks removes every writer mark from region's database (one that
+// never replicated a mark).
+func (w *World) ForgetMarks(region string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.marks[region] = map[string]time.Time{}
+}
+
+func (w *World) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+// ReplayWindowAfter implements dr.JournalReplayer: from old's newest mark
+// in region's database, as payments.Service.ReplayWindowAfter.
+func (w *World) ReplayWindowAfter(_ context.Context, region, old string) (payments.ReplayBounds, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.call("ReplayWindowAfter " + region)
+	switch {
+	case w.Down[region]:
+		return payments.ReplayBounds{}, errors.New("lambda:InvokeFunction in " + region + ": Region down")
+	case w.Epoch.Region != "" && w.Epoch.Region != region:
+		return payments.ReplayBounds{}, errors.New("replay window: this Region is not the journal's writer: " + w.Epoch.Region + " is")
+	}
+	b := payments.ReplayBounds{To: w.now().Add(payments.ReplaySlack)}
+	if m, ok := w.marks[region][old]; ok {
+		b.From, b.Mark = m.Add(-payments.ClaimCommitDeadline-payments.ReplaySlack), m
+	}
+	return b, nil
+}
+
 // ReplayJournal implements dr.JournalReplayer: the claims of [from, to]
 // missing from region's database are added to it, at most ReplayPage of
 // them per call.
@@ -518,15 +577,18 @@ func (c Canary) Write(_ context.Context, key string) (string, string, error) {
 		}
 		w.seq++
 		id := fmt.Sprintf("p%04d", w.seq)
+		now := w.now()
 		if w.Journal {
-			w.claims = append(w.claims, claim{key: key, id: id, at: time.Now()})
+			w.claims = append(w.claims, claim{key: key, id: id, at: now})
 		}
 		w.data[r][id] = true
+		w.marks[r][r] = now
 		if r == w.Writer && w.Replicate {
 			for _, o := range w.regions {
 				w.data[o][id] = true
 			}
 		}
+		w.markWriter()
 		return id, r, nil
 	}
 	return "", "", errors.New("503 region_read_only")

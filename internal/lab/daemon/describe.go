@@ -12,7 +12,7 @@ func (d *Daemon) writeDescriptions() error {
 		if r == d.cfg.PrimaryRegion {
 			role = "primary"
 		}
-		lab.Regions[r] = labdir.Region{APIURL: d.apiURL(r), Role: role, MySQLAdminDSN: d.adminDSN(r)}
+		lab.Regions[r] = labdir.Region{APIURL: d.apiURL(r), InvokeURL: "http://" + d.apiAddr(r), Role: role, MySQLAdminDSN: d.adminDSN(r)}
 		for name, v := range map[string]string{n.ActiveRegionParam(): d.cfg.PrimaryRegion, n.WriterEndpointParam(): d.endpoint(d.cfg.PrimaryRegion),
 			n.DBEndpointParam(role): d.endpoint(r), n.APIKeySecretParam(): n.APIKeySecretName()} {
 			if err := d.dir.PutParameter(r, name, v); err != nil {

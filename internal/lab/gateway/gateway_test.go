@@ -25,7 +25,12 @@ func TestFenceRefusesEveryRequestUntilLifted(t *testing.T) {
 	defer front.Close()
 	get := func(path string) (int, string) {
 		t.Helper()
-		resp, err := http.Post(front.URL+path, "application/json", strings.NewReader(`{"amount":1}`))
+		method := http.MethodPost
+		if path == "/health" {
+			method = http.MethodGet
+		}
+		req, _ := http.NewRequest(method, front.URL+path, strings.NewReader(`{"amount":1}`))
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,5 +58,39 @@ func TestFenceRefusesEveryRequestUntilLifted(t *testing.T) {
 	if resp, err := http.Get(front.URL + "/health"); err == nil {
 		resp.Body.Close()
 		t.Errorf("a gone service answered %d", resp.StatusCode)
+	}
+}
+
+// Only the API's routes reach the service: the lab's own entry points
+// (the replay's) are not reachable through the gateway, as API Gateway
+// forwards no other request.
+func TestOnlyTheAPIsRoutesReachTheService(t *testing.T) {
+	var reached atomic.Int32
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
+	defer svc.Close()
+	u, _ := url.Parse(svc.URL)
+	front := httptest.NewServer(New(u))
+	defer front.Close()
+	for _, c := range []struct {
+		method, path string
+		code         int
+	}{
+		{"GET", "/health", 200}, {"POST", "/payments", 200}, {"GET", "/payments/0123456789abcdef0123456789abcdef", 200},
+		{"POST", "/internal/replay-journal", 404}, {"POST", "/internal/replay-window", 404}, {"POST", "/health", 404},
+		{"GET", "/payments/", 404}, {"DELETE", "/payments/x", 404}, {"GET", "/payments/x/y", 404},
+	} {
+		req, _ := http.NewRequest(c.method, front.URL+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code || c.code == 404 && string(b) != NotFoundBody {
+			t.Errorf("%s %s: %d %s, want %d", c.method, c.path, resp.StatusCode, b, c.code)
+		}
+	}
+	if reached.Load() != 3 {
+		t.Errorf("%d requests reached the service, want the 3 routed ones", reached.Load())
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr/plan"
 	"github.com/payment-dr/payment-dr/internal/payments"
 )
 
@@ -46,7 +47,7 @@ func (c *Cloud) ReplayJournal(ctx context.Context, region string, from, to time.
 	all := payments.ReplayResult{Replayed: []payments.ReplayedKey{}}
 	backoff := 250 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		res, unavailable, err := c.replayOnce(ctx, region, r.APIURL, from, to)
+		res, unavailable, err := c.replayOnce(ctx, region, r.InvokeURL, from, to)
 		earlier := len(all.Replayed)
 		all.Replayed = append(all.Replayed, res.Replayed...)
 		all.Present, all.Released = max(res.Present-earlier, 0), res.Released
@@ -64,10 +65,10 @@ func (c *Cloud) ReplayJournal(ctx context.Context, region string, from, to time.
 }
 
 // replayOnce makes one replay request; unavailable is true for a 503.
-func (c *Cloud) replayOnce(ctx context.Context, region, apiURL string, from, to time.Time) (payments.ReplayResult, bool, error) {
+func (c *Cloud) replayOnce(ctx context.Context, region, invokeURL string, from, to time.Time) (payments.ReplayResult, bool, error) {
 	var res payments.ReplayResult
 	body, _ := json.Marshal(map[string]string{"from": from.UTC().Format(time.RFC3339Nano), "to": to.UTC().Format(time.RFC3339Nano)})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiURL+"/internal/replay-journal", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, invokeURL+"/internal/replay-journal", bytes.NewReader(body))
 	if err != nil {
 		return res, false, err
 	}
@@ -96,4 +97,38 @@ func (c *Cloud) replayOnce(ctx context.Context, region, apiURL string, from, to 
 		return res, false, fmt.Errorf("replaying the journal in %s: answer %q: %w", region, data, err)
 	}
 	return res, false, nil
+}
+
+// ReplayWindowAfter asks region's payment service which window to replay
+// after taking over from old: POST /internal/replay-window on its
+// loopback address, the lab's form of the replayWindowAfter invocation.
+func (c *Cloud) ReplayWindowAfter(ctx context.Context, region, old string) (payments.ReplayBounds, error) {
+	r, ok := c.Lab.Regions[region]
+	if !ok {
+		return payments.ReplayBounds{}, fmt.Errorf("%q is not a Region of the lab", region)
+	}
+	body, _ := json.Marshal(map[string]string{"oldRegion": old})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.InvokeURL+"/internal/replay-window", bytes.NewReader(body))
+	if err != nil {
+		return payments.ReplayBounds{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return payments.ReplayBounds{}, fmt.Errorf("replay window in %s: %w", region, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var b payments.ReplayBounds
+	if resp.StatusCode != http.StatusOK {
+		err := fmt.Errorf("replay window in %s: %s: %s", region, resp.Status, bytes.TrimSpace(data))
+		if resp.StatusCode < 500 {
+			err = plan.Permanent(err) // a request the service will never take
+		}
+		return b, err
+	}
+	if err := json.Unmarshal(data, &b); err != nil {
+		return b, fmt.Errorf("replay window in %s: answer %q: %w", region, data, err)
+	}
+	return b, nil
 }

@@ -39,7 +39,7 @@ func TestReplayJournalPostsTheWindowToTheRegionsService(t *testing.T) {
 		_, _ = w.Write([]byte(`{"error":"journal unavailable","replayed":[{"key":"a2V5LTI=","paymentId":"p2"}],"present":0,"released":0}`))
 	}))
 	defer failing.Close()
-	c := &Cloud{Lab: labdir.Lab{Regions: map[string]labdir.Region{"us-west-2": {APIURL: ok.URL}, "us-east-1": {APIURL: failing.URL}}}}
+	c := &Cloud{Lab: labdir.Lab{Regions: map[string]labdir.Region{"us-west-2": {InvokeURL: ok.URL}, "us-east-1": {InvokeURL: failing.URL}}}}
 	from := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
 	res, err := c.ReplayJournal(context.Background(), "us-west-2", from, from.Add(90*time.Second))
 	if err != nil {
@@ -61,7 +61,7 @@ func TestReplayJournalPostsTheWindowToTheRegionsService(t *testing.T) {
 		_, _ = w.Write([]byte(`{"replayed":[{"key":"a2V5LTM=","paymentId":"p3"}],"present":0,"released":0,"incomplete":true,"stopped":"page: 1 payments"}`))
 	}))
 	defer paged.Close()
-	c.Lab.Regions["us-east-2"] = labdir.Region{APIURL: paged.URL}
+	c.Lab.Regions["us-east-2"] = labdir.Region{InvokeURL: paged.URL}
 	if res, err := c.ReplayJournal(context.Background(), "us-east-2", from, from); err != nil || !res.Incomplete || res.Stopped != "page: 1 payments" || len(res.Replayed) != 1 {
 		t.Fatalf("incomplete answer: %+v %v", res, err)
 	}

@@ -24,7 +24,11 @@ type Lab struct {
 
 // Region is one Region of lab.json.
 type Region struct {
-	APIURL        string `json:"apiURL"`
+	APIURL string `json:"apiURL"` // the public API, through the Region's gateway
+	// InvokeURL is the payment service itself, on loopback: the lab's form
+	// of invoking the payment function directly (lambda:InvokeFunction),
+	// which API Gateway never forwards.
+	InvokeURL     string `json:"invokeURL"`
 	MySQLAdminDSN string `json:"mysqlAdminDSN"`
 	Role          string `json:"role"` // primary or secondary, as started
 }

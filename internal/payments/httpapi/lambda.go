@@ -28,6 +28,14 @@ type Invocation struct {
 	Migrate       bool                   `json:"migrate"`
 	SweepOutbox   bool                   `json:"sweepOutbox"`
 	ReplayJournal *payments.ReplayWindow `json:"replayJournal,omitempty"`
+	// ReplayWindowAfter asks for the window to replay after a failover
+	// from the Region it names ({"replayWindowAfter": {"oldRegion": ...}}).
+	ReplayWindowAfter *ReplayWindowRequest `json:"replayWindowAfter,omitempty"`
+}
+
+// ReplayWindowRequest names the Region the writer moved from.
+type ReplayWindowRequest struct {
+	OldRegion string `json:"oldRegion"`
 }
 
 // LambdaHandler adapts h to API Gateway HTTP API (payload v2) events, and

@@ -261,6 +261,11 @@ func New(ctx context.Context, e Env, log *slog.Logger) (*App, error) {
 	// invocations), besides the scheduled sweep invocation.
 	sweeps, stop := context.WithCancel(context.Background())
 	go svc.Outbox.Run(sweeps, SweepInterval)
+	if jr != nil {
+		go svc.MarkWriterEvery(sweeps, payments.WriterMarkEvery, func(err error) {
+			log.Warn("writer mark failed; the next one follows", "error", err.Error())
+		})
+	}
 	return &App{Handler: &httpapi.Handler{Service: svc, APIKey: key.v, Log: log}, DB: db, env: e, secrets: sm, stop: stop, log: log}, nil
 }
 
@@ -434,20 +439,22 @@ func tlsConfig(e Env) (*tls.Config, error) {
 // Admin handles direct invocations.
 func (a *App) Admin(ctx context.Context, inv httpapi.Invocation) (any, error) {
 	n := 0
-	for _, set := range []bool{inv.Migrate, inv.SweepOutbox, inv.ReplayJournal != nil} {
+	for _, set := range []bool{inv.Migrate, inv.SweepOutbox, inv.ReplayJournal != nil, inv.ReplayWindowAfter != nil} {
 		if set {
 			n++
 		}
 	}
 	switch {
 	case n > 1:
-		return nil, errors.New(`send one of {"migrate": true}, {"sweepOutbox": true} or {"replayJournal": {...}}, not several`)
+		return nil, errors.New(`send one of {"migrate": true}, {"sweepOutbox": true}, {"replayWindowAfter": {...}} or {"replayJournal": {...}}, not several`)
 	case inv.ReplayJournal != nil:
 		return a.replay(ctx, *inv.ReplayJournal)
+	case inv.ReplayWindowAfter != nil:
+		return a.Handler.Service.ReplayWindowAfter(ctx, inv.ReplayWindowAfter.OldRegion)
 	case inv.SweepOutbox:
 		return a.sweep(ctx)
 	case !inv.Migrate:
-		return nil, errors.New(`unknown invocation: send {"migrate": true}, {"sweepOutbox": true} or {"replayJournal": {"from": "<RFC 3339>", "to": "<RFC 3339>"}}`)
+		return nil, errors.New(`unknown invocation: send {"migrate": true}, {"sweepOutbox": true}, {"replayWindowAfter": {"oldRegion": "<region>"}} or {"replayJournal": {"from": "<RFC 3339>", "to": "<RFC 3339>"}}`)
 	case a.env.AppDBSecretID == "":
 		return nil, fmt.Errorf("this function connects as the application user and cannot migrate: invoke the migration function %s, "+
 			"whose APP_DB_SECRET_ID names the application user's secret", naming.New(a.env.Environment, "").MigrateFunction(a.env.Region))
@@ -488,6 +495,9 @@ func (a *App) sweep(ctx context.Context) (any, error) {
 	out["claimsRemoved"] = 0
 	if readOnly {
 		return out, err
+	}
+	if err := svc.MarkWriter(ctx); err != nil && !errors.Is(err, payments.ErrReadOnly) {
+		a.log.Warn("writer mark failed", "error", err.Error())
 	}
 	removed, jerr := svc.SweepJournal(ctx)
 	out["claimsRemoved"] = removed
@@ -535,6 +545,32 @@ func checkWindow(w payments.ReplayWindow) error {
 		return errors.New(`replayJournal needs "from" and "to" (RFC 3339), from not after to`)
 	}
 	return nil
+}
+
+// ReplayWindowHandler serves POST /internal/replay-window for the local
+// HTTP mode (the lab): the replayWindowAfter invocation's body and
+// answer. Loopback only, like ReplayHandler.
+func (a *App) ReplayWindowHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		var req httpapi.ReplayWindowRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil || req.OldRegion == "" {
+			http.Error(w, `body must be {"oldRegion": "<region>"}`, http.StatusBadRequest)
+			return
+		}
+		b, err := a.Handler.Service.ReplayWindowAfter(r.Context(), req.OldRegion)
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(b)
+	})
 }
 
 // ReplayHandler serves POST /internal/replay-journal for the local HTTP

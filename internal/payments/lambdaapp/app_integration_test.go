@@ -190,8 +190,8 @@ func TestMigrationFunctionCreatesTheApplicationUser(t *testing.T) {
 		t.Fatalf("migrate: %v %v", out, err)
 	}
 	if n := paymentstest.Count(t, root, "SELECT COUNT(*) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE = ? AND TABLE_SCHEMA = ?",
-		"'"+user+"'@'127.0.0.1'", w.dbName); n != 6 {
-		t.Errorf("%d table privileges, want 6 (payments SELECT INSERT, ledger INSERT, outbox SELECT INSERT UPDATE)", n)
+		"'"+user+"'@'127.0.0.1'", w.dbName); n != 9 {
+		t.Errorf("%d table privileges, want 9 (payments SELECT INSERT, ledger INSERT, outbox and writer marks SELECT INSERT UPDATE)", n)
 	}
 	// The payment function, given only the application user's secret.
 	w.secrets.Set("payment-dr/it/db-payments", string(app))

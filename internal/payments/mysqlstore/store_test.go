@@ -23,7 +23,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	if err != nil || len(applied) != 0 {
 		t.Fatalf("second migration applied %v (%v)", applied, err)
 	}
-	if n := paymentstest.Count(t, admin, "SELECT COUNT(*) FROM schema_migrations WHERE dirty = 0"); n != 4 {
+	if n := paymentstest.Count(t, admin, "SELECT COUNT(*) FROM schema_migrations WHERE dirty = 0"); n != 5 {
 		t.Errorf("%d recorded clean migrations", n)
 	}
 }
@@ -108,7 +108,7 @@ func TestKeysCompareByteForByteIncludingTrailingSpaces(t *testing.T) {
 func TestExactKeyMigrationUpgradesAnExistingDatabase(t *testing.T) {
 	_, admin, name := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
 	ctx := context.Background()
-	for _, q := range []string{"DROP TABLE payment_outbox", "DROP TABLE ledger_entries", "DROP TABLE payments", "DROP TABLE schema_migrations"} {
+	for _, q := range []string{"DROP TABLE writer_marks", "DROP TABLE payment_outbox", "DROP TABLE ledger_entries", "DROP TABLE payments", "DROP TABLE schema_migrations"} {
 		if _, err := admin.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}
@@ -270,6 +270,7 @@ func TestAppUserHasExactlyTheServicesGrants(t *testing.T) {
 		"GRANT INSERT ON `" + name + "`.`ledger_entries` TO `" + user.Name + "`@`127.0.0.1`",
 		"GRANT SELECT, INSERT ON `" + name + "`.`payments` TO `" + user.Name + "`@`127.0.0.1`",
 		"GRANT SELECT, INSERT, UPDATE ON `" + name + "`.`payment_outbox` TO `" + user.Name + "`@`127.0.0.1`",
+		"GRANT SELECT, INSERT, UPDATE ON `" + name + "`.`writer_marks` TO `" + user.Name + "`@`127.0.0.1`",
 	}
 	if strings.Join(sorted(grants), "\n") != strings.Join(sorted(want), "\n") {
 		t.Errorf("grants:\n%s\nwant:\n%s", strings.Join(sorted(grants), "\n"), strings.Join(sorted(want), "\n"))
@@ -316,5 +317,36 @@ func TestLostAnswerIsSettledBeforeCreateReturns(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if n := paymentstest.Count(t, admin, "SELECT COUNT(*) FROM payments WHERE idempotency_key = 'settle'"); n != 0 {
 		t.Errorf("%d payments committed after a certain not applied", n)
+	}
+}
+
+// A Region's writer mark only moves forward (two instances marking out of
+// order keep the newer), each Region has its own, and a read-only
+// database refuses a mark as it refuses a payment.
+func TestWriterMarksMoveForwardOnlyOnTheWriter(t *testing.T) {
+	ctx := context.Background()
+	app, _, _ := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
+	s := mysqlstore.New(app)
+	if _, found, err := s.WriterMark(ctx, "us-east-1"); err != nil || found {
+		t.Fatalf("mark before any: found %v (%v)", found, err)
+	}
+	t0 := time.Date(2026, 12, 5, 23, 0, 0, 123456000, time.UTC)
+	for _, at := range []time.Time{t0, t0.Add(-time.Second)} {
+		if err := s.MarkWriter(ctx, "us-east-1", at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.MarkWriter(ctx, "us-west-2", t0.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if at, found, err := s.WriterMark(ctx, "us-east-1"); err != nil || !found || !at.Equal(t0) {
+		t.Errorf("us-east-1's mark %s %v %v, want %s (the newer of two)", at, found, err, t0)
+	}
+	if at, _, _ := s.WriterMark(ctx, "us-west-2"); !at.Equal(t0.Add(-time.Hour)) {
+		t.Errorf("us-west-2's mark %s", at)
+	}
+	standby, _, _ := paymentstest.Database(t, backends.EnvMySQLSecondaryDSN, backends.EnvMySQLSecondaryAdminDSN)
+	if err := mysqlstore.New(standby).MarkWriter(ctx, "us-west-2", t0); !errors.Is(err, payments.ErrReadOnly) {
+		t.Errorf("mark on a read-only database: %v, want read-only", err)
 	}
 }
