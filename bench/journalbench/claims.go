@@ -11,7 +11,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/payment-dr/payment-dr/bench/benchdb"
-	"github.com/payment-dr/payment-dr/internal/journal"
+	"github.com/payment-dr/payment-dr/internal/claims"
 	"github.com/payment-dr/payment-dr/internal/payments"
 )
 
@@ -36,7 +36,7 @@ func (c claimRun) pay(i int) payments.Payment { return benchdb.Payment(i, c.firs
 
 // offerClaims claims rate payments a second for d, open loop: each claim
 // starts at its own time whatever the others do, as payments arrive.
-func offerClaims(ctx context.Context, j *journal.Journal, rate int, d time.Duration, first time.Time) (claimRun, error) {
+func offerClaims(ctx context.Context, j *claims.Journal, rate int, d time.Duration, first time.Time) (claimRun, error) {
 	run := claimRun{first: first, every: time.Second / time.Duration(rate), offered: int(d.Seconds() * float64(rate)), failed: map[string]int{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -84,10 +84,10 @@ func throttling(code string) bool {
 	return code == "ProvisionedThroughputExceededException" || code == "ThrottlingException" || code == "RequestLimitExceeded"
 }
 
-func claimOf(p payments.Payment) journal.Claim {
-	return journal.Claim{Key: p.IdempotencyKey, PaymentID: p.ID, RequestHash: benchdb.RequestHash, Amount: p.Amount,
+func claimOf(p payments.Payment) claims.Claim {
+	return claims.Claim{Key: p.IdempotencyKey, PaymentID: p.ID, RequestHash: benchdb.RequestHash, Amount: p.Amount,
 		Currency: p.Currency, MerchantRef: p.MerchantRef, CustomerRef: p.CustomerRef, SessionID: p.SessionID,
-		Status: journal.StatusProcessed, Region: p.Region, ClaimedAt: p.CreatedAt}
+		Status: claims.StatusProcessed, Region: p.Region, ClaimedAt: p.CreatedAt}
 }
 
 func (c claimRun) print(rate int) {

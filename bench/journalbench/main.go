@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/backends"
-	"github.com/payment-dr/payment-dr/internal/journal"
+	"github.com/payment-dr/payment-dr/internal/claims"
 	"github.com/payment-dr/payment-dr/internal/lab/mrsc"
 )
 
@@ -80,7 +80,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer cluster.Close()
-	journals := map[string]*journal.Journal{}
+	journals := map[string]*claims.Journal{}
 	for r, lat := range map[string]backends.AWSLatency{east: o.eastLatency, west: o.westLatency} {
 		h, err := cluster.Endpoint(r, mrsc.Table{Name: table, HashKey: "pk", RangeKey: "sk"})
 		if err != nil {
@@ -91,7 +91,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		defer stop()
-		journals[r] = &journal.Journal{Client: backends.DynamoDB(url, r), Table: table}
+		journals[r] = &claims.Journal{Client: backends.DynamoDB(url, r), Table: table}
 	}
 	fmt.Printf("journal: MRSC stand-in (3 etcd members in process), added round trip %s %+v, %s %+v\n", east, o.eastLatency, west, o.westLatency)
 

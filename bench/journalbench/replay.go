@@ -7,18 +7,18 @@ import (
 
 	"github.com/payment-dr/payment-dr/bench/benchdb"
 	"github.com/payment-dr/payment-dr/internal/backends"
-	"github.com/payment-dr/payment-dr/internal/journal"
+	"github.com/payment-dr/payment-dr/internal/claims"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/dynamo"
 	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
-	"github.com/payment-dr/payment-dr/internal/payments/paymentjournal"
+	"github.com/payment-dr/payment-dr/internal/payments/paymentclaims"
 )
 
 // replayMinute loads the last minute of claimed payments into a fresh
 // writer database, all but every k-th (the payments replication had not
 // carried over), and replays that minute as drctl does: ReplayChunk by
 // ReplayChunk, each chunk sent again while its answer says more remains.
-func replayMinute(ctx context.Context, o options, j *journal.Journal, c claimRun) error {
+func replayMinute(ctx context.Context, o options, j *claims.Journal, c claimRun) error {
 	k := max(1, int(1/o.missing+0.5))
 	perMinute := min(c.offered, int(time.Minute/c.every))
 	lo := c.offered - perMinute
@@ -48,7 +48,7 @@ func replayMinute(ctx context.Context, o options, j *journal.Journal, c claimRun
 		return err
 	}
 	svc := &payments.Service{Store: mysqlstore.New(db), Sessions: &dynamo.Sessions{Client: ddb, Table: sessions}, Region: west,
-		Journal: paymentjournal.Journal{J: j}}
+		Journal: paymentclaims.Journal{J: j}}
 
 	from, to := c.pay(lo).CreatedAt, c.pay(c.offered-1).CreatedAt
 	t := time.Now()

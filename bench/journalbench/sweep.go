@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/payment-dr/payment-dr/internal/journal"
+	"github.com/payment-dr/payment-dr/internal/claims"
 	"github.com/payment-dr/payment-dr/internal/payments"
 )
 
@@ -16,7 +16,7 @@ const invocation = time.Minute
 // sweepAll lets the claims expire (the sweep runs a retention after the
 // last of them) and sweeps them from region as the writer's scheduled
 // invocations do, one invocation's time each, until none is left.
-func sweepAll(ctx context.Context, j *journal.Journal, region string, c claimRun) error {
+func sweepAll(ctx context.Context, j *claims.Journal, region string, c claimRun) error {
 	retention := payments.DefaultJournalRetention
 	last := c.pay(c.offered - 1).CreatedAt
 	now := last.Add(retention + 2*time.Minute)
@@ -38,7 +38,7 @@ func sweepAll(ctx context.Context, j *journal.Journal, region string, c claimRun
 	}
 	took := time.Since(t)
 	fmt.Printf("sweep in %s: removed %d claims in %s over %d invocation(s) of %s: %.0f claims a minute (at most %d deletes in flight)\n",
-		region, removed, took.Round(time.Millisecond), runs, invocation, float64(removed)/took.Minutes(), journal.DefaultSweepConcurrency)
+		region, removed, took.Round(time.Millisecond), runs, invocation, float64(removed)/took.Minutes(), claims.DefaultSweepConcurrency)
 	return checkSwept(ctx, j, c)
 }
 
@@ -47,10 +47,10 @@ func sweepAll(ctx context.Context, j *journal.Journal, region string, c claimRun
 // stops with deletes in flight that may still be applied (as on AWS), so
 // the sweep's own count can fall short of what it removed; what is left
 // cannot.
-func checkSwept(ctx context.Context, j *journal.Journal, c claimRun) error {
+func checkSwept(ctx context.Context, j *claims.Journal, c claimRun) error {
 	timeItems := 0
 	last := c.pay(c.offered - 1).CreatedAt
-	if err := j.Window(ctx, c.first.Add(-time.Minute), last.Add(time.Minute), func(journal.Claim) error { timeItems++; return nil }); err != nil {
+	if err := j.Window(ctx, c.first.Add(-time.Minute), last.Add(time.Minute), func(claims.Claim) error { timeItems++; return nil }); err != nil {
 		return err
 	}
 	claims, sampled := 0, 0

@@ -23,12 +23,12 @@ import (
 
 	"github.com/payment-dr/payment-dr/bench/benchdb"
 	"github.com/payment-dr/payment-dr/internal/backends"
+	"github.com/payment-dr/payment-dr/internal/claims"
 	"github.com/payment-dr/payment-dr/internal/dr"
-	"github.com/payment-dr/payment-dr/internal/journal"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/dynamo"
 	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
-	"github.com/payment-dr/payment-dr/internal/payments/paymentjournal"
+	"github.com/payment-dr/payment-dr/internal/payments/paymentclaims"
 )
 
 func main() {
@@ -58,7 +58,7 @@ func main() {
 	jtable, stable := name+"-journal", name+"-sessions"
 	check(backends.CreateJournalTable(ctx, ddb, jtable))
 	check(backends.CreateSessionTable(ctx, ddb, stable))
-	j := &journal.Journal{Client: ddb, Table: jtable}
+	j := &claims.Journal{Client: ddb, Table: jtable}
 	moveAt := end.Add(*every)
 	// The old writer's newest mark the new writer holds is as old as its
 	// newest replicated payment; the window starts that far back, less
@@ -72,7 +72,7 @@ func main() {
 
 	store := mysqlstore.New(db)
 	svc := &payments.Service{Store: store, Sessions: &dynamo.Sessions{Client: ddb, Table: stable}, Region: "us-west-2",
-		Journal: paymentjournal.Journal{J: j}}
+		Journal: paymentclaims.Journal{J: j}}
 	t = time.Now()
 	r, err := benchdb.Replay(ctx, svc, from, moveAt)
 	check(err)
@@ -88,7 +88,7 @@ func main() {
 }
 
 // claim claims payments [from, to) in the journal, 16 at a time.
-func claim(ctx context.Context, j *journal.Journal, pay func(int) payments.Payment, from, to int) error {
+func claim(ctx context.Context, j *claims.Journal, pay func(int) payments.Payment, from, to int) error {
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -99,9 +99,9 @@ func claim(ctx context.Context, j *journal.Journal, pay func(int) payments.Payme
 			defer wg.Done()
 			for i := range jobs {
 				p := pay(i)
-				_, err := j.Claim(ctx, journal.Claim{Key: p.IdempotencyKey, PaymentID: p.ID, RequestHash: benchdb.RequestHash, Amount: p.Amount,
+				_, err := j.Claim(ctx, claims.Claim{Key: p.IdempotencyKey, PaymentID: p.ID, RequestHash: benchdb.RequestHash, Amount: p.Amount,
 					Currency: p.Currency, MerchantRef: p.MerchantRef, CustomerRef: p.CustomerRef, SessionID: p.SessionID,
-					Status: journal.StatusProcessed, Region: p.Region, ClaimedAt: p.CreatedAt})
+					Status: claims.StatusProcessed, Region: p.Region, ClaimedAt: p.CreatedAt})
 				if err != nil {
 					mu.Lock()
 					first = err

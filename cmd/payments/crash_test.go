@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/backends"
-	"github.com/payment-dr/payment-dr/internal/journal"
+	"github.com/payment-dr/payment-dr/internal/claims"
 	"github.com/payment-dr/payment-dr/internal/payments"
 )
 
@@ -28,7 +28,7 @@ type crashWorld struct {
 	env       []string
 	proxy     *holdingProxy
 	admin     *sql.DB
-	journal   *journal.Journal
+	journal   *claims.Journal
 	events    *backends.EventBus
 }
 
@@ -74,7 +74,7 @@ func newCrashWorld(t *testing.T) *crashWorld {
 	up, _ := url.Parse(backends.Env(t, backends.EnvDynamoDBEndpoint))
 	proxy := &holdingProxy{upstream: up, held: make(chan struct{}, 1), release: make(chan struct{})}
 	t.Cleanup(func() { close(proxy.release) })
-	return &crashWorld{bin: build(t), addr: run.addr, admin: run.admin, events: run.events, journal: &journal.Journal{Client: jc, Table: jtable}, proxy: proxy,
+	return &crashWorld{bin: build(t), addr: run.addr, admin: run.admin, events: run.events, journal: &claims.Journal{Client: jc, Table: jtable}, proxy: proxy,
 		env: append(run.env, "LISTEN_ADDR="+run.addr, "JOURNAL_TABLE="+jtable, "JOURNAL_ENDPOINT="+backends.Serve(t, proxy))}
 }
 
@@ -134,7 +134,7 @@ func (w *crashWorld) rows(t *testing.T, key string) []string {
 }
 
 // waitClaim waits until the key is claimed in the journal.
-func (w *crashWorld) waitClaim(t *testing.T, key string) journal.Claim {
+func (w *crashWorld) waitClaim(t *testing.T, key string) claims.Claim {
 	t.Helper()
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if c, found, err := w.journal.Get(context.Background(), key); err == nil && found {
@@ -142,7 +142,7 @@ func (w *crashWorld) waitClaim(t *testing.T, key string) journal.Claim {
 		}
 	}
 	t.Fatal("the key was never claimed")
-	return journal.Claim{}
+	return claims.Claim{}
 }
 
 // The process is killed after its claim is durable and before its

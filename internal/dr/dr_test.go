@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/config"
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
 func testCfg() config.Config {
@@ -26,9 +26,9 @@ func controller(w *drfake.World) (*dr.Controller, *bytes.Buffer) {
 	return &dr.Controller{Cfg: testCfg(), Cloud: w, Poll: time.Millisecond, Log: log}, log
 }
 
-func newRun(t *testing.T, kind, target string) *journal.Run {
+func newRun(t *testing.T, kind, target string) *runlog.Run {
 	t.Helper()
-	run, err := journal.Create(t.TempDir(), journal.Run{ID: journal.NewID(kind, target, time.Now()), Kind: kind, Target: target, Env: "dev", Created: time.Now()})
+	run, err := runlog.Create(t.TempDir(), runlog.Run{ID: runlog.NewID(kind, target, time.Now()), Kind: kind, Target: target, Env: "dev", Created: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestFailedStepResumesFromTheJournal(t *testing.T) {
 	w.FailPut["us-west-2"] = 1 // the first PutParameter in us-west-2 is throttled
 	c, log := controller(w)
 	dir := t.TempDir()
-	run, err := journal.Create(dir, journal.Run{ID: "switchover-20261125T040000Z-us-west-2", Kind: "switchover", Target: "us-west-2", Env: "dev", Created: time.Now()})
+	run, err := runlog.Create(dir, runlog.Run{ID: "switchover-20261125T040000Z-us-west-2", Kind: "switchover", Target: "us-west-2", Env: "dev", Created: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestFailedStepResumesFromTheJournal(t *testing.T) {
 
 	// A new process: reload the journal from disk and resume.
 	run.Close()
-	again, err := journal.Open(dir, run.ID)
+	again, err := runlog.Open(dir, run.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +337,7 @@ func TestInterruptedDrillResumesWithItsCanaries(t *testing.T) {
 	w.Replicate = false
 	c, log := controller(w)
 	dir := t.TempDir()
-	run, err := journal.Create(dir, journal.Run{ID: "drill-20261125T040000Z-us-west-2", Kind: "drill", Target: "us-west-2", Env: "dev", Created: time.Now()})
+	run, err := runlog.Create(dir, runlog.Run{ID: "drill-20261125T040000Z-us-west-2", Kind: "drill", Target: "us-west-2", Env: "dev", Created: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +359,7 @@ func TestInterruptedDrillResumesWithItsCanaries(t *testing.T) {
 	before := len(first.Samples)
 
 	run.Close()
-	again, err := journal.Open(dir, run.ID)
+	again, err := runlog.Open(dir, run.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,9 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/measure"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
 // DrillOptions tune a drill.
@@ -76,7 +76,7 @@ func (cs *canaries) all() []measure.Sample {
 	return append([]measure.Sample(nil), cs.samples...)
 }
 
-func (c *Controller) writeCanaries(ctx context.Context, canary Canary, run *journal.Run, cs *canaries, log *journal.SampleLog, interval time.Duration) {
+func (c *Controller) writeCanaries(ctx context.Context, canary Canary, run *runlog.Run, cs *canaries, log *runlog.SampleLog, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for seq := len(cs.all()); ; seq++ {
@@ -113,13 +113,13 @@ func (c *Controller) writeCanaries(ctx context.Context, canary Canary, run *jour
 // reads back from the new primary every write the old primary
 // acknowledged, whenever it did (after the request too: a split brain).
 // RTO and RPO come from those samples (package measure).
-func (c *Controller) Drill(ctx context.Context, canary Canary, p plan.Plan, run *journal.Run, opt DrillOptions) (DrillResult, error) {
+func (c *Controller) Drill(ctx context.Context, canary Canary, p plan.Plan, run *runlog.Run, opt DrillOptions) (DrillResult, error) {
 	opt = opt.withDefaults()
-	prior, err := journal.LoadSamples(run)
+	prior, err := runlog.LoadSamples(run)
 	if err != nil {
 		return DrillResult{}, err
 	}
-	log, err := journal.SampleWriter(run)
+	log, err := runlog.SampleWriter(run)
 	if err != nil {
 		return DrillResult{}, err
 	}
@@ -207,7 +207,7 @@ func (c *Controller) readBack(ctx context.Context, canary Canary, samples []meas
 
 // boundByRecordedLag folds the lag record-lag saved in the journal into
 // the RPO: the canaries alone can read low.
-func boundByRecordedLag(r *measure.Result, run *journal.Run) {
+func boundByRecordedLag(r *measure.Result, run *runlog.Run) {
 	if v, ok := run.Values[LagAtFailoverMsKey]; ok {
 		if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
 			r.BoundByLag(time.Duration(ms) * time.Millisecond)

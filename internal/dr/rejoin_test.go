@@ -10,8 +10,8 @@ import (
 
 	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/drfake"
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
 func findings(c *dr.Controller) map[string]string {
@@ -56,7 +56,7 @@ func TestSwitchoverIntoARegionFencedByAnEarlierFailoverCompletes(t *testing.T) {
 	if err := plan.Execute(ctx, c.Switchover("us-west-2"), run, nil, log); err != nil {
 		t.Fatalf("switchover into the fenced Region: %v\n%s", err, log)
 	}
-	lift, verify := slices.IndexFunc(run.Steps, func(s journal.Step) bool { return s.Name == "lift-fence" }), slices.IndexFunc(run.Steps, func(s journal.Step) bool { return s.Name == "verify-writes" })
+	lift, verify := slices.IndexFunc(run.Steps, func(s runlog.Step) bool { return s.Name == "lift-fence" }), slices.IndexFunc(run.Steps, func(s runlog.Step) bool { return s.Name == "verify-writes" })
 	if w.Writer != "us-west-2" || w.Fenced["us-west-2"] || lift < 0 || lift > verify || !run.Step("verify-writes").Done() || run.Values[dr.FenceKey("us-west-2")] != "lifted" {
 		t.Errorf("writer %s, fenced %v, steps %v, values %v", w.Writer, w.Fenced, run.Steps, run.Values)
 	}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
 // MaxResumeAge bounds how old a run may be and still be resumed: past it
@@ -17,7 +17,7 @@ const MaxResumeAge = 6 * time.Hour
 // matches it: the run is recent, it is of p's kind and target, and the
 // writer is where the journal implies (moved to the target if the move
 // step is done, not yet there if the move was never sent).
-func (c *Controller) CheckResume(ctx context.Context, p plan.Plan, run *journal.Run) error {
+func (c *Controller) CheckResume(ctx context.Context, p plan.Plan, run *runlog.Run) error {
 	if age := c.now().Sub(run.Created); age > MaxResumeAge {
 		return fmt.Errorf("run %s is %s old (limit %s): start a new run with --new", run.ID, age.Round(time.Minute), MaxResumeAge)
 	}

@@ -9,13 +9,13 @@ import (
 
 	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/drfake"
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
 // markDone records the named steps of run as done, as a run interrupted
 // after them would have.
-func markDone(run *journal.Run, names ...string) {
+func markDone(run *runlog.Run, names ...string) {
 	at := time.Now().Add(-time.Minute)
 	for _, n := range names {
 		s := run.Step(n)
@@ -264,7 +264,7 @@ func TestFailoverPlanStepsAndEachStepIsSavedBeforeTheNext(t *testing.T) {
 	w := drfake.NewWorld()
 	c, log := controller(w)
 	dir := t.TempDir()
-	run, err := journal.Create(dir, journal.Run{ID: "failover-20261125T040000Z-us-west-2", Kind: "failover", Target: "us-west-2", Env: "dev", Created: time.Now()})
+	run, err := runlog.Create(dir, runlog.Run{ID: "failover-20261125T040000Z-us-west-2", Kind: "failover", Target: "us-west-2", Env: "dev", Created: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestFailoverPlanStepsAndEachStepIsSavedBeforeTheNext(t *testing.T) {
 		}
 		prev, inner := p.Steps[i-1].Name, p.Steps[i].Run
 		p.Steps[i].Run = func(ctx context.Context, rec plan.Recorder) error {
-			onDisk, err := journal.ReadOnly(dir, run.ID)
+			onDisk, err := runlog.ReadOnly(dir, run.ID)
 			if err != nil || !onDisk.Step(prev).Done() {
 				t.Errorf("before %s: %s not saved as done (%v)", p.Steps[i].Name, prev, err)
 			}
@@ -291,7 +291,7 @@ func TestFailoverPlanStepsAndEachStepIsSavedBeforeTheNext(t *testing.T) {
 	if err := plan.Execute(context.Background(), p, run, nil, log); err != nil {
 		t.Fatal(err)
 	}
-	onDisk, err := journal.ReadOnly(dir, run.ID)
+	onDisk, err := runlog.ReadOnly(dir, run.ID)
 	if err != nil || !onDisk.Step(p.Steps[len(p.Steps)-1].Name).Done() || !onDisk.Completed {
 		t.Errorf("last step not saved: %v", err)
 	}

@@ -4,20 +4,20 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/payment-dr/payment-dr/internal/claims"
 	"github.com/payment-dr/payment-dr/internal/dr"
-	"github.com/payment-dr/payment-dr/internal/journal"
 )
 
 // writerRecord is the payment journal's writer record through region's
 // replica. MRSC serves strongly consistent reads and conditional writes
 // from either replica once a majority of the Regions answer (DynamoDB
 // developer guide, "Multi-Region strong consistency").
-func (a *AWS) writerRecord(region string) (*journal.Journal, error) {
+func (a *AWS) writerRecord(region string) (*claims.Journal, error) {
 	c, ok := a.Regions[region]
 	if !ok || c.DynamoDB == nil {
 		return nil, fmt.Errorf("no DynamoDB client for %s", region)
 	}
-	return journal.WriterRecordOf(c.DynamoDB, a.names().JournalTable()), nil
+	return claims.WriterRecordOf(c.DynamoDB, a.names().JournalTable()), nil
 }
 
 // JournalWriter implements dr.Epochs.

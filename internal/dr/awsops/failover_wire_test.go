@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/payment-dr/payment-dr/internal/dr"
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
 // wireRecorder keeps the form of every query-protocol request (RDS, IAM,
@@ -65,7 +65,7 @@ func TestFailoverSendsAllowDataLossOnlyWhenAllowedOnTheWire(t *testing.T) {
 		rec := &wireRecorder{}
 		a, w := startWorldWith(t, now, func(c *aws.Config) { c.HTTPClient = &http.Client{Transport: rec, Timeout: 5 * time.Second} })
 		c := &dr.Controller{Cfg: testConfig(), Cloud: a, Poll: time.Millisecond}
-		run, err := journal.Create(t.TempDir(), journal.Run{ID: "failover-20261125T040000Z-us-west-2", Kind: "failover", Target: "us-west-2", Env: "dev", Created: now})
+		run, err := runlog.Create(t.TempDir(), runlog.Run{ID: "failover-20261125T040000Z-us-west-2", Kind: "failover", Target: "us-west-2", Env: "dev", Created: now})
 		if err != nil {
 			t.Fatal(err)
 		}

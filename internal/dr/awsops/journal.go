@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
 // JournalKeyPrefix marks drctl's items in the session table; payment
@@ -25,7 +25,7 @@ const journalRetention = 90 * 24 * time.Hour
 // JournalMirror keeps a run's journal as one item of the session global
 // table (sessionId "drctl-run#<run-id>"). The table is replicated to both
 // Regions, so the journal survives the loss of either one and of the
-// machine that started the run. It implements journal.Mirror.
+// machine that started the run. It implements runlog.Mirror.
 type JournalMirror struct {
 	Table string
 	// Regions is the order to try: the run's target first (the Region
@@ -47,7 +47,7 @@ func (a *AWS) JournalMirror(target string) *JournalMirror {
 // Put writes the item in the first Region that accepts it, only if the
 // stored item is older than data's journal version (a conditional write
 // on the item's version attribute): a second drctl driving the same run
-// gets journal.ErrConflict instead of overwriting the first.
+// gets runlog.ErrConflict instead of overwriting the first.
 func (m *JournalMirror) Put(ctx context.Context, id string, data []byte) error {
 	var j struct {
 		Version int64 `json:"version"`
@@ -76,7 +76,7 @@ func (m *JournalMirror) Put(ctx context.Context, id string, data []byte) error {
 		case err == nil:
 			return nil
 		case errors.As(err, &cond):
-			return fmt.Errorf("%s: version %d of %s is not newer than the stored one: %w", r, j.Version, id, journal.ErrConflict)
+			return fmt.Errorf("%s: version %d of %s is not newer than the stored one: %w", r, j.Version, id, runlog.ErrConflict)
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", r, err))
 	}
@@ -84,7 +84,7 @@ func (m *JournalMirror) Put(ctx context.Context, id string, data []byte) error {
 }
 
 // Get reads the item, strongly consistent within each Region, trying the
-// Regions in order; journal.ErrNotFound if no Region has it.
+// Regions in order; runlog.ErrNotFound if no Region has it.
 func (m *JournalMirror) Get(ctx context.Context, id string) ([]byte, error) {
 	var errs []error
 	for _, r := range m.Regions {
@@ -104,7 +104,7 @@ func (m *JournalMirror) Get(ctx context.Context, id string) ([]byte, error) {
 	if len(errs) == len(m.Regions) {
 		return nil, fmt.Errorf("GetItem %s %s%s: %w", m.Table, JournalKeyPrefix, id, errors.Join(errs...))
 	}
-	return nil, journal.ErrNotFound
+	return nil, runlog.ErrNotFound
 }
 
-var _ journal.Mirror = (*JournalMirror)(nil)
+var _ runlog.Mirror = (*JournalMirror)(nil)

@@ -13,7 +13,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/payment-dr/payment-dr/internal/backends"
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
 // dynaliteTable creates a fresh session-like table on the local dynalite
@@ -58,10 +58,10 @@ func TestMirrorWriteIsVersionedAndConditionalOnDynalite(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Another process, also at version 1, writes its version 2: refused.
-	if err := b.Put(ctx, id, v(2)); !errors.Is(err, journal.ErrConflict) {
+	if err := b.Put(ctx, id, v(2)); !errors.Is(err, runlog.ErrConflict) {
 		t.Fatalf("second writer of version 2: %v", err)
 	}
-	if err := b.Put(ctx, id, v(1)); !errors.Is(err, journal.ErrConflict) {
+	if err := b.Put(ctx, id, v(1)); !errors.Is(err, runlog.ErrConflict) {
 		t.Fatalf("stale version 1: %v", err)
 	}
 	got, err := b.Get(ctx, id)

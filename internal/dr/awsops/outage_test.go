@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/payment-dr/payment-dr/internal/dr"
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
 // With every us-east-1 endpoint accepting and never answering,
@@ -27,7 +27,7 @@ func TestFailoverCompletesWithEveryUsEast1EndpointHanging(t *testing.T) {
 	})
 	w.hang["us-east-1"] = true
 	c := &dr.Controller{Cfg: testConfig(), Cloud: a, Poll: time.Millisecond}
-	run, err := journal.Create(t.TempDir(), journal.Run{ID: "failover-20261125T040000Z-us-west-2", Kind: "failover", Target: "us-west-2", Env: "dev", Created: now})
+	run, err := runlog.Create(t.TempDir(), runlog.Run{ID: "failover-20261125T040000Z-us-west-2", Kind: "failover", Target: "us-west-2", Env: "dev", Created: now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,8 +27,8 @@ import (
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/dnscheck/dnstest"
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
 // sdkWorld answers on one loopback endpoint like every service drctl
@@ -552,7 +552,7 @@ var now = time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
 func TestCleanSwitchoverThroughTheSDK(t *testing.T) {
 	a, w := startWorld(t, now)
 	c := &dr.Controller{Cfg: testConfig(), Cloud: a, Poll: time.Millisecond}
-	run, err := journal.Create(t.TempDir(), journal.Run{ID: "switchover-20261125T040000Z-us-west-2", Kind: "switchover", Target: "us-west-2", Env: "dev", Created: now})
+	run, err := runlog.Create(t.TempDir(), runlog.Run{ID: "switchover-20261125T040000Z-us-west-2", Kind: "switchover", Target: "us-west-2", Env: "dev", Created: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -587,7 +587,7 @@ func TestFailoverWithLagThroughTheSDK(t *testing.T) {
 	a, w := startWorld(t, now)
 	w.lagMs = 4200
 	c := &dr.Controller{Cfg: testConfig(), Cloud: a, Poll: time.Millisecond}
-	run, err := journal.Create(t.TempDir(), journal.Run{ID: "failover-20261125T040000Z-us-west-2", Kind: "failover", Target: "us-west-2", Env: "dev", Created: now})
+	run, err := runlog.Create(t.TempDir(), runlog.Run{ID: "failover-20261125T040000Z-us-west-2", Kind: "failover", Target: "us-west-2", Env: "dev", Created: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -656,7 +656,7 @@ func (f fixed) Now() time.Time { return time.Time(f) }
 func TestJournalMirrorThroughTheSDK(t *testing.T) {
 	a, w := startWorld(t, now)
 	m := a.JournalMirror("us-west-2")
-	if _, err := m.Get(context.Background(), "drill-20261125T040000Z-us-west-2"); !errors.Is(err, journal.ErrNotFound) {
+	if _, err := m.Get(context.Background(), "drill-20261125T040000Z-us-west-2"); !errors.Is(err, runlog.ErrNotFound) {
 		t.Fatalf("missing item: %v", err)
 	}
 	if err := m.Put(context.Background(), "drill-20261125T040000Z-us-west-2", []byte(`{"id":"x","version":1}`)); err != nil {

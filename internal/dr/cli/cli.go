@@ -16,8 +16,8 @@ import (
 
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/dr"
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/reconcile"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
 // Deps are what the commands need from the outside world; tests replace them.
@@ -38,7 +38,7 @@ type Conn struct {
 	Cloud  dr.Cloud
 	Canary dr.Canary // drills only
 	// Mirror is the DynamoDB copy of the journal (--journal-ddb), or nil.
-	Mirror journal.Mirror
+	Mirror runlog.Mirror
 	// Reconcile opens the old primary's data and the writer's (reconcile).
 	Reconcile reconcile.Access
 	// Poll, if set, is the shortest wait between re-checks for this

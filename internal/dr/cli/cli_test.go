@@ -16,7 +16,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/drfake"
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
 func writeConfig(t *testing.T, production bool) string {
@@ -166,7 +166,7 @@ func TestFailedRunResumesByIDOrAutomatically(t *testing.T) {
 	}
 }
 
-// memMirror is a journal.Mirror shared by two "machines".
+// memMirror is a runlog.Mirror shared by two "machines".
 type memMirror map[string][]byte
 
 func (m memMirror) Put(_ context.Context, id string, data []byte) error {
@@ -178,7 +178,7 @@ func (m memMirror) Get(_ context.Context, id string) ([]byte, error) {
 	if b, ok := m[id]; ok {
 		return b, nil
 	}
-	return nil, journal.ErrNotFound
+	return nil, runlog.ErrNotFound
 }
 
 func TestMirroredJournalResumesOnAnotherMachine(t *testing.T) {
@@ -215,7 +215,7 @@ func TestMirroredJournalResumesOnAnotherMachine(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(second, id, "report.svg")); err != nil {
 		t.Error(err)
 	}
-	j, err := journal.Parse(mirror[id])
+	j, err := runlog.Parse(mirror[id])
 	if err != nil || !j.Completed || j.Values["lagAtFailoverMs"] != "800" {
 		t.Errorf("mirrored journal: %v %+v", err, j)
 	}

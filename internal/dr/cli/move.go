@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/dr"
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 	"github.com/payment-dr/payment-dr/internal/payments"
 )
 
@@ -38,7 +38,7 @@ func checkMove(v *inv, name string) error {
 	if err := v.controller(nil).CheckRegion(o.To); err != nil {
 		return usageError{err.Error()}
 	}
-	if o.Resume != "" && !journal.ValidID(o.Resume) {
+	if o.Resume != "" && !runlog.ValidID(o.Resume) {
 		return badUsage("--resume %q is not a run id (like switchover-20261125T040000Z-us-west-2)", o.Resume)
 	}
 	if o.Resume != "" && o.New {
@@ -132,7 +132,7 @@ func (v *inv) move(ctx context.Context, kind string, build func(*dr.Controller) 
 
 func (v *inv) printDryRun(kind string, p plan.Plan) {
 	out := v.d.Stdout
-	id := journal.NewID(kind, v.o.To, v.d.Now())
+	id := runlog.NewID(kind, v.o.To, v.d.Now())
 	fmt.Fprintf(out, "dry run of %s in %s (nothing is changed; no AWS call is made)\n", kind, v.cfg.Environment)
 	fmt.Fprintf(out, "run id would be %s; journal and report in %s\n", id, filepath.Join(v.o.ReportDir, id))
 	if kind == "drill" {

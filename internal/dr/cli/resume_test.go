@@ -11,8 +11,8 @@ import (
 
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/dr/drfake"
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/reconcile"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
 )
@@ -182,7 +182,7 @@ func TestResumedDrillOnAnotherMachineKeepsItsCanaries(t *testing.T) {
 	for k := range mirror {
 		id = k
 	}
-	first, err := journal.Parse(mirror[id])
+	first, err := runlog.Parse(mirror[id])
 	if err != nil || len(first.Canaries) < 5 {
 		t.Fatalf("mirrored canaries: %v %d", err, len(first.Canaries))
 	}
@@ -190,7 +190,7 @@ func TestResumedDrillOnAnotherMachineKeepsItsCanaries(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("second machine: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	final, _ := journal.Parse(mirror[id])
+	final, _ := runlog.Parse(mirror[id])
 	if !strings.Contains(r.stdout, "canary writes: ") || len(final.Canaries) <= len(first.Canaries) || final.Canaries[0].Key != first.Canaries[0].Key {
 		t.Errorf("canaries: first attempt %d, final %d", len(first.Canaries), len(final.Canaries))
 	}

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/dr"
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/measure"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
 	"github.com/payment-dr/payment-dr/internal/dr/report"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
 // chooseRun returns the locked run to execute: the journal named by
@@ -22,7 +22,7 @@ import (
 // newest unfinished run of the same kind and target (unless --new); a
 // resumed run must still match the world (CheckResume). A new run is
 // checked against the writer, confirmed, then created.
-func (v *inv) chooseRun(ctx context.Context, c *dr.Controller, p plan.Plan, kind string, m journal.Mirror) (*journal.Run, error) {
+func (v *inv) chooseRun(ctx context.Context, c *dr.Controller, p plan.Plan, kind string, m runlog.Mirror) (*runlog.Run, error) {
 	run, err := v.findRun(ctx, kind, m)
 	if err != nil {
 		return nil, err
@@ -54,7 +54,7 @@ func (v *inv) chooseRun(ctx context.Context, c *dr.Controller, p plan.Plan, kind
 			}
 		}
 		now := v.d.Now()
-		run, err = journal.Create(v.o.ReportDir, journal.Run{ID: journal.NewID(kind, v.o.To, now), Kind: kind, Target: v.o.To, Env: v.cfg.Environment, Created: now.UTC()})
+		run, err = runlog.Create(v.o.ReportDir, runlog.Run{ID: runlog.NewID(kind, v.o.To, now), Kind: kind, Target: v.o.To, Env: v.cfg.Environment, Created: now.UTC()})
 		if err != nil {
 			return nil, err
 		}
@@ -70,9 +70,9 @@ func (v *inv) chooseRun(ctx context.Context, c *dr.Controller, p plan.Plan, kind
 }
 
 // findRun opens (and locks) the run to resume, or returns nil.
-func (v *inv) findRun(ctx context.Context, kind string, m journal.Mirror) (*journal.Run, error) {
+func (v *inv) findRun(ctx context.Context, kind string, m runlog.Mirror) (*runlog.Run, error) {
 	if v.o.Resume != "" {
-		run, err := journal.OpenOrFetch(ctx, v.o.ReportDir, v.o.Resume, m)
+		run, err := runlog.OpenOrFetch(ctx, v.o.ReportDir, v.o.Resume, m)
 		if err != nil {
 			return nil, err
 		}
@@ -86,11 +86,11 @@ func (v *inv) findRun(ctx context.Context, kind string, m journal.Mirror) (*jour
 		}
 		return run, nil
 	}
-	unfinished, err := journal.Unfinished(v.o.ReportDir, v.cfg.Environment)
+	unfinished, err := runlog.Unfinished(v.o.ReportDir, v.cfg.Environment)
 	if err != nil {
 		fmt.Fprintf(v.d.Stderr, "drctl: warning: %v\n", err)
 	}
-	var match *journal.Run
+	var match *runlog.Run
 	for _, r := range unfinished {
 		if r.Kind == kind && r.Target == v.o.To {
 			match = r
@@ -102,7 +102,7 @@ func (v *inv) findRun(ctx context.Context, kind string, m journal.Mirror) (*jour
 		return nil, nil
 	}
 	fmt.Fprintf(v.d.Stdout, "found unfinished run %s (use --new to start a fresh run)\n", match.ID)
-	return journal.Open(v.o.ReportDir, match.ID)
+	return runlog.Open(v.o.ReportDir, match.ID)
 }
 
 // confirm asks the operator to type want (a Region name).
@@ -119,7 +119,7 @@ func (v *inv) confirm(what, want string) error {
 }
 
 // report writes report.{txt,json,svg} next to the journal and prints it.
-func (v *inv) report(run *journal.Run, drill *dr.DrillResult) error {
+func (v *inv) report(run *runlog.Run, drill *dr.DrillResult) error {
 	obj := report.Objectives{RTO: time.Duration(v.cfg.Objectives.RTOSeconds) * time.Second, RPO: time.Duration(v.cfg.Objectives.RPOSeconds) * time.Second}
 	var result *measure.Result
 	var samples []measure.Sample

@@ -16,7 +16,7 @@ import (
 
 	"github.com/aws/smithy-go"
 
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
 // Recorder is what a step may write into the journal. Each call is saved
@@ -130,7 +130,7 @@ func unhealable(err error) bool {
 // the first failing step, recording the error; running Execute again with
 // the same journal resumes there. When every step is done the run is
 // marked completed.
-func Execute(ctx context.Context, p Plan, run *journal.Run, clock Clock, log io.Writer) error {
+func Execute(ctx context.Context, p Plan, run *runlog.Run, clock Clock, log io.Writer) error {
 	if clock == nil {
 		clock = WallClock
 	}
@@ -148,7 +148,7 @@ func Execute(ctx context.Context, p Plan, run *journal.Run, clock Clock, log io.
 	return run.Save()
 }
 
-func runStep(ctx context.Context, s Step, rec *journal.Step, run *journal.Run, clock Clock, log io.Writer) error {
+func runStep(ctx context.Context, s Step, rec *runlog.Step, run *runlog.Run, clock Clock, log io.Writer) error {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
@@ -195,7 +195,7 @@ func runStep(ctx context.Context, s Step, rec *journal.Step, run *journal.Run, c
 
 // failStep records a failed step; the deadline that fired is named: the
 // step's own timeout, or the whole run's.
-func failStep(ctx, sctx context.Context, s Step, rec *journal.Step, run *journal.Run, clock Clock, log io.Writer, timeout time.Duration, err error) error {
+func failStep(ctx, sctx context.Context, s Step, rec *runlog.Step, run *runlog.Run, clock Clock, log io.Writer, timeout time.Duration, err error) error {
 	switch {
 	case ctx.Err() == context.DeadlineExceeded:
 		err = fmt.Errorf("the run's deadline fired during this step: %w", err)
@@ -217,7 +217,7 @@ func failStep(ctx, sctx context.Context, s Step, rec *journal.Step, run *journal
 }
 
 type recorder struct {
-	run   *journal.Run
+	run   *runlog.Run
 	clock Clock
 }
 
@@ -229,7 +229,7 @@ func (r recorder) Set(key, value string) error {
 func (r recorder) Get(key string) string { return r.run.Values[key] }
 
 func (r recorder) MarkMove() error {
-	return r.Set(journal.MoveAtKey, r.clock.Now().UTC().Format(time.RFC3339Nano))
+	return r.Set(runlog.MoveAtKey, r.clock.Now().UTC().Format(time.RFC3339Nano))
 }
 
 // Backoff bounds Wait's polling: the first retry after Min, doubling up
@@ -283,7 +283,7 @@ func unwrapPermanent(err error) error {
 }
 
 // Summary lists the journal's steps, one per line.
-func Summary(run *journal.Run) string {
+func Summary(run *runlog.Run) string {
 	var b strings.Builder
 	for _, s := range run.Steps {
 		state := "pending"

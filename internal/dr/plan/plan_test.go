@@ -10,7 +10,7 @@ import (
 
 	"github.com/aws/smithy-go"
 
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
 type tick struct{ t time.Time }
@@ -23,7 +23,7 @@ func TestExecuteRecordsEachStepWithTheInjectedClock(t *testing.T) {
 	step := func(name string, err error) Step {
 		return Step{Name: name, Run: func(context.Context, Recorder) error { ran = append(ran, name); return err }}
 	}
-	run := &journal.Run{ID: "switchover-20261125T040000Z-us-west-2", Kind: "switchover", Values: map[string]string{}}
+	run := &runlog.Run{ID: "switchover-20261125T040000Z-us-west-2", Kind: "switchover", Values: map[string]string{}}
 	var log bytes.Buffer
 	err := Execute(context.Background(), Plan{Steps: []Step{step("a", nil), step("b", errors.New("boom")), step("c", nil)}}, run, clock, &log)
 	var se *StepError
@@ -40,7 +40,7 @@ func TestExecuteRecordsEachStepWithTheInjectedClock(t *testing.T) {
 }
 
 func TestDirtyStepFoundDoneIsNotRerun(t *testing.T) {
-	run := &journal.Run{ID: "failover-20261125T040000Z-us-west-2", Kind: "failover", Values: map[string]string{}}
+	run := &runlog.Run{ID: "failover-20261125T040000Z-us-west-2", Kind: "failover", Values: map[string]string{}}
 	run.Step("promote").Started = time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC) // started, never ended
 	ran := 0
 	p := Plan{Steps: []Step{{Name: "promote",
@@ -123,7 +123,7 @@ func TestWaitBacksOffAndStopsOnPermanentErrors(t *testing.T) {
 // A Done check that fails stops the run; the step
 // is not sent again.
 func TestFailedDoneCheckFailsClosed(t *testing.T) {
-	run := &journal.Run{ID: "failover-20261125T040000Z-us-west-2", Kind: "failover", Values: map[string]string{}}
+	run := &runlog.Run{ID: "failover-20261125T040000Z-us-west-2", Kind: "failover", Values: map[string]string{}}
 	run.Step("promote").Started = time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
 	ran := 0
 	p := Plan{Steps: []Step{{Name: "promote",

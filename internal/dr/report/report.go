@@ -15,8 +15,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/measure"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
 // Step is one step's line in the report.
@@ -60,7 +60,7 @@ type Report struct {
 
 // Build assembles the report of run. drill and samples are nil unless
 // the run was a drill.
-func Build(run *journal.Run, obj Objectives, drill *measure.Result, samples []measure.Sample) Report {
+func Build(run *runlog.Run, obj Objectives, drill *measure.Result, samples []measure.Sample) Report {
 	r := Report{RunID: run.ID, Kind: run.Kind, Target: run.Target, Env: run.Env, Start: run.Created, Values: run.Values,
 		Objectives: obj, Drill: drill, Samples: samples, Succeeded: len(run.Steps) > 0}
 	for _, s := range run.Steps {

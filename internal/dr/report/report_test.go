@@ -13,14 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/measure"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
 var t0 = time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
 
 func TestReportJudgesTheDrillAgainstObjectives(t *testing.T) {
-	run := &journal.Run{ID: "drill-20261125T040000Z-us-west-2", Kind: "drill", Target: "us-west-2", Env: "dev", Created: t0, Steps: []journal.Step{
+	run := &runlog.Run{ID: "drill-20261125T040000Z-us-west-2", Kind: "drill", Target: "us-west-2", Env: "dev", Created: t0, Steps: []runlog.Step{
 		{Name: "preflight", Started: t0, Ended: t0.Add(time.Second), Attempts: 1},
 		{Name: "promote", Started: t0.Add(time.Second), Ended: t0.Add(40 * time.Second), Attempts: 1},
 	}}
@@ -58,7 +58,7 @@ func TestReportJudgesTheDrillAgainstObjectives(t *testing.T) {
 }
 
 func TestUnfinishedRunIsNotASuccess(t *testing.T) {
-	run := &journal.Run{ID: "switchover-20261125T040000Z-us-west-2", Kind: "switchover", Created: t0, Steps: []journal.Step{
+	run := &runlog.Run{ID: "switchover-20261125T040000Z-us-west-2", Kind: "switchover", Created: t0, Steps: []runlog.Step{
 		{Name: "preflight", Started: t0, Ended: t0.Add(time.Second)},
 		{Name: "switch-writer", Started: t0.Add(time.Second), Ended: t0.Add(2 * time.Second), Error: "AccessDenied"},
 	}}
@@ -76,16 +76,16 @@ var updateExample = flag.Bool("update-example", false, "rewrite docs/example-dri
 // every second; the writer moves at +12 s; writes fail until the new
 // primary takes them at +61 s; the two writes acknowledged just before the
 // failover had not replicated.
-func exampleDrill() (*journal.Run, []measure.Sample, measure.Result) {
+func exampleDrill() (*runlog.Run, []measure.Sample, measure.Result) {
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s*1000) * time.Millisecond) }
 	steps := []struct {
 		name       string
 		start, end float64
 	}{{"preflight", 10, 10.8}, {"record-lag", 10.8, 11.9}, {"promote", 12, 14.5}, {"wait-topology", 14.5, 47}, {"verify-writes", 47, 58}, {"update-parameters", 58, 58.6}, {"verify-dns", 58.6, 83}}
-	run := &journal.Run{ID: "drill-20261125T040000Z-us-west-2", Kind: "drill", Target: "us-west-2", Env: "dev", Created: t0,
+	run := &runlog.Run{ID: "drill-20261125T040000Z-us-west-2", Kind: "drill", Target: "us-west-2", Env: "dev", Created: t0,
 		Values: map[string]string{"lagAtFailoverMs": "1850"}}
 	for _, s := range steps {
-		run.Steps = append(run.Steps, journal.Step{Name: s.name, Started: at(s.start), Ended: at(s.end), Attempts: 1})
+		run.Steps = append(run.Steps, runlog.Step{Name: s.name, Started: at(s.start), Ended: at(s.end), Attempts: 1})
 	}
 	var samples []measure.Sample
 	missing := map[string]bool{}
@@ -134,7 +134,7 @@ func TestExampleReport(t *testing.T) {
 
 // No verdict on incomplete data.
 func TestRPOUnknownWhenReadBackFailed(t *testing.T) {
-	run := &journal.Run{ID: "drill-20261125T040000Z-us-west-2", Kind: "drill", Target: "us-west-2", Env: "dev", Values: map[string]string{}}
+	run := &runlog.Run{ID: "drill-20261125T040000Z-us-west-2", Kind: "drill", Target: "us-west-2", Env: "dev", Values: map[string]string{}}
 	res := &measure.Result{Writes: 10, RPOUnknown: "RPO unknown: 1 of 9 acknowledged writes could not be read back"}
 	r := Build(run, Objectives{RTO: time.Minute, RPO: time.Second}, res, nil)
 	var txt, svg strings.Builder
@@ -166,7 +166,7 @@ func drillFigures(lag time.Duration) measure.Result {
 }
 
 func TestRPOIsAtLeastTheLagAtFailoverAndSaysItIsALowerBound(t *testing.T) {
-	run := &journal.Run{ID: "drill-20261125T040000Z-us-west-2", Kind: "drill", Target: "us-west-2", Env: "dev", Values: map[string]string{"lagAtFailoverMs": "4067"}}
+	run := &runlog.Run{ID: "drill-20261125T040000Z-us-west-2", Kind: "drill", Target: "us-west-2", Env: "dev", Values: map[string]string{"lagAtFailoverMs": "4067"}}
 	obj := Objectives{RTO: time.Minute, RPO: time.Minute}
 	res := drillFigures(4067 * time.Millisecond)
 	if res.CanaryRPO != 909*time.Millisecond || !res.FirstCanaryLost {
@@ -196,7 +196,7 @@ func TestRPOIsAtLeastTheLagAtFailoverAndSaysItIsALowerBound(t *testing.T) {
 // A lower bound with no lag to bound it gets no "met"; over the objective
 // it is missed all the same.
 func TestLowerBoundWithoutLagIsNeverMet(t *testing.T) {
-	run := &journal.Run{ID: "drill-20261125T040000Z-us-west-2", Kind: "drill", Target: "us-west-2", Env: "dev"}
+	run := &runlog.Run{ID: "drill-20261125T040000Z-us-west-2", Kind: "drill", Target: "us-west-2", Env: "dev"}
 	res := drillFigures(0)
 	res.LagAtFailover, res.RPO, res.RPOBoundBy, res.LagUnknown = nil, res.CanaryRPO, measure.BoundByCanaries, "unknown: GetMetricData: no datapoints"
 	r := Build(run, Objectives{RTO: time.Minute, RPO: time.Minute}, &res, nil)
@@ -219,8 +219,8 @@ func TestListValuesAreCountedInTheTextAndKeptInTheJSON(t *testing.T) {
 		keys = append(keys, fmt.Sprintf("a2V5LTE%04d=p%04d", i, i))
 	}
 	list := strings.Join(keys, " ")
-	run := &journal.Run{ID: "failover-20261125T040000Z-us-west-2", Kind: "failover", Target: "us-west-2", Created: t0,
-		Steps:  []journal.Step{{Name: "replay-journal", Started: t0, Ended: t0.Add(time.Second), Attempts: 1}},
+	run := &runlog.Run{ID: "failover-20261125T040000Z-us-west-2", Kind: "failover", Target: "us-west-2", Created: t0,
+		Steps:  []runlog.Step{{Name: "replay-journal", Started: t0, Ended: t0.Add(time.Second), Attempts: 1}},
 		Values: map[string]string{"journalReplayedKeys": list, "journalReplayed": "300 (present 12, released 0)", "fence": "us-east-1 fenced"}}
 	r := Build(run, Objectives{}, nil, nil)
 	r.ListValues = []string{"journalReplayedKeys"}

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
 	"github.com/payment-dr/payment-dr/internal/dr/measure"
 	"github.com/payment-dr/payment-dr/internal/dr/reconcile"
 	"github.com/payment-dr/payment-dr/internal/dr/report"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 	"github.com/payment-dr/payment-dr/internal/lab/acks"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 	"github.com/payment-dr/payment-dr/internal/lab/verify"
@@ -170,7 +170,7 @@ func (f *fakeLab) StartDrctl(ctx context.Context, sub string, args ...string) (f
 		f.t.Errorf("the unplanned drill started with the replica %dms behind, want %s", f.lagMs, stalledLag)
 	}
 	f.mu.Unlock()
-	if err := os.WriteFile(filepath.Join(run, journal.SamplesFile), canaries.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(run, runlog.SamplesFile), canaries.Bytes(), 0o644); err != nil {
 		return nil, err
 	}
 	return func() error {

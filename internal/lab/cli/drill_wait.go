@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/payment-dr/payment-dr/internal/dr/journal"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 )
 
@@ -115,7 +115,7 @@ func (d *driver) waitCanaries(ctx context.Context, reports string, n int) error 
 // okCanaries counts the acknowledged canary writes of the runs under
 // reports, read with the journal's own parser.
 func okCanaries(reports string) (int, error) {
-	files, err := filepath.Glob(filepath.Join(reports, "*", journal.SamplesFile))
+	files, err := filepath.Glob(filepath.Join(reports, "*", runlog.SamplesFile))
 	if err != nil {
 		return 0, err
 	}
@@ -125,7 +125,7 @@ func okCanaries(reports string) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		samples, err := journal.ParseSamples(b)
+		samples, err := runlog.ParseSamples(b)
 		if err != nil {
 			return 0, err
 		}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/backends"
-	"github.com/payment-dr/payment-dr/internal/journal"
+	"github.com/payment-dr/payment-dr/internal/claims"
 	"github.com/payment-dr/payment-dr/internal/lab/mrsc"
 )
 
@@ -42,7 +42,7 @@ func (d *Daemon) startJournal(ctx context.Context) error {
 	// walking a day of empty minutes while the first drill runs (on AWS
 	// that walk happens once, after the deploy).
 	primary := d.cfg.PrimaryRegion
-	j := &journal.Journal{Client: backends.DynamoDB(d.journalEndpoint(primary), primary), Table: table.Name}
+	j := &claims.Journal{Client: backends.DynamoDB(d.journalEndpoint(primary), primary), Table: table.Name}
 	return j.StartSweepAt(ctx, time.Now())
 }
 

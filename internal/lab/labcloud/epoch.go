@@ -6,20 +6,20 @@ import (
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/backends"
+	"github.com/payment-dr/payment-dr/internal/claims"
 	"github.com/payment-dr/payment-dr/internal/dr"
-	"github.com/payment-dr/payment-dr/internal/journal"
 	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
 // writerRecord is the journal's writer record through region's endpoint
 // of the lab's MRSC stand-in: the same journal code the services run,
 // against the same consensus.
-func (c *Cloud) writerRecord(region string) (*journal.Journal, error) {
+func (c *Cloud) writerRecord(region string) (*claims.Journal, error) {
 	ep := c.State.JournalEndpoints[region]
 	if ep == "" {
 		return nil, fmt.Errorf("the lab has no journal endpoint for %s", region)
 	}
-	return journal.WriterRecordOf(backends.DynamoDB(ep, region), naming.New(c.Lab.Environment, "").JournalTable()), nil
+	return claims.WriterRecordOf(backends.DynamoDB(ep, region), naming.New(c.Lab.Environment, "").JournalTable()), nil
 }
 
 // JournalWriter implements dr.Epochs.

@@ -10,18 +10,18 @@ import (
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/backends"
-	"github.com/payment-dr/payment-dr/internal/journal"
+	"github.com/payment-dr/payment-dr/internal/claims"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/dynamo"
 	"github.com/payment-dr/payment-dr/internal/payments/eventbus"
-	"github.com/payment-dr/payment-dr/internal/payments/paymentjournal"
+	"github.com/payment-dr/payment-dr/internal/payments/paymentclaims"
 )
 
 type bench struct {
 	*env
 	sessions  *dynamo.Sessions
 	publisher *eventbus.Publisher
-	journal   *journal.Journal
+	journal   *claims.Journal
 }
 
 // benchEnv is the test environment plus what the floor needs to send the
@@ -32,8 +32,8 @@ type bench struct {
 func benchEnv(b *testing.B) *bench {
 	e := primary(b)
 	client, table := backends.JournalTable(b)
-	j := &journal.Journal{Client: client, Table: table}
-	e.handler.Service.Journal = paymentjournal.Journal{J: j}
+	j := &claims.Journal{Client: client, Table: table}
+	e.handler.Service.Journal = paymentclaims.Journal{J: j}
 	return &bench{env: e, sessions: &dynamo.Sessions{Client: e.ddb, Table: e.table},
 		publisher: &eventbus.Publisher{Client: e.events.Client(), Bus: "bench", Region: "us-east-1"}, journal: j}
 }
@@ -46,8 +46,8 @@ func (e *bench) floor(i int) error {
 	id := payments.NewID()
 	now := time.Now().UTC()
 	// The claim: the claim item and the time item, written in parallel.
-	claim := journal.Claim{Key: "floor-" + id, PaymentID: id, RequestHash: "h", Amount: 100, Currency: "EUR",
-		MerchantRef: "m", CustomerRef: "c", SessionID: "s-" + id, Status: journal.StatusProcessed, Region: "us-east-1", ClaimedAt: now}
+	claim := claims.Claim{Key: "floor-" + id, PaymentID: id, RequestHash: "h", Amount: 100, Currency: "EUR",
+		MerchantRef: "m", CustomerRef: "c", SessionID: "s-" + id, Status: claims.StatusProcessed, Region: "us-east-1", ClaimedAt: now}
 	if _, err := e.journal.Claim(ctx, claim); err != nil {
 		return err
 	}

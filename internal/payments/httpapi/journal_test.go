@@ -17,24 +17,24 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/payment-dr/payment-dr/internal/backends"
-	"github.com/payment-dr/payment-dr/internal/journal"
+	"github.com/payment-dr/payment-dr/internal/claims"
 	"github.com/payment-dr/payment-dr/internal/payments"
-	"github.com/payment-dr/payment-dr/internal/payments/paymentjournal"
+	"github.com/payment-dr/payment-dr/internal/payments/paymentclaims"
 	"github.com/payment-dr/payment-dr/internal/payments/paymentstest"
 )
 
 // journalOn gives e's service the journal table (created by the caller,
 // shared between Regions) in Region region.
-func journalOn(e *env, client *dynamodb.Client, table, region string) *journal.Journal {
-	j := &journal.Journal{Client: client, Table: table}
-	e.handler.Service.Journal = paymentjournal.Journal{J: j}
+func journalOn(e *env, client *dynamodb.Client, table, region string) *claims.Journal {
+	j := &claims.Journal{Client: client, Table: table}
+	e.handler.Service.Journal = paymentclaims.Journal{J: j}
 	e.handler.Service.Region = region
 	return j
 }
 
 // twoRegions: two services with a database each and one journal whose
 // writer is us-east-1 (east).
-func twoRegions(t *testing.T) (east, west *env, j *journal.Journal) {
+func twoRegions(t *testing.T) (east, west *env, j *claims.Journal) {
 	client, table := backends.JournalTable(t)
 	east, west = primary(t), primary(t)
 	j = journalOn(east, client, table, "us-east-1")
@@ -46,7 +46,7 @@ func twoRegions(t *testing.T) (east, west *env, j *journal.Journal) {
 // makeWriter records region as the journal's writer at the next epoch, as
 // a move does before it promotes a database, and waits until no service
 // admits a request on a confirmation read before.
-func makeWriter(t *testing.T, j *journal.Journal, region string) {
+func makeWriter(t *testing.T, j *claims.Journal, region string) {
 	t.Helper()
 	ctx := context.Background()
 	w, found, err := j.ReadWriter(ctx)
@@ -99,7 +99,7 @@ func TestOnlyTheJournalsWriterClaims(t *testing.T) {
 		if ids := paymentsOfKey(t, west, key); len(ids) != 0 {
 			t.Errorf("%s: the Region that is not the writer committed %v", key, ids)
 		}
-		if c, _, err := j.Get(context.Background(), key); err != nil || c.PaymentID != re.body["id"] || c.State != journal.StateCommitted {
+		if c, _, err := j.Get(context.Background(), key); err != nil || c.PaymentID != re.body["id"] || c.State != claims.StateCommitted {
 			t.Errorf("%s: claim %+v %v, want east's payment committed", key, c, err)
 		}
 	}
@@ -141,10 +141,10 @@ func TestRetryCompletesAClaimWithoutCommit(t *testing.T) {
 	east, west, j := twoRegions(t)
 	ctx := context.Background()
 	claimedAt := time.Now().UTC().Truncate(time.Microsecond)
-	c := journal.Claim{Key: "k-crash", PaymentID: payments.NewID(), RequestHash: payments.RequestHash(payments.Request{
+	c := claims.Claim{Key: "k-crash", PaymentID: payments.NewID(), RequestHash: payments.RequestHash(payments.Request{
 		Amount: 1250, Currency: "EUR", MerchantRef: "m-1", CustomerRef: "c-1", SessionID: "s-1"}),
 		Amount: 1250, Currency: "EUR", MerchantRef: "m-1", CustomerRef: "c-1", SessionID: "s-1",
-		Status: journal.StatusProcessed, Region: "us-east-2", ClaimedAt: claimedAt}
+		Status: claims.StatusProcessed, Region: "us-east-2", ClaimedAt: claimedAt}
 	if _, err := j.Claim(ctx, c); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestCommitRefusedAbortsTheClaim(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable || errCode(r) != "region_read_only" {
 		t.Fatalf("create on a read-only database: %d %v", r.status, r.body)
 	}
-	if c, found, err := j.Get(context.Background(), "k-ro"); err != nil || !found || c.State != journal.StateAborted {
+	if c, found, err := j.Get(context.Background(), "k-ro"); err != nil || !found || c.State != claims.StateAborted {
 		t.Errorf("claim after a refused commit: %+v found=%v err=%v; want it aborted", c, found, err)
 	}
 }
@@ -215,7 +215,7 @@ func TestReadOnlyRegionStopsClaiming(t *testing.T) {
 	})
 	standby := newEnv(t, backends.EnvMySQLSecondaryDSN, backends.EnvMySQLSecondaryAdminDSN)
 	journalOn(standby, counted, table, "us-east-2")
-	makeWriter(t, &journal.Journal{Client: client, Table: table}, "us-east-2")
+	makeWriter(t, &claims.Journal{Client: client, Table: table}, "us-east-2")
 	for i := range 20 {
 		r := standby.do(t, "POST", "/payments", fmt.Sprintf("k-ro-burst-%d", i), body1, nil)
 		if r.status != http.StatusServiceUnavailable || errCode(r) != "region_read_only" {

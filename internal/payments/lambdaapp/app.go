@@ -31,14 +31,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/payment-dr/payment-dr/internal/journal"
+	"github.com/payment-dr/payment-dr/internal/claims"
 	"github.com/payment-dr/payment-dr/internal/naming"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/dynamo"
 	"github.com/payment-dr/payment-dr/internal/payments/eventbus"
 	"github.com/payment-dr/payment-dr/internal/payments/httpapi"
 	"github.com/payment-dr/payment-dr/internal/payments/mysqlstore"
-	"github.com/payment-dr/payment-dr/internal/payments/paymentjournal"
+	"github.com/payment-dr/payment-dr/internal/payments/paymentclaims"
 )
 
 // Env is the service's configuration, read from the environment.
@@ -360,7 +360,7 @@ func newJournal(cfg aws.Config, e Env) payments.Journal {
 			o.BaseEndpoint = aws.String(e.JournalEndpoint)
 		}
 	})
-	return paymentjournal.Journal{J: &journal.Journal{Client: client, Table: e.JournalTable}}
+	return paymentclaims.Journal{J: &claims.Journal{Client: client, Table: e.JournalTable}}
 }
 
 // SweepInterval is how often an instance sweeps the outbox.

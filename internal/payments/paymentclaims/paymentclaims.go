@@ -1,6 +1,6 @@
-// Package paymentjournal implements payments.Journal over the payment
-// journal's DynamoDB table (package journal).
-package paymentjournal
+// Package paymentclaims implements payments.Journal over the payment
+// journal's DynamoDB table (package claims).
+package paymentclaims
 
 import (
 	"context"
@@ -8,34 +8,34 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/payment-dr/payment-dr/internal/journal"
+	"github.com/payment-dr/payment-dr/internal/claims"
 	"github.com/payment-dr/payment-dr/internal/payments"
 )
 
-// Journal adapts a journal.Journal to the payment domain.
-type Journal struct{ J *journal.Journal }
+// Journal adapts a claims.Journal to the payment domain.
+type Journal struct{ J *claims.Journal }
 
 var _ payments.Journal = Journal{}
 
-func claimOf(p payments.Payment, hash string) journal.Claim {
-	status := journal.StatusProcessed
+func claimOf(p payments.Payment, hash string) claims.Claim {
+	status := claims.StatusProcessed
 	if p.Status == payments.StatusFailed {
-		status = journal.StatusDeclined
+		status = claims.StatusDeclined
 	}
-	return journal.Claim{Key: p.IdempotencyKey, PaymentID: p.ID, RequestHash: hash, Amount: p.Amount, Currency: p.Currency,
+	return claims.Claim{Key: p.IdempotencyKey, PaymentID: p.ID, RequestHash: hash, Amount: p.Amount, Currency: p.Currency,
 		MerchantRef: p.MerchantRef, CustomerRef: p.CustomerRef, SessionID: p.SessionID, Status: status,
 		FailureReason: p.FailureReason, Region: p.Region, ClaimedAt: p.CreatedAt}
 }
 
 // claimStates maps the journal's claim states onto the domain's.
 var claimStates = map[string]string{
-	journal.StatePending: payments.ClaimPending, journal.StateCommitted: payments.ClaimCommitted, journal.StateAborted: payments.ClaimAborted,
+	claims.StatePending: payments.ClaimPending, claims.StateCommitted: payments.ClaimCommitted, claims.StateAborted: payments.ClaimAborted,
 }
 
 // Claimed turns a claim back into the payment it recreates.
-func Claimed(c journal.Claim, isNew bool) payments.Claimed {
+func Claimed(c claims.Claim, isNew bool) payments.Claimed {
 	status := payments.StatusProcessed
-	if c.Status == journal.StatusDeclined {
+	if c.Status == claims.StatusDeclined {
 		status = payments.StatusFailed
 	}
 	return payments.Claimed{Hash: c.RequestHash, New: isNew, State: claimStates[c.State], Payment: payments.Payment{
@@ -51,13 +51,13 @@ func domainErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, journal.ErrAborted):
+	case errors.Is(err, claims.ErrAborted):
 		return fmt.Errorf("%w: %v", payments.ErrClaimAborted, err)
-	case errors.Is(err, journal.ErrCommitted):
+	case errors.Is(err, claims.ErrCommitted):
 		return fmt.Errorf("%w: %v", payments.ErrClaimCommitted, err)
-	case errors.Is(err, journal.ErrOutcomeUnknown):
+	case errors.Is(err, claims.ErrOutcomeUnknown):
 		return fmt.Errorf("%w: %v", payments.ErrOutcomeUnknown, err)
-	case errors.Is(err, journal.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+	case errors.Is(err, claims.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w: %v", payments.ErrUnavailable, err)
 	}
 	return err
@@ -99,7 +99,7 @@ func (j Journal) Retime(ctx context.Context, p payments.Payment, hash string, at
 
 // Window implements payments.Journal.
 func (j Journal) Window(ctx context.Context, from, to time.Time, fn func(payments.Claimed) error) error {
-	return domainErr(j.J.Window(ctx, from, to, func(c journal.Claim) error { return fn(Claimed(c, false)) }))
+	return domainErr(j.J.Window(ctx, from, to, func(c claims.Claim) error { return fn(Claimed(c, false)) }))
 }
 
 // Sweep implements payments.Journal.
@@ -118,7 +118,7 @@ func (j Journal) Writer(ctx context.Context) (payments.WriterRecord, bool, error
 // record stands, which is returned.
 func (j Journal) BootstrapWriter(ctx context.Context, region string) (payments.WriterRecord, error) {
 	w, err := j.J.SetWriter(ctx, region, 0, "payment service "+region+" (first writer)", time.Now())
-	if errors.Is(err, journal.ErrEpochMoved) && w.Region != "" {
+	if errors.Is(err, claims.ErrEpochMoved) && w.Region != "" {
 		err = nil
 	}
 	return payments.WriterRecord{Region: w.Region, Epoch: w.Epoch}, domainErr(err)

@@ -1,4 +1,4 @@
-package paymentjournal_test
+package paymentclaims_test
 
 import (
 	"context"
@@ -11,15 +11,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/payment-dr/payment-dr/internal/backends"
-	"github.com/payment-dr/payment-dr/internal/journal"
+	"github.com/payment-dr/payment-dr/internal/claims"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/memstore"
-	"github.com/payment-dr/payment-dr/internal/payments/paymentjournal"
+	"github.com/payment-dr/payment-dr/internal/payments/paymentclaims"
 )
 
 // deleteCounter counts one Region's DeleteItem calls on the wire.
 type deleteCounter struct {
-	journal.API
+	claims.API
 	deletes atomic.Int64
 }
 
@@ -35,13 +35,13 @@ func TestTwoRegionsSweepingDoNotDeleteTheSameClaims(t *testing.T) {
 	client, table := backends.JournalTable(t)
 	now := time.Date(2026, 3, 10, 12, 0, 30, 0, time.UTC)
 	retention := 72 * time.Hour
-	seed := &journal.Journal{Client: client, Table: table}
-	const claims = 120
-	for i := range claims {
+	seed := &claims.Journal{Client: client, Table: table}
+	const nClaims = 120
+	for i := range nClaims {
 		at := now.Add(-retention - 3*time.Minute + time.Duration(i)*time.Second)
 		p := payments.Payment{ID: fmt.Sprintf("pay-%d", i), IdempotencyKey: fmt.Sprintf("key-%d", i), Amount: 100, Currency: "EUR",
 			Status: payments.StatusProcessed, Region: "us-east-1", CreatedAt: at}
-		if _, err := (paymentjournal.Journal{J: seed}).Claim(context.Background(), p, "h"); err != nil {
+		if _, err := (paymentclaims.Journal{J: seed}).Claim(context.Background(), p, "h"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -49,8 +49,8 @@ func TestTwoRegionsSweepingDoNotDeleteTheSameClaims(t *testing.T) {
 		wire := &deleteCounter{API: client}
 		store := memstore.New()
 		store.ReadOnly = readOnly
-		j := &journal.Journal{Client: wire, Table: table, SweepLookback: 10 * time.Minute}
-		return &payments.Service{Store: store, Journal: paymentjournal.Journal{J: j}, JournalRetention: retention,
+		j := &claims.Journal{Client: wire, Table: table, SweepLookback: 10 * time.Minute}
+		return &payments.Service{Store: store, Journal: paymentclaims.Journal{J: j}, JournalRetention: retention,
 			Now: func() time.Time { return now }}, wire
 	}
 	writer, writerWire := region(false)
@@ -67,17 +67,17 @@ func TestTwoRegionsSweepingDoNotDeleteTheSameClaims(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if errs[0] != nil || removed[0] != claims {
-		t.Errorf("writer's sweep: removed %d, %v; want %d", removed[0], errs[0], claims)
+	if errs[0] != nil || removed[0] != nClaims {
+		t.Errorf("writer's sweep: removed %d, %v; want %d", removed[0], errs[0], nClaims)
 	}
 	if n := secondaryWire.deletes.Load(); n != 0 {
 		t.Errorf("the read-only Region sent %d deletes, want none (the writer sweeps)", n)
 	}
-	if n := writerWire.deletes.Load(); n != 2*claims {
-		t.Errorf("the writer sent %d deletes, want %d (each claim's two items once)", n, 2*claims)
+	if n := writerWire.deletes.Load(); n != 2*nClaims {
+		t.Errorf("the writer sent %d deletes, want %d (each claim's two items once)", n, 2*nClaims)
 	}
 	left := 0
-	if err := seed.Window(context.Background(), now.Add(-retention-time.Hour), now.Add(-retention), func(journal.Claim) error { left++; return nil }); err != nil {
+	if err := seed.Window(context.Background(), now.Add(-retention-time.Hour), now.Add(-retention), func(claims.Claim) error { left++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if left != 0 {

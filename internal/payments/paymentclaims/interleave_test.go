@@ -1,4 +1,4 @@
-package paymentjournal_test
+package paymentclaims_test
 
 import (
 	"context"
@@ -11,10 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/payment-dr/payment-dr/internal/backends"
-	"github.com/payment-dr/payment-dr/internal/journal"
+	"github.com/payment-dr/payment-dr/internal/claims"
 	"github.com/payment-dr/payment-dr/internal/payments"
 	"github.com/payment-dr/payment-dr/internal/payments/memstore"
-	"github.com/payment-dr/payment-dr/internal/payments/paymentjournal"
+	"github.com/payment-dr/payment-dr/internal/payments/paymentclaims"
 )
 
 // gatedStore holds the first Create it is asked for until released, and
@@ -64,7 +64,7 @@ func (g *gatedJournal) Claim(ctx context.Context, p payments.Payment, hash strin
 
 // moveWriter records region as the journal's writer at the next epoch, as
 // a move does before it promotes a database.
-func moveWriter(t *testing.T, j *journal.Journal, region string) {
+func moveWriter(t *testing.T, j *claims.Journal, region string) {
 	t.Helper()
 	w, _, err := j.ReadWriter(context.Background())
 	if err != nil {
@@ -82,9 +82,9 @@ func (sessions) Put(context.Context, payments.Payment) error { return nil }
 func (sessions) Ping(context.Context) error                  { return nil }
 
 // region is one Region's service on the shared journal table.
-func region(client *dynamodb.Client, table, name string, store payments.Store) (*payments.Service, *journal.Journal) {
-	j := &journal.Journal{Client: client, Table: table}
-	return &payments.Service{Store: store, Sessions: sessions{}, Journal: paymentjournal.Journal{J: j}, Region: name}, j
+func region(client *dynamodb.Client, table, name string, store payments.Store) (*payments.Service, *claims.Journal) {
+	j := &claims.Journal{Client: client, Table: table}
+	return &payments.Service{Store: store, Sessions: sessions{}, Journal: paymentclaims.Journal{J: j}, Region: name}, j
 }
 
 func request(key string) payments.Request {
@@ -140,7 +140,7 @@ func TestReplayDuringAFailingAttemptTellsNoLie(t *testing.T) {
 	if certainFailure(got.err) || got.err == nil {
 		t.Errorf("the payment %s was replayed into the writer, and its request answered %+v %v; want outcome unknown", res.Replayed[0].PaymentID, got.p, got.err)
 	}
-	if held, found, err := j.Get(context.Background(), "k-phantom"); err != nil || !found || held.PaymentID != res.Replayed[0].PaymentID || held.State != journal.StateCommitted {
+	if held, found, err := j.Get(context.Background(), "k-phantom"); err != nil || !found || held.PaymentID != res.Replayed[0].PaymentID || held.State != claims.StateCommitted {
 		t.Errorf("claim of the replayed payment: %+v found=%v %v; want it committed", held, found, err)
 	}
 }
@@ -167,7 +167,7 @@ func TestRetryAcknowledgedBeforeTheFirstAttemptFailsKeepsItsClaim(t *testing.T) 
 	if certainFailure(got.err) {
 		t.Errorf("first attempt answered %v (not applied), but its payment %s was acknowledged to the retry", got.err, acked.ID)
 	}
-	if held, found, err := j.Get(context.Background(), "k-retried"); err != nil || !found || held.PaymentID != acked.ID || held.State != journal.StateCommitted {
+	if held, found, err := j.Get(context.Background(), "k-retried"); err != nil || !found || held.PaymentID != acked.ID || held.State != claims.StateCommitted {
 		t.Fatalf("claim of the acknowledged key: %+v found=%v %v; want %s, committed", held, found, err, acked.ID)
 	}
 	west, _ := region(client, table, "us-west-2", memstore.New())

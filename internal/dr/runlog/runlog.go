@@ -1,10 +1,10 @@
-// Package journal records a DR run step by step so an interrupted run
+// Package runlog records a DR run step by step so an interrupted run
 // resumes where it stopped. Like golang-migrate's dirty flag, a step that
 // was started but not ended is "dirty": the runner checks the world before
 // running it again. The journal is a JSON file written crash-safely (a
 // uniquely named temp file, fsync, rename, fsync of the directory) after
 // every change, by the one process holding the run's exclusive lock.
-package journal
+package runlog
 
 import (
 	"context"

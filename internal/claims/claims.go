@@ -1,4 +1,4 @@
-// Package journal claims idempotency keys in a DynamoDB global table with
+// Package claims claims idempotency keys in a DynamoDB global table with
 // multi-Region strong consistency (MRSC). A claim returns only once it is
 // durable in a majority of the table's Regions, so every payment the
 // service acknowledges survives the loss of any one Region, and a key
@@ -10,7 +10,7 @@
 // parallel (the claim item, keyed by the idempotency key, and a time item,
 // keyed by the minute and a shard, for the failover's window and the
 // retention sweep), and expired claims are deleted by Sweep.
-package journal
+package claims
 
 import (
 	"context"
