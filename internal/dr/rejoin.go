@@ -150,7 +150,15 @@ func (c *Controller) waitCaughtUp(region string) plan.Step {
 		},
 		Timeout: c.timeout(30 * time.Minute),
 		Run: func(ctx context.Context, _ plan.Recorder) error {
-			var seen string
+			var seen, said string
+			// Each new state is said as it is seen: a rebuild of a diverged
+			// old primary takes minutes, and a silent wait reads as a hang.
+			say := func(s string) {
+				if seen = s; s != said && c.Log != nil {
+					fmt.Fprintf(c.Log, "  waiting for %s to catch up: %s\n", region, s)
+					said = s
+				}
+			}
 			err := plan.Wait(ctx, c.backoff(), region+" caught up", func(ctx context.Context) (bool, error) {
 				g, err := c.Cloud.GlobalCluster(ctx)
 				if err != nil {
@@ -161,18 +169,21 @@ func (c *Controller) waitCaughtUp(region string) plan.Step {
 				case m.Writer:
 					return false, plan.Permanent(fmt.Errorf("%s %w", region, ErrRejoinWriter))
 				case m.Status != "available":
-					seen = "cluster " + orDash(m.Status)
+					say("cluster " + orDash(m.Status))
 					return false, nil
 				case m.SynchronizationStatus != "" && m.SynchronizationStatus != "connected":
-					seen = m.SynchronizationStatus
+					say(m.SynchronizationStatus + " (Aurora rebuilds a diverged old primary from the writer once its Region is reachable)")
 					return false, nil
 				}
 				lag, err := c.Cloud.ReplicationLag(ctx, region)
 				if err != nil {
-					seen = "no lag known: " + err.Error()
+					say("no lag known: " + err.Error())
 					return false, nil
 				}
 				seen = "lag " + lag.String()
+				if lag > budget {
+					say("lag over the " + budget.String() + " budget")
+				}
 				return lag <= budget, nil
 			})
 			if err != nil && seen != "" {

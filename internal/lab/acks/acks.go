@@ -15,35 +15,67 @@ import (
 	"time"
 )
 
-// Ack is one acknowledged payment: the client got 201 (created) or 200
-// (a replay of its own earlier request) for Key.
+// Ack is one answer to a payment: an acknowledgement (the client got 201,
+// created, or 200, a replay of its own earlier request) for Key, or, from
+// a client that never retries (drlab load --no-retry), its one answer
+// whatever it was: a status with the service's error code, or no answer
+// at all (Status 0).
 type Ack struct {
 	Key       string `json:"key"`
 	PaymentID string `json:"paymentId"`
 	Amount    int64  `json:"amount"`
 	Currency  string `json:"currency"`
 	Region    string `json:"region"` // the Region that answered
-	Status    int    `json:"status"` // 201 or 200
-	Attempts  int    `json:"attempts"`
+	Status    int    `json:"status"` // 201 or 200; any other for an answer that is not one
+	// Code is the service's error code of an answer that is not an
+	// acknowledgement ("" with no answer or no code in it).
+	Code     string `json:"code,omitempty"`
+	Attempts int    `json:"attempts"`
 	// Sent is when the acknowledged attempt was sent, At when its answer
 	// arrived.
 	Sent time.Time `json:"sent,omitzero"`
 	At   time.Time `json:"at"`
 }
 
-// Validate checks one ack.
+// Acknowledged reports whether the answer acknowledged the payment.
+func (a Ack) Acknowledged() bool { return a.Status == 200 || a.Status == 201 }
+
+// CertainFailure reports whether the answer told the client its payment
+// was not applied: a 4xx, or a 5xx with one of the service's codes that
+// promise it (backend_unavailable, region_read_only, region_not_writer,
+// internal). outcome_unknown, a 5xx without the service's code (a
+// gateway's) and no answer promise nothing.
+func (a Ack) CertainFailure() bool {
+	switch {
+	case a.Status >= 400 && a.Status < 500:
+		return true
+	case a.Status >= 500:
+		return CertainFailureCodes[a.Code]
+	}
+	return false
+}
+
+// CertainFailureCodes are the service's 5xx codes that say "not applied"
+// (docs/journal.md, the answers table).
+var CertainFailureCodes = map[string]bool{"backend_unavailable": true, "region_read_only": true, "region_not_writer": true, "internal": true}
+
+// Validate checks one answer.
 func (a Ack) Validate() error {
 	switch {
 	case a.Key == "" || len(a.Key) > 255:
 		return errors.New("key must be 1 to 255 characters")
-	case len(a.PaymentID) != 32:
+	case a.Acknowledged() && len(a.PaymentID) != 32:
 		return fmt.Errorf("paymentId %q is not a 32-character payment id", a.PaymentID)
+	case !a.Acknowledged() && a.PaymentID != "":
+		return fmt.Errorf("status %d with paymentId %q: only an acknowledgement (200 or 201) names a payment", a.Status, a.PaymentID)
 	case a.Amount <= 0:
 		return fmt.Errorf("amount %d is not positive", a.Amount)
 	case len(a.Currency) != 3:
 		return fmt.Errorf("currency %q is not a 3-letter code", a.Currency)
-	case a.Status != 200 && a.Status != 201:
-		return fmt.Errorf("status %d is not an acknowledgement (200 or 201)", a.Status)
+	case a.Status != 0 && (a.Status < 200 || a.Status > 599):
+		return fmt.Errorf("status %d is not an HTTP status (or 0 for no answer)", a.Status)
+	case len(a.Code) > 64:
+		return errors.New("code is longer than 64 characters")
 	case a.At.IsZero():
 		return errors.New("at is missing")
 	}

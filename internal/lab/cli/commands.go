@@ -14,11 +14,14 @@ import (
 	"time"
 
 	_ "github.com/go-sql-driver/mysql"
+	"github.com/payment-dr/payment-dr/internal/backends"
+	"github.com/payment-dr/payment-dr/internal/claims"
 	"github.com/payment-dr/payment-dr/internal/lab/acks"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 	"github.com/payment-dr/payment-dr/internal/lab/labdir"
 	"github.com/payment-dr/payment-dr/internal/lab/load"
 	"github.com/payment-dr/payment-dr/internal/lab/verify"
+	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
 func cmdStatus(ctx context.Context, args []string, out io.Writer) error {
@@ -101,6 +104,7 @@ func cmdLoad(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.Rate, "rate", 0, "payments per second")
 	fs.DurationVar(&o.Duration, "duration", 0, "how long to send")
 	fs.StringVar(&file, "out", "", "ack file (JSON lines, appended)")
+	fs.BoolVar(&o.NoRetry, "no-retry", false, "send each key once and record its one answer, whatever it is (drlab verify then checks that no \"not applied\" was a lie)")
 	if _, err := flags(fs, args, &dir, false); err != nil {
 		return err
 	}
@@ -129,8 +133,8 @@ func cmdLoad(ctx context.Context, args []string, out io.Writer) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	fmt.Fprintf(out, "load: %d started, %d acknowledged, %d retries, %d rejected, %d given up in %.1fs; acks in %s\n",
-		res.Started, res.Acked, res.Retries, res.Rejected, res.GaveUp, time.Since(start).Seconds(), file)
+	fmt.Fprintf(out, "load: %d started, %d acknowledged, %d retries, %d rejected, %d given up, %d answered otherwise (--no-retry) in %.1fs; answers in %s\n",
+		res.Started, res.Acked, res.Retries, res.Rejected, res.GaveUp, res.Failed, time.Since(start).Seconds(), file)
 	return err
 }
 
@@ -209,7 +213,59 @@ func verifyWriter(ctx context.Context, dir string, ackList []acks.Ack, lost map[
 	}
 	defer db.Close()
 	rep, err := verify.Run(ctx, db, ackList, lost)
-	return rep, cl.Writer, err
+	if err != nil {
+		return rep, cl.Writer, err
+	}
+	if err := checkElsewhere(ctx, dir, lab, cl.Writer, db, ackList, &rep); err != nil {
+		return rep, cl.Writer, err
+	}
+	return rep, cl.Writer, nil
+}
+
+// checkElsewhere reads the other Region's database, when it answers (a
+// Region that is down is reported, not an error), and every acknowledged
+// key's claim in the journal, through the writer's endpoint.
+func checkElsewhere(ctx context.Context, dir string, lab labdir.Lab, writer string, db *sql.DB, ackList []acks.Ack, rep *verify.Report) error {
+	for r, reg := range lab.Regions {
+		if r == writer {
+			continue
+		}
+		other, err := sql.Open("mysql", reg.MySQLAdminDSN)
+		if err != nil {
+			return err
+		}
+		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = other.PingContext(octx)
+		cancel()
+		if err == nil {
+			err = rep.CheckOther(ctx, db, other, ackList)
+		} else {
+			rep.NotCompared = append(rep.NotCompared, fmt.Sprintf("%s's database does not answer (%v)", r, err))
+			err = nil
+		}
+		other.Close()
+		if err != nil {
+			return err
+		}
+	}
+	st, err := labdir.Dir(dir).ReadState()
+	if err != nil {
+		return err
+	}
+	ep := st.JournalEndpoints[writer]
+	if ep == "" {
+		return fmt.Errorf("the lab has no journal endpoint for %s", writer)
+	}
+	j := &claims.Journal{Client: backends.DynamoDB(ep, writer), Table: naming.New(lab.Environment, "").JournalTable()}
+	return rep.CheckClaims(ctx, claimReader{j}, ackList)
+}
+
+// claimReader reads claims for verify.
+type claimReader struct{ j *claims.Journal }
+
+func (c claimReader) Claim(ctx context.Context, key string) (string, string, bool, error) {
+	cl, found, err := c.j.Get(ctx, key)
+	return cl.PaymentID, cl.State, found, err
 }
 
 // loadURL is where drlab load sends payments: the failover URL, or with

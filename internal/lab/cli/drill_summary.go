@@ -65,7 +65,7 @@ func (d *driver) beforeReturn(ctx context.Context, sc *scenario, oldWriter strin
 	}
 	sc.BeforeReturn, sc.MissingBeforeReturn = true, len(rep.Missing)
 	for _, a := range list {
-		if a.Region == oldWriter && !d.cutOff.IsZero() && a.At.After(d.cutOff) {
+		if a.Acknowledged() && a.Region == oldWriter && !d.cutOff.IsZero() && a.At.After(d.cutOff) {
 			sc.IsolatedAcked++
 			if missing[a.Key] {
 				sc.IsolatedMissing++
@@ -73,7 +73,7 @@ func (d *driver) beforeReturn(ctx context.Context, sc *scenario, oldWriter strin
 		}
 	}
 	fmt.Fprintf(d.w, "   before %s returns: acknowledged %d, missing from the new writer %d; acknowledged by %s after it was cut off %d (missing %d)\n",
-		oldWriter, len(list), sc.MissingBeforeReturn, oldWriter, sc.IsolatedAcked, sc.IsolatedMissing)
+		oldWriter, rep.Acked, sc.MissingBeforeReturn, oldWriter, sc.IsolatedAcked, sc.IsolatedMissing)
 	return nil
 }
 

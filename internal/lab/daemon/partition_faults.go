@@ -25,8 +25,11 @@ func (d *Daemon) partition(region string) error {
 }
 
 // heal ends region's partition: its journal member rejoins the others and
-// the replication link returns (unless a Region is down). A diverged old
-// writer stays as it is until region-up resynchronises it.
+// the replication link returns (unless a Region is down). An old writer a
+// failover left behind (diverged) is rejoined as a replica by the lab's
+// Aurora AuroraRejoinDelay later, as after region-up: Aurora does so for
+// an old primary once its Region is reachable again, whatever kept it
+// away.
 func (d *Daemon) heal(region string) error {
 	top := d.topology()
 	if !top.Partitioned[region] {
@@ -36,7 +39,13 @@ func (d *Daemon) heal(region string) error {
 		return err
 	}
 	top = d.topology()
-	return d.restoreLinks(region, top)
+	if err := d.restoreLinks(region, top); err != nil {
+		return err
+	}
+	if top.Diverged[region] && !top.Down[region] && top.Writer != region {
+		go d.auroraRejoin(region, top.Writer)
+	}
+	return nil
 }
 
 // restoreLinks gives region back its journal links and, when no Region is

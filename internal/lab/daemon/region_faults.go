@@ -97,23 +97,26 @@ func (d *Daemon) regionUp(ctx context.Context, region string, writable bool) err
 // that on its own once the Region is back, some time later.
 const AuroraRejoinDelay = 5 * time.Second
 
-// auroraRejoin makes a writable old primary read-only and resynchronises
+// auroraRejoin makes an old primary read-only (if it is writable) and resynchronises
 // it (its own data kept aside first), unless the lab changed meanwhile.
 func (d *Daemon) auroraRejoin(region, writer string) {
 	time.Sleep(AuroraRejoinDelay)
 	d.moveMu.Lock()
 	defer d.moveMu.Unlock()
 	top := d.topology()
-	if !top.Writable[region] || top.Down[region] || !top.Diverged[region] || top.Writer != writer {
+	if top.Down[region] || top.Partitioned[region] || !top.Diverged[region] || top.Writer != writer {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	step := func(s string) { log.Printf("aurora rejoin %s: %s", region, s) }
 	step("make " + region + " read-only and rejoin it as a replica of " + writer)
-	err := repl.Fence(ctx, d.node(region))
-	if err == nil {
-		err = d.setTopology(func(t *Topology) { delete(t.Writable, region) })
+	var err error
+	if top.Writable[region] {
+		err = repl.Fence(ctx, d.node(region))
+		if err == nil {
+			err = d.setTopology(func(t *Topology) { delete(t.Writable, region) })
+		}
 	}
 	if err == nil {
 		err = d.resync(ctx, region, writer, step)

@@ -166,8 +166,9 @@ func (l *lab) must(out string, err error) string {
 }
 
 // load runs drlab load in the background; wait returns once it ended.
-func (l *lab) load(rate int, d time.Duration, out string) (wait func()) {
-	cmd := exec.Command(filepath.Join(l.bin, "drlab"), "load", "--dir", l.dir, "--rate", strconv.Itoa(rate), "--duration", d.String(), "--out", out)
+func (l *lab) load(rate int, d time.Duration, out string, extra ...string) (wait func()) {
+	args := append([]string{"load", "--dir", l.dir, "--rate", strconv.Itoa(rate), "--duration", d.String(), "--out", out}, extra...)
+	cmd := exec.Command(filepath.Join(l.bin, "drlab"), args...)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Start(); err != nil {

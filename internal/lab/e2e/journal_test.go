@@ -110,14 +110,23 @@ func partitionReplay(l *lab) {
 		}
 	}
 	lacked := checkReplay(t, old, had, writer, replayed, all)
+	// Heal, then rejoin with drctl alone: the lab's Aurora rebuilds the
+	// diverged old writer once its Region is reachable (no region-up), and
+	// rejoin waits for it, fenced meanwhile.
 	l.must(l.drlab("fault", "--dir", l.dir, "partition-heal", old))
-	l.must(l.drlab("fault", "--dir", l.dir, "region-up", old))
+	healed := time.Now()
+	l.must(l.drctl("rejoin", "--region", old, "--yes", "--report-dir", t.TempDir()))
+	rejoined := time.Since(healed)
+	if m := member(l.status(), old); !m.ReadOnly || m.Writer || m.Sync != labapi.SyncConnected {
+		t.Errorf("%s after rejoin: %+v", old, m)
+	}
 	for _, f := range []string{outside, inside} {
 		if v := l.verify(f, ""); !v.OK || v.Writer != target {
 			t.Fatalf("verify %s after the partition healed: %+v", filepath.Base(f), v)
 		}
 	}
-	t.Logf("partition: %d acknowledged payments lacked by the stalled replica, all replayed; %d answers on their way at the cut, none acknowledged by the isolated Region after %s", len(lacked), late, settle)
+	t.Logf("partition: %d acknowledged payments lacked by the stalled replica, all replayed; %d answers on their way at the cut, none acknowledged by the isolated Region after %s; rejoin after the heal took %s",
+		len(lacked), late, settle, rejoined.Round(100*time.Millisecond))
 }
 
 // checkReplay: the payments the replay completed in the new writer are,

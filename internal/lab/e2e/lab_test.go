@@ -230,6 +230,10 @@ func unplannedFailover(l *lab) {
 	t := l.t
 	acks := filepath.Join(t.TempDir(), "acks.jsonl")
 	wait := l.load(100, 10*time.Second, acks)
+	// Beside the retrying clients, clients that send each key once: only
+	// their answers can show a "not applied" that was not true.
+	oneShot := filepath.Join(t.TempDir(), "one-shot.jsonl")
+	waitOneShot := l.load(20, 10*time.Second, oneShot, "--no-retry")
 	time.Sleep(2 * time.Second)
 	l.must(l.drlab("fault", "--dir", l.dir, "replication-stall"))
 	time.Sleep(2 * time.Second)
@@ -243,6 +247,12 @@ func unplannedFailover(l *lab) {
 		t.Fatalf("before us-east-1 returns: %+v", v)
 	}
 	wait()
+	waitOneShot()
+	v := l.verify(oneShot, "")
+	if !v.OK || v.ClaimsChecked != v.Acked || v.Acked == 0 {
+		t.Fatalf("one-shot clients before us-east-1 returns: %+v", v)
+	}
+	t.Logf("one-shot clients: %d acknowledged (claims committed), %d refused (none present), %d phantoms", v.Acked, v.Refused, len(v.Phantoms))
 	lacked := checkReplay(t, "us-east-1", had, l.keysIn("us-west-2"), replayed, l.acks(acks))
 	if v := l.verify(acks, ""); !v.OK {
 		t.Fatalf("after the failover with replication stalled: %+v", v)
@@ -259,6 +269,9 @@ func unplannedFailover(l *lab) {
 	}
 	if v := l.verify(acks, lostFile); !v.OK {
 		t.Fatalf("verify with drctl's lost list: %+v", v)
+	}
+	if v := l.verify(oneShot, lostFile); !v.OK {
+		t.Fatalf("one-shot clients once us-east-1 is back: %+v", v)
 	}
 	t.Logf("the replay completed the %d acknowledged payments the new writer lacked (%d replayed in all)", len(lacked), len(replayed))
 	// Failback to the resynchronised old primary: nothing more is lost.

@@ -1,9 +1,11 @@
 // Package load is `drlab load`: a client that behaves like a careful real
 // one (Jepsen-style). Each payment gets a fresh idempotency key and is
 // retried with the same key after a 503, a 5xx, a dropped connection or a
-// timeout, until it is acknowledged or the run's grace period ends. Every
-// acknowledgement is appended to the ack file as one JSON line as soon as
-// it arrives, so a run killed half-way leaves only complete lines.
+// timeout, until it is acknowledged or the run's grace period ends; with
+// NoRetry each key is sent once and its one answer kept. Every
+// acknowledgement (and every one-shot answer) is appended to the ack file
+// as one JSON line as soon as it arrives, so a run killed half-way leaves
+// only complete lines.
 package load
 
 import (
@@ -41,6 +43,10 @@ type Options struct {
 	// Stop, when closed, ends the run early: no new payment starts, the
 	// ones in flight are still retried until acknowledged or Grace.
 	Stop <-chan struct{}
+	// NoRetry sends each key once and records its one answer, whatever it
+	// is: only a client that never retries sees a "not applied" that was
+	// not true (drlab verify's phantoms).
+	NoRetry bool
 }
 
 // Validate checks the options with messages naming the flag.
@@ -59,6 +65,9 @@ func (o Options) Validate() error {
 // Result counts what happened.
 type Result struct {
 	Started, Acked, Retries, Rejected, GaveUp int64
+	// Failed: one-shot payments (NoRetry) answered with anything but an
+	// acknowledgement, recorded with their answer.
+	Failed int64
 }
 
 var currencies = []string{"USD", "EUR", "GBP", "JPY"}
@@ -134,12 +143,20 @@ func pay(ctx context.Context, client *http.Client, o Options, p payment, giveUp 
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		sent := time.Now().UTC()
-		status, region, id, err := post(ctx, client, o, p.key, body)
+		status, region, id, code, err := post(ctx, client, o, p.key, body)
+		answer := acks.Ack{Key: p.key, PaymentID: id, Amount: p.amount, Currency: p.currency, Region: region,
+			Status: status, Code: code, Attempts: attempt, Sent: sent, At: time.Now().UTC()}
 		switch {
 		case status == http.StatusCreated || status == http.StatusOK:
 			atomic.AddInt64(&res.Acked, 1)
-			w.write(acks.Ack{Key: p.key, PaymentID: id, Amount: p.amount, Currency: p.currency, Region: region,
-				Status: status, Attempts: attempt, Sent: sent, At: time.Now().UTC()})
+			w.write(answer)
+			return
+		case o.NoRetry:
+			if err != nil {
+				answer.Status, answer.Code = 0, ""
+			}
+			atomic.AddInt64(&res.Failed, 1)
+			w.write(answer)
 			return
 		case err == nil && status < 500:
 			atomic.AddInt64(&res.Rejected, 1) // a 4xx is an answer, not a reason to retry
@@ -156,42 +173,59 @@ func pay(ctx context.Context, client *http.Client, o Options, p payment, giveUp 
 	}
 }
 
-func post(ctx context.Context, client *http.Client, o Options, key string, body []byte) (int, string, string, error) {
+// post sends one attempt and returns its status, the Region that
+// answered, the payment id of an acknowledgement and the service's error
+// code of any other answer.
+func post(ctx context.Context, client *http.Client, o Options, key string, body []byte) (status int, region, id, code string, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.URL+"/payments", bytes.NewReader(body))
 	if err != nil {
-		return 0, "", "", err
+		return 0, "", "", "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Api-Key", o.APIKey)
 	req.Header.Set("Idempotency-Key", key)
+	if o.NoRetry {
+		// net/http resends a request carrying an Idempotency-Key whose
+		// reused connection failed (http.Transport: such a request is
+		// idempotent); without GetBody it cannot, so one key is one send.
+		req.GetBody = nil
+	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, "", "", err
+		return 0, "", "", "", err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return 0, "", "", err // the answer was lost: retry, the key makes it safe
+		return 0, "", "", "", err // the answer was lost: retry, the key makes it safe
 	}
 	var p struct {
 		ID     string `json:"id"`
 		Region string `json:"region"`
+		Error  struct {
+			Code string `json:"code"`
+		} `json:"error"`
 	}
-	if resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK {
-		if err := json.Unmarshal(data, &p); err != nil || len(p.ID) != 32 {
-			return 0, "", "", fmt.Errorf("acknowledgement without a payment id: %s", data)
-		}
+	acked := resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK
+	if err := json.Unmarshal(data, &p); acked && (err != nil || len(p.ID) != 32) {
+		return 0, "", "", "", fmt.Errorf("acknowledgement without a payment id: %s", data)
+	}
+	if len(p.Error.Code) > 64 {
+		p.Error.Code = p.Error.Code[:64]
 	}
 	// The Region that answered: the failover name's answer, the Region
 	// sent to, or failing both the payment's own Region.
-	region := resp.Header.Get("X-Lab-Answer")
+	region = resp.Header.Get("X-Lab-Answer")
 	if region == "" {
 		region = o.Region
 	}
 	if region == "" {
 		region = p.Region
 	}
-	return resp.StatusCode, region, p.ID, nil
+	if !acked {
+		return resp.StatusCode, region, "", p.Error.Code, nil
+	}
+	return resp.StatusCode, region, p.ID, "", nil
 }
 
 // ackWriter appends one line per ack with a single write.

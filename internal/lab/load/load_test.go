@@ -73,3 +73,59 @@ func TestRetriesWithTheSameKeyAndRecordsAcks(t *testing.T) {
 		t.Fatalf("a 401 must be rejected, not retried: %+v %v", res, err)
 	}
 }
+
+// A client that never retries sends each key once and records its one
+// answer with the service's error code, including no answer at all.
+func TestNoRetrySendsEachKeyOnceAndRecordsEveryAnswer(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls[r.Header.Get("Idempotency-Key")]++
+		n++
+		i := n
+		mu.Unlock()
+		switch i % 3 {
+		case 0:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":{"code":"backend_unavailable","message":"not applied"}}`))
+		case 1:
+			w.WriteHeader(http.StatusCreated)
+			_ = json.NewEncoder(w).Encode(map[string]string{"id": strings.Repeat("f", 32), "region": "us-east-1"})
+		default:
+			hj, _ := w.(http.Hijacker)
+			c, _, _ := hj.Hijack()
+			c.Close()
+		}
+	}))
+	defer srv.Close()
+	var out bytes.Buffer
+	res, err := Run(context.Background(), Options{URL: srv.URL, APIKey: "k", Rate: 30, Duration: 300 * time.Millisecond, Out: &out, NoRetry: true,
+		Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := acks.Parse(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byStatus := map[int]int{}
+	for _, a := range list {
+		byStatus[a.Status]++
+		if a.Status == 503 && (a.Code != "backend_unavailable" || !a.CertainFailure()) {
+			t.Errorf("answer %+v", a)
+		}
+		if a.Status == 0 && a.CertainFailure() {
+			t.Errorf("no answer counted as a certain failure: %+v", a)
+		}
+	}
+	for key, c := range calls {
+		if c != 1 {
+			t.Errorf("%s sent %d times", key, c)
+		}
+	}
+	if res.Retries != 0 || int(res.Started) != len(list) || byStatus[201] == 0 || byStatus[503] == 0 {
+		t.Errorf("result %+v, answers by status %v", res, byStatus)
+	}
+}

@@ -7,8 +7,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/payment-dr/payment-dr/internal/lab/acks"
 )
@@ -34,12 +38,44 @@ type Report struct {
 	// CurrencyImbalance: currencies whose debits and credits differ.
 	CurrencyImbalance []string `json:"currencyImbalance"`
 	Payments          int      `json:"payments"` // rows in the writer
+	// Refused: keys whose every answer said "not applied" (a client that
+	// never retries); Phantoms: such keys with a payment in a database, a
+	// lie the service told.
+	Refused  int      `json:"refused"`
+	Phantoms []string `json:"phantoms"`
+	// ClaimsChecked: acknowledged keys whose journal claim was read;
+	// Unclaimed: acknowledged keys whose claim is missing, not committed,
+	// or another payment's.
+	ClaimsChecked int      `json:"claimsChecked"`
+	Unclaimed     []string `json:"unclaimed"`
+	// NotCompared names the other databases that could not be read (a
+	// Region that is down): keys charged only there are not compared.
+	NotCompared []string `json:"notCompared,omitempty"`
 }
 
 // OK reports whether nothing was violated.
 func (r Report) OK() bool {
-	return len(r.Missing) == 0 && len(r.DoubleCharged) == 0 &&
+	return len(r.Missing) == 0 && len(r.DoubleCharged) == 0 && len(r.Phantoms) == 0 && len(r.Unclaimed) == 0 &&
 		len(r.Unbalanced) == 0 && len(r.CurrencyImbalance) == 0
+}
+
+// refusedKeys are the keys whose every answer was a certain failure.
+func refusedKeys(ackList []acks.Ack) map[string]bool {
+	refused := map[string]bool{}
+	for _, a := range ackList {
+		if _, seen := refused[a.Key]; !seen {
+			refused[a.Key] = true
+		}
+		if !a.CertainFailure() {
+			refused[a.Key] = false
+		}
+	}
+	for k, only := range refused {
+		if !only {
+			delete(refused, k)
+		}
+	}
+	return refused
 }
 
 // Run checks ackList (and the lost keys) against db.
@@ -47,6 +83,9 @@ func Run(ctx context.Context, db *sql.DB, ackList []acks.Ack, lost map[string]bo
 	var r Report
 	byKey := map[string]string{}
 	for _, a := range ackList {
+		if !a.Acknowledged() {
+			continue
+		}
 		if prev, ok := byKey[a.Key]; ok && prev != a.PaymentID {
 			r.DoubleCharged = append(r.DoubleCharged, a.Key)
 		}
@@ -58,6 +97,13 @@ func Run(ctx context.Context, db *sql.DB, ackList []acks.Ack, lost map[string]bo
 		return r, err
 	}
 	r.Payments = len(stored)
+	refused := refusedKeys(ackList)
+	r.Refused = len(refused)
+	for key := range refused {
+		if _, ok := stored[key]; ok {
+			r.Phantoms = append(r.Phantoms, key)
+		}
+	}
 	for key, id := range byKey {
 		got, ok := stored[key]
 		switch {
@@ -75,10 +121,78 @@ func Run(ctx context.Context, db *sql.DB, ackList []acks.Ack, lost map[string]bo
 	if err := ledgerChecks(ctx, db, &r); err != nil {
 		return r, err
 	}
-	for _, s := range [][]string{r.Missing, r.LostButPresent, r.DoubleCharged, r.Unbalanced, r.CurrencyImbalance} {
+	for _, s := range [][]string{r.Missing, r.LostButPresent, r.DoubleCharged, r.Unbalanced, r.CurrencyImbalance, r.Phantoms} {
 		sort.Strings(s)
 	}
 	return r, nil
+}
+
+// CheckOther reads another Region's database (the old writer's): a key it
+// holds under another payment id than the writer is charged twice, and a
+// refused key it holds is a phantom too.
+func (r *Report) CheckOther(ctx context.Context, writer, other *sql.DB, ackList []acks.Ack) error {
+	w, err := storedKeys(ctx, writer)
+	if err != nil {
+		return err
+	}
+	o, err := storedKeys(ctx, other)
+	if err != nil {
+		return fmt.Errorf("the other Region's database: %w", err)
+	}
+	for key, id := range o {
+		if wid, ok := w[key]; ok && wid != id {
+			r.DoubleCharged = append(r.DoubleCharged, key)
+		}
+	}
+	for key := range refusedKeys(ackList) {
+		if _, inOther := o[key]; inOther && !slices.Contains(r.Phantoms, key) {
+			r.Phantoms = append(r.Phantoms, key)
+		}
+	}
+	sort.Strings(r.Phantoms)
+	sort.Strings(r.DoubleCharged)
+	r.DoubleCharged = slices.Compact(r.DoubleCharged)
+	return nil
+}
+
+// ClaimReader reads a key's journal claim (strongly consistent).
+type ClaimReader interface {
+	Claim(ctx context.Context, key string) (paymentID, state string, found bool, err error)
+}
+
+// Committed is the state of a claim whose payment is in a database.
+const Committed = "committed"
+
+// CheckClaims reads the claim of every acknowledged key, 16 at a time:
+// each must be committed with the acknowledged payment id.
+func (r *Report) CheckClaims(ctx context.Context, claims ClaimReader, ackList []acks.Ack) error {
+	want := map[string]string{}
+	for _, a := range ackList {
+		if a.Acknowledged() {
+			want[a.Key] = a.PaymentID
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	var mu sync.Mutex
+	for key, id := range want {
+		g.Go(func() error {
+			got, state, found, err := claims.Claim(gctx, key)
+			if err != nil {
+				return fmt.Errorf("reading the claim of %q: %w", key, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			r.ClaimsChecked++
+			if !found || got != id || state != Committed {
+				r.Unclaimed = append(r.Unclaimed, key)
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	sort.Strings(r.Unclaimed)
+	return err
 }
 
 // storedKeys maps each idempotency key to its payment id; a key stored
@@ -146,6 +260,8 @@ func (r Report) Text() string {
 		r.Acked, r.Present, r.Lost, len(r.Missing), len(r.LostButPresent))
 	fmt.Fprintf(&b, "payments in the writer %d, double-charged keys %d, unbalanced payments %d, unbalanced currencies %d\n",
 		r.Payments, len(r.DoubleCharged), len(r.Unbalanced), len(r.CurrencyImbalance))
+	fmt.Fprintf(&b, "refused (every answer \"not applied\") %d, present anyway (phantoms) %d; claims read %d, acknowledged without a committed claim %d\n",
+		r.Refused, len(r.Phantoms), r.ClaimsChecked, len(r.Unclaimed))
 	show := func(name string, xs []string) {
 		if len(xs) == 0 {
 			return
@@ -158,6 +274,11 @@ func (r Report) Text() string {
 	show("missing", r.Missing)
 	show("listed lost but present", r.LostButPresent)
 	show("double-charged", r.DoubleCharged)
+	show("phantoms", r.Phantoms)
+	show("acknowledged without a committed claim", r.Unclaimed)
+	for _, n := range r.NotCompared {
+		fmt.Fprintf(&b, "not compared: %s\n", n)
+	}
 	show("unbalanced", r.Unbalanced)
 	show("unbalanced currencies", r.CurrencyImbalance)
 	if r.OK() {

@@ -98,3 +98,69 @@ func TestVerifyKeyUnderAnotherPaymentIsMissing(t *testing.T) {
 		t.Fatalf("an acknowledged key stored under another payment id: %+v", rep)
 	}
 }
+
+// fakeClaims is a journal with the claims the test puts in it.
+type fakeClaims map[string][2]string // key -> payment id, state
+
+func (f fakeClaims) Claim(_ context.Context, key string) (string, string, bool, error) {
+	c, ok := f[key]
+	return c[0], c[1], ok, nil
+}
+
+// The lies only a client that never retries can see: a payment present
+// behind answers that all said "not applied" (in the writer or in the
+// other Region's database), an acknowledged key whose claim is not
+// committed with its id, and a key charged under two ids in two
+// databases. An outcome_unknown or a dropped answer promises nothing.
+func TestVerifyFindsTheLiesOfOneShotAnswers(t *testing.T) {
+	_, writer, _ := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
+	_, other, _ := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
+	insertPayment(t, writer, pid(0), "acked", 100, "USD", "failed")
+	insertPayment(t, writer, pid(1), "refused-but-here", 100, "USD", "failed")
+	insertPayment(t, writer, pid(2), "unknown-and-here", 100, "USD", "failed")
+	insertPayment(t, other, pid(3), "refused-in-the-old-writer", 100, "USD", "failed")
+	insertPayment(t, writer, pid(4), "two-ids", 100, "USD", "failed")
+	insertPayment(t, other, pid(5), "two-ids", 100, "USD", "failed")
+	at := time.Now().UTC()
+	answer := func(key string, status int, code, id string) acks.Ack {
+		return acks.Ack{Key: key, PaymentID: id, Amount: 100, Currency: "USD", Status: status, Code: code, At: at}
+	}
+	list := []acks.Ack{
+		answer("acked", 201, "", pid(0)),
+		answer("refused-but-here", 503, "backend_unavailable", ""),
+		answer("unknown-and-here", 503, "outcome_unknown", ""),
+		answer("refused-in-the-old-writer", 503, "region_not_writer", ""),
+		answer("refused-and-absent", 503, "region_read_only", ""),
+		answer("dropped", 0, "", ""),
+		answer("two-ids", 201, "", pid(4)),
+		answer("acked-uncommitted", 201, "", pid(6)),
+	}
+	for _, a := range list {
+		if err := a.Validate(); err != nil {
+			t.Fatalf("%+v: %v", a, err)
+		}
+	}
+	rep, err := Run(context.Background(), writer, list, map[string]bool{"acked-uncommitted": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.CheckOther(context.Background(), writer, other, list); err != nil {
+		t.Fatal(err)
+	}
+	claims := fakeClaims{"acked": {pid(0), Committed}, "two-ids": {pid(4), Committed}, "acked-uncommitted": {pid(6), "pending"}}
+	if err := rep.CheckClaims(context.Background(), claims, list); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rep.Phantoms, " "); got != "refused-but-here refused-in-the-old-writer" {
+		t.Errorf("phantoms %q", got)
+	}
+	if got := strings.Join(rep.Unclaimed, " "); got != "acked-uncommitted" || rep.ClaimsChecked != 3 {
+		t.Errorf("unclaimed %q of %d", got, rep.ClaimsChecked)
+	}
+	if got := strings.Join(rep.DoubleCharged, " "); got != "two-ids" {
+		t.Errorf("double-charged %q", got)
+	}
+	if rep.Refused != 3 || rep.Acked != 3 || rep.OK() {
+		t.Errorf("refused %d, acked %d, ok %v:\n%s", rep.Refused, rep.Acked, rep.OK(), rep.Text())
+	}
+}
