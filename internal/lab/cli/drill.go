@@ -27,8 +27,9 @@ type drillLab interface {
 	Fault(ctx context.Context, req labapi.FaultRequest) error
 	// StartLoad sends payments at the drill's rate through the failover
 	// URL, or with region set to that Region's API directly (a client
-	// inside it); acknowledgements appended to ackFile.
-	StartLoad(ctx context.Context, ackFile, region string) (loadRun, error)
+	// inside it); acknowledgements appended to ackFile. A oneShot client
+	// sends each key once and records every answer.
+	StartLoad(ctx context.Context, ackFile, region string, oneShot bool) (loadRun, error)
 	// Drctl runs drctl's subcommand against the lab and returns what it
 	// printed. StartDrctl starts one, its output going to the drill's,
 	// and returns a wait for its exit; ending ctx kills it.
@@ -190,24 +191,33 @@ func (d *driver) runCase(ctx context.Context, c Case) error {
 // inside a Region when it has one, around the move; it returns their ack
 // files once both ended.
 func (d *driver) loads(ctx context.Context, c Case, reports string) ([]string, error) {
-	ackFiles := []string{filepath.Join(reports, "acks.jsonl")}
-	ld, err := d.lab.StartLoad(ctx, ackFiles[0], "")
+	ackFiles := []string{filepath.Join(reports, "acks.jsonl"), filepath.Join(reports, "answers-one-shot.jsonl")}
+	ld, err := d.lab.StartLoad(ctx, ackFiles[0], "", false)
 	if err != nil {
 		return nil, err
 	}
-	var inside loadRun
+	// Beside the retrying clients, one that never retries: only its
+	// answers can show a "not applied" that was not true.
+	others := []loadRun{}
+	oneShot, err := d.lab.StartLoad(ctx, ackFiles[1], "", true)
+	if err != nil {
+		return nil, errors.Join(err, ld.Stop())
+	}
+	others = append(others, oneShot)
 	if c.Inside != "" {
 		ackFiles = append(ackFiles, filepath.Join(reports, "acks-inside-"+c.Inside+".jsonl"))
-		if inside, err = d.lab.StartLoad(ctx, ackFiles[1], c.Inside); err != nil {
-			return nil, errors.Join(err, ld.Stop())
+		inside, err := d.lab.StartLoad(ctx, ackFiles[2], c.Inside, false)
+		if err != nil {
+			return nil, errors.Join(err, ld.Stop(), oneShot.Stop())
 		}
+		others = append(others, inside)
 	}
 	err = d.underLoad(ctx, c, ld, reports)
 	if lerr := ld.Stop(); err == nil {
 		err = lerr
 	}
-	if inside != nil {
-		if lerr := inside.Stop(); err == nil {
+	for _, o := range others {
+		if lerr := o.Stop(); err == nil {
 			err = lerr
 		}
 	}

@@ -84,7 +84,9 @@ func (l *realLab) Verify(ctx context.Context, list []acks.Ack, lost map[string]b
 // drctl's canaries timed out before the fault) and retries for a short
 // grace only: while its Region is cut off nothing answers it, and the
 // drill should not wait 30 s for that.
-func (l *realLab) StartLoad(ctx context.Context, ackFile, region string) (loadRun, error) {
+//
+// A one-shot client sends a quarter of the rate too, each key once.
+func (l *realLab) StartLoad(ctx context.Context, ackFile, region string, oneShot bool) (loadRun, error) {
 	lab, err := labdir.Dir(l.dir).ReadLab()
 	if err != nil {
 		return nil, err
@@ -97,6 +99,9 @@ func (l *realLab) StartLoad(ctx context.Context, ackFile, region string) (loadRu
 	if region != "" {
 		grace, who, rate = 2*time.Second, "load inside "+region, max(1, l.rate/4)
 	}
+	if oneShot {
+		who, rate = "one-shot load", max(1, l.rate/4)
+	}
 	f, err := os.OpenFile(ackFile, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
@@ -105,8 +110,12 @@ func (l *realLab) StartLoad(ctx context.Context, ackFile, region string) (loadRu
 	out := &lineCounter{w: f, n: &r.acked}
 	go func() {
 		res, err := load.Run(ctx, load.Options{URL: url, APIKey: lab.APIKey, Rate: rate, Duration: time.Hour,
-			Out: out, Grace: grace, Stop: r.stop})
-		fmt.Fprintf(l.w, "   %s: %d acknowledged, %d retries, %d given up\n", who, res.Acked, res.Retries, res.GaveUp)
+			Out: out, Grace: grace, Stop: r.stop, NoRetry: oneShot})
+		if oneShot {
+			fmt.Fprintf(l.w, "   %s: %d acknowledged, %d answered otherwise\n", who, res.Acked, res.Failed)
+		} else {
+			fmt.Fprintf(l.w, "   %s: %d acknowledged, %d retries, %d given up\n", who, res.Acked, res.Retries, res.GaveUp)
+		}
 		r.done <- errors.Join(err, f.Close())
 	}()
 	return r, nil

@@ -129,7 +129,11 @@ func (l *fakeLoad) Stop() error {
 	return os.WriteFile(l.file, b.Bytes(), 0o644)
 }
 
-func (f *fakeLab) StartLoad(_ context.Context, ackFile, region string) (loadRun, error) {
+func (f *fakeLab) StartLoad(_ context.Context, ackFile, region string, oneShot bool) (loadRun, error) {
+	if oneShot {
+		f.record("load --no-retry")
+		return &fakeLoad{file: ackFile, region: region, acked: 10}, nil
+	}
 	f.record(strings.TrimSpace("load " + region))
 	ld := &fakeLoad{file: ackFile, region: region}
 	if region != "" {
@@ -216,16 +220,16 @@ func TestDrillRunsTheCasesInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"load", "drill --to us-west-2", "verify lost=0",
-		"load", "drill --to us-east-1", "verify lost=0",
-		"load", "fault replication-stall", "drill --unplanned --to us-west-2", "fault region-down us-east-1",
+		"load", "load --no-retry", "drill --to us-west-2", "verify lost=0",
+		"load", "load --no-retry", "drill --to us-east-1", "verify lost=0",
+		"load", "load --no-retry", "fault replication-stall", "drill --unplanned --to us-west-2", "fault region-down us-east-1",
 		"verify lost=0", "fault region-up us-east-1", "reconcile --from us-east-1 --json", "verify lost=2",
 		"reconcile --from us-east-1 --apply --yes --json", "verify lost=0",
-		"load", "drill --to us-east-1", "verify lost=0",
-		"load", "load us-east-1", "fault replication-stall", "drill --unplanned --to us-west-2", "fault partition us-east-1",
+		"load", "load --no-retry", "drill --to us-east-1", "verify lost=0",
+		"load", "load --no-retry", "load us-east-1", "fault replication-stall", "drill --unplanned --to us-west-2", "fault partition us-east-1",
 		"verify lost=0", "fault partition-heal us-east-1", "fault region-up us-east-1", "reconcile --from us-east-1 --json", "verify lost=2",
 		"reconcile --from us-east-1 --apply --yes --json", "verify lost=0",
-		"load", "drill --to us-east-1", "verify lost=0",
+		"load", "load --no-retry", "drill --to us-east-1", "verify lost=0",
 	}
 	var got []string
 	for _, l := range lab.log {
