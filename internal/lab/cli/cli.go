@@ -27,7 +27,7 @@ usage:
            [--check-interval 1s] [--failure-threshold 3] [--ttl 1s] [--payments-bin PATH] [--dynalite PATH]
   drlab status --dir DIR [--json]
   drlab fault --dir DIR KIND [ARG]   %s
-  drlab load --dir DIR --rate N --duration D --out FILE [--region REGION]
+  drlab load --dir DIR --rate N --duration D --out FILE [--region REGION] [--no-retry]
   drlab verify --dir DIR --acks FILE [--lost FILE] [--json]
   drlab down --dir DIR
   drlab drill --dir DIR [--out dr-drill] [--config config/dev.json] [--rate 100]

@@ -228,6 +228,7 @@ func (d *Daemon) status(ctx context.Context) labapi.Status {
 		s.Partitioned = append(s.Partitioned, r)
 	}
 	sort.Strings(s.Partitioned)
+	s.WitnessDown = top.WitnessDown
 	s.JournalLeader = map[string]string{}
 	for _, r := range d.regions() {
 		s.JournalLeader[r] = d.journal.Leader(r)

@@ -61,6 +61,9 @@ type Topology struct {
 	// Partitioned Regions are cut from the other Region and the journal's
 	// witness (partition in force); their service and database run.
 	Partitioned map[string]bool `json:"partitioned"`
+	// WitnessDown: the journal's witness is cut off from both Regions
+	// (witness-down in force).
+	WitnessDown bool `json:"witnessDown"`
 }
 
 // Daemon is the running lab.

@@ -25,6 +25,8 @@ var faultActions = map[string]faultAction{
 	labapi.ReplicationResume: func(d *Daemon, ctx context.Context, _ []string, _ time.Duration) error { return d.stall(ctx, false) },
 	labapi.Partition:         func(d *Daemon, _ context.Context, a []string, _ time.Duration) error { return d.partition(a[0]) },
 	labapi.PartitionHeal:     func(d *Daemon, _ context.Context, a []string, _ time.Duration) error { return d.heal(a[0]) },
+	labapi.WitnessDown:       func(d *Daemon, _ context.Context, _ []string, _ time.Duration) error { return d.witness(false) },
+	labapi.WitnessUp:         func(d *Daemon, _ context.Context, _ []string, _ time.Duration) error { return d.witness(true) },
 }
 
 // fault applies a validated fault, one move or fault at a time.

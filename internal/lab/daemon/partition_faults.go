@@ -54,6 +54,10 @@ func (d *Daemon) restoreLinks(region string, top Topology) error {
 	var errs []error
 	if !top.Partitioned[region] {
 		errs = append(errs, d.journal.Rejoin(region))
+		if top.WitnessDown {
+			// Rejoin restored the Region's link to the witness too.
+			errs = append(errs, d.journal.Isolate(d.journalWitness()))
+		}
 	}
 	others := false
 	for r := range top.Down {
@@ -69,4 +73,35 @@ func (d *Daemon) restoreLinks(region string, top Topology) error {
 // and of the journal's links between the two Regions.
 func (d *Daemon) setLatency(l time.Duration) error {
 	return errors.Join(d.link.SetLatency(l), d.journal.SetRegionLatency(l))
+}
+
+// witness cuts the journal's witness off from both Regions (up false) or
+// gives it back its links (up true). With the witness down each Region's
+// claims need the other Region: a writer whose peer is down or
+// partitioned too has no majority, as on AWS when two of an MRSC table's
+// three Regions are unreachable.
+func (d *Daemon) witness(up bool) error {
+	top := d.topology()
+	switch {
+	case !up && top.WitnessDown:
+		return conflict("the witness is already down")
+	case up && !top.WitnessDown:
+		return conflict("the witness is not down")
+	}
+	if err := d.setTopology(func(t *Topology) { t.WitnessDown = !up }); err != nil {
+		return err
+	}
+	w := d.journalWitness()
+	if !up {
+		return d.journal.Isolate(w)
+	}
+	errs := []error{d.journal.Rejoin(w)}
+	// Rejoin restored the witness's links to Regions still cut off.
+	for r := range top.Down {
+		errs = append(errs, d.journal.Isolate(r))
+	}
+	for r := range top.Partitioned {
+		errs = append(errs, d.journal.Isolate(r))
+	}
+	return errors.Join(errs...)
 }

@@ -338,3 +338,50 @@ func (l *lab) replay(region string, from, to time.Time) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// witnessDown: with the journal's witness cut off the writer still claims
+// through the other Region (two of three members); with the other Region
+// partitioned as well it reaches no majority and acknowledges nothing,
+// and none of its "not applied" answers hides a payment (one-shot
+// clients, verify's phantom check).
+func witnessDown(l *lab) {
+	t := l.t
+	writer := l.status().Cluster.Writer
+	other := map[string]string{"us-east-1": "us-west-2", "us-west-2": "us-east-1"}[writer]
+	dir := t.TempDir()
+	l.must(l.drlab("fault", "--dir", l.dir, "witness-down"))
+	if !l.status().WitnessDown {
+		t.Fatal("status does not report the witness down")
+	}
+	withOther := filepath.Join(dir, "witness-down.jsonl")
+	l.load(20, 3*time.Second, withOther, "--no-retry")()
+	first := l.verify(withOther, "")
+	if !first.OK || first.Acked == 0 {
+		t.Fatalf("witness down, both Regions up: %+v", first)
+	}
+	l.must(l.drlab("fault", "--dir", l.dir, "partition", other))
+	time.Sleep(2 * time.Second) // answers on their way at the cut arrive
+	alone := filepath.Join(dir, "writer-alone.jsonl")
+	l.load(10, 3*time.Second, alone, "--no-retry")()
+	answers, err := acks.ParseFile(alone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked := 0
+	for _, a := range answers {
+		if a.Acknowledged() {
+			acked++
+		}
+	}
+	if len(answers) == 0 || acked != 0 {
+		t.Errorf("the writer alone (witness down, %s partitioned) acknowledged %d of %d payments", other, acked, len(answers))
+	}
+	l.must(l.drlab("fault", "--dir", l.dir, "partition-heal", other))
+	l.must(l.drlab("fault", "--dir", l.dir, "witness-up"))
+	for _, f := range []string{withOther, alone} {
+		if v := l.verify(f, ""); !v.OK || len(v.Phantoms) != 0 {
+			t.Fatalf("verify %s once the witness is back: %+v", filepath.Base(f), v)
+		}
+	}
+	t.Logf("witness down: %d payments acknowledged with both Regions up; with %s partitioned too, 0 of %d", first.Acked, other, len(answers))
+}

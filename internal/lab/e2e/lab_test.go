@@ -32,6 +32,7 @@ func TestLabDrills(t *testing.T) {
 	t.Run("a switchover into the Region that failover fenced completes", func(t *testing.T) { l.t = t; switchoverIntoFencedRegion(l) })
 	t.Run("a writable old primary acknowledges nothing, and rejoin makes it a standby", func(t *testing.T) { l.t = t; rejoinWritableOldPrimary(l) })
 	t.Run("partition: the isolated Region acknowledges nothing; the replay completes what the new writer lacked", func(t *testing.T) { l.t = t; partitionReplay(l) })
+	t.Run("witness down: the writer claims through the other Region, and alone acknowledges nothing", func(t *testing.T) { l.t = t; witnessDown(l) })
 }
 
 // heldLockFailover: the old writer answers but a long write holds off

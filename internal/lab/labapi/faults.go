@@ -18,6 +18,8 @@ const (
 	ReplicationResume = "replication-resume"
 	Partition         = "partition"
 	PartitionHeal     = "partition-heal"
+	WitnessDown       = "witness-down"
+	WitnessUp         = "witness-up"
 )
 
 // Arguments a fault takes.
@@ -43,7 +45,7 @@ type FaultSpec struct {
 var Faults = []FaultSpec{
 	{RegionDown, RegionArg, nil}, {RegionUp, RegionArg, []string{Writable}}, {LinkCut, NoArg, nil}, {LinkRestore, NoArg, nil},
 	{LinkLatency, DurationArg, nil}, {ReplicationStall, NoArg, nil}, {ReplicationResume, NoArg, nil},
-	{Partition, RegionArg, nil}, {PartitionHeal, RegionArg, nil},
+	{Partition, RegionArg, nil}, {PartitionHeal, RegionArg, nil}, {WitnessDown, NoArg, nil}, {WitnessUp, NoArg, nil},
 }
 
 // Usage is the kind with its flags and argument, e.g. region-up

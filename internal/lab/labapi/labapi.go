@@ -170,6 +170,7 @@ type Status struct {
 	Link         LinkState          `json:"link"`
 	Down         []string           `json:"regionsDown"`
 	Partitioned  []string           `json:"regionsPartitioned"`
+	WitnessDown  bool               `json:"witnessDown"` // the journal's witness cut off (witness-down)
 	// JournalLeader is the member leading the journal's consensus, as
 	// each Region's member sees it ("" when it knows none).
 	JournalLeader map[string]string `json:"journalLeader"`
