@@ -88,9 +88,14 @@ func decodeWriter(it map[string]types.AttributeValue) (Writer, error) {
 }
 
 // SetWriter makes region the writer at epoch prev+1, only if the record's
-// epoch is still prev (0: no record yet). A put whose answer was lost is
-// recognised on the read that follows: the record then names region at
-// prev+1. Another epoch there is ErrEpochMoved, with the record found.
+// epoch is still prev (0: no record yet): a conditional PutItem, refused
+// with ConditionalCheckFailedException when the condition is false
+// (DynamoDB API Reference, PutItem "Errors"), and on an MRSC table
+// evaluated against the item as the majority holds it (developer guide,
+// "Multi-Region strong consistency"), so two movers cannot both win. A
+// put whose answer was lost is recognised on the read that follows: the
+// record then names region at prev+1. Another epoch there is
+// ErrEpochMoved, with the record found.
 func (j *Journal) SetWriter(ctx context.Context, region string, prev int64, setBy string, now time.Time) (Writer, error) {
 	w := Writer{Region: region, Epoch: prev + 1, SetAt: now.UTC(), SetBy: setBy}
 	item := map[string]types.AttributeValue{

@@ -69,11 +69,14 @@ func (c *Controller) setWriterEpoch(target string) plan.Step {
 // waitWriterLease waits until every confirmation the old writer's
 // service could act on is older than payments.WriterLease: afterwards no
 // request of the old Region acknowledges a payment, so the claims read
-// next are all there will be. It returns how long it waited.
+// next are all there will be. It returns how long it waited. A run that
+// has no time for its write (drctl stopped between the write and its
+// record, and the resumed step found the record in place) waits a whole
+// lease from now, which is later than from the write.
 func (c *Controller) waitWriterLease(ctx context.Context, rec plan.Recorder) (time.Duration, error) {
 	set, err := time.Parse(time.RFC3339Nano, rec.Get(WriterEpochSetKey))
 	if err != nil {
-		return 0, fmt.Errorf("the run has no time for its writer epoch (%q): run set-writer-epoch first", rec.Get(WriterEpochSetKey))
+		set = c.now()
 	}
 	wait := set.Add(payments.WriterLease + LeaseMargin).Sub(c.now())
 	if wait <= 0 {

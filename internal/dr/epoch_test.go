@@ -75,3 +75,32 @@ func TestSwitchoverMovesTheWriterRecord(t *testing.T) {
 		t.Errorf("payment answered by %q (%v), want the writer us-west-2", region, err)
 	}
 }
+
+// drctl stopped after the writer record moved but before it recorded
+// when: the resumed run finds set-writer-epoch in effect, and its replay
+// still waits out a whole lease before it reads the claims.
+func TestAResumedFailoverWithoutTheEpochsTimeWaitsAWholeLease(t *testing.T) {
+	w := drfake.NewWorld()
+	w.Journal = true
+	w.Down["us-east-1"] = true
+	w.Epoch = dr.WriterEpoch{Region: "us-west-2", Epoch: 2} // moved; the run never recorded it
+	cloud := &replayClock{World: w}
+	c, log := controller(w)
+	c.Cloud = cloud
+	c.Timeout = 10 * time.Second
+	run := newRun(t, "failover", "us-west-2")
+	for _, name := range []string{"preflight", "record-lag", "fence-writes", "set-writer-epoch"} {
+		s := run.Step(name)
+		s.Started, s.Attempts = time.Now(), 1 // interrupted in the middle
+	}
+	start := time.Now()
+	if err := plan.Execute(context.Background(), c.Failover("us-west-2", true), run, nil, log); err != nil {
+		t.Fatalf("resumed failover: %v\n%s", err, log)
+	}
+	if waited := cloud.first.Sub(start); waited < payments.WriterLease {
+		t.Errorf("the resumed replay read the claims %s after the resume, within a lease (%s)", waited, payments.WriterLease)
+	}
+	if n := w.Called("SetJournalWriter"); n != 0 {
+		t.Errorf("the record was moved again (%d calls)", n)
+	}
+}

@@ -276,6 +276,13 @@ type claimCounter struct {
 	window                                      []payments.Claimed
 	writerErr                                   error
 	writer                                      payments.WriterRecord // none recorded while Region is ""
+	retimed                                     []retime
+}
+
+// retime is one Retime call: the key and the instant.
+type retime struct {
+	key string
+	at  time.Time
 }
 
 func (j *claimCounter) Claim(_ context.Context, p payments.Payment, hash string) (payments.Claimed, error) {
@@ -307,7 +314,12 @@ func (j *claimCounter) Commit(context.Context, payments.Payment, string) error {
 	j.commits++
 	return nil
 }
-func (j *claimCounter) Retime(context.Context, payments.Payment, string, time.Time) error { return nil }
+func (j *claimCounter) Retime(_ context.Context, p payments.Payment, _ string, at time.Time) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.retimed = append(j.retimed, retime{p.IdempotencyKey, at})
+	return nil
+}
 func (j *claimCounter) Window(_ context.Context, _, _ time.Time, fn func(payments.Claimed) error) error {
 	for _, c := range j.window {
 		if err := fn(c); err != nil {

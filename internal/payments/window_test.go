@@ -71,3 +71,44 @@ func TestAClaimsCommitEndsAtTheCommitDeadline(t *testing.T) {
 		t.Errorf("%d aborts: the claim of a payment that certainly did not commit must be aborted", j.aborts)
 	}
 }
+
+// A payment committed by a retry long after its claim is retimed in the
+// journal at its commit: a later failover's window, which starts at a
+// mark less ClaimCommitDeadline, would not find it by its claim's time.
+func TestALateCompletionIsRetimedAtItsCommit(t *testing.T) {
+	s, _, _ := newService()
+	j := &claimCounter{writer: payments.WriterRecord{Region: "us-west-2", Epoch: 1}}
+	s.Journal = j
+	now := s.Now()
+	claimed := payments.Payment{ID: payments.NewID(), IdempotencyKey: "late", Amount: 500, Currency: "JPY", MerchantRef: "m", CustomerRef: "c",
+		SessionID: "s", Status: payments.StatusProcessed, Region: "us-east-1", CreatedAt: now.Add(-time.Minute)}
+	if _, inserted, err := s.Complete(context.Background(), claimed, "h"); err != nil || !inserted {
+		t.Fatalf("complete: %v %v", inserted, err)
+	}
+	fresh := claimed
+	fresh.ID, fresh.IdempotencyKey, fresh.CreatedAt = payments.NewID(), "fresh", now.Add(-time.Second)
+	if _, _, err := s.Complete(context.Background(), fresh, "h"); err != nil {
+		t.Fatal(err)
+	}
+	if len(j.retimed) != 1 || j.retimed[0].key != "late" || !j.retimed[0].at.Equal(now) {
+		t.Errorf("retimed %+v, want only the late completion, at its commit %s", j.retimed, now)
+	}
+}
+
+// A new deployment's first writer records itself: the Region whose
+// database takes writes, at epoch 1; a Region whose database is read-only
+// records nothing and refuses.
+func TestTheFirstWriterRecordsItself(t *testing.T) {
+	s, st, _ := newService()
+	j := &claimCounter{}
+	s.Journal = j
+	st.ReadOnly = true
+	if _, _, err := s.Create(context.Background(), good); !errors.Is(err, payments.ErrReadOnly) || j.writer.Region != "" || j.claims != 0 {
+		t.Fatalf("read-only Region without a record: %v, record %+v, %d claims", err, j.writer, j.claims)
+	}
+	w, _, _ := newService()
+	w.Journal = j
+	if _, _, err := w.Create(context.Background(), good); err != nil || j.writer != (payments.WriterRecord{Region: "us-west-2", Epoch: 1}) {
+		t.Errorf("writable Region without a record: %v, record %+v", err, j.writer)
+	}
+}

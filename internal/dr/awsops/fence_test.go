@@ -64,10 +64,10 @@ func TestKeepOldPrimaryDataReadsEveryPageOfSnapshots(t *testing.T) {
 	if err != nil || ref != "payments-us-east-1-dev-lost-writes-20261125t041000z" {
 		t.Fatalf("%q %v (requests %q)", ref, err, w.sent("snapshots page"))
 	}
-	// Count pages, not requests: the SDK sends a read again when the
-	// transport closed its connection under the answer (aws-sdk-go-v2
-	// issue 2737; net.ErrClosed is retried since PR 2949), which a
-	// loaded machine meets now and then.
+	// Count pages, not requests: the SDK's standard retryer sends a read
+	// again when the transport closed its connection under the answer
+	// (it counts net.ErrClosed as retryable), which a loaded machine
+	// meets now and then.
 	if pages := distinct(w.sent("snapshots page")); len(pages) != 2 {
 		t.Errorf("pages read: %q", pages)
 	}

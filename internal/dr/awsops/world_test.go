@@ -332,7 +332,12 @@ func (w *sdkWorld) dynamo(rw http.ResponseWriter, r *http.Request, body []byte, 
 }
 
 // itemKey is an item's key in either table the world holds: the session
-// table (sessionId) or the payment journal (pk, sk).
+// table (sessionId) or the payment journal (pk, sk). The world applies
+// every PutItem unconditionally: the permission test needs the
+// operations, not their conditions; the conditions of the writer record
+// are exercised against dynalite and the lab's MRSC stand-in (package
+// claims), which evaluate them as PutItem's ConditionExpression does
+// (DynamoDB API Reference, PutItem).
 func itemKey(it map[string]map[string]any) string {
 	if v, ok := it["sessionId"]["S"].(string); ok {
 		return v

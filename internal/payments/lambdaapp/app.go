@@ -547,14 +547,22 @@ func checkWindow(w payments.ReplayWindow) error {
 	return nil
 }
 
+// postOnly answers 405 to anything but a POST.
+func postOnly(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodPost {
+		return true
+	}
+	w.Header().Set("Allow", http.MethodPost)
+	http.Error(w, "POST only", http.StatusMethodNotAllowed)
+	return false
+}
+
 // ReplayWindowHandler serves POST /internal/replay-window for the local
 // HTTP mode (the lab): the replayWindowAfter invocation's body and
 // answer. Loopback only, like ReplayHandler.
 func (a *App) ReplayWindowHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		if !postOnly(w, r) {
 			return
 		}
 		var req httpapi.ReplayWindowRequest
@@ -580,9 +588,7 @@ func (a *App) ReplayWindowHandler() http.Handler {
 // served on loopback only, never through the public API.
 func (a *App) ReplayHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		if !postOnly(w, r) {
 			return
 		}
 		var win payments.ReplayWindow

@@ -164,6 +164,15 @@ func TestNewReadsSecretsOnceAndServesThroughTheLambdaAdapter(t *testing.T) {
 	if _, err := h(context.Background(), json.RawMessage(`{"replayJournal":{"from":"2026-01-02T00:00:00Z"}}`)); err == nil || !strings.Contains(err.Error(), `"to"`) {
 		t.Errorf("replay without an end: %v", err)
 	}
+	// drctl's question before the replay: this database holds no mark of
+	// us-west-2 (it never replicated one), so the start is unknown.
+	out, err = h(context.Background(), json.RawMessage(`{"replayWindowAfter":{"oldRegion":"us-west-2"}}`))
+	if b, ok := out.(payments.ReplayBounds); err != nil || !ok || b.Known() || b.To.IsZero() {
+		t.Errorf("replay window after a Region without a mark: %#v %v", out, err)
+	}
+	if _, err := h(context.Background(), json.RawMessage(`{"replayWindowAfter":{"oldRegion":"us-east-1"}}`)); err == nil {
+		t.Error("a replay window after the Region itself was answered")
+	}
 }
 
 // The migration function (same binary; DB_SECRET_ID = the master secret,
