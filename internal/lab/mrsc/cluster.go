@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -72,6 +73,8 @@ type Cluster struct {
 	clients map[string]clientv3.KV // by Region, each to its own member only
 	// partitions is the per-partition write limit every endpoint shares.
 	partitions *partitionWrites
+	// regionLatency is the Regions' link latency now (SetRegionLatency).
+	regionLatency atomic.Int64
 }
 
 type member struct {
@@ -96,6 +99,7 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 	}
 	for attempt := 1; ; attempt++ {
 		c := &Cluster{opt: opt, members: map[string]*member{}, clients: map[string]clientv3.KV{}, partitions: newPartitionWrites(opt.Now)}
+		c.regionLatency.Store(int64(opt.RegionLatency))
 		err := c.start(ctx)
 		if err == nil {
 			return c, nil
@@ -278,41 +282,9 @@ func (c *Cluster) Rejoin(name string) error {
 }
 
 // SetRegionLatency changes the one-way latency between the two Regions.
-func (c *Cluster) SetRegionLatency(d time.Duration) error { return c.peers.setRegionLatency(d) }
-
-// Leader is the name of the member the given Region's member follows
-// ("" when it knows no leader).
-func (c *Cluster) Leader(region string) string {
-	m := c.members[region]
-	if m == nil || m.etcd == nil {
-		return ""
-	}
-	lead := m.etcd.Server.Leader()
-	for _, o := range c.members {
-		if o.id == lead {
-			return o.name
-		}
-	}
-	return ""
-}
-
-// MoveLeader asks the current leader to hand leadership to name (a write
-// then costs its Region one round trip to the nearest other member).
-func (c *Cluster) MoveLeader(ctx context.Context, name string) error {
-	target, ok := c.members[name]
-	if !ok {
-		return fmt.Errorf("mrsc: no member %q", name)
-	}
-	leader := c.members[c.Leader(name)]
-	if leader == nil {
-		return errors.New("mrsc: no leader to move")
-	}
-	if leader == target {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	return leader.etcd.Server.MoveLeader(ctx, uint64(leader.id), uint64(target.id))
+func (c *Cluster) SetRegionLatency(d time.Duration) error {
+	c.regionLatency.Store(int64(d))
+	return c.peers.setRegionLatency(d)
 }
 
 // Close stops the clients, the members and the links.
