@@ -87,6 +87,9 @@ func (n Names) JournalTable() string { return "payment-journal-" + n.Env }
 const (
 	JournalTableEnv    = "JOURNAL_TABLE"
 	JournalEndpointEnv = "JOURNAL_ENDPOINT"
+	// LabClockOffsetEnv shifts a local payment service's clock (the DR
+	// lab's clock-offset fault).
+	LabClockOffsetEnv = "LAB_CLOCK_OFFSET"
 )
 
 // PaymentFunction is the payment Lambda in the given Region.

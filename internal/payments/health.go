@@ -2,6 +2,7 @@ package payments
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,9 +32,14 @@ type Health struct {
 	WriterError  string `json:"writerError,omitempty"`
 	WriterRegion string `json:"writerRegion,omitempty"`
 	WriterEpoch  int64  `json:"writerEpoch,omitempty"`
-	DBErr        error  `json:"-"`
-	TableErr     error  `json:"-"`
-	JournalErr   error  `json:"-"`
+	// ClockError is "skewed" when this Region's clock is more than
+	// MaxClockSkew from its database's (by ClockSkewMs, then): it refuses
+	// payments.
+	ClockError  string `json:"clockError,omitempty"`
+	ClockSkewMs int64  `json:"clockSkewMs,omitempty"`
+	DBErr       error  `json:"-"`
+	TableErr    error  `json:"-"`
+	JournalErr  error  `json:"-"`
 }
 
 // Healthy reports whether the Region should receive traffic. Only the
@@ -49,7 +55,12 @@ type Health struct {
 // A Region the journal's writer record does not name is unhealthy: after
 // an unplanned failover the old Region may return with a writable
 // database, and only the record says it is no longer the writer.
-func (h Health) Healthy() bool { return h.DBWritable && h.JournalError == "" && h.WriterError == "" }
+//
+// A Region whose clock is too far from its database's refuses payments,
+// so it is unhealthy too.
+func (h Health) Healthy() bool {
+	return h.DBWritable && h.JournalError == "" && h.WriterError == "" && h.ClockError == ""
+}
 
 // DBProbeTimeout bounds /health's database query: Route 53 counts an
 // answer later than 2 s as a failure.
@@ -112,6 +123,7 @@ func (s *Service) Health(ctx context.Context) Health {
 	default:
 		s.readOnly.cleared()
 	}
+	s.checkClockHealth(ctx, &h)
 	known, terr := s.tables().State(ctx)
 	switch {
 	case !known:
@@ -203,4 +215,18 @@ func (t *TableProbe) refresh(done chan struct{}) {
 	t.known, t.err, t.at, t.pending = true, err, time.Now(), nil
 	t.mu.Unlock()
 	close(done)
+}
+
+// checkClockHealth reports the clock's skew from the database's; a
+// database that does not answer is the DB probe's to report.
+func (s *Service) checkClockHealth(ctx context.Context, h *Health) {
+	if !h.DBWritable {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, DBProbeTimeout)
+	defer cancel()
+	if errors.Is(s.clockOK(cctx), ErrClockSkew) {
+		skew, _ := s.ClockSkew()
+		h.ClockError, h.ClockSkewMs = "skewed", skew.Milliseconds()
+	}
 }

@@ -121,6 +121,8 @@ type Store interface {
 	MarkWriter(ctx context.Context, region string, at time.Time) error
 	// WriterMark is the newest mark of region this database holds.
 	WriterMark(ctx context.Context, region string) (at time.Time, found bool, err error)
+	// Clock is the database's clock now, in UTC.
+	Clock(ctx context.Context) (time.Time, error)
 	OutboxStore
 }
 
@@ -213,6 +215,7 @@ type Service struct {
 	readOnly   readOnlyGate
 	writer     writerGate
 	majority   majoritySeen
+	clock      clockGate
 }
 
 // Outcome says whether Create made a new payment or replayed one.

@@ -61,8 +61,9 @@ func (r *recorder) counts() (events, puts int) {
 func newService() (*payments.Service, *memstore.Store, *recorder) {
 	st := memstore.New()
 	rec := &recorder{}
-	return &payments.Service{Store: st, Sessions: rec, Outbox: &payments.Relay{Store: st, Events: rec}, Region: "us-west-2",
-		Now: func() time.Time { return time.Date(2026, 11, 25, 4, 0, 0, 123456789, time.UTC) }}, st, rec
+	now := func() time.Time { return time.Date(2026, 11, 25, 4, 0, 0, 123456789, time.UTC) }
+	st.Now = now // the database's clock agrees with the service's
+	return &payments.Service{Store: st, Sessions: rec, Outbox: &payments.Relay{Store: st, Events: rec}, Region: "us-west-2", Now: now}, st, rec
 }
 
 var good = payments.Request{IdempotencyKey: "k", Amount: 500, Currency: "JPY", MerchantRef: "m", CustomerRef: "c"}

@@ -38,7 +38,16 @@ type ReplayBounds struct {
 
 // MarkWriter records now as a moment this Region's database took writes
 // (a read-only database answers ErrReadOnly: it is not the writer's).
+//
+// The clock is measured first: a mark from a clock too far from the
+// database's would move the next failover's window away from the claims.
 func (s *Service) MarkWriter(ctx context.Context) error {
+	if err := s.measureClock(ctx); err != nil {
+		return err
+	}
+	if err := s.clockOK(ctx); err != nil {
+		return err
+	}
 	return s.Store.MarkWriter(ctx, s.Region, s.now())
 }
 

@@ -54,10 +54,9 @@ func TestAClaimsCommitEndsAtTheCommitDeadline(t *testing.T) {
 	j := &claimCounter{writer: payments.WriterRecord{Region: "us-west-2", Epoch: 1}}
 	s.Journal, s.Store = j, slowStore{st}
 	start := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
-	calls := 0
+	st.Now = func() time.Time { return start }
 	s.Now = func() time.Time {
-		calls++
-		if calls <= 3 { // admitted and claimed at start
+		if j.claims == 0 { // admitted and claimed at start
 			return start
 		}
 		return start.Add(payments.ClaimCommitDeadline - 50*time.Millisecond)
@@ -112,3 +111,40 @@ func TestTheFirstWriterRecordsItself(t *testing.T) {
 		t.Errorf("writable Region without a record: %v, record %+v", err, j.writer)
 	}
 }
+
+// An old writer whose clock runs ahead stamps its last claims after the
+// end of the window a correctly clocked new writer replays (ReplaySlack
+// after its now): it must take no payment, and write no mark, rather than
+// claim one that replay cannot see.
+func TestAServiceWhoseClockRunsAheadClaimsNothingAReplayWouldMiss(t *testing.T) {
+	ctx := context.Background()
+	dbNow := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
+	old, st, _ := newService()
+	st.Now = func() time.Time { return dbNow }
+	old.Now = func() time.Time { return dbNow.Add(30 * time.Second) }
+	j := &claimCounter{writer: payments.WriterRecord{Region: "us-west-2", Epoch: 1}}
+	old.Journal = j
+	p, _, err := old.Create(ctx, good)
+	if end := dbNow.Add(payments.ReplaySlack); err == nil && p.CreatedAt.After(end) {
+		t.Fatalf("acknowledged a payment claimed at %s, after the end %s of the window a failover now would replay", p.CreatedAt, end)
+	}
+	if !errors.Is(err, payments.ErrClockSkew) || j.claims != 0 {
+		t.Fatalf("payment from a clock 30 s ahead: %v, %d claims; want ErrClockSkew and none", err, j.claims)
+	}
+	if err := old.MarkWriter(ctx); !errors.Is(err, payments.ErrClockSkew) {
+		t.Errorf("mark from a clock 30 s ahead: %v, want ErrClockSkew", err)
+	}
+	if _, found, _ := st.WriterMark(ctx, "us-west-2"); found {
+		t.Error("a mark from a clock 30 s ahead was written")
+	}
+	if h := old.Health(ctx); h.Healthy() || h.ClockError != "skewed" || h.ClockSkewMs != 30_000 {
+		t.Errorf("health with a clock 30 s ahead: %+v", h)
+	}
+	old.Now = func() time.Time { return dbNow.Add(MaxClockSkewWithin) }
+	if _, _, err := old.Create(ctx, good); err != nil {
+		t.Errorf("payment once the clock is corrected: %v", err)
+	}
+}
+
+// MaxClockSkewWithin is a skew the service accepts.
+const MaxClockSkewWithin = payments.MaxClockSkew / 2

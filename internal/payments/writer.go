@@ -131,6 +131,9 @@ func (s *Service) readWriter(ctx context.Context) (confirmation, error) {
 // admit lets a payment request claim a key only in the writer's Region:
 // it returns the epoch the request is admitted under.
 func (s *Service) admit(ctx context.Context) (WriterRecord, error) {
+	if err := s.clockOK(ctx); err != nil {
+		return WriterRecord{}, err
+	}
 	c, err := s.confirm(ctx, WriterRecheck)
 	switch {
 	case err != nil:

@@ -43,7 +43,7 @@ func (a Ack) Acknowledged() bool { return a.Status == 200 || a.Status == 201 }
 // CertainFailure reports whether the answer told the client its payment
 // was not applied: a 4xx, or a 5xx with one of the service's codes that
 // promise it (backend_unavailable, region_read_only, region_not_writer,
-// internal). outcome_unknown, a 5xx without the service's code (a
+// clock_skew, internal). outcome_unknown, a 5xx without the service's code (a
 // gateway's) and no answer promise nothing.
 func (a Ack) CertainFailure() bool {
 	switch {
@@ -57,7 +57,7 @@ func (a Ack) CertainFailure() bool {
 
 // CertainFailureCodes are the service's 5xx codes that say "not applied"
 // (docs/journal.md, the answers table).
-var CertainFailureCodes = map[string]bool{"backend_unavailable": true, "region_read_only": true, "region_not_writer": true, "internal": true}
+var CertainFailureCodes = map[string]bool{"backend_unavailable": true, "region_read_only": true, "region_not_writer": true, "clock_skew": true, "internal": true}
 
 // Validate checks one answer.
 func (a Ack) Validate() error {

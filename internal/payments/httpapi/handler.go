@@ -215,6 +215,10 @@ func (h *Handler) writeDomainError(w http.ResponseWriter, err error, log *slog.L
 	case errors.Is(err, payments.ErrNotWriter):
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 		writeError(w, http.StatusServiceUnavailable, "region_not_writer", "this Region is not the payment journal's writer (the writer moved to another Region); retry through the API's failover name, the request was not applied")
+	case errors.Is(err, payments.ErrClockSkew):
+		log.Error("clock skew", "error", err.Error())
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+		writeError(w, http.StatusServiceUnavailable, "clock_skew", "this Region's clock is too far from its database's to take payments; retry through the API's failover name, the request was not applied")
 	case errors.Is(err, payments.ErrOutcomeUnknown):
 		log.Error("outcome unknown", "error", err.Error())
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))

@@ -81,6 +81,10 @@ type Env struct {
 	// JournalRetention (JOURNAL_RETENTION, a Go duration, at least 1h):
 	// how long claims are kept; default payments.DefaultJournalRetention.
 	JournalRetention time.Duration
+	// ClockOffset (LAB_CLOCK_OFFSET, a Go duration within ±24h) shifts the
+	// service's clock: the DR lab's clock-offset fault. Accepted only with
+	// DB_DSN (local runs); a deployed function keeps Lambda's clock.
+	ClockOffset time.Duration
 }
 
 // FromEnv reads and validates Env; every problem names its variable.
@@ -125,6 +129,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 		e.DBPort = n
 	}
 	errs = append(errs, e.journalEnv(getenv)...)
+	errs = append(errs, e.clockEnv(getenv)...)
 	switch e.DBTLS {
 	case "", "verify":
 		e.DBTLS = "verify"
@@ -293,7 +298,38 @@ func newService(cfg aws.Config, e Env, store *mysqlstore.Store, jr payments.Jour
 		},
 		Journal:          jr,
 		JournalRetention: e.JournalRetention,
+		Now:              e.clock(),
 	}
+}
+
+// maxClockOffset bounds LAB_CLOCK_OFFSET.
+const maxClockOffset = 24 * time.Hour
+
+func (e *Env) clockEnv(getenv func(string) string) []error {
+	v := getenv(naming.LabClockOffsetEnv)
+	if v == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		return []error{fmt.Errorf("%s %q: want a Go duration such as 30s or -2m", naming.LabClockOffsetEnv, v)}
+	case d.Abs() > maxClockOffset:
+		return []error{fmt.Errorf("%s %s: want at most %s either way", naming.LabClockOffsetEnv, d, maxClockOffset)}
+	case e.DBDSN == "":
+		return []error{fmt.Errorf("%s is accepted only for a local run (with DB_DSN): a deployed function keeps Lambda's clock", naming.LabClockOffsetEnv)}
+	}
+	e.ClockOffset = d
+	return nil
+}
+
+// clock is the service's clock: nil (the wall clock) unless offset.
+func (e Env) clock() func() time.Time {
+	if e.ClockOffset == 0 {
+		return nil
+	}
+	off := e.ClockOffset
+	return func() time.Time { return time.Now().Add(off) }
 }
 
 // journalWarmConnections is how many connections to the journal's

@@ -3,6 +3,9 @@ package lambdaapp
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
 func TestFromEnvNamesEveryMissingVariable(t *testing.T) {
@@ -108,5 +111,42 @@ func TestFromEnvJournal(t *testing.T) {
 		if _, err := FromEnv(get(want)); err == nil || !strings.Contains(err.Error(), extra) {
 			t.Errorf("%v: %v, want an error saying %q", want, err, extra)
 		}
+	}
+}
+
+// LAB_CLOCK_OFFSET shifts only a local run's clock, by a bounded duration.
+func TestFromEnvLabClockOffset(t *testing.T) {
+	base := map[string]string{"AWS_REGION": "us-east-1", "SESSION_TABLE": "t", "EVENT_BUS_NAME": "b", "API_KEY_SECRET_ID": "k",
+		"DB_DSN": "u:p@tcp(127.0.0.1:3306)/payments"}
+	get := func(offset string, local bool) func(string) string {
+		return func(k string) string {
+			switch {
+			case k == naming.LabClockOffsetEnv:
+				return offset
+			case k == "DB_DSN" && !local:
+				return ""
+			case !local && (k == "DB_HOST" || k == "DB_NAME" || k == "DB_SECRET_ID" || k == naming.JournalTableEnv):
+				return "x"
+			}
+			return base[k]
+		}
+	}
+	e, err := FromEnv(get("-30s", true))
+	if err != nil || e.ClockOffset != -30*time.Second {
+		t.Fatalf("offset -30s: %+v %v", e.ClockOffset, err)
+	}
+	if d := time.Until(e.clock()()); d > -29*time.Second || d < -31*time.Second {
+		t.Errorf("the clock with -30s reads %s from now", d)
+	}
+	if e, _ := FromEnv(get("", true)); e.clock() != nil {
+		t.Error("no offset, yet a clock other than the wall clock")
+	}
+	for offset, want := range map[string]string{"soon": "Go duration", "25h": "at most 24h", "-25h": "at most 24h"} {
+		if _, err := FromEnv(get(offset, true)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", offset, err, want)
+		}
+	}
+	if _, err := FromEnv(get("30s", false)); err == nil || !strings.Contains(err.Error(), "only for a local run") {
+		t.Errorf("offset on a deployed function: %v", err)
 	}
 }

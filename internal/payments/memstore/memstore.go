@@ -20,6 +20,8 @@ type Store struct {
 	byID     map[string]*row
 	marks    map[string]time.Time
 	ReadOnly bool
+	// Now is the database's clock (default time.Now).
+	Now func() time.Time
 }
 
 type row struct {
@@ -182,4 +184,12 @@ func (m *Store) Age(d time.Duration) {
 	for _, r := range m.byID {
 		r.next = r.next.Add(-d)
 	}
+}
+
+// Clock implements payments.Store.
+func (s *Store) Clock(context.Context) (time.Time, error) {
+	if s.Now != nil {
+		return s.Now().UTC(), nil
+	}
+	return time.Now().UTC(), nil
 }

@@ -279,6 +279,16 @@ func (s *Store) WriterMark(ctx context.Context, region string) (time.Time, bool,
 	return at.UTC(), true, nil
 }
 
+// Clock implements payments.Store: UTC_TIMESTAMP(6), which MariaDB 10.11
+// and MySQL 8.0 (Aurora MySQL 3) both have.
+func (s *Store) Clock(ctx context.Context) (time.Time, error) {
+	var at time.Time
+	if err := s.db.QueryRowContext(ctx, "SELECT UTC_TIMESTAMP(6)").Scan(&at); err != nil {
+		return time.Time{}, classify(err)
+	}
+	return at.UTC(), nil
+}
+
 // classify maps driver errors to the domain's retryable errors.
 func classify(err error) error {
 	if err == nil {

@@ -350,3 +350,26 @@ func TestWriterMarksMoveForwardOnlyOnTheWriter(t *testing.T) {
 		t.Errorf("mark on a read-only database: %v, want read-only", err)
 	}
 }
+
+// The database's clock is read in UTC with microseconds, whatever the
+// session's time zone: the service compares it with its own.
+func TestClockIsTheDatabasesUTCTime(t *testing.T) {
+	ctx := context.Background()
+	app, _, _ := paymentstest.Database(t, backends.EnvMySQLDSN, backends.EnvMySQLAdminDSN)
+	if _, err := app.ExecContext(ctx, "SET time_zone = '+09:00'"); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	at, err := mysqlstore.New(app).Clock(ctx)
+	after := time.Now()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server shares this machine's clock.
+	if at.Location() != time.UTC || at.Before(before.Add(-time.Second)) || at.After(after.Add(time.Second)) {
+		t.Errorf("database clock %s, this machine's between %s and %s", at, before.UTC(), after.UTC())
+	}
+	if at.Nanosecond()%int(time.Microsecond) != 0 {
+		t.Errorf("database clock %s has more than microseconds", at)
+	}
+}
