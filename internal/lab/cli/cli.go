@@ -165,7 +165,7 @@ func cmdFault(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	req := labapi.FaultRequest{Kind: rest[0], Args: rest[1:]}
-	if _, err := req.Parse([]string{st.Primary, st.Secondary}); err != nil {
+	if _, err := req.ParseIn(labapi.Targets{Regions: []string{st.Primary, st.Secondary}, Witness: st.JournalWitness}); err != nil {
 		return badUsage("%v", err)
 	}
 	if err := c.Fault(ctx, req); err != nil {

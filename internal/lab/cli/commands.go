@@ -56,6 +56,9 @@ func printStatus(out io.Writer, st labapi.Status) {
 			role = "writer"
 		}
 		db := "down"
+		if m.Frozen {
+			db = "frozen"
+		}
 		if m.Reachable {
 			db = fmt.Sprintf("read_only=%v", m.ReadOnly)
 		}
@@ -84,6 +87,8 @@ func printStatus(out io.Writer, st labapi.Status) {
 	sort.Strings(cut)
 	fmt.Fprintf(out, "failover name answers %s (front door's cached answer %s); detection floor %dms\n", st.Answer, st.CachedAnswer, st.FloorMs)
 	fmt.Fprintf(out, "link latency %dms one way, cut: %s; regions down: %s\n", st.Link.LatencyMs, orDash(strings.Join(cut, ",")), orDash(strings.Join(st.Down, ",")))
+	fmt.Fprintf(out, "partitioned: %s; journal: witness down=%v, links cut: %s; databases frozen: %s\n", orDash(strings.Join(st.Partitioned, ",")),
+		st.WitnessDown, orDash(strings.Join(st.JournalCuts, ",")), orDash(strings.Join(st.Frozen, ",")))
 	if m := st.LastMove; m != nil {
 		fmt.Fprintf(out, "last move %s %s %s -> %s: %s %s\n", m.ID, m.Kind, m.From, m.To, m.Status, m.Error)
 	}

@@ -38,7 +38,8 @@ func (d *driver) waitFor(ctx context.Context, what string, cond func() (bool, st
 }
 
 // waitSettled waits until the lab is ready for the next move: no move in
-// progress, no Region down, the writer's service healthy behind the
+// progress, no Region down or partitioned, no database frozen, no journal
+// link cut, the writer's service healthy behind the
 // failover record, the replica connected and caught up.
 func (d *driver) waitSettled(ctx context.Context) error {
 	return d.waitFor(ctx, "the lab to settle", func() (bool, string, error) {
@@ -64,6 +65,10 @@ func settled(st labapi.Status) (bool, string, error) {
 		return false, fmt.Sprintf("Regions down: %v", st.Down), nil
 	case len(st.Partitioned) > 0:
 		return false, fmt.Sprintf("Regions partitioned: %v", st.Partitioned), nil
+	case len(st.Frozen) > 0:
+		return false, fmt.Sprintf("databases frozen: %v", st.Frozen), nil
+	case len(st.JournalCuts) > 0:
+		return false, fmt.Sprintf("journal links cut: %v", st.JournalCuts), nil
 	case st.Services[c.Writer].Health != 200 || !st.Checks[c.Writer].Healthy:
 		return false, "the writer's service in " + c.Writer + " is not healthy", nil
 	}

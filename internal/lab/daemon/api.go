@@ -132,8 +132,9 @@ func (d *Daemon) fence(_ context.Context, r labapi.FenceRequest) error {
 // member observes one Region's database.
 func (d *Daemon) member(ctx context.Context, region string, top Topology) labapi.Member {
 	m := labapi.Member{Region: region, Writer: top.Writer == region, Status: labapi.Unavailable, LagMs: -1,
-		Diverged: top.Diverged[region], Stalled: top.Stalled[region]}
-	if top.Down[region] {
+		Diverged: top.Diverged[region], Stalled: top.Stalled[region], Frozen: top.Frozen[region]}
+	if top.Down[region] || top.Frozen[region] {
+		// A frozen server would hold each query until its timeout.
 		return m
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -228,7 +229,7 @@ func (d *Daemon) status(ctx context.Context) labapi.Status {
 		s.Partitioned = append(s.Partitioned, r)
 	}
 	sort.Strings(s.Partitioned)
-	s.WitnessDown = top.WitnessDown
+	s.WitnessDown, s.JournalCuts, s.Frozen = top.WitnessDown, journalCuts(top), frozen(top)
 	s.JournalLeader = map[string]string{}
 	for _, r := range d.regions() {
 		s.JournalLeader[r] = d.journal.Leader(r)

@@ -64,6 +64,11 @@ type Topology struct {
 	// WitnessDown: the journal's witness is cut off from both Regions
 	// (witness-down in force).
 	WitnessDown bool `json:"witnessDown"`
+	// JournalCuts: pairs of journal members whose links journal-cut cut,
+	// keyed by journalPair.
+	JournalCuts map[string]bool `json:"journalCuts"`
+	// Frozen: Regions whose database server is stopped (db-freeze).
+	Frozen map[string]bool `json:"frozen"`
 }
 
 // Daemon is the running lab.
@@ -132,7 +137,7 @@ func (d *Daemon) topology() Topology {
 	defer d.mu.Unlock()
 	t := d.topo
 	t.Diverged, t.Stalled, t.Down, t.Kept = copyMap(t.Diverged), copyMap(t.Stalled), copyMap(t.Down), copyMap(t.Kept)
-	t.Partitioned = copyMap(t.Partitioned)
+	t.Partitioned, t.JournalCuts, t.Frozen = copyMap(t.Partitioned), copyMap(t.JournalCuts), copyMap(t.Frozen)
 	t.Fenced, t.Writable = copyMap(t.Fenced), copyMap(t.Writable)
 	return t
 }

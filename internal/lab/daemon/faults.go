@@ -27,11 +27,17 @@ var faultActions = map[string]faultAction{
 	labapi.PartitionHeal:     func(d *Daemon, _ context.Context, a []string, _ time.Duration) error { return d.heal(a[0]) },
 	labapi.WitnessDown:       func(d *Daemon, _ context.Context, _ []string, _ time.Duration) error { return d.witness(false) },
 	labapi.WitnessUp:         func(d *Daemon, _ context.Context, _ []string, _ time.Duration) error { return d.witness(true) },
+	labapi.JournalCut:        func(d *Daemon, _ context.Context, a []string, _ time.Duration) error { return d.journalCut(a[0], a[1]) },
+	labapi.JournalRestore: func(d *Daemon, _ context.Context, a []string, _ time.Duration) error {
+		return d.journalRestore(a[0], a[1])
+	},
+	labapi.DBFreeze: func(d *Daemon, _ context.Context, a []string, _ time.Duration) error { return d.freeze(a[0]) },
+	labapi.DBThaw:   func(d *Daemon, _ context.Context, a []string, _ time.Duration) error { return d.thaw(a[0]) },
 }
 
 // fault applies a validated fault, one move or fault at a time.
 func (d *Daemon) fault(ctx context.Context, r labapi.FaultRequest) error {
-	lat, err := r.Parse(d.regions())
+	lat, err := r.ParseIn(labapi.Targets{Regions: d.regions(), Witness: d.journalWitness()})
 	if err != nil {
 		return badRequest("%v", err)
 	}

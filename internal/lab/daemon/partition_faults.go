@@ -48,16 +48,13 @@ func (d *Daemon) heal(region string) error {
 	return nil
 }
 
-// restoreLinks gives region back its journal links and, when no Region is
-// down or partitioned any more, the replication link.
+// restoreLinks gives region back its journal links (those to members not
+// cut off, and not cut by journal-cut) and, when no Region is down or
+// partitioned any more, the replication link.
 func (d *Daemon) restoreLinks(region string, top Topology) error {
 	var errs []error
 	if !top.Partitioned[region] {
-		errs = append(errs, d.journal.Rejoin(region))
-		if top.WitnessDown {
-			// Rejoin restored the Region's link to the witness too.
-			errs = append(errs, d.journal.Isolate(d.journalWitness()))
-		}
+		errs = append(errs, d.rejoinJournal(region, top))
 	}
 	others := false
 	for r := range top.Down {
@@ -76,10 +73,11 @@ func (d *Daemon) setLatency(l time.Duration) error {
 }
 
 // witness cuts the journal's witness off from both Regions (up false) or
-// gives it back its links (up true). With the witness down each Region's
-// claims need the other Region: a writer whose peer is down or
-// partitioned too has no majority, as on AWS when two of an MRSC table's
-// three Regions are unreachable.
+// gives it back its links to Regions not cut off, except pairs journal-cut
+// cut (up true). With the witness down each Region's claims need the
+// other Region: a writer whose peer is down or partitioned too has no
+// majority, as on AWS when two of an MRSC table's three Regions are
+// unreachable.
 func (d *Daemon) witness(up bool) error {
 	top := d.topology()
 	switch {
@@ -91,17 +89,8 @@ func (d *Daemon) witness(up bool) error {
 	if err := d.setTopology(func(t *Topology) { t.WitnessDown = !up }); err != nil {
 		return err
 	}
-	w := d.journalWitness()
 	if !up {
-		return d.journal.Isolate(w)
+		return d.journal.Isolate(d.journalWitness())
 	}
-	errs := []error{d.journal.Rejoin(w)}
-	// Rejoin restored the witness's links to Regions still cut off.
-	for r := range top.Down {
-		errs = append(errs, d.journal.Isolate(r))
-	}
-	for r := range top.Partitioned {
-		errs = append(errs, d.journal.Isolate(r))
-	}
-	return errors.Join(errs...)
+	return d.rejoinJournal(d.journalWitness(), top)
 }

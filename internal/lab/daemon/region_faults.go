@@ -12,12 +12,13 @@ import (
 
 // regionDown is a Region outage: the link is cut, the service and the
 // database are killed (SIGKILL: no clean shutdown, as when a Region is
-// lost) and its event bus refuses events.
+// lost; it ends a frozen server too, which SIGTERM would not) and its
+// event bus refuses events.
 func (d *Daemon) regionDown(region string) error {
 	if d.topology().Down[region] {
 		return conflict("%s is already down", region)
 	}
-	if err := d.setTopology(func(t *Topology) { t.Down[region] = true }); err != nil {
+	if err := d.setTopology(func(t *Topology) { t.Down[region] = true; delete(t.Frozen, region) }); err != nil {
 		return err
 	}
 	d.link.Cut()
@@ -46,6 +47,9 @@ func (d *Daemon) regionUp(ctx context.Context, region string, writable bool) err
 	top := d.topology()
 	if !top.Down[region] && !top.Diverged[region] {
 		return conflict("%s is not down", region)
+	}
+	if top.Frozen[region] {
+		return conflict("%s's database is frozen: db-thaw %s first", region, region)
 	}
 	if writable && !top.Diverged[region] {
 		return conflict("region-up --writable is for the old primary of an unplanned failover; %s is not one", region)
@@ -105,6 +109,11 @@ func (d *Daemon) auroraRejoin(region, writer string) {
 	defer d.moveMu.Unlock()
 	top := d.topology()
 	if top.Down[region] || top.Partitioned[region] || !top.Diverged[region] || top.Writer != writer {
+		return
+	}
+	if top.Frozen[region] || top.Frozen[writer] {
+		// Its queries would hold every fault, db-thaw included, for minutes.
+		log.Printf("aurora rejoin %s: a database is frozen; after db-thaw, region-up %s resynchronises it", region, region)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

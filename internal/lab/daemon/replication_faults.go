@@ -14,6 +14,9 @@ func (d *Daemon) stall(ctx context.Context, stall bool) error {
 	if top.Down[replica] {
 		return conflict("the replica %s is down", replica)
 	}
+	if top.Frozen[replica] {
+		return conflict("the replica %s's database is frozen (db-thaw %s first)", replica, replica)
+	}
 	if top.Diverged[replica] {
 		return conflict("%s diverged after an unplanned failover and does not replicate until it is rebuilt", replica)
 	}

@@ -32,6 +32,7 @@ func (d *Daemon) shutdown() {
 			p.Stop(syscall.SIGTERM, 3*time.Second)
 		}
 	}
+	d.thawAll()
 	var wg sync.WaitGroup
 	for _, r := range d.parts {
 		if r.server != nil && r.server.Proc != nil {

@@ -106,14 +106,14 @@ func (d *Daemon) writeState() error {
 	for _, u := range []string{mariadb.AdminUser, mariadb.AppUser, mariadb.ReplUser, mariadb.HeartbeatUser, apiKeyEntry} {
 		d.state.Passwords[u] = randomHex(16)
 	}
-	d.state.JournalEndpoints = map[string]string{}
+	d.state.JournalEndpoints, d.state.JournalWitness = map[string]string{}, d.journalWitness()
 	for _, r := range d.regions() {
 		d.state.LinkPorts[r] = port(p.link[r])
 		d.state.JournalEndpoints[r] = d.journalEndpoint(r)
 		d.state.APIPorts[r] = port(p.gateway[r]) // clients reach the service through its gateway
 	}
 	d.topo = Topology{Writer: primary, Diverged: map[string]bool{}, Stalled: map[string]bool{}, Down: map[string]bool{}, Kept: map[string]string{},
-		Fenced: map[string]bool{}, Writable: map[string]bool{}, Partitioned: map[string]bool{}}
+		Fenced: map[string]bool{}, Writable: map[string]bool{}, Partitioned: map[string]bool{}, JournalCuts: map[string]bool{}, Frozen: map[string]bool{}}
 	return d.dir.WriteJSON("state.json", d.state)
 }
 

@@ -20,6 +20,10 @@ const (
 	PartitionHeal     = "partition-heal"
 	WitnessDown       = "witness-down"
 	WitnessUp         = "witness-up"
+	JournalCut        = "journal-cut"
+	JournalRestore    = "journal-restore"
+	DBFreeze          = "db-freeze"
+	DBThaw            = "db-thaw"
 )
 
 // Arguments a fault takes.
@@ -27,6 +31,9 @@ const (
 	NoArg       = ""
 	RegionArg   = "REGION"
 	DurationArg = "DURATION"
+	// MembersArg is two distinct members of the journal: the two Regions
+	// and the witness.
+	MembersArg = "MEMBER MEMBER"
 )
 
 // Writable is region-up's flag: the old primary of an unplanned failover
@@ -37,7 +44,7 @@ const Writable = "--writable"
 // FaultSpec is one fault kind, the argument it takes and its flags.
 type FaultSpec struct {
 	Kind  string
-	Arg   string   // NoArg, RegionArg or DurationArg
+	Arg   string   // NoArg, RegionArg, DurationArg or MembersArg
 	Flags []string // flags allowed before the argument
 }
 
@@ -46,6 +53,7 @@ var Faults = []FaultSpec{
 	{RegionDown, RegionArg, nil}, {RegionUp, RegionArg, []string{Writable}}, {LinkCut, NoArg, nil}, {LinkRestore, NoArg, nil},
 	{LinkLatency, DurationArg, nil}, {ReplicationStall, NoArg, nil}, {ReplicationResume, NoArg, nil},
 	{Partition, RegionArg, nil}, {PartitionHeal, RegionArg, nil}, {WitnessDown, NoArg, nil}, {WitnessUp, NoArg, nil},
+	{JournalCut, MembersArg, nil}, {JournalRestore, MembersArg, nil}, {DBFreeze, RegionArg, nil}, {DBThaw, RegionArg, nil},
 }
 
 // Usage is the kind with its flags and argument, e.g. region-up
@@ -91,8 +99,30 @@ func faultSpec(kind string) (FaultSpec, bool) {
 }
 
 // Parse validates r against the lab's two Regions and returns its
-// latency (link-latency only).
+// latency (link-latency only). A fault naming journal members needs the
+// witness's name too: see ParseIn.
 func (r FaultRequest) Parse(regions []string) (time.Duration, error) {
+	return r.ParseIn(Targets{Regions: regions})
+}
+
+// Targets are what a fault's arguments may name: the lab's two Regions
+// and the journal's witness member.
+type Targets struct {
+	Regions []string
+	Witness string // "" when unknown: then only the Regions are members
+}
+
+// Members are the journal's members: the Regions and the witness.
+func (t Targets) Members() []string {
+	if t.Witness == "" {
+		return t.Regions
+	}
+	return append(slices.Clone(t.Regions), t.Witness)
+}
+
+// ParseIn validates r against t and returns its latency (link-latency
+// only).
+func (r FaultRequest) ParseIn(t Targets) (time.Duration, error) {
 	spec, ok := faultSpec(r.Kind)
 	if !ok {
 		return 0, fmt.Errorf("unknown fault %q (kinds: %s)", r.Kind, FaultUsage())
@@ -106,14 +136,32 @@ func (r FaultRequest) Parse(regions []string) (time.Duration, error) {
 	switch {
 	case spec.Arg == NoArg && len(args) != 0:
 		return 0, fmt.Errorf("%s takes no argument", r.Kind)
+	case spec.Arg == MembersArg:
+		return 0, r.parseMembers(args, t.Members())
 	case spec.Arg != NoArg && len(args) != 1:
 		return 0, fmt.Errorf("%s takes one argument: %s", r.Kind, spec.Arg)
-	case spec.Arg == RegionArg && args[0] != regions[0] && args[0] != regions[1]:
-		return 0, fmt.Errorf("%s: %q is not a Region of the lab (%s or %s)", r.Kind, args[0], regions[0], regions[1])
+	case spec.Arg == RegionArg && !slices.Contains(t.Regions, args[0]):
+		return 0, fmt.Errorf("%s: %q is not a Region of the lab (%s)", r.Kind, args[0], strings.Join(t.Regions, " or "))
 	case spec.Arg == DurationArg:
 		return ParseLatency(args[0])
 	}
 	return 0, nil
+}
+
+// parseMembers checks MembersArg's two distinct journal members.
+func (r FaultRequest) parseMembers(args, members []string) error {
+	if len(args) != 2 {
+		return fmt.Errorf("%s takes two arguments: %s (two of %s)", r.Kind, MembersArg, strings.Join(members, ", "))
+	}
+	for _, a := range args {
+		if !slices.Contains(members, a) {
+			return fmt.Errorf("%s: %q is not a member of the journal (%s)", r.Kind, a, strings.Join(members, ", "))
+		}
+	}
+	if args[0] == args[1] {
+		return fmt.Errorf("%s: %s twice; name two different members of the journal (%s)", r.Kind, args[0], strings.Join(members, ", "))
+	}
+	return nil
 }
 
 // ParseLatency parses a one-way link latency: a Go duration from 0 to 10 s

@@ -1,6 +1,7 @@
 package labapi
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -21,6 +22,50 @@ func TestParseFault(t *testing.T) {
 	for _, r := range bad {
 		if _, err := r.Parse(regions); err == nil {
 			t.Errorf("%+v accepted", r)
+		}
+	}
+}
+
+func TestParseJournalAndDatabaseFaults(t *testing.T) {
+	lab := Targets{Regions: []string{"us-east-1", "us-west-2"}, Witness: "us-east-2"}
+	ok := []FaultRequest{{Kind: JournalCut, Args: []string{"us-east-1", "us-west-2"}}, {Kind: JournalCut, Args: []string{"us-east-2", "us-west-2"}},
+		{Kind: JournalRestore, Args: []string{"us-west-2", "us-east-2"}}, {Kind: DBFreeze, Args: []string{"us-east-1"}}, {Kind: DBThaw, Args: []string{"us-west-2"}}}
+	for _, r := range ok {
+		if _, err := r.ParseIn(lab); err != nil {
+			t.Errorf("%+v: %v", r, err)
+		}
+	}
+	bad := []struct {
+		r    FaultRequest
+		want string // in the message
+	}{
+		{FaultRequest{Kind: JournalCut}, "takes two arguments: MEMBER MEMBER (two of us-east-1, us-west-2, us-east-2)"},
+		{FaultRequest{Kind: JournalCut, Args: []string{"us-east-1"}}, "takes two arguments"},
+		{FaultRequest{Kind: JournalRestore, Args: []string{"us-east-1", "us-west-2", "us-east-2"}}, "takes two arguments"},
+		{FaultRequest{Kind: JournalCut, Args: []string{"us-east-1", "eu-west-1"}}, `"eu-west-1" is not a member of the journal (us-east-1, us-west-2, us-east-2)`},
+		{FaultRequest{Kind: JournalRestore, Args: []string{"us-east-2", "us-east-2"}}, "us-east-2 twice"},
+		{FaultRequest{Kind: JournalCut, Args: []string{"--all", "us-east-1", "us-west-2"}}, "unknown flag --all"},
+		{FaultRequest{Kind: DBFreeze}, "takes one argument: REGION"},
+		{FaultRequest{Kind: DBThaw, Args: []string{"us-east-2"}}, `"us-east-2" is not a Region of the lab (us-east-1 or us-west-2)`},
+		{FaultRequest{Kind: DBFreeze, Args: []string{"us-east-1", "us-west-2"}}, "takes one argument"},
+	}
+	for _, b := range bad {
+		_, err := b.r.ParseIn(lab)
+		if err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("%+v: got %v, want an error with %q", b.r, err, b.want)
+		}
+	}
+	// Without the witness's name only the Regions are members.
+	if _, err := (FaultRequest{Kind: JournalCut, Args: []string{"us-east-1", "us-east-2"}}).Parse(lab.Regions); err == nil {
+		t.Error("journal-cut of an unknown witness accepted")
+	}
+	for kind, want := range map[string]string{JournalCut: "journal-cut MEMBER MEMBER", JournalRestore: "journal-restore MEMBER MEMBER",
+		DBFreeze: "db-freeze REGION", DBThaw: "db-thaw REGION"} {
+		if spec, ok := faultSpec(kind); !ok || spec.Usage() != want {
+			t.Errorf("usage of %s: %q, want %q", kind, spec.Usage(), want)
+		}
+		if !strings.Contains(FaultUsage(), want) {
+			t.Errorf("FaultUsage lacks %q", want)
 		}
 	}
 }

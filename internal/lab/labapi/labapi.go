@@ -25,9 +25,11 @@ type Member struct {
 	// applied a heartbeat the current writer wrote), pending-resync
 	// (diverged after an unplanned failover, or not caught up), "" for
 	// the writer.
-	Sync       string `json:"sync"`
-	Diverged   bool   `json:"diverged"`
-	Stalled    bool   `json:"stalled"`
+	Sync     string `json:"sync"`
+	Diverged bool   `json:"diverged"`
+	Stalled  bool   `json:"stalled"`
+	// Frozen: its server is stopped (db-freeze) and not asked anything.
+	Frozen     bool   `json:"frozen"`
 	IORunning  bool   `json:"ioRunning"`
 	SQLRunning bool   `json:"sqlRunning"`
 	ReplError  string `json:"replError,omitempty"`
@@ -171,6 +173,11 @@ type Status struct {
 	Down         []string           `json:"regionsDown"`
 	Partitioned  []string           `json:"regionsPartitioned"`
 	WitnessDown  bool               `json:"witnessDown"` // the journal's witness cut off (witness-down)
+	// JournalCuts are the pairs of journal members cut by journal-cut,
+	// each "A|B" with A before B.
+	JournalCuts []string `json:"journalCuts"`
+	// Frozen are the Regions whose database is frozen (db-freeze).
+	Frozen []string `json:"databasesFrozen"`
 	// JournalLeader is the member leading the journal's consensus, as
 	// each Region's member sees it ("" when it knows none).
 	JournalLeader map[string]string `json:"journalLeader"`

@@ -50,7 +50,9 @@ type State struct {
 	// JournalEndpoints are each Region's endpoint of the payment
 	// journal's MRSC stand-in.
 	JournalEndpoints map[string]string `json:"journalEndpoints"`
-	Options          Options           `json:"options"`
+	// JournalWitness names the journal's witness member.
+	JournalWitness string  `json:"journalWitness"`
+	Options        Options `json:"options"`
 }
 
 // Options are the flags of `drlab up`, kept for the daemon and status.

@@ -190,8 +190,15 @@ func (p *peerLinks) enter(pair string, parent context.Context) (ctx context.Cont
 
 // cut refuses name's pairs at the routers, ends their requests in flight
 // and idle connections, and disables their proxies.
-func (p *peerLinks) cut(name string) {
-	keys := p.pairsOf(name)
+func (p *peerLinks) cut(name string) { p.cutKeys(p.pairsOf(name)) }
+
+func (p *peerLinks) restore(name string) error { return p.restoreKeys(p.pairsOf(name)) }
+
+// cutKeys cuts the given pairs (never none: the links read no name as all).
+func (p *peerLinks) cutKeys(keys []string) {
+	if len(keys) == 0 {
+		return
+	}
 	p.mu.Lock()
 	for _, k := range keys {
 		p.cutPairs[k] = true
@@ -207,8 +214,10 @@ func (p *peerLinks) cut(name string) {
 	p.witness.Cut(keys...)
 }
 
-func (p *peerLinks) restore(name string) error {
-	keys := p.pairsOf(name)
+func (p *peerLinks) restoreKeys(keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
 	err := errors.Join(p.region.Restore(keys...), p.witness.Restore(keys...))
 	p.mu.Lock()
 	for _, k := range keys {
