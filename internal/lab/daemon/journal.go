@@ -72,6 +72,9 @@ const (
 // that Region reaches a majority: a claim then costs the writer one round
 // trip to the nearest other member (the witness), as an MRSC write does;
 // with the leader elsewhere it would pay two inter-Region round trips.
+// While the two Regions' own journal link is cut (journal-cut) the leader
+// stays on the witness instead: raft relays nothing through a follower, so
+// only a leader both Regions reach leaves each a majority, as MRSC does.
 //
 // A transfer holds off writes until it completes, so it is made as soon
 // as the writer moved: clients reach the new writer only once the health
@@ -84,11 +87,12 @@ func (d *Daemon) keepJournalLeader(ctx context.Context) {
 	var notBefore time.Time
 	for {
 		top := d.topology()
-		lead := d.journal.Leader(top.Writer)
-		movable := !top.Down[top.Writer] && !top.Partitioned[top.Writer] && lead != "" && lead != top.Writer
+		want := d.leaderPlace(top)
+		lead := d.journal.Leader(want)
+		movable := !cutOff(top, d.journalWitness(), want) && lead != "" && lead != want
 		if movable && time.Now().After(notBefore) {
-			if err := d.journal.MoveLeader(ctx, top.Writer); err != nil && ctx.Err() == nil {
-				log.Printf("journal: moving the leader to %s: %v (next try in %s)", top.Writer, err, leaderBackoff)
+			if err := d.journal.MoveLeader(ctx, want); err != nil && ctx.Err() == nil {
+				log.Printf("journal: moving the leader to %s: %v (next try in %s)", want, err, leaderBackoff)
 				notBefore = time.Now().Add(leaderBackoff)
 			}
 		}
@@ -98,6 +102,16 @@ func (d *Daemon) keepJournalLeader(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// leaderPlace is the member the journal's leader belongs on: the writer's,
+// or the witness while the two Regions' journal link is cut.
+func (d *Daemon) leaderPlace(top Topology) string {
+	r := d.regions()
+	if top.JournalCuts[journalPair(r[0], r[1])] && !top.WitnessDown {
+		return d.journalWitness()
+	}
+	return top.Writer
 }
 
 // witnessLatencyOf is the Regions' own latencies to the witness, where

@@ -50,9 +50,9 @@ func (d *Daemon) rejoinJournal(member string, top Topology) error {
 // journalCut cuts the journal's links between members a and b only, both
 // directions. Cutting the two Regions' pair leaves each a majority
 // through the witness, as an MRSC table whose Regions lost each other
-// but not the witness; a Region whose member does not lead still needs
-// the leader's own link (raft relays nothing), so while the leader is in
-// the other Region (the writer's, as the lab keeps it) it claims nothing.
+// but not the witness: the leader keeper moves etcd's leader to the
+// witness meanwhile (keepJournalLeader), since raft relays nothing
+// through a follower.
 func (d *Daemon) journalCut(a, b string) error {
 	key := journalPair(a, b)
 	if d.topology().JournalCuts[key] {

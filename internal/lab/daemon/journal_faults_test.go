@@ -113,3 +113,34 @@ func journalDaemon(t *testing.T) *Daemon {
 	return &Daemon{cfg: config.Config{PrimaryRegion: east, SecondaryRegion: west, JournalWitnessRegion: wit}, dir: labdir.Dir(t.TempDir()),
 		journal: j, link: link.New(io.Discard), topo: Topology{Down: map[string]bool{}, Partitioned: map[string]bool{}, JournalCuts: map[string]bool{}}}
 }
+
+// With the two Regions' journal link cut the leader keeper moves etcd's
+// leader to the witness, which both Regions reach: each Region's member
+// then has a leader to send its claims to (raft relays nothing through a
+// follower); restored, the leader goes back to the writer's Region.
+func TestTheLeaderWaitsOnTheWitnessWhileTheRegionsLinkIsCut(t *testing.T) {
+	d := journalDaemon(t)
+	d.topo.Writer = east
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.keepJournalLeader(ctx)
+	leads := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for d.journal.Leader(east) != want || d.journal.Leader(west) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("leader seen from %s %q, from %s %q; want %s", east, d.journal.Leader(east), west, d.journal.Leader(west), want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	leads(east)
+	if err := d.journalCut(east, west); err != nil {
+		t.Fatal(err)
+	}
+	leads(wit)
+	if err := d.journalRestore(east, west); err != nil {
+		t.Fatal(err)
+	}
+	leads(east)
+}
