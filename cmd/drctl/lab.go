@@ -9,6 +9,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/dr/canary"
 	"github.com/payment-dr/payment-dr/internal/dr/cli"
+	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 	"github.com/payment-dr/payment-dr/internal/lab/labcloud"
 )
 
@@ -35,11 +36,13 @@ func connectLab(ctx context.Context, cfg config.Config, dir string) (cli.Conn, e
 			return cli.Conn{}, fmt.Errorf("--lab %s has no Region %s of the configuration", dir, r)
 		}
 	}
-	if _, err := lc.API.Cluster(ctx); err != nil {
+	st, err := lc.API.Status(ctx)
+	if err != nil {
 		return cli.Conn{}, fmt.Errorf("--lab %s: %w", dir, err)
 	}
 	regions := lc.Lab.Regions
 	c := &canary.HTTP{WriteURL: lc.Lab.FailoverURL, APIKey: lc.Lab.APIKey, Client: &http.Client{Timeout: 5 * time.Second},
 		RegionURL: func(r string) string { return regions[r].APIURL }}
-	return cli.Conn{Cloud: lc, Canary: c, Reconcile: lc, Poll: labPoll}, nil
+	offset := time.Duration(st.ClockOffsets[labapi.DrctlClock]) * time.Millisecond
+	return cli.Conn{Cloud: lc, Canary: c, Reconcile: lc, Poll: labPoll, ClockOffset: offset}, nil
 }

@@ -44,6 +44,9 @@ type Conn struct {
 	// Poll, if set, is the shortest wait between re-checks for this
 	// connection (the DR lab moves in about a second); Deps.Poll wins.
 	Poll time.Duration
+	// ClockOffset shifts drctl's clock (the DR lab's clock-offset drctl
+	// fault: an operator's machine whose clock is off).
+	ClockOffset time.Duration
 }
 
 // Options are the flags common to the commands.
@@ -86,8 +89,9 @@ type inv struct {
 	// command-specific flags
 	allowLoss, unplanned, force bool
 	interval                    time.Duration
-	replayFrom                  string    // --replay-from as given
-	replayFromTime              time.Time // and parsed by checkReplayFrom
+	replayFrom                  string        // --replay-from as given
+	replayFromTime              time.Time     // and parsed by checkReplayFrom
+	clockOffset                 time.Duration // the connection's ClockOffset
 }
 
 // Command is one drctl subcommand, in the style of cmd/go.
@@ -221,11 +225,19 @@ func commonFlags(fs *flag.FlagSet, o *Options) {
 // connect builds the Cloud through Deps.Connect, which cmd/drctl chose
 // (AWS, or the DR lab for --lab).
 func (v *inv) connect(ctx context.Context) (Conn, error) {
-	return v.d.Connect(ctx, v.cfg, v.o)
+	conn, err := v.d.Connect(ctx, v.cfg, v.o)
+	if err == nil && conn.ClockOffset != 0 {
+		v.clockOffset = conn.ClockOffset
+		fmt.Fprintf(v.d.Stderr, "warning: drctl's clock runs %s off (the lab's clock-offset fault)\n", conn.ClockOffset)
+	}
+	return conn, err
 }
 
+// controller's clock is Deps.Now shifted by the connection's offset, read
+// at every call: move builds the controller before it connects.
 func (v *inv) controller(cloud dr.Cloud) *dr.Controller {
-	return &dr.Controller{Cfg: v.cfg, Cloud: cloud, Clock: clockFunc(v.d.Now), Log: v.d.Stdout, Poll: v.d.Poll}
+	now := func() time.Time { return v.d.Now().Add(v.clockOffset) }
+	return &dr.Controller{Cfg: v.cfg, Cloud: cloud, Clock: clockFunc(now), Log: v.d.Stdout, Poll: v.d.Poll}
 }
 
 type clockFunc func() time.Time

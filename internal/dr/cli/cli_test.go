@@ -371,3 +371,24 @@ func TestDrillReportCountsTheReplayedPayments(t *testing.T) {
 		t.Errorf("report.txt lacks %q or lists the keys (%d in report.json):\n%s", want, len(keys), txt)
 	}
 }
+
+// A connection with a clock offset (the lab's clock-offset drctl) shifts
+// every time drctl reads, and says so.
+func TestTheConnectionsClockOffsetShiftsDrctlsClock(t *testing.T) {
+	cfg := writeConfig(t, false)
+	w := drfake.NewWorld()
+	var out, errb bytes.Buffer
+	now := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	code := Main([]string{"status", "-config", cfg, "--json"}, Deps{Stdout: &out, Stderr: &errb, Poll: time.Millisecond,
+		Now: func() time.Time { return now },
+		Connect: func(context.Context, config.Config, Options) (Conn, error) {
+			return Conn{Cloud: w, ClockOffset: -time.Hour}, nil
+		}})
+	var st struct{ At time.Time }
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+		t.Fatalf("status --json (exit %d, %s): %v", code, errb.String(), err)
+	}
+	if !st.At.Equal(now.Add(-time.Hour)) || !strings.Contains(errb.String(), "clock runs -1h0m0s off") {
+		t.Errorf("status at %s (machine %s), stderr %q", st.At, now, errb.String())
+	}
+}

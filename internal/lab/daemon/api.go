@@ -230,6 +230,12 @@ func (d *Daemon) status(ctx context.Context) labapi.Status {
 	}
 	sort.Strings(s.Partitioned)
 	s.WitnessDown, s.JournalCuts, s.Frozen = top.WitnessDown, journalCuts(top), frozen(top)
+	for c, off := range top.ClockOffsets {
+		if s.ClockOffsets == nil {
+			s.ClockOffsets = map[string]int64{}
+		}
+		s.ClockOffsets[c] = off.Milliseconds()
+	}
 	s.JournalLeader = map[string]string{}
 	for _, r := range d.regions() {
 		s.JournalLeader[r] = d.journal.Leader(r)

@@ -69,6 +69,9 @@ type Topology struct {
 	JournalCuts map[string]bool `json:"journalCuts"`
 	// Frozen: Regions whose database server is stopped (db-freeze).
 	Frozen map[string]bool `json:"frozen"`
+	// ClockOffsets: clocks clock-offset shifted (a Region's payment
+	// service, or labapi.DrctlClock), by how much.
+	ClockOffsets map[string]time.Duration `json:"clockOffsets"`
 }
 
 // Daemon is the running lab.
@@ -138,7 +141,7 @@ func (d *Daemon) topology() Topology {
 	t := d.topo
 	t.Diverged, t.Stalled, t.Down, t.Kept = copyMap(t.Diverged), copyMap(t.Stalled), copyMap(t.Down), copyMap(t.Kept)
 	t.Partitioned, t.JournalCuts, t.Frozen = copyMap(t.Partitioned), copyMap(t.JournalCuts), copyMap(t.Frozen)
-	t.Fenced, t.Writable = copyMap(t.Fenced), copyMap(t.Writable)
+	t.Fenced, t.Writable, t.ClockOffsets = copyMap(t.Fenced), copyMap(t.Writable), copyMap(t.ClockOffsets)
 	return t
 }
 

@@ -8,8 +8,8 @@ import (
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 )
 
-// faultAction applies one kind of fault; latency is set for link-latency
-// only. A new fault is a labapi.Faults entry, a file with its action and
+// faultAction applies one kind of fault; latency is the fault's duration
+// (link-latency's latency, clock-offset's offset). A new fault is a labapi.Faults entry, a file with its action and
 // its line here.
 type faultAction func(d *Daemon, ctx context.Context, args []string, latency time.Duration) error
 
@@ -27,6 +27,7 @@ var faultActions = map[string]faultAction{
 	labapi.PartitionHeal:     func(d *Daemon, _ context.Context, a []string, _ time.Duration) error { return d.heal(a[0]) },
 	labapi.WitnessDown:       func(d *Daemon, _ context.Context, _ []string, _ time.Duration) error { return d.witness(false) },
 	labapi.WitnessUp:         func(d *Daemon, _ context.Context, _ []string, _ time.Duration) error { return d.witness(true) },
+	labapi.ClockOffset:       func(d *Daemon, ctx context.Context, a []string, off time.Duration) error { return d.clockOffset(ctx, a[0], off) },
 	labapi.JournalCut:        func(d *Daemon, _ context.Context, a []string, _ time.Duration) error { return d.journalCut(a[0], a[1]) },
 	labapi.JournalRestore: func(d *Daemon, _ context.Context, a []string, _ time.Duration) error {
 		return d.journalRestore(a[0], a[1])

@@ -58,7 +58,7 @@ func (d *Daemon) serviceEnv(region string) []string {
 		naming.JournalTableEnv + "=" + n.JournalTable(), naming.JournalEndpointEnv + "=" + d.journalEndpoint(region),
 		"SESSION_TABLE=" + n.SessionTable(), "EVENT_BUS_NAME=" + n.EventBus(region), "API_KEY_SECRET_ID=" + n.APIKeySecretName(),
 		"DB_DSN=" + d.parts[region].server.DSN(mariadb.AppUser, d.state.Passwords[mariadb.AppUser], n.DatabaseName()),
-		"LISTEN_ADDR=" + d.apiAddr(region)}
+		"LISTEN_ADDR=" + d.apiAddr(region), naming.LabClockOffsetEnv + "=" + d.clockOffsetEnv(region)}
 }
 
 // startService starts region's payment service on its own database.

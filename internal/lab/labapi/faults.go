@@ -24,7 +24,12 @@ const (
 	JournalRestore    = "journal-restore"
 	DBFreeze          = "db-freeze"
 	DBThaw            = "db-thaw"
+	ClockOffset       = "clock-offset"
 )
+
+// DrctlClock names drctl's clock to clock-offset (a Region names its
+// payment service's).
+const DrctlClock = "drctl"
 
 // Arguments a fault takes.
 const (
@@ -34,6 +39,9 @@ const (
 	// MembersArg is two distinct members of the journal: the two Regions
 	// and the witness.
 	MembersArg = "MEMBER MEMBER"
+	// ClockArg is a clock (a Region's payment service or drctl) and its
+	// offset from the machine's.
+	ClockArg = "REGION|drctl OFFSET"
 )
 
 // Writable is region-up's flag: the old primary of an unplanned failover
@@ -44,7 +52,7 @@ const Writable = "--writable"
 // FaultSpec is one fault kind, the argument it takes and its flags.
 type FaultSpec struct {
 	Kind  string
-	Arg   string   // NoArg, RegionArg, DurationArg or MembersArg
+	Arg   string   // NoArg, RegionArg, DurationArg, MembersArg or ClockArg
 	Flags []string // flags allowed before the argument
 }
 
@@ -54,6 +62,7 @@ var Faults = []FaultSpec{
 	{LinkLatency, DurationArg, nil}, {ReplicationStall, NoArg, nil}, {ReplicationResume, NoArg, nil},
 	{Partition, RegionArg, nil}, {PartitionHeal, RegionArg, nil}, {WitnessDown, NoArg, nil}, {WitnessUp, NoArg, nil},
 	{JournalCut, MembersArg, nil}, {JournalRestore, MembersArg, nil}, {DBFreeze, RegionArg, nil}, {DBThaw, RegionArg, nil},
+	{ClockOffset, ClockArg, nil},
 }
 
 // Usage is the kind with its flags and argument, e.g. region-up
@@ -138,6 +147,8 @@ func (r FaultRequest) ParseIn(t Targets) (time.Duration, error) {
 		return 0, fmt.Errorf("%s takes no argument", r.Kind)
 	case spec.Arg == MembersArg:
 		return 0, r.parseMembers(args, t.Members())
+	case spec.Arg == ClockArg:
+		return r.parseClock(args, t.Regions)
 	case spec.Arg != NoArg && len(args) != 1:
 		return 0, fmt.Errorf("%s takes one argument: %s", r.Kind, spec.Arg)
 	case spec.Arg == RegionArg && !slices.Contains(t.Regions, args[0]):
@@ -162,6 +173,37 @@ func (r FaultRequest) parseMembers(args, members []string) error {
 		return fmt.Errorf("%s: %s twice; name two different members of the journal (%s)", r.Kind, args[0], strings.Join(members, ", "))
 	}
 	return nil
+}
+
+// parseClock checks ClockArg: drctl or a Region, and an offset.
+func (r FaultRequest) parseClock(args, regions []string) (time.Duration, error) {
+	clocks := append([]string{DrctlClock}, regions...)
+	if len(args) != 2 {
+		return 0, fmt.Errorf("%s takes two arguments: %s (a clock of %s, and an offset such as 30s or -2m; 0 ends it)", r.Kind, ClockArg, strings.Join(clocks, ", "))
+	}
+	if !slices.Contains(clocks, args[0]) {
+		return 0, fmt.Errorf("%s: %q is not a clock of the lab (%s)", r.Kind, args[0], strings.Join(clocks, ", "))
+	}
+	return ParseClockOffset(args[1])
+}
+
+// MaxClockOffset bounds a clock-offset (the payment service accepts as
+// much, LAB_CLOCK_OFFSET).
+const MaxClockOffset = 24 * time.Hour
+
+// ParseClockOffset parses a clock's offset: a Go duration within
+// ±MaxClockOffset, in whole milliseconds.
+func ParseClockOffset(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("clock offset %q: want a duration such as 30s or -2m", s)
+	case d.Abs() > MaxClockOffset:
+		return 0, fmt.Errorf("clock offset %s: want at most %s either way", d, MaxClockOffset)
+	case d%time.Millisecond != 0:
+		return 0, fmt.Errorf("clock offset %s: want whole milliseconds", d)
+	}
+	return d, nil
 }
 
 // ParseLatency parses a one-way link latency: a Go duration from 0 to 10 s

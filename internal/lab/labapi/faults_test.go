@@ -84,3 +84,26 @@ func FuzzParseLatency(f *testing.F) {
 		}
 	})
 }
+
+func TestParseClockOffset(t *testing.T) {
+	lab := Targets{Regions: []string{"us-east-1", "us-west-2"}, Witness: "us-east-2"}
+	for args, want := range map[[2]string]time.Duration{{"drctl", "-1h"}: -time.Hour, {"us-west-2", "30s"}: 30 * time.Second, {"us-east-1", "0"}: 0} {
+		if got, err := (FaultRequest{Kind: ClockOffset, Args: args[:]}).ParseIn(lab); err != nil || got != want {
+			t.Errorf("%v: %s %v, want %s", args, got, err, want)
+		}
+	}
+	for _, b := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "takes two arguments: REGION|drctl OFFSET (a clock of drctl, us-east-1, us-west-2"},
+		{[]string{"us-east-2", "1s"}, `"us-east-2" is not a clock of the lab (drctl, us-east-1, us-west-2)`},
+		{[]string{"drctl", "soon"}, "want a duration such as 30s"},
+		{[]string{"drctl", "25h"}, "at most 24h0m0s either way"},
+		{[]string{"drctl", "1.5ms"}, "whole milliseconds"},
+	} {
+		if _, err := (FaultRequest{Kind: ClockOffset, Args: b.args}).ParseIn(lab); err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("%v: %v, want %q", b.args, err, b.want)
+		}
+	}
+}

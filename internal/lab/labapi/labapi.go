@@ -178,6 +178,9 @@ type Status struct {
 	JournalCuts []string `json:"journalCuts"`
 	// Frozen are the Regions whose database is frozen (db-freeze).
 	Frozen []string `json:"databasesFrozen"`
+	// ClockOffsets are the clocks clock-offset shifted (a Region's payment
+	// service, or drctl's), in milliseconds.
+	ClockOffsets map[string]int64 `json:"clockOffsetsMs,omitempty"`
 	// JournalLeader is the member leading the journal's consensus, as
 	// each Region's member sees it ("" when it knows none).
 	JournalLeader map[string]string `json:"journalLeader"`
