@@ -230,6 +230,10 @@ func (d *Daemon) status(ctx context.Context) labapi.Status {
 	}
 	sort.Strings(s.Partitioned)
 	s.WitnessDown, s.JournalCuts, s.Frozen = top.WitnessDown, journalCuts(top), frozen(top)
+	s.FailoverFence = labapi.FenceBestEffort
+	if top.TopologyOnlyFence {
+		s.FailoverFence = labapi.FenceTopologyOnly
+	}
 	for c, off := range top.ClockOffsets {
 		if s.ClockOffsets == nil {
 			s.ClockOffsets = map[string]int64{}

@@ -72,6 +72,8 @@ type Topology struct {
 	// ClockOffsets: clocks clock-offset shifted (a Region's payment
 	// service, or labapi.DrctlClock), by how much.
 	ClockOffsets map[string]time.Duration `json:"clockOffsets"`
+	// TopologyOnlyFence: failover-fence topology-only is in force.
+	TopologyOnlyFence bool `json:"topologyOnlyFence"`
 }
 
 // Daemon is the running lab.

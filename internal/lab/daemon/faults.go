@@ -27,8 +27,13 @@ var faultActions = map[string]faultAction{
 	labapi.PartitionHeal:     func(d *Daemon, _ context.Context, a []string, _ time.Duration) error { return d.heal(a[0]) },
 	labapi.WitnessDown:       func(d *Daemon, _ context.Context, _ []string, _ time.Duration) error { return d.witness(false) },
 	labapi.WitnessUp:         func(d *Daemon, _ context.Context, _ []string, _ time.Duration) error { return d.witness(true) },
-	labapi.ClockOffset:       func(d *Daemon, ctx context.Context, a []string, off time.Duration) error { return d.clockOffset(ctx, a[0], off) },
-	labapi.JournalCut:        func(d *Daemon, _ context.Context, a []string, _ time.Duration) error { return d.journalCut(a[0], a[1]) },
+	labapi.FailoverFence: func(d *Daemon, _ context.Context, a []string, _ time.Duration) error {
+		return d.setTopology(func(t *Topology) { t.TopologyOnlyFence = a[0] == labapi.FenceTopologyOnly })
+	},
+	labapi.ClockOffset: func(d *Daemon, ctx context.Context, a []string, off time.Duration) error {
+		return d.clockOffset(ctx, a[0], off)
+	},
+	labapi.JournalCut: func(d *Daemon, _ context.Context, a []string, _ time.Duration) error { return d.journalCut(a[0], a[1]) },
 	labapi.JournalRestore: func(d *Daemon, _ context.Context, a []string, _ time.Duration) error {
 		return d.journalRestore(a[0], a[1])
 	},

@@ -128,11 +128,14 @@ func (d *Daemon) switchover(ctx context.Context, from, to string, step func(stri
 }
 
 // failover promotes to without waiting for from; from is fenced if it
-// answers, and marked diverged: its data is kept as it is until the next
-// switchover to it rebuilds it (after keeping a dump).
+// answers (unless failover-fence topology-only), and marked diverged: its
+// data is kept as it is until the next switchover to it rebuilds it
+// (after keeping a dump).
 func (d *Daemon) failover(ctx context.Context, from, to string, step func(string)) error {
 	var old *repl.Node
-	if !d.topology().Down[from] {
+	if top := d.topology(); top.TopologyOnlyFence {
+		step("leave " + from + "'s database as it is (failover-fence topology-only)")
+	} else if !top.Down[from] {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		if d.parts[from].admin.PingContext(pctx) == nil {
 			n := d.node(from)

@@ -25,6 +25,18 @@ const (
 	DBFreeze          = "db-freeze"
 	DBThaw            = "db-thaw"
 	ClockOffset       = "clock-offset"
+	FailoverFence     = "failover-fence"
+)
+
+// Modes of failover-fence: how the lab's Aurora treats the old primary in
+// an unplanned failover.
+const (
+	// FenceBestEffort: made read-only if it answers within a second.
+	FenceBestEffort = "best-effort"
+	// FenceTopologyOnly: left as it is; only the topology changes, so a
+	// partitioned or frozen old primary keeps a writable database and only
+	// the journal's writer record stops its service.
+	FenceTopologyOnly = "topology-only"
 )
 
 // DrctlClock names drctl's clock to clock-offset (a Region names its
@@ -42,6 +54,8 @@ const (
 	// ClockArg is a clock (a Region's payment service or drctl) and its
 	// offset from the machine's.
 	ClockArg = "REGION|drctl OFFSET"
+	// FenceModeArg is a failover-fence mode.
+	FenceModeArg = FenceBestEffort + "|" + FenceTopologyOnly
 )
 
 // Writable is region-up's flag: the old primary of an unplanned failover
@@ -52,7 +66,7 @@ const Writable = "--writable"
 // FaultSpec is one fault kind, the argument it takes and its flags.
 type FaultSpec struct {
 	Kind  string
-	Arg   string   // NoArg, RegionArg, DurationArg, MembersArg or ClockArg
+	Arg   string   // NoArg, RegionArg, DurationArg, MembersArg, ClockArg or FenceModeArg
 	Flags []string // flags allowed before the argument
 }
 
@@ -62,7 +76,7 @@ var Faults = []FaultSpec{
 	{LinkLatency, DurationArg, nil}, {ReplicationStall, NoArg, nil}, {ReplicationResume, NoArg, nil},
 	{Partition, RegionArg, nil}, {PartitionHeal, RegionArg, nil}, {WitnessDown, NoArg, nil}, {WitnessUp, NoArg, nil},
 	{JournalCut, MembersArg, nil}, {JournalRestore, MembersArg, nil}, {DBFreeze, RegionArg, nil}, {DBThaw, RegionArg, nil},
-	{ClockOffset, ClockArg, nil},
+	{ClockOffset, ClockArg, nil}, {FailoverFence, FenceModeArg, nil},
 }
 
 // Usage is the kind with its flags and argument, e.g. region-up
@@ -155,6 +169,8 @@ func (r FaultRequest) ParseIn(t Targets) (time.Duration, error) {
 		return 0, fmt.Errorf("%s: %q is not a Region of the lab (%s)", r.Kind, args[0], strings.Join(t.Regions, " or "))
 	case spec.Arg == DurationArg:
 		return ParseLatency(args[0])
+	case spec.Arg == FenceModeArg && args[0] != FenceBestEffort && args[0] != FenceTopologyOnly:
+		return 0, fmt.Errorf("%s: %q is not a mode (%s or %s)", r.Kind, args[0], FenceBestEffort, FenceTopologyOnly)
 	}
 	return 0, nil
 }

@@ -85,6 +85,18 @@ func FuzzParseLatency(f *testing.F) {
 	})
 }
 
+func TestParseFailoverFence(t *testing.T) {
+	lab := Targets{Regions: []string{"us-east-1", "us-west-2"}}
+	for _, m := range []string{FenceBestEffort, FenceTopologyOnly} {
+		if _, err := (FaultRequest{Kind: FailoverFence, Args: []string{m}}).ParseIn(lab); err != nil {
+			t.Errorf("%s: %v", m, err)
+		}
+	}
+	if _, err := (FaultRequest{Kind: FailoverFence, Args: []string{"none"}}).ParseIn(lab); err == nil || !strings.Contains(err.Error(), `"none" is not a mode (best-effort or topology-only)`) {
+		t.Errorf("mode none: %v", err)
+	}
+}
+
 func TestParseClockOffset(t *testing.T) {
 	lab := Targets{Regions: []string{"us-east-1", "us-west-2"}, Witness: "us-east-2"}
 	for args, want := range map[[2]string]time.Duration{{"drctl", "-1h"}: -time.Hour, {"us-west-2", "30s"}: 30 * time.Second, {"us-east-1", "0"}: 0} {

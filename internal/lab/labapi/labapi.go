@@ -181,6 +181,8 @@ type Status struct {
 	// ClockOffsets are the clocks clock-offset shifted (a Region's payment
 	// service, or drctl's), in milliseconds.
 	ClockOffsets map[string]int64 `json:"clockOffsetsMs,omitempty"`
+	// FailoverFence is failover-fence's mode.
+	FailoverFence string `json:"failoverFence"`
 	// JournalLeader is the member leading the journal's consensus, as
 	// each Region's member sees it ("" when it knows none).
 	JournalLeader map[string]string `json:"journalLeader"`
