@@ -65,12 +65,23 @@ type scenario struct {
 	IsolatedAcked       int  `json:"ackedByIsolatedRegion"`
 	IsolatedMissing     int  `json:"ackedByIsolatedRegionAndMissing"`
 	// After drctl reconcile --apply (unplanned failover only).
-	Named                 int      `json:"namedByReconcile"`
-	Reapplied             int      `json:"reapplied"`
-	Conflicts             int      `json:"conflicts"`
-	MissingAfterReconcile int      `json:"missingAfterReconcile"`
-	Reports               []string `json:"reports"`
-	OK                    bool     `json:"ok"`
+	Named                 int `json:"namedByReconcile"`
+	Reapplied             int `json:"reapplied"`
+	Conflicts             int `json:"conflicts"`
+	MissingAfterReconcile int `json:"missingAfterReconcile"`
+	// The checker's counts over every client's answers: keys refused
+	// ("not applied") at every attempt, of them present in a database
+	// (phantoms), and acknowledged keys without their committed claim.
+	Refused   int `json:"refused"`
+	Phantoms  int `json:"phantoms"`
+	Unclaimed int `json:"unclaimed"`
+	// ReturnedAcked: what a returning old writer acknowledged to a client
+	// inside it (probeReturned); Rejoin: how long drctl rejoin took.
+	ReturnedProbed bool          `json:"returnedProbed"`
+	ReturnedAcked  int           `json:"ackedByReturnedOldWriter"`
+	Rejoin         time.Duration `json:"rejoinNs,omitempty"`
+	Reports        []string      `json:"reports"`
+	OK             bool          `json:"ok"`
 }
 
 // driver runs cases against a lab and keeps their results.
@@ -80,10 +91,17 @@ type driver struct {
 	w       io.Writer
 	rate    int
 	floor   time.Duration
-	cutOff  time.Time     // when the case's region-down or partition cut the old writer's Region off
-	poll    time.Duration // how often a condition is checked
-	timeout time.Duration // how long a condition may take
-	results []scenario
+	cutOff  time.Time // when the case's region-down or partition cut the old writer's Region off
+	reports string    // the running case's report directory
+	// What the running case's Recover did: ack files of its clients inside
+	// a returned Region and what they acknowledged, drctl rejoin's time.
+	probes         []string
+	returnedAcked  int
+	returnedProbed bool
+	rejoinTook     time.Duration
+	poll           time.Duration // how often a condition is checked
+	timeout        time.Duration // how long a condition may take
+	results        []scenario
 }
 
 func cmdDrill(ctx context.Context, args []string, out io.Writer) error {
@@ -158,7 +176,7 @@ func (d *driver) runCase(ctx context.Context, c Case) error {
 	if err != nil {
 		return err
 	}
-	d.cutOff = time.Time{}
+	d.cutOff, d.reports, d.probes, d.returnedAcked, d.returnedProbed, d.rejoinTook = time.Time{}, reports, nil, 0, false, 0
 	ackFiles, err := d.loads(ctx, c, reports)
 	if err != nil {
 		return err
@@ -174,6 +192,8 @@ func (d *driver) runCase(ctx context.Context, c Case) error {
 			return err
 		}
 	}
+	ackFiles = append(ackFiles, d.probes...)
+	sc.ReturnedProbed, sc.ReturnedAcked, sc.Rejoin = d.returnedProbed, d.returnedAcked, d.rejoinTook
 	if c.Reconcile == "" {
 		return d.finish(ctx, &sc, reports, ackFiles, nil)
 	}

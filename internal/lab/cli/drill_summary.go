@@ -30,7 +30,8 @@ func (d *driver) finish(ctx context.Context, sc *scenario, reports string, ackFi
 	}
 	sc.Acked, sc.Lost, sc.Missing = rep.Acked, rep.Lost, len(rep.Missing)
 	sc.DoubleCharged, sc.Unbalanced = len(rep.DoubleCharged), len(rep.Unbalanced)+len(rep.CurrencyImbalance)
-	sc.OK = rep.OK() && sc.MissingBeforeReturn == 0 && sc.IsolatedMissing == 0
+	sc.Refused, sc.Phantoms, sc.Unclaimed = rep.Refused, len(rep.Phantoms), len(rep.Unclaimed)
+	sc.OK = rep.OK() && sc.MissingBeforeReturn == 0 && sc.IsolatedMissing == 0 && sc.ReturnedAcked == 0
 	if err := sc.readReports(reports); err != nil {
 		return err
 	}
@@ -39,6 +40,8 @@ func (d *driver) finish(ctx context.Context, sc *scenario, reports string, ackFi
 	switch {
 	case !rep.OK():
 		return fmt.Errorf("%s: verify found violations (see %s)", sc.Name, filepath.Join(reports, "verify.json"))
+	case sc.ReturnedAcked > 0:
+		return fmt.Errorf("%s: the returning old writer acknowledged %d payments after the failover", sc.Name, sc.ReturnedAcked)
 	case !sc.OK:
 		return fmt.Errorf("%s: %d acknowledged payments were missing from the new writer before the old Region returned (%d of them acknowledged by the isolated Region)",
 			sc.Name, sc.MissingBeforeReturn, sc.IsolatedMissing)
@@ -128,14 +131,23 @@ func (sc *scenario) readReports(reports string) error {
 func (d *driver) summary() error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nDR drill summary (detection floor = check interval x threshold + TTL = %s)\n", d.floor)
-	fmt.Fprintf(&b, "%-42s %9s %20s %7s %8s %6s %8s %7s %11s\n", "SCENARIO", "RTO", "RPO", "FLOOR", "ACKED", "LOST", "MISSING", "DOUBLE", "UNBALANCED")
+	fmt.Fprintf(&b, "%-44s %9s %20s %7s %8s %6s %8s %7s %11s %8s %8s %10s\n", "SCENARIO", "RTO", "RPO", "FLOOR", "ACKED", "LOST", "MISSING",
+		"DOUBLE", "UNBALANCED", "REFUSED", "PHANTOM", "UNCLAIMED")
 	for _, s := range d.results {
 		rpo := s.RPO.Round(time.Millisecond).String()
 		if s.LostCanaries > 0 {
 			rpo += fmt.Sprintf(" (%d canaries)", s.LostCanaries)
 		}
-		fmt.Fprintf(&b, "%-42s %9s %20s %7s %8d %6d %8d %7d %11d\n", s.Name, s.RTO.Round(time.Millisecond), rpo,
-			s.Floor, s.Acked, s.Lost, s.Missing, s.DoubleCharged, s.Unbalanced)
+		fmt.Fprintf(&b, "%-44s %9s %20s %7s %8d %6d %8d %7d %11d %8d %8d %10d\n", s.Name, s.RTO.Round(time.Millisecond), rpo,
+			s.Floor, s.Acked, s.Lost, s.Missing, s.DoubleCharged, s.Unbalanced, s.Refused, s.Phantoms, s.Unclaimed)
+	}
+	for _, s := range d.results {
+		if s.ReturnedProbed {
+			fmt.Fprintf(&b, "%s: acknowledged by the old writer after it returned unfenced: %d\n", s.Name, s.ReturnedAcked)
+		}
+		if s.Rejoin > 0 {
+			fmt.Fprintf(&b, "%s: drctl rejoin took %s\n", s.Name, s.Rejoin.Round(time.Millisecond))
+		}
 	}
 	for _, s := range d.results {
 		if s.BeforeReturn {

@@ -35,15 +35,17 @@ type fakeLab struct {
 	lagMs           int64
 	down            map[string]bool
 	partitioned     map[string]bool
+	frozen          map[string]bool
 	resyncPolls     int // Status calls until a Region that came back is connected
 	drilling        bool
 	log             []string
 	verifyMissing   []string // what Verify reports missing
 	missingWhileCut []string // what Verify reports missing while a Region is down or partitioned
+	returnedAcks    bool     // a returned old writer acknowledges its client's payments
 }
 
 func newFakeLab(t *testing.T) *fakeLab {
-	return &fakeLab{t: t, writer: "us-east-1", other: "us-west-2", down: map[string]bool{}, partitioned: map[string]bool{}}
+	return &fakeLab{t: t, writer: "us-east-1", other: "us-west-2", down: map[string]bool{}, partitioned: map[string]bool{}, frozen: map[string]bool{}}
 }
 
 func (f *fakeLab) record(s string) {
@@ -90,7 +92,7 @@ func (f *fakeLab) Fault(_ context.Context, req labapi.FaultRequest) error {
 		}
 		f.down[req.Args[0]] = true
 	case labapi.RegionUp:
-		delete(f.down, req.Args[0])
+		delete(f.down, req.Args[len(req.Args)-1])
 		f.resyncPolls = 3
 	case labapi.Partition:
 		if !f.drilling {
@@ -99,6 +101,13 @@ func (f *fakeLab) Fault(_ context.Context, req labapi.FaultRequest) error {
 		f.partitioned[req.Args[0]] = true
 	case labapi.PartitionHeal:
 		delete(f.partitioned, req.Args[0])
+	case labapi.DBFreeze:
+		if !f.drilling {
+			f.t.Errorf("db-freeze outside the drill")
+		}
+		f.frozen[req.Args[0]] = true
+	case labapi.DBThaw:
+		delete(f.frozen, req.Args[0])
 	}
 	return nil
 }
@@ -108,6 +117,7 @@ type fakeLoad struct {
 	file   string
 	region string // a client inside this Region: keys of its own
 	acked  int64
+	refuse bool // every answer 503 region_not_writer (a returned old writer)
 }
 
 // Acked grows by 50 each time it is read, as a load would meanwhile.
@@ -123,6 +133,9 @@ func (l *fakeLoad) Stop() error {
 	for i := range l.acked {
 		a := acks.Ack{Key: fmt.Sprintf("key-%s%d", l.region, i), PaymentID: strings.Repeat("a", 32), Amount: 1, Currency: "USD", Status: 201,
 			Region: l.region, At: time.Now()}
+		if l.refuse {
+			a.PaymentID, a.Status, a.Code = "", 503, "region_not_writer"
+		}
 		line, _ := json.Marshal(a)
 		b.Write(append(line, '\n'))
 	}
@@ -131,8 +144,8 @@ func (l *fakeLoad) Stop() error {
 
 func (f *fakeLab) StartLoad(_ context.Context, ackFile, region string, oneShot bool) (loadRun, error) {
 	if oneShot {
-		f.record("load --no-retry")
-		return &fakeLoad{file: ackFile, region: region, acked: 10}, nil
+		f.record(strings.TrimSpace("load --no-retry " + region))
+		return &fakeLoad{file: ackFile, region: region, acked: 10, refuse: region != "" && !f.returnedAcks}, nil
 	}
 	f.record(strings.TrimSpace("load " + region))
 	ld := &fakeLoad{file: ackFile, region: region}
@@ -181,7 +194,7 @@ func (f *fakeLab) StartDrctl(ctx context.Context, sub string, args ...string) (f
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.drilling = false
-		if slices.Contains(args, "--unplanned") && !f.down[f.writer] && !f.partitioned[f.writer] {
+		if slices.Contains(args, "--unplanned") && !f.down[f.writer] && !f.partitioned[f.writer] && !f.frozen[f.writer] {
 			return errors.New("the unplanned drill never lost the writer's Region")
 		}
 		f.writer, f.other = to, f.writer
@@ -219,26 +232,114 @@ func TestDrillRunsTheCasesInOrder(t *testing.T) {
 	if err := d.summary(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{
-		"load", "load --no-retry", "drill --to us-west-2", "verify lost=0",
-		"load", "load --no-retry", "drill --to us-east-1", "verify lost=0",
-		"load", "load --no-retry", "fault replication-stall", "drill --unplanned --to us-west-2", "fault region-down us-east-1",
-		"verify lost=0", "fault region-up us-east-1", "reconcile --from us-east-1 --json", "verify lost=2",
-		"reconcile --from us-east-1 --apply --yes --json", "verify lost=0",
-		"load", "load --no-retry", "drill --to us-east-1", "verify lost=0",
-		"load", "load --no-retry", "load us-east-1", "fault replication-stall", "drill --unplanned --to us-west-2", "fault partition us-east-1",
-		"verify lost=0", "fault partition-heal us-east-1", "fault region-up us-east-1", "reconcile --from us-east-1 --json", "verify lost=2",
-		"reconcile --from us-east-1 --apply --yes --json", "verify lost=0",
-		"load", "load --no-retry", "drill --to us-east-1", "verify lost=0",
-	}
+	want := strings.Split(strings.TrimSpace(`
+load
+load --no-retry
+drill --to us-west-2
+verify lost=0
+load
+load --no-retry
+drill --to us-east-1
+verify lost=0
+load
+load --no-retry
+fault replication-stall
+drill --unplanned --to us-west-2
+fault region-down us-east-1
+verify lost=0
+fault region-up us-east-1
+reconcile --from us-east-1 --json
+verify lost=2
+reconcile --from us-east-1 --apply --yes --json
+verify lost=0
+load
+load --no-retry
+drill --to us-east-1
+verify lost=0
+load
+load --no-retry
+load us-east-1
+fault failover-fence topology-only
+fault replication-stall
+drill --unplanned --to us-west-2
+fault partition us-east-1
+verify lost=0
+fault partition-heal us-east-1
+fault failover-fence best-effort
+rejoin --region us-east-1 --yes --report-dir DIR/partition-us-east-1,-failover-to-us-west-2
+reconcile --from us-east-1 --json
+verify lost=2
+reconcile --from us-east-1 --apply --yes --json
+verify lost=0
+load
+load --no-retry
+drill --to us-east-1
+verify lost=0
+load
+load --no-retry
+fault link-latency 1500ms
+drill --to us-west-2
+fault link-latency 0s
+verify lost=0
+load
+load --no-retry
+load us-east-1
+fault journal-cut us-west-2 us-east-1
+drill --to us-east-1
+fault journal-restore us-west-2 us-east-1
+verify lost=0
+load
+load --no-retry
+fault replication-stall
+drill --unplanned --to us-west-2
+fault region-down us-east-1
+verify lost=0
+fault region-up --writable us-east-1
+load --no-retry us-east-1
+reconcile --from us-east-1 --json
+verify lost=2
+reconcile --from us-east-1 --apply --yes --json
+verify lost=0
+load
+load --no-retry
+fault replication-stall
+drill --unplanned --to us-east-1
+fault db-freeze us-west-2
+verify lost=0
+fault db-thaw us-west-2
+load --no-retry us-west-2
+fault region-up us-west-2
+reconcile --from us-west-2 --json
+verify lost=2
+reconcile --from us-west-2 --apply --yes --json
+verify lost=0
+load
+load --no-retry
+fault clock-offset drctl -1h
+fault replication-stall
+drill --unplanned --to us-west-2
+fault region-down us-east-1
+verify lost=0
+fault clock-offset drctl 0
+fault region-up us-east-1
+reconcile --from us-east-1 --json
+verify lost=2
+reconcile --from us-east-1 --apply --yes --json
+verify lost=0
+load
+load --no-retry
+drill --to us-east-1
+verify lost=0
+`), "\n")
 	var got []string
 	for _, l := range lab.log {
-		got = append(got, strings.SplitN(l, " --yes --interval", 2)[0])
+		l = strings.SplitN(l, " --yes --interval", 2)[0]
+		got = append(got, strings.Replace(l, "--report-dir "+d.out+"/", "--report-dir DIR/", 1))
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("calls:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if len(d.results) != 6 || d.floor != 4*time.Second {
+	if len(d.results) != 12 || d.floor != 4*time.Second {
 		t.Fatalf("results %+v floor %s", d.results, d.floor)
 	}
 	un := d.results[2]
@@ -317,5 +418,21 @@ func TestDrillFailsOnPaymentsMissingBeforeTheOldRegionReturns(t *testing.T) {
 	}
 	if !slices.Contains(lab.log, "fault partition-heal us-east-1") {
 		t.Fatalf("the partition was not healed: %v", lab.log)
+	}
+}
+
+// A returned old writer that acknowledges a payment to a client inside it
+// fails the case, named with the count.
+func TestDrillFailsWhenAReturnedOldWriterAcknowledges(t *testing.T) {
+	lab := newFakeLab(t)
+	lab.returnedAcks = true
+	var out bytes.Buffer
+	d := testDriver(t, lab, &out)
+	err := d.run(context.Background(), []Case{longStallCase("us-east-1", "us-west-2")})
+	if err == nil || !strings.Contains(err.Error(), "the returning old writer acknowledged 10 payments") {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if len(d.results) != 1 || d.results[0].OK || d.results[0].ReturnedAcked != 10 {
+		t.Errorf("results %+v", d.results)
 	}
 }

@@ -17,7 +17,12 @@ import (
 // waitFor checks cond every poll until it holds, the context ends or the
 // driver's timeout passes; the last reason cond gave is in the error.
 func (d *driver) waitFor(ctx context.Context, what string, cond func() (bool, string, error)) error {
-	deadline := time.Now().Add(d.timeout)
+	return d.waitForWithin(ctx, d.timeout, what, cond)
+}
+
+// waitForWithin is waitFor with its own timeout.
+func (d *driver) waitForWithin(ctx context.Context, timeout time.Duration, what string, cond func() (bool, string, error)) error {
+	deadline := time.Now().Add(timeout)
 	for {
 		ok, why, err := cond()
 		if err != nil {
@@ -27,7 +32,7 @@ func (d *driver) waitFor(ctx context.Context, what string, cond func() (bool, st
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("waited %s for %s: %s", d.timeout, what, why)
+			return fmt.Errorf("waited %s for %s: %s", timeout, what, why)
 		}
 		select {
 		case <-ctx.Done():
@@ -84,9 +89,10 @@ func settled(st labapi.Status) (bool, string, error) {
 	return true, "", nil
 }
 
-// waitReplicaLag waits until the replica is at least lag behind.
+// waitReplicaLag waits until the replica is at least lag behind (the
+// lag itself on top of the driver's timeout).
 func (d *driver) waitReplicaLag(ctx context.Context, lag time.Duration) error {
-	return d.waitFor(ctx, fmt.Sprintf("the replica to fall %s behind", lag), func() (bool, string, error) {
+	return d.waitForWithin(ctx, d.timeout+lag, fmt.Sprintf("the replica to fall %s behind", lag), func() (bool, string, error) {
 		st, err := d.lab.Status(ctx)
 		if err != nil {
 			return false, "", err
