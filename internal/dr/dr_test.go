@@ -7,6 +7,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/drfake"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -374,5 +375,41 @@ func TestInterruptedDrillResumesWithItsCanaries(t *testing.T) {
 	// are the ones measured as lost.
 	if len(res.Result.Lost) < 3 || res.Result.Lost[0].Start.After(res.Result.FailoverAt) {
 		t.Errorf("lost %d, failover at %s", len(res.Result.Lost), res.Result.FailoverAt)
+	}
+}
+
+// lastingCanary acknowledges its first n writes, then fails every one: a
+// fault that lands as soon as the warm-up has its writes.
+type lastingCanary struct {
+	drfake.Canary
+	mu sync.Mutex
+	n  int
+}
+
+func (c *lastingCanary) Write(ctx context.Context, key string) (string, string, error) {
+	c.mu.Lock()
+	c.n--
+	left := c.n
+	c.mu.Unlock()
+	if left < 0 {
+		return "", "", errors.New("503 backend_unavailable")
+	}
+	return c.Canary.Write(ctx, key)
+}
+
+// Every canary the drill writes counts toward its warm-up, the first
+// included: with exactly Warmup acknowledged the writer moves (a warm-up
+// that began counting after the first canary started waited forever).
+func TestDrillWarmUpCountsItsFirstCanary(t *testing.T) {
+	for i := range 20 {
+		w := drfake.NewWorld()
+		c, _ := controller(w)
+		c.Clock = nil // the wall clock, whose reads order the canaries and the warm-up
+		run := newRun(t, "drill", "us-west-2")
+		_, err := c.Drill(context.Background(), &lastingCanary{Canary: drfake.Canary{W: w}, n: 3}, c.Switchover("us-west-2"), run,
+			dr.DrillOptions{Interval: 2 * time.Millisecond, Warmup: 3, WarmupTimeout: 500 * time.Millisecond, SettleTimeout: 50 * time.Millisecond})
+		if err != nil && strings.Contains(err.Error(), "writer was not moved") {
+			t.Fatalf("run %d: %v", i, err)
+		}
 	}
 }

@@ -128,6 +128,8 @@ func (c *Controller) Drill(ctx context.Context, canary Canary, p plan.Plan, run 
 	// A drill resumed after its plan started does not wait for warm-up
 	// writes: the writer may be mid-move.
 	resumed := len(run.Steps) > 0
+	// begin is read before the first canary starts: every canary counts.
+	begin := c.now().Add(-time.Nanosecond)
 	cctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
@@ -135,7 +137,6 @@ func (c *Controller) Drill(ctx context.Context, canary Canary, p plan.Plan, run 
 	halt := func() { stop(); wg.Wait() }
 	fast := plan.Backoff{Min: opt.Interval / 2, Max: opt.Interval}
 
-	begin := c.now().Add(-time.Nanosecond)
 	wctx, cancelWarmup := context.WithTimeout(ctx, opt.WarmupTimeout)
 	err = plan.Wait(wctx, fast, "warm-up canary writes", func(context.Context) (bool, error) {
 		return resumed || cs.okAfter(begin) >= opt.Warmup, nil

@@ -105,7 +105,7 @@ func (s *Service) Health(ctx context.Context) Health {
 		go func() {
 			jctx, cancel := context.WithTimeout(ctx, JournalProbeTimeout)
 			defer cancel()
-			_, err := s.confirm(jctx, WriterRecheck)
+			_, err := s.confirmHere(jctx)
 			journalErr <- err
 		}()
 	} else {

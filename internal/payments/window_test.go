@@ -148,3 +148,32 @@ func TestAServiceWhoseClockRunsAheadClaimsNothingAReplayWouldMiss(t *testing.T) 
 
 // MaxClockSkewWithin is a skew the service accepts.
 const MaxClockSkewWithin = payments.MaxClockSkew / 2
+
+// A Region whose cached writer record names another Region reads it again
+// on the next request: the Region a move just made the writer takes
+// payments at once, not WriterRecheck later (the test's clock stands
+// still, so the cached read is as young as can be).
+func TestANewWriterAdmitsAtOnceAfterTheMove(t *testing.T) {
+	s, _, _ := newService()
+	j := &claimCounter{writer: payments.WriterRecord{Region: "us-east-1", Epoch: 1}}
+	s.Journal = j
+	ctx := context.Background()
+	if _, _, err := s.Create(ctx, good); !errors.Is(err, payments.ErrNotWriter) {
+		t.Fatalf("before the move: %v, want ErrNotWriter", err)
+	}
+	j.mu.Lock()
+	j.writer = payments.WriterRecord{Region: "us-west-2", Epoch: 2}
+	j.mu.Unlock()
+	if _, _, err := s.Create(ctx, good); err != nil {
+		t.Fatalf("right after the move: %v", err)
+	}
+	reads := j.writerReads
+	for range 3 {
+		if _, _, err := s.Create(ctx, good); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if j.writerReads != reads {
+		t.Errorf("the writer read the record %d more times within WriterRecheck", j.writerReads-reads)
+	}
+}

@@ -48,6 +48,7 @@ func (e *NotWriterError) Unwrap() error { return ErrNotWriter }
 // confirmation is one read of the writer record.
 type confirmation struct {
 	started time.Time // before the read was sent (the service's clock: monotonic in production)
+	seq     uint64    // the gate's count of reads started, this one included
 	rec     WriterRecord
 	found   bool
 }
@@ -60,6 +61,7 @@ type writerGate struct {
 	mu      sync.Mutex
 	latest  confirmation
 	reading chan struct{} // closed when the read in flight ends
+	reads   uint64        // reads started
 }
 
 func (g *writerGate) cached() confirmation {
@@ -73,10 +75,31 @@ func (g *writerGate) cached() confirmation {
 // written for this Region at epoch 1 if its database is writable (a new
 // deployment's first writer; a move writes it otherwise).
 func (s *Service) confirm(ctx context.Context, maxAge time.Duration) (confirmation, error) {
+	return s.confirmIf(ctx, func(c confirmation) bool { return s.now().Sub(c.started) < maxAge })
+}
+
+// confirmHere is the confirmation admit and Health use: a cached one
+// younger than WriterRecheck while it names this Region; otherwise one
+// that started after the call, so a Region a move just made the writer
+// takes payments (and turns healthy) at once rather than up to
+// WriterRecheck later. A burst of such calls shares at most two reads.
+func (s *Service) confirmHere(ctx context.Context) (confirmation, error) {
+	if s.writer.cached().writerIs(s.Region) {
+		return s.confirm(ctx, WriterRecheck)
+	}
+	s.writer.mu.Lock()
+	before := s.writer.reads
+	s.writer.mu.Unlock()
+	return s.confirmIf(ctx, func(c confirmation) bool { return c.seq > before })
+}
+
+// confirmIf returns the cached confirmation if fresh accepts it, else
+// reads the record (sharing a read in flight).
+func (s *Service) confirmIf(ctx context.Context, fresh func(confirmation) bool) (confirmation, error) {
 	for {
 		g := &s.writer
 		g.mu.Lock()
-		if !g.latest.started.IsZero() && s.now().Sub(g.latest.started) < maxAge {
+		if !g.latest.started.IsZero() && fresh(g.latest) {
 			c := g.latest
 			g.mu.Unlock()
 			return c, nil
@@ -92,10 +115,13 @@ func (s *Service) confirm(ctx context.Context, maxAge time.Duration) (confirmati
 		}
 		done := make(chan struct{})
 		g.reading = done
+		g.reads++
+		seq := g.reads
 		g.mu.Unlock()
 		c, err := s.readWriter(ctx)
+		c.seq = seq
 		g.mu.Lock()
-		if err == nil && c.started.After(g.latest.started) {
+		if err == nil && c.seq > g.latest.seq {
 			g.latest = c
 		}
 		g.reading = nil
@@ -134,7 +160,7 @@ func (s *Service) admit(ctx context.Context) (WriterRecord, error) {
 	if err := s.clockOK(ctx); err != nil {
 		return WriterRecord{}, err
 	}
-	c, err := s.confirm(ctx, WriterRecheck)
+	c, err := s.confirmHere(ctx)
 	switch {
 	case err != nil:
 		return WriterRecord{}, err

@@ -279,7 +279,9 @@ func (d *driver) move(ctx context.Context, c Case, reports string) error {
 		return err
 	}
 	if c.During != nil {
-		err = d.waitCanaries(ctx, reports, 5)
+		// One more than drctl's warm-up needs (5), so the fault cannot
+		// land before drctl counted its warm-up complete.
+		err = d.waitCanaries(ctx, reports, 6)
 		if err == nil {
 			err = c.During(ctx, d)
 		}

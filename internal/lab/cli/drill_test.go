@@ -174,7 +174,7 @@ func (f *fakeLab) StartDrctl(ctx context.Context, sub string, args ...string) (f
 	}
 	var canaries bytes.Buffer
 	t0 := time.Now()
-	for i := range 5 {
+	for i := range 6 {
 		b, _ := json.Marshal(measure.Sample{Key: fmt.Sprint(i), Start: t0, End: t0.Add(time.Millisecond), OK: true})
 		canaries.Write(append(b, '\n'))
 	}
