@@ -197,8 +197,11 @@ type Fencer interface {
 	// WritesFenced reports that region's payment service is fenced
 	// (AWS: its reserved concurrency is 0).
 	WritesFenced(ctx context.Context, region string) (bool, error)
-	// OldPrimaryFenced reports that region's database no longer accepts
-	// writes (not the writer, read-only, or gone).
+	// OldPrimaryFenced reports that the global cluster's topology no
+	// longer names region's cluster the writer (AWS: DescribeGlobalClusters'
+	// IsWriter; the lab reads its topology the same way). Its database may
+	// still take writes until Aurora reaches it: the journal's writer
+	// record is what keeps its service from taking payments.
 	OldPrimaryFenced(ctx context.Context, region string) (bool, error)
 }
 

@@ -288,7 +288,10 @@ func (c *Cloud) WritesFenced(ctx context.Context, region string) (bool, error) {
 	return s.Fenced, nil
 }
 
-// OldPrimaryFenced: region's database is read-only or does not answer.
+// OldPrimaryFenced: the lab's topology no longer names region the writer,
+// as awsops reads DescribeGlobalClusters; the database itself may still
+// take writes (failover-fence topology-only, a frozen or partitioned old
+// primary), as on AWS.
 func (c *Cloud) OldPrimaryFenced(ctx context.Context, region string) (bool, error) {
 	cl, err := c.API.Cluster(ctx)
 	if err != nil {
@@ -296,7 +299,7 @@ func (c *Cloud) OldPrimaryFenced(ctx context.Context, region string) (bool, erro
 	}
 	for _, m := range cl.Members {
 		if m.Region == region {
-			return !m.Reachable || m.ReadOnly, nil
+			return !m.Writer, nil
 		}
 	}
 	return false, fmt.Errorf("%q is not a Region of the lab", region)

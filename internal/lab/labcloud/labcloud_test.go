@@ -68,15 +68,19 @@ func TestGlobalClusterReportsTheMoveInProgress(t *testing.T) {
 	}
 }
 
-func TestOldPrimaryFencedWhenReadOnlyOrGone(t *testing.T) {
+// Like awsops (DescribeGlobalClusters' IsWriter), the lab answers from
+// the topology only: an old primary left writable (failover-fence
+// topology-only, a frozen or partitioned database) counts as fenced, as
+// it would on AWS; the journal's writer record keeps its service out.
+func TestOldPrimaryFencedFromTheTopologyOnly(t *testing.T) {
 	var moves []labapi.MoveRequest
 	c := daemon(t, labapi.Cluster{Writer: "us-west-2", Status: "available", Members: []labapi.Member{
-		{Region: "us-east-1", Status: "unavailable", LagMs: -1, Diverged: true},
+		{Region: "us-east-1", Status: "available", Reachable: true, LagMs: -1, Diverged: true},
 		{Region: "us-west-2", Writer: true, Status: "available", Reachable: true},
 	}}, &moves)
 	ctx := context.Background()
 	if ok, err := c.OldPrimaryFenced(ctx, "us-east-1"); err != nil || !ok {
-		t.Fatalf("a Region that does not answer is fenced: %v %v", ok, err)
+		t.Fatalf("an old primary the topology no longer names the writer, its database writable, is fenced: %v %v", ok, err)
 	}
 	if ok, err := c.OldPrimaryFenced(ctx, "us-west-2"); err != nil || ok {
 		t.Fatalf("the writable writer is not fenced: %v %v", ok, err)
