@@ -110,12 +110,13 @@ func (c *Controller) Switchover(target string) plan.Plan {
 				return c.Cloud.Switchover(ctx, target)
 			},
 		},
-		c.waitTopology(target, "switch-writer", true),
+		c.waitTopology(target, "switch-writer", false),
 		c.setWriterEpoch(target),
 		c.liftFence(target),
 		c.verifyWrites(target),
 		c.updateParameters(target, true),
 		c.verifyDNS(target),
+		c.waitStandbySync(),
 	}}
 }
 
@@ -145,8 +146,9 @@ func (c *Controller) Failover(target string, allowDataLoss bool) plan.Plan {
 	}
 	if !allowDataLoss {
 		return plan.Plan{Kind: "failover", Target: target, MoveStep: "promote", Steps: []plan.Step{
-			c.preflight(target, true), promote, c.waitTopology(target, "promote", true),
+			c.preflight(target, true), promote, c.waitTopology(target, "promote", false),
 			c.setWriterEpoch(target), c.liftFence(target), c.verifyWrites(target), c.updateParameters(target, true), c.verifyDNS(target),
+			c.waitStandbySync(),
 		}}
 	}
 	old := c.Cfg.Other(target)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/drfake"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -56,8 +57,8 @@ func TestCleanSwitchover(t *testing.T) {
 			t.Errorf("step %+v", s)
 		}
 	}
-	if len(run.Steps) != 8 {
-		t.Errorf("%d steps", len(run.Steps))
+	if len(run.Steps) != 9 || run.Steps[8].Name != "wait-standby-sync" {
+		t.Errorf("%d steps, the last %s", len(run.Steps), run.Steps[len(run.Steps)-1].Name)
 	}
 	// Running it again finds nothing to do: every step is done.
 	before := len(w.Calls())
@@ -191,7 +192,8 @@ func TestStepTimeoutIsAClearError(t *testing.T) {
 			p.Steps[i].Timeout = 20 * time.Millisecond
 		}
 	}
-	p.Steps[len(p.Steps)-1].Run = func(ctx context.Context, _ plan.Recorder) error {
+	dns := slices.IndexFunc(p.Steps, func(s plan.Step) bool { return s.Name == "verify-dns" })
+	p.Steps[dns].Run = func(ctx context.Context, _ plan.Recorder) error {
 		return plan.Wait(ctx, plan.Backoff{Min: time.Millisecond, Max: time.Millisecond}, "health checks to follow the writer", func(context.Context) (bool, error) { return false, nil })
 	}
 	err := plan.Execute(context.Background(), p, newRun(t, "switchover", "us-west-2"), nil, log)
@@ -318,7 +320,7 @@ func TestVerifyDNSWaitsForTheFailoverNameAndSaysWhatItSaw(t *testing.T) {
 	_, _ = w.FailoverHealth(context.Background())
 	c, log := controller(w)
 	p := c.Switchover("us-west-2")
-	p.Steps[len(p.Steps)-1].Timeout = 30 * time.Millisecond
+	p.Steps[slices.IndexFunc(p.Steps, func(s plan.Step) bool { return s.Name == "verify-dns" })].Timeout = 30 * time.Millisecond
 	err := plan.Execute(context.Background(), p, newRun(t, "switchover", "us-west-2"), nil, log)
 	if err == nil || !strings.Contains(err.Error(), "step verify-dns") || !strings.Contains(err.Error(), "DNS answers us-east-1") {
 		t.Fatalf("got %v", err)

@@ -37,6 +37,28 @@ func (c *Controller) waitTopology(target, moveStep string, allMembers bool) plan
 	}
 }
 
+// waitStandbySync waits until every member is available and the old
+// primary, now a secondary, replicates in sync: the run ends with a
+// standby ready for the next move. It follows the traffic's move, since
+// the new writer takes payments without it (over a slow link the old
+// primary's replication takes many round trips to reconnect).
+func (c *Controller) waitStandbySync() plan.Step {
+	return plan.Step{
+		Name: "wait-standby-sync", Description: "wait until the old primary replicates from the new writer in sync",
+		Calls:   []string{"rds:DescribeGlobalClusters (polled)"},
+		Timeout: c.timeout(15 * time.Minute),
+		Run: func(ctx context.Context, _ plan.Recorder) error {
+			return plan.Wait(ctx, c.backoff(), "the standby in sync", func(ctx context.Context) (bool, error) {
+				g, err := c.Cloud.GlobalCluster(ctx)
+				if err != nil {
+					return false, err
+				}
+				return allInSync(g) == nil, nil
+			})
+		},
+	}
+}
+
 // cancelled: RDS reports the move to target being cancelled, or no move
 // is in progress, the cluster is available and the writer is elsewhere.
 func cancelled(g GlobalCluster, target string) bool {
