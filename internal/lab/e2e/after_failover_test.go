@@ -27,7 +27,7 @@ func member(s labapi.Status, region string) labapi.Member {
 // service: once the secondary is resynchronised, a switchover to it lifts
 // the fence before verify-writes and completes. With the link slowed, the
 // old writer has not caught up for a while after the writer moved; the
-// run's wait-topology must end only after that.
+// run (its last step, wait-standby-sync) must end only after that.
 func switchoverIntoFencedRegion(l *lab) {
 	t := l.t
 	if s := l.status(); s.Cluster.Writer != "us-east-1" || !s.Services["us-west-2"].Fenced {
@@ -70,18 +70,18 @@ func switchoverIntoFencedRegion(l *lab) {
 	var waited time.Time
 	for _, s := range j.Steps {
 		names = append(names, s.Name)
-		if s.Name == "wait-topology" {
+		if s.Name == "wait-standby-sync" {
 			waited = s.Ended
 		}
 	}
-	if !j.Completed || !strings.Contains(strings.Join(names, ","), "wait-topology,set-writer-epoch,lift-fence,verify-writes") {
+	if !j.Completed || !strings.Contains(strings.Join(names, ","), "wait-topology,set-writer-epoch,lift-fence,verify-writes,update-parameters,verify-dns,wait-standby-sync") {
 		t.Fatalf("journal %+v", j)
 	}
 	if lastPending.IsZero() {
 		t.Fatal("the old writer was never seen not caught up after the move: the test shows nothing")
 	}
 	if !waited.After(lastPending) {
-		t.Errorf("wait-topology ended at %s, before the old writer caught up (still pending at %s)", waited.Format(time.StampMilli), lastPending.Format(time.StampMilli))
+		t.Errorf("wait-standby-sync ended at %s, before the old writer caught up (still pending at %s)", waited.Format(time.StampMilli), lastPending.Format(time.StampMilli))
 	}
 	if s := l.status(); s.Cluster.Writer != "us-west-2" || s.Services["us-west-2"].Fenced || s.Services["us-west-2"].Health != 200 {
 		t.Fatalf("after the switchover: writer %s, us-west-2 %+v", s.Cluster.Writer, s.Services["us-west-2"])
