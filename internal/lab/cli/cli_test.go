@@ -68,3 +68,15 @@ func TestUsageErrors(t *testing.T) {
 		t.Fatal("a foreign file was removed")
 	}
 }
+
+// verify reads an old writer's kept copy on the same server as its live
+// database: only the database name changes.
+func TestWithDatabaseKeepsTheServerAndCredentials(t *testing.T) {
+	got, err := withDatabase("admin:pw@tcp(127.0.0.1:3306)/payments?parseTime=true", "payments_kept_20261206_031450")
+	if err != nil || !strings.Contains(got, "admin:pw@tcp(127.0.0.1:3306)/payments_kept_20261206_031450") || !strings.Contains(got, "parseTime=true") {
+		t.Errorf("%q %v", got, err)
+	}
+	if _, err := withDatabase("not a dsn", "x"); err == nil {
+		t.Error("a bad DSN accepted")
+	}
+}

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql"
+	"github.com/go-sql-driver/mysql"
 	"github.com/payment-dr/payment-dr/internal/backends"
 	"github.com/payment-dr/payment-dr/internal/claims"
 	"github.com/payment-dr/payment-dr/internal/lab/acks"
@@ -221,38 +221,84 @@ func verifyWriter(ctx context.Context, dir string, ackList []acks.Ack, lost map[
 	if err != nil {
 		return rep, cl.Writer, err
 	}
-	if err := checkElsewhere(ctx, dir, lab, cl.Writer, db, ackList, &rep); err != nil {
+	if err := checkElsewhere(ctx, c, lab, cl.Writer, db, ackList, &rep); err != nil {
+		return rep, cl.Writer, err
+	}
+	if err := checkClaims(ctx, dir, lab, cl.Writer, ackList, &rep); err != nil {
 		return rep, cl.Writer, err
 	}
 	return rep, cl.Writer, nil
 }
 
-// checkElsewhere reads the other Region's database, when it answers (a
-// Region that is down is reported, not an error), and every acknowledged
-// key's claim in the journal, through the writer's endpoint.
-func checkElsewhere(ctx context.Context, dir string, lab labdir.Lab, writer string, db *sql.DB, ackList []acks.Ack, rep *verify.Report) error {
+// checkElsewhere compares the writer with the other Region's database
+// and, once the lab's Aurora rebuilt a diverged old writer, with the copy
+// of its own data kept aside (the only place its own writes are left).
+// A database that does not answer, or is being rebuilt, is reported, not
+// an error.
+func checkElsewhere(ctx context.Context, c *labapi.Client, lab labdir.Lab, writer string, db *sql.DB, ackList []acks.Ack, rep *verify.Report) error {
 	for r, reg := range lab.Regions {
 		if r == writer {
 			continue
 		}
-		other, err := sql.Open("mysql", reg.MySQLAdminDSN)
-		if err != nil {
-			return err
+		dsns := []string{reg.MySQLAdminDSN}
+		if kept, err := c.KeptDatabase(ctx, r); err == nil {
+			dsn, derr := withDatabase(reg.MySQLAdminDSN, kept)
+			if derr != nil {
+				return derr
+			}
+			if dsn != reg.MySQLAdminDSN {
+				dsns = append(dsns, dsn)
+			}
 		}
-		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = other.PingContext(octx)
-		cancel()
-		if err == nil {
-			err = rep.CheckOther(ctx, db, other, ackList)
-		} else {
-			rep.NotCompared = append(rep.NotCompared, fmt.Sprintf("%s's database does not answer (%v)", r, err))
-			err = nil
-		}
-		other.Close()
-		if err != nil {
-			return err
+		for _, dsn := range dsns {
+			if err := compareWith(ctx, r, dsn, db, ackList, rep); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
+}
+
+// compareWith compares the writer with the database at dsn in region.
+func compareWith(ctx context.Context, region, dsn string, db *sql.DB, ackList []acks.Ack, rep *verify.Report) error {
+	other, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return err
+	}
+	defer other.Close()
+	octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = other.PingContext(octx)
+	cancel()
+	if err != nil {
+		rep.NotCompared = append(rep.NotCompared, fmt.Sprintf("%s's database does not answer (%v)", region, err))
+		return nil
+	}
+	err = rep.CheckOther(ctx, db, other, ackList)
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == mysqlNoSuchTable {
+		rep.NotCompared = append(rep.NotCompared, fmt.Sprintf("%s's database is being rebuilt (%v)", region, err))
+		return nil
+	}
+	return err
+}
+
+// mysqlNoSuchTable is ER_NO_SUCH_TABLE: the lab's Aurora is reloading the
+// database from the writer.
+const mysqlNoSuchTable = 1146
+
+// withDatabase is dsn with its database replaced by name.
+func withDatabase(dsn, name string) (string, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return "", fmt.Errorf("the lab's database DSN: %w", err)
+	}
+	cfg.DBName = name
+	return cfg.FormatDSN(), nil
+}
+
+// checkClaims reads every acknowledged key's claim in the journal,
+// through the writer's endpoint.
+func checkClaims(ctx context.Context, dir string, lab labdir.Lab, writer string, ackList []acks.Ack, rep *verify.Report) error {
 	st, err := labdir.Dir(dir).ReadState()
 	if err != nil {
 		return err
