@@ -229,7 +229,7 @@ func (d *Daemon) status(ctx context.Context) labapi.Status {
 		s.Partitioned = append(s.Partitioned, r)
 	}
 	sort.Strings(s.Partitioned)
-	s.WitnessDown, s.JournalCuts, s.Frozen = top.WitnessDown, journalCuts(top), frozen(top)
+	s.WitnessDown, s.JournalCuts, s.Frozen = top.WitnessDown, sortedKeys(top.JournalCuts), sortedKeys(top.Frozen)
 	s.FailoverFence = labapi.FenceBestEffort
 	if top.TopologyOnlyFence {
 		s.FailoverFence = labapi.FenceTopologyOnly
@@ -263,4 +263,15 @@ func (d *Daemon) status(ctx context.Context) labapi.Status {
 		s.Services[r] = sv
 	}
 	return s
+}
+
+// sortedKeys lists a fault's recorded members for status, sorted (an
+// empty list, not null, when none).
+func sortedKeys(m map[string]bool) []string {
+	out := []string{}
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -3,7 +3,6 @@ package daemon
 import (
 	"errors"
 	"fmt"
-	"sort"
 )
 
 // freeze stops region's database server (SIGSTOP), as a storage host
@@ -48,14 +47,4 @@ func (d *Daemon) thawAll() {
 			_ = p.server.Thaw()
 		}
 	}
-}
-
-// frozen lists the Regions whose database is frozen, for status.
-func frozen(top Topology) []string {
-	out := []string{}
-	for r := range top.Frozen {
-		out = append(out, r)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"errors"
-	"sort"
 )
 
 // journalPair is the record key of the pair of journal members a and b,
@@ -80,14 +79,4 @@ func (d *Daemon) journalRestore(a, b string) error {
 		return nil
 	}
 	return d.journal.RestorePair(a, b)
-}
-
-// journalCuts lists the recorded pairs for status, sorted.
-func journalCuts(top Topology) []string {
-	out := []string{}
-	for k := range top.JournalCuts {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
