@@ -34,6 +34,7 @@ require (
 )
 
 require (
+	github.com/aws/aws-sdk-go-v2/service/arcregionswitch v1.8.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/coreos/go-semver v0.3.1 // indirect
 	github.com/coreos/go-systemd/v22 v22.7.0 // indirect

@@ -66,6 +66,13 @@ type Config struct {
 	JournalWitnessRegion string `json:"journalWitnessRegion,omitempty"`
 
 	Objectives Objectives `json:"objectives"`
+
+	// AutoFailover lets the ARC Region switch plan's triggers move the
+	// writer without an operator's approval. Only the payment journal
+	// makes that safe (only a majority of its Regions can acknowledge a
+	// payment, so the Region an alarm activates holds every acknowledged
+	// one); default false: every execution waits for drctl approve.
+	AutoFailover bool `json:"autoFailover,omitempty"`
 }
 
 // MRSCRegionSets are the Region sets of DynamoDB multi-Region strong
@@ -346,6 +353,9 @@ func (c Config) Validate() error {
 
 	errs = append(errs, c.validateAZIDs()...)
 	errs = append(errs, c.validateJournalRegions()...)
+	if c.AutoFailover && c.JournalWitness() == "" {
+		bad("autoFailover", "needs the payment journal (an MRSC table: both Regions and a witness in one Region set); %s and %s have none, and without it an alarm could activate a Region missing acknowledged payments", c.PrimaryRegion, c.SecondaryRegion)
+	}
 
 	if err := validDomain(c.DomainName); err != nil {
 		bad("domainName", "%q %v", c.DomainName, err)

@@ -178,3 +178,39 @@ func PaymentDetailTypes() []string { return []string{PaymentProcessedEvent, Paym
 func (n Names) OutboxSweepRule(region string) string {
 	return fmt.Sprintf("payment-outbox-sweep-%s-%s", region, n.Env)
 }
+
+// Names of the ARC Region switch plan (package arcplan) and what it needs.
+
+// RegionSwitchPlan is the ARC Region switch plan (1-32 characters:
+// AWS::ARCRegionSwitch::Plan Name).
+func (n Names) RegionSwitchPlan() string { return "payment-dr-" + n.Env }
+
+// RegionSwitchExecutionRole is the role ARC assumes to run the plan.
+func (n Names) RegionSwitchExecutionRole() string { return "payment-dr-arc-execution-" + n.Env }
+
+// RegionSwitchApprovalRole is the role whose holders approve the plan's
+// manual approval step.
+func (n Names) RegionSwitchApprovalRole() string { return "payment-dr-arc-approval-" + n.Env }
+
+// RegionSwitchReportBucket is the S3 bucket ARC writes execution reports
+// to (bucket names are global: the account keeps it unique).
+func (n Names) RegionSwitchReportBucket(account string) string {
+	return fmt.Sprintf("payment-dr-arc-reports-%s-%s", n.Env, account)
+}
+
+// ActionFunction is the Region's drctl-action function: the plan's custom
+// action steps, run with drctl's own step code.
+func (n Names) ActionFunction(region string) string {
+	return fmt.Sprintf("payment-dr-action-%s-%s", region, n.Env)
+}
+
+// RegionSwitchPlanARNPattern matches the plan's ARN; ARC appends a
+// six-character suffix it chooses (ARC API Reference, Plan.arn pattern).
+func (n Names) RegionSwitchPlanARNPattern(account string) string {
+	return ARN("arc-region-switch", "", account, "plan/"+n.RegionSwitchPlan()+":*")
+}
+
+// AlarmARN is a CloudWatch alarm's ARN.
+func AlarmARN(region, account, alarm string) string {
+	return ARN("cloudwatch", region, account, "alarm:"+alarm)
+}
