@@ -230,7 +230,9 @@ func Build(cfg config.Config, in Inputs) Plan {
 }
 
 // TriggerAlarmName is the plan's name for region's probe alarm.
-func TriggerAlarmName(n naming.Names, region string) string { return "no-writable-region-seen-from-" + region }
+func TriggerAlarmName(n naming.Names, region string) string {
+	return "no-writable-region-seen-from-" + region
+}
 
 func steps(cfg config.Config, in Inputs, specs []StepSpec) []Step {
 	n := naming.New(cfg.Environment, cfg.DomainName)
