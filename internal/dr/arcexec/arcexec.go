@@ -107,3 +107,24 @@ var ErrNotFound = errors.New("not found")
 // ErrConflict: the request does not fit the plan's or execution's state
 // (IllegalStateException, IllegalArgumentException).
 var ErrConflict = errors.New("not allowed in the current state")
+
+// RunID names the drctl journal of an execution's custom actions (the
+// drctl-action function keeps it, mirrored like drctl's own runs): kind,
+// the execution's start, and its ID made a run ID's characters.
+func RunID(kind string, started time.Time, executionID string) string {
+	var b []byte
+	for _, c := range []byte(executionID) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			b = append(b, c)
+		case c >= 'A' && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		default:
+			b = append(b, '-')
+		}
+	}
+	if len(b) > 60 {
+		b = b[len(b)-60:]
+	}
+	return kind + "-" + started.UTC().Format("20060102T150405Z") + "-arc-" + string(b)
+}
