@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -142,6 +143,36 @@ func Execute(ctx context.Context, p Plan, run *runlog.Run, clock Clock, log io.W
 		}
 		if err := runStep(ctx, s, rec, run, clock, log); err != nil {
 			return err
+		}
+	}
+	run.Completed = true
+	return run.Save()
+}
+
+// ExecuteStep runs the one named step of p against the journal, for an
+// engine that orders the steps itself (ARC Region switch invokes one step
+// per call): a step the journal has done is skipped, any other runs as
+// Execute runs it (a dirty one checked first). The run is marked completed
+// once every step of p is done.
+func ExecuteStep(ctx context.Context, p Plan, name string, run *runlog.Run, clock Clock, log io.Writer) error {
+	if clock == nil {
+		clock = WallClock
+	}
+	i := slices.IndexFunc(p.Steps, func(s Step) bool { return s.Name == name })
+	if i < 0 {
+		return fmt.Errorf("plan %s has no step %q", p.Kind, name)
+	}
+	rec := run.Step(name)
+	if rec.Done() {
+		fmt.Fprintf(log, "= %s: done at %s, skipped\n", name, rec.Ended.Format(time.RFC3339))
+		return nil
+	}
+	if err := runStep(ctx, p.Steps[i], rec, run, clock, log); err != nil {
+		return err
+	}
+	for _, s := range p.Steps {
+		if !slices.ContainsFunc(run.Steps, func(r runlog.Step) bool { return r.Name == s.Name && r.Done() }) {
+			return nil
 		}
 	}
 	run.Completed = true

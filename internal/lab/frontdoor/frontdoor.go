@@ -39,6 +39,11 @@ type Door struct {
 	checks  map[string]*check
 	cached  string
 	expires time.Time
+	// controlled is the Region ARC's health checks name healthy once a
+	// Region switch plan's Route 53 block ran ("" before): on AWS the
+	// failover records then carry ARC's health checks, which answer with
+	// the activated Region whatever the Regions' /health says.
+	controlled string
 	proxy   *httputil.ReverseProxy
 }
 
@@ -163,10 +168,29 @@ func (d *Door) Answer() string {
 }
 
 func (d *Door) answerLocked() string {
+	if d.controlled != "" {
+		return d.controlled
+	}
 	if d.checks[d.primary.Region].healthy || !d.checks[d.secondary.Region].healthy {
 		return d.primary.Region
 	}
 	return d.secondary.Region
+}
+
+// Control makes the record answer with region (ARC's Route 53 health
+// check block); "" gives the answer back to the Regions' health checks.
+// Resolvers keep their cached answer for the TTL either way.
+func (d *Door) Control(region string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.controlled = region
+}
+
+// Controlled is the Region ARC's health checks name ("" when none).
+func (d *Door) Controlled() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.controlled
 }
 
 // CachedAnswer is what a resolver caching the answer for the TTL holds.

@@ -1,0 +1,205 @@
+package action_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/payment-dr/payment-dr/internal/config"
+	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr/action"
+	"github.com/payment-dr/payment-dr/internal/dr/arcexec"
+	"github.com/payment-dr/payment-dr/internal/dr/arcplan"
+	"github.com/payment-dr/payment-dr/internal/dr/drfake"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
+)
+
+func testCfg() config.Config {
+	c := config.Default()
+	c.Environment, c.DomainName, c.AlarmEmail = "dev", "example.com", "a@example.com"
+	return c
+}
+
+// executions is the one execution the test's ARC is running.
+type executions struct {
+	arcexec.Service
+	exec arcexec.Execution
+}
+
+func (e *executions) Get(_ context.Context, planArn, id string) (arcexec.Execution, error) {
+	if planArn != e.exec.PlanArn || id != e.exec.ID {
+		return arcexec.Execution{}, arcexec.ErrNotFound
+	}
+	return e.exec, nil
+}
+
+// memMirror is the journal's copy outside the sandbox.
+type memMirror struct {
+	mu   sync.Mutex
+	data map[string][]byte
+}
+
+func (m *memMirror) Put(_ context.Context, id string, data []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.data[id] = append([]byte(nil), data...)
+	return nil
+}
+
+func (m *memMirror) Get(_ context.Context, id string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if d, ok := m.data[id]; ok {
+		return d, nil
+	}
+	return nil, runlog.ErrNotFound
+}
+
+// runWorkflow plays ARC: the activate workflow's steps in order, each
+// custom action invoked in a new sandbox (its own /tmp), the Aurora block
+// moving the fake world's writer, graceful-only steps skipped in
+// ungraceful mode.
+func runWorkflow(t *testing.T, w *drfake.World, mode string, mirror *memMirror) (*bytes.Buffer, []action.Result) {
+	t.Helper()
+	cfg := testCfg()
+	cfg.AutoFailover = true
+	log := &bytes.Buffer{}
+	execs := &executions{exec: arcexec.Execution{PlanArn: "arn:aws:arc-region-switch::111111111111:plan/payment-dr-dev:abc123", ID: "Ex-42",
+		Action: arcplan.Activate, Mode: mode, Region: "us-west-2", Started: time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC)}}
+	var results []action.Result
+	p := arcplan.Build(cfg, arcplan.Inputs{HostedZoneID: "Z1"})
+	for _, s := range p.Workflows[0].Steps {
+		switch s.ExecutionBlockType {
+		case arcplan.BlockAurora:
+			var err error
+			if mode == arcplan.Ungraceful {
+				err = w.Failover(context.Background(), "us-west-2", true)
+			} else {
+				err = w.Switchover(context.Background(), "us-west-2")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			continue
+		case arcplan.BlockLambda:
+		default:
+			continue
+		}
+		if mode == arcplan.Ungraceful && s.ExecutionBlockConfiguration.CustomActionLambdaConfig.Ungraceful != nil {
+			continue
+		}
+		h := &action.Handler{
+			Controller: &dr.Controller{Cfg: cfg, Cloud: w, Poll: time.Millisecond, Log: log},
+			Executions: execs, Dir: t.TempDir(),
+			Mirror: func(string) runlog.Mirror { return mirror },
+		}
+		res, err := h.Handle(context.Background(), action.Event{InvokedBy: "ARC Region switch", PlanArn: execs.exec.PlanArn, ExecutionId: execs.exec.ID, StepName: s.Name})
+		if err != nil {
+			t.Fatalf("step %s: %v\n%s", s.Name, err, log)
+		}
+		results = append(results, res)
+	}
+	return log, results
+}
+
+func journal(t *testing.T, m *memMirror, kind string) *runlog.Run {
+	t.Helper()
+	id := arcexec.RunID(kind, time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC), "Ex-42")
+	data, err := m.Get(context.Background(), id)
+	if err != nil {
+		t.Fatalf("journal %s: %v", id, err)
+	}
+	run, err := runlog.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// An ungraceful execution is drctl's unplanned failover, step by step,
+// each step in its own sandbox: the fence and the writer record precede
+// the promotion, the journal is replayed after it, and values recorded by
+// one invocation (the lag, the move's start, the epoch) reach the next.
+func TestAnUngracefulExecutionRunsDrctlsFailover(t *testing.T) {
+	w := drfake.NewWorld()
+	w.Down["us-east-1"] = true
+	mirror := &memMirror{data: map[string][]byte{}}
+	log, results := runWorkflow(t, w, arcplan.Ungraceful, mirror)
+	if w.Writer != "us-west-2" {
+		t.Fatalf("writer %s\n%s", w.Writer, log)
+	}
+	calls := strings.Join(w.Calls(), "\n")
+	fence, promote := strings.Index(calls, "FenceWrites us-east-1"), strings.Index(calls, "FailoverGlobalCluster us-west-2")
+	if fence < 0 || promote < 0 || fence > promote || w.Called("SwitchoverGlobalCluster") != 0 {
+		t.Errorf("fence at %d, promote at %d:\n%s", fence, promote, calls)
+	}
+	run := journal(t, mirror, arcplan.KindFailover)
+	if !run.Completed {
+		t.Errorf("journal not completed: %s", runSummary(run))
+	}
+	for _, k := range []string{runlog.MoveAtKey, dr.WriterEpochKey, "replayedTo"} {
+		if _, ok := run.Values[k]; !ok && k != "replayedTo" {
+			t.Errorf("journal lacks %s: %v", k, run.Values)
+		}
+	}
+	for _, r := range results {
+		if r.Step == "wait-standby-sync" || r.Step == "set-writer-epoch" {
+			t.Errorf("graceful-only step %s ran in an ungraceful execution", r.Step)
+		}
+	}
+}
+
+// A graceful execution is drctl's switchover: the failover's own steps do
+// nothing, and the writer record moves only after the topology settled.
+func TestAGracefulExecutionRunsDrctlsSwitchover(t *testing.T) {
+	w := drfake.NewWorld()
+	mirror := &memMirror{data: map[string][]byte{}}
+	log, results := runWorkflow(t, w, arcplan.Graceful, mirror)
+	if w.Writer != "us-west-2" || w.Called("FenceWrites") != 0 || w.Called("FailoverGlobalCluster") != 0 {
+		t.Fatalf("writer %s, calls %v\n%s", w.Writer, w.Calls(), log)
+	}
+	noop := map[string]bool{}
+	for _, r := range results {
+		if !r.Ran {
+			noop[r.Step] = true
+		}
+	}
+	for _, s := range []string{"record-lag", "fence-writes", "set-writer-epoch-first", "confirm-fenced", "replay-journal", "keep-old-data"} {
+		if !noop[s] {
+			t.Errorf("%s ran in a switchover", s)
+		}
+	}
+	run := journal(t, mirror, arcplan.KindSwitchover)
+	if !run.Completed || run.Values[runlog.MoveAtKey] == "" {
+		t.Errorf("journal: completed %v, values %v\n%s", run.Completed, run.Values, runSummary(run))
+	}
+}
+
+func runSummary(r *runlog.Run) string {
+	b, _ := json.MarshalIndent(r.Steps, "", " ")
+	return string(b)
+}
+
+func TestEventsNotFromThisPlanAreRefused(t *testing.T) {
+	cfg := testCfg()
+	execs := &executions{exec: arcexec.Execution{PlanArn: "p", ID: "e", Action: arcplan.Activate, Mode: arcplan.Graceful, Region: "us-west-2"}}
+	h := &action.Handler{Controller: &dr.Controller{Cfg: cfg, Cloud: drfake.NewWorld()}, Executions: execs, Dir: t.TempDir()}
+	for _, tc := range []struct {
+		ev   action.Event
+		want error
+	}{
+		{action.Event{PlanArn: "p", ExecutionId: "e"}, action.ErrBadEvent},
+		{action.Event{PlanArn: "p", ExecutionId: "e", StepName: "move-writer"}, action.ErrBadEvent}, // ARC's own block
+		{action.Event{PlanArn: "p", ExecutionId: "e", StepName: "drop-tables"}, action.ErrBadEvent},
+		{action.Event{PlanArn: "p", ExecutionId: "other", StepName: "preflight"}, arcexec.ErrNotFound},
+	} {
+		if _, err := h.Handle(context.Background(), tc.ev); !errors.Is(err, tc.want) {
+			t.Errorf("%+v: %v, want %v", tc.ev, err, tc.want)
+		}
+	}
+}
