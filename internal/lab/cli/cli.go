@@ -145,6 +145,8 @@ func cmdServe(_ context.Context, args []string, _ io.Writer) error {
 	fs.DurationVar(&o.TTL, "ttl", 0, "")
 	fs.StringVar(&o.PaymentsBin, "payments-bin", "", "")
 	fs.StringVar(&o.Dynalite, "dynalite", "", "")
+	fs.StringVar(&o.Templates, "templates", "", "")
+	fs.StringVar(&o.ARCTriggers, "arc-triggers", labapi.TriggersOff, "")
 	if _, err := flags(fs, args, &o.Dir, false); err != nil {
 		return err
 	}

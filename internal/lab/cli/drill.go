@@ -99,9 +99,11 @@ type driver struct {
 	returnedAcked  int
 	returnedProbed bool
 	rejoinTook     time.Duration
-	poll           time.Duration // how often a condition is checked
-	timeout        time.Duration // how long a condition may take
-	results        []scenario
+	// autoRTO is an automatic case's RTO (no drctl report measures it).
+	autoRTO time.Duration
+	poll    time.Duration // how often a condition is checked
+	timeout time.Duration // how long a condition may take
+	results []scenario
 }
 
 func cmdDrill(ctx context.Context, args []string, out io.Writer) error {
@@ -176,12 +178,12 @@ func (d *driver) runCase(ctx context.Context, c Case) error {
 	if err != nil {
 		return err
 	}
-	d.cutOff, d.reports, d.probes, d.returnedAcked, d.returnedProbed, d.rejoinTook = time.Time{}, reports, nil, 0, false, 0
+	d.cutOff, d.reports, d.probes, d.returnedAcked, d.returnedProbed, d.rejoinTook, d.autoRTO = time.Time{}, reports, nil, 0, false, 0, 0
 	ackFiles, err := d.loads(ctx, c, reports)
 	if err != nil {
 		return err
 	}
-	sc := scenario{Name: c.Name, Floor: d.floor}
+	sc := scenario{Name: c.Name, Floor: d.floor, RTO: d.autoRTO}
 	if c.Reconcile != "" {
 		if err := d.beforeReturn(ctx, &sc, c.Reconcile, ackFiles); err != nil {
 			return err
@@ -268,6 +270,9 @@ func (d *driver) loadFor(t time.Duration) int64 { return int64(t.Seconds() * flo
 // drill's canaries warmed up, so the fault hits a drill in progress. A
 // drill left behind by a failure is killed.
 func (d *driver) move(ctx context.Context, c Case, reports string) error {
+	if c.Automatic {
+		return d.automatic(ctx, c)
+	}
 	args := []string{"--to", c.Target, "--yes", "--interval", "200ms", "--report-dir", reports}
 	if c.Unplanned {
 		args = append([]string{"--unplanned"}, args...)

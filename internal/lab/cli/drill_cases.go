@@ -20,6 +20,10 @@ type Case struct {
 	// Unplanned runs drctl drill --unplanned (promotion without waiting
 	// for the writer).
 	Unplanned bool
+	// Automatic runs no drctl move: the lab's Region switch executes the
+	// synthesized plan on its trigger; Approve has the drill run drctl
+	// approve when the execution asks.
+	Automatic, Approve bool
 	// Warmup is how much load (at the drill's rate) is acknowledged before
 	// the move starts.
 	Warmup  time.Duration
@@ -62,6 +66,10 @@ func standardCases(primary, secondary string) []Case {
 		frozenCase(secondary, primary),
 		skewedClockCase(primary, secondary),
 		plannedCase("failback after the skewed clock "+secondary+" -> "+primary, primary),
+		automaticCase(primary, secondary, false),
+		plannedCase("failback after the automatic failover "+secondary+" -> "+primary, primary),
+		automaticCase(primary, secondary, true),
+		plannedCase("failback after the approved failover "+secondary+" -> "+primary, primary),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -42,6 +43,12 @@ type fakeLab struct {
 	verifyMissing   []string // what Verify reports missing
 	missingWhileCut []string // what Verify reports missing while a Region is down or partitioned
 	returnedAcks    bool     // a returned old writer acknowledges its client's payments
+	// The Region switch: arc-triggers' mode, the latest execution, how
+	// many Status calls it runs, and the failover URL's ack file.
+	triggers string
+	arcRun   *labapi.RegionSwitchRun
+	arcPolls int
+	ackFile  string
 }
 
 func newFakeLab(t *testing.T) *fakeLab {
@@ -70,6 +77,11 @@ func (f *fakeLab) Status(context.Context) (labapi.Status, error) {
 			Members: []labapi.Member{{Region: f.writer, Writer: true, Reachable: true, Status: labapi.Available}, replica}},
 		Services: map[string]labapi.Service{f.writer: {Running: true, Health: 200}},
 		Checks:   map[string]labapi.Check{f.writer: {Healthy: true}}}
+	f.stepRegionSwitch()
+	if f.arcRun != nil {
+		run := *f.arcRun
+		st.RegionSwitch.Latest = &run
+	}
 	for r := range f.down {
 		st.Down = append(st.Down, r)
 	}
@@ -86,7 +98,18 @@ func (f *fakeLab) Fault(_ context.Context, req labapi.FaultRequest) error {
 	switch req.Kind {
 	case labapi.ReplicationStall:
 		f.stalled = true
+	case labapi.ARCTriggers:
+		f.triggers = req.Args[0]
 	case labapi.RegionDown:
+		if f.triggers != "" && f.triggers != labapi.TriggersOff && req.Args[0] == f.writer {
+			f.down[req.Args[0]] = true
+			f.arcRun = &labapi.RegionSwitchRun{ID: fmt.Sprintf("lab-%d", len(f.log)), Action: "activate", Mode: "ungraceful", Region: f.other, State: "inProgress", Started: time.Now()}
+			if f.triggers == labapi.TriggersApprove {
+				f.arcRun.State, f.arcRun.PendingApproval = "pendingManualApproval", "approve"
+			}
+			f.arcPolls = 3
+			return nil
+		}
 		if !f.drilling {
 			f.t.Errorf("region-down outside the drill")
 		}
@@ -142,12 +165,39 @@ func (l *fakeLoad) Stop() error {
 	return os.WriteFile(l.file, b.Bytes(), 0o644)
 }
 
+// stepRegionSwitch runs the latest execution a Status call further: once
+// approved and after a few polls, the writer moves and the target
+// acknowledges a payment through the failover URL.
+func (f *fakeLab) stepRegionSwitch() {
+	x := f.arcRun
+	if x == nil || x.State != "inProgress" {
+		return
+	}
+	if f.arcPolls--; f.arcPolls > 0 {
+		return
+	}
+	f.writer, f.other = x.Region, f.writer
+	f.stalled, f.lagMs = false, 0
+	x.State, x.Ended = "completed", time.Now()
+	b, _ := json.Marshal(acks.Ack{Key: "key-after", PaymentID: strings.Repeat("b", 32), Amount: 1, Currency: "USD", Status: 201, Region: x.Region, At: time.Now()})
+	fh, err := os.OpenFile(f.ackFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err == nil {
+		_, _ = fh.Write(append(b, '\n'))
+		_ = fh.Close()
+	}
+}
+
 func (f *fakeLab) StartLoad(_ context.Context, ackFile, region string, oneShot bool) (loadRun, error) {
 	if oneShot {
 		f.record(strings.TrimSpace("load --no-retry " + region))
 		return &fakeLoad{file: ackFile, region: region, acked: 10, refuse: region != "" && !f.returnedAcks}, nil
 	}
 	f.record(strings.TrimSpace("load " + region))
+	if region == "" {
+		f.mu.Lock()
+		f.ackFile = ackFile
+		f.mu.Unlock()
+	}
 	ld := &fakeLoad{file: ackFile, region: region}
 	if region != "" {
 		ld.acked = 10 // the driver waits on the failover URL's load only
@@ -157,6 +207,15 @@ func (f *fakeLab) StartLoad(_ context.Context, ackFile, region string, oneShot b
 
 func (f *fakeLab) Drctl(_ context.Context, sub string, args ...string) ([]byte, error) {
 	f.record(strings.Join(append([]string{sub}, args...), " "))
+	if sub == "approve" {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.arcRun == nil || f.arcRun.PendingApproval == "" || args[1] != f.arcRun.ID {
+			return nil, errors.New("no execution waits for approval")
+		}
+		f.arcRun.State, f.arcRun.PendingApproval = "inProgress", ""
+		return nil, nil
+	}
 	// drctl reconcile --json as it prints it: one item re-applied, one
 	// whose key the new Region charged already.
 	return []byte(`{"from":"` + f.other + `","scanned":2,"items":[{"idempotencyKey":"key-1","outcome":"` + string(reconcile.Applied) +
@@ -330,21 +389,62 @@ load
 load --no-retry
 drill --to us-east-1
 verify lost=0
+load
+load --no-retry
+fault arc-triggers auto
+fault replication-stall
+fault region-down us-east-1
+verify lost=0
+fault arc-triggers off
+fault region-up us-east-1
+reconcile --from us-east-1 --json
+verify lost=2
+reconcile --from us-east-1 --apply --yes --json
+verify lost=0
+load
+load --no-retry
+drill --to us-east-1
+verify lost=0
+load
+load --no-retry
+fault arc-triggers approve
+fault replication-stall
+fault region-down us-east-1
+approve --execution lab-ID --comment make drill
+verify lost=0
+fault arc-triggers off
+fault region-up us-east-1
+reconcile --from us-east-1 --json
+verify lost=2
+reconcile --from us-east-1 --apply --yes --json
+verify lost=0
+load
+load --no-retry
+drill --to us-east-1
+verify lost=0
 `), "\n")
 	var got []string
 	for _, l := range lab.log {
 		l = strings.SplitN(l, " --yes --interval", 2)[0]
+		l = regexp.MustCompile(`--execution lab-\d+`).ReplaceAllString(l, "--execution lab-ID")
 		got = append(got, strings.Replace(l, "--report-dir "+d.out+"/", "--report-dir DIR/", 1))
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("calls:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if len(d.results) != 12 || d.floor != 4*time.Second {
+	if len(d.results) != 16 || d.floor != 4*time.Second {
 		t.Fatalf("results %+v floor %s", d.results, d.floor)
 	}
 	un := d.results[2]
 	if un.RTO != 1500*time.Millisecond || un.Named != 2 || un.Reapplied != 1 || un.Conflicts != 1 || !un.OK || len(un.Reports) != 3 {
 		t.Fatalf("unplanned scenario %+v", un)
+	}
+	// The automatic cases' RTO: from the fault (or the approval) to the
+	// target's first acknowledgement through the failover URL.
+	for _, i := range []int{12, 14} {
+		if r := d.results[i]; r.RTO <= 0 || r.RTO > 5*time.Second || !r.OK {
+			t.Errorf("%s: %+v", r.Name, r)
+		}
 	}
 	b, err := os.ReadFile(filepath.Join(d.out, "summary.json"))
 	if err != nil || !strings.Contains(string(b), `"rtoNs": 1500000000`) {

@@ -32,6 +32,8 @@ const upTimeout = 90 * time.Second
 
 type upFlags struct {
 	dir, config, paymentsBin, dynalite string
+	templates                          string // the synthesized templates (the Region switch plan)
+	autoFailover, arcTriggers          bool
 	secondaryWitness                   string // "" for --witness-latency
 	latency, witness, interval, ttl    time.Duration
 	threshold                          int
@@ -56,10 +58,24 @@ func (u *upFlags) validate() error {
 	if u.threshold < 1 || u.threshold > 10 {
 		errs = append(errs, fmt.Errorf("--failure-threshold %d: want 1 to 10 (Route 53's range)", u.threshold))
 	}
+	if u.autoFailover && u.arcTriggers {
+		errs = append(errs, errors.New("--auto-failover and --arc-triggers: choose one (--auto-failover also grants the approval)"))
+	}
 	if u.ttl < 0 || u.ttl > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("--ttl %s: want 0 to 10m", u.ttl))
 	}
 	return errors.Join(errs...)
+}
+
+// triggerMode is the arc-triggers mode the flags ask for.
+func (u *upFlags) triggerMode() string {
+	switch {
+	case u.autoFailover:
+		return labapi.TriggersAuto
+	case u.arcTriggers:
+		return labapi.TriggersApprove
+	}
+	return labapi.TriggersOff
 }
 
 func cmdUp(ctx context.Context, args []string, out io.Writer) error {
@@ -74,6 +90,9 @@ func cmdUp(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&u.ttl, "ttl", time.Second, "TTL of the failover record (the front door caches its answer this long)")
 	fs.StringVar(&u.paymentsBin, "payments-bin", "", "the payment service binary (default: 'payments' beside drlab)")
 	fs.StringVar(&u.dynalite, "dynalite", "", "dynalite (default: from PATH or tools/node_modules/.bin)")
+	fs.StringVar(&u.templates, "templates", "cdk.out", "the templates make synth wrote: the lab runs their ARC Region switch plan")
+	fs.BoolVar(&u.autoFailover, "auto-failover", false, "the plan's triggers fire on the probes' alarms and the lab grants the approval (no operator)")
+	fs.BoolVar(&u.arcTriggers, "arc-triggers", false, "the plan's triggers fire on the probes' alarms; each execution waits for drctl approve")
 	if _, err := flags(fs, args, &u.dir, false); err != nil {
 		return err
 	}
@@ -97,6 +116,9 @@ func cmdUp(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if u.config, err = filepath.Abs(u.config); err != nil {
+		return err
+	}
+	if u.templates, err = filepath.Abs(u.templates); err != nil {
 		return err
 	}
 	if err := prepareDir(u.dir); err != nil {
@@ -163,7 +185,7 @@ func spawn(ctx context.Context, u upFlags) error {
 	}
 	args := []string{"serve", "--dir", u.dir, "--config", u.config, "--link-latency", u.latency.String(), "--witness-latency", u.witness.String(),
 		"--check-interval", u.interval.String(), "--failure-threshold", strconv.Itoa(u.threshold), "--ttl", u.ttl.String(),
-		"--payments-bin", u.paymentsBin, "--dynalite", u.dynalite}
+		"--payments-bin", u.paymentsBin, "--dynalite", u.dynalite, "--templates", u.templates, "--arc-triggers", u.triggerMode()}
 	if u.secondaryWitness != "" {
 		args = append(args, "--secondary-witness-latency", u.secondaryWitness)
 	}

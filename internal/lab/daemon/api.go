@@ -244,6 +244,7 @@ func (d *Daemon) status(ctx context.Context) labapi.Status {
 	for _, r := range d.regions() {
 		s.JournalLeader[r] = d.journal.Leader(r)
 	}
+	s.RegionSwitch = d.regionSwitchStatus(ctx)
 	d.mu.Lock()
 	if d.move != nil {
 		mv := *d.move

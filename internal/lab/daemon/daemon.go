@@ -23,6 +23,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/lab/link"
 	"github.com/payment-dr/payment-dr/internal/lab/mariadb"
 	"github.com/payment-dr/payment-dr/internal/lab/mrsc"
+	"github.com/payment-dr/payment-dr/internal/lab/regionswitch"
 	"github.com/payment-dr/payment-dr/internal/lab/repl"
 	"github.com/payment-dr/payment-dr/internal/proc"
 )
@@ -41,6 +42,11 @@ type Options struct {
 	TTL                     time.Duration
 	PaymentsBin             string
 	Dynalite                string
+	// Templates is the directory of the synthesized templates whose ARC
+	// Region switch plan the lab runs ("" or no plan: no Region switch).
+	Templates string
+	// ARCTriggers is the arc-triggers mode to start with.
+	ARCTriggers string
 }
 
 // Topology is what the lab knows of its database roles, kept in
@@ -90,7 +96,9 @@ type Daemon struct {
 	link     *link.Link
 	journal  *mrsc.Cluster // the payment journal's MRSC stand-in
 	door     *frontdoor.Door
-	servers  []server // in-process servers, closed on shutdown
+	arc      *regionswitch.Engine // nil when the templates hold no plan
+	arcErr   error                // why arc is nil
+	servers  []server             // in-process servers, closed on shutdown
 
 	mu     sync.Mutex // guards topo, move and each region's service
 	topo   Topology

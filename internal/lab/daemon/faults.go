@@ -30,6 +30,7 @@ var faultActions = map[string]faultAction{
 	labapi.FailoverFence: func(d *Daemon, _ context.Context, a []string, _ time.Duration) error {
 		return d.setTopology(func(t *Topology) { t.TopologyOnlyFence = a[0] == labapi.FenceTopologyOnly })
 	},
+	labapi.ARCTriggers: func(d *Daemon, _ context.Context, a []string, _ time.Duration) error { return d.setTriggers(a[0]) },
 	labapi.ClockOffset: func(d *Daemon, ctx context.Context, a []string, off time.Duration) error {
 		return d.clockOffset(ctx, a[0], off)
 	},

@@ -76,6 +76,7 @@ func (d *Daemon) runMove(m labapi.Move, planned bool) {
 		err = d.failover(ctx, m.From, m.To, step)
 	}
 	log.Printf("%s %s -> %s: finished (error: %v)", m.Kind, m.From, m.To, err)
+	d.releaseControl()
 	d.updateMove(func(m *labapi.Move) {
 		m.Finished = time.Now().UTC()
 		m.Status = labapi.MoveDone

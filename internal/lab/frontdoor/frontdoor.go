@@ -44,7 +44,7 @@ type Door struct {
 	// failover records then carry ARC's health checks, which answer with
 	// the activated Region whatever the Regions' /health says.
 	controlled string
-	proxy   *httputil.ReverseProxy
+	proxy      *httputil.ReverseProxy
 }
 
 type check struct {

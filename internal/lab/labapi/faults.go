@@ -26,6 +26,18 @@ const (
 	DBThaw            = "db-thaw"
 	ClockOffset       = "clock-offset"
 	FailoverFence     = "failover-fence"
+	ARCTriggers       = "arc-triggers"
+)
+
+// Modes of arc-triggers: whether the lab's Region switch evaluates the
+// plan's triggers, and who grants its manual approvals.
+const (
+	TriggersOff = "off"
+	// TriggersApprove: triggers fire; an execution waits for drctl approve.
+	TriggersApprove = "approve"
+	// TriggersAuto: triggers fire and the lab grants approvals (drlab up
+	// --auto-failover).
+	TriggersAuto = "auto"
 )
 
 // Modes of failover-fence: how the lab's Aurora treats the old primary in
@@ -56,6 +68,8 @@ const (
 	ClockArg = "REGION|drctl OFFSET"
 	// FenceModeArg is a failover-fence mode.
 	FenceModeArg = FenceBestEffort + "|" + FenceTopologyOnly
+	// TriggerModeArg is an arc-triggers mode.
+	TriggerModeArg = TriggersOff + "|" + TriggersApprove + "|" + TriggersAuto
 )
 
 // Writable is region-up's flag: the old primary of an unplanned failover
@@ -66,7 +80,7 @@ const Writable = "--writable"
 // FaultSpec is one fault kind, the argument it takes and its flags.
 type FaultSpec struct {
 	Kind  string
-	Arg   string   // NoArg, RegionArg, DurationArg, MembersArg, ClockArg or FenceModeArg
+	Arg   string   // NoArg, RegionArg, DurationArg, MembersArg, ClockArg, FenceModeArg or TriggerModeArg
 	Flags []string // flags allowed before the argument
 }
 
@@ -76,7 +90,7 @@ var Faults = []FaultSpec{
 	{LinkLatency, DurationArg, nil}, {ReplicationStall, NoArg, nil}, {ReplicationResume, NoArg, nil},
 	{Partition, RegionArg, nil}, {PartitionHeal, RegionArg, nil}, {WitnessDown, NoArg, nil}, {WitnessUp, NoArg, nil},
 	{JournalCut, MembersArg, nil}, {JournalRestore, MembersArg, nil}, {DBFreeze, RegionArg, nil}, {DBThaw, RegionArg, nil},
-	{ClockOffset, ClockArg, nil}, {FailoverFence, FenceModeArg, nil},
+	{ClockOffset, ClockArg, nil}, {FailoverFence, FenceModeArg, nil}, {ARCTriggers, TriggerModeArg, nil},
 }
 
 // Usage is the kind with its flags and argument, e.g. region-up
@@ -171,6 +185,8 @@ func (r FaultRequest) ParseIn(t Targets) (time.Duration, error) {
 		return ParseLatency(args[0])
 	case spec.Arg == FenceModeArg && args[0] != FenceBestEffort && args[0] != FenceTopologyOnly:
 		return 0, fmt.Errorf("%s: %q is not a mode (%s or %s)", r.Kind, args[0], FenceBestEffort, FenceTopologyOnly)
+	case spec.Arg == TriggerModeArg && !slices.Contains([]string{TriggersOff, TriggersApprove, TriggersAuto}, args[0]):
+		return 0, fmt.Errorf("%s: %q is not a mode (%s, %s or %s)", r.Kind, args[0], TriggersOff, TriggersApprove, TriggersAuto)
 	}
 	return 0, nil
 }

@@ -119,3 +119,21 @@ func TestParseClockOffset(t *testing.T) {
 		}
 	}
 }
+
+func TestParseARCTriggers(t *testing.T) {
+	lab := Targets{Regions: []string{"us-east-1", "us-west-2"}}
+	for _, m := range []string{TriggersOff, TriggersApprove, TriggersAuto} {
+		if _, err := (FaultRequest{Kind: ARCTriggers, Args: []string{m}}).ParseIn(lab); err != nil {
+			t.Errorf("%s: %v", m, err)
+		}
+	}
+	for args, want := range map[string]string{"on": `"on" is not a mode (off, approve or auto)`, "": "takes one argument"} {
+		var a []string
+		if args != "" {
+			a = []string{args}
+		}
+		if _, err := (FaultRequest{Kind: ARCTriggers, Args: a}).ParseIn(lab); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", args, err, want)
+		}
+	}
+}

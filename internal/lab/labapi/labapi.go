@@ -188,6 +188,37 @@ type Status struct {
 	JournalLeader map[string]string `json:"journalLeader"`
 	LastMove      *Move             `json:"lastMove,omitempty"`
 	Events        map[string]int    `json:"events"` // events recorded per Region's bus
+	// RegionSwitch is the lab's ARC Region switch: its plan, triggers and
+	// latest execution.
+	RegionSwitch RegionSwitch `json:"regionSwitch"`
+}
+
+// RegionSwitch is the state of the lab's Region switch stand-in.
+type RegionSwitch struct {
+	// Plan is the plan's ARN ("" when the lab runs none; Error says why).
+	Plan  string `json:"plan"`
+	Error string `json:"error,omitempty"`
+	// Triggers is the arc-triggers mode (off, approve, auto).
+	Triggers string `json:"triggers"`
+	// Controlled is the Region ARC's health checks name ("" when the
+	// Regions' own checks answer).
+	Controlled string           `json:"controlled"`
+	Latest     *RegionSwitchRun `json:"latest,omitempty"`
+}
+
+// RegionSwitchRun is one execution as status shows it.
+type RegionSwitchRun struct {
+	ID              string    `json:"id"`
+	Action          string    `json:"action"`
+	Mode            string    `json:"mode"`
+	Region          string    `json:"region"`
+	State           string    `json:"state"`
+	Comment         string    `json:"comment,omitempty"`
+	Started         time.Time `json:"started"`
+	Ended           time.Time `json:"ended,omitzero"`
+	PendingApproval string    `json:"pendingApproval,omitempty"`
+	// ApprovalAsked is when the approval step began waiting.
+	ApprovalAsked time.Time `json:"approvalAsked,omitzero"`
 }
 
 // LinkState is the inter-Region link.

@@ -267,3 +267,6 @@ func (e *Engine) setState(x *execution, state string) {
 func (e *Engine) logf(format string, args ...any) {
 	fmt.Fprintf(e.opt.Log, time.Now().UTC().Format("15:04:05.000")+" regionswitch: "+format+"\n", args...)
 }
+
+// PlanArn is the plan's ARN in the lab.
+func (e *Engine) PlanArn() string { return e.opt.PlanArn }

@@ -1,0 +1,154 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"path/filepath"
+	"time"
+
+	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr/action"
+	"github.com/payment-dr/payment-dr/internal/dr/arcexec"
+	"github.com/payment-dr/payment-dr/internal/lab/labapi"
+	"github.com/payment-dr/payment-dr/internal/lab/labcloud"
+	"github.com/payment-dr/payment-dr/internal/lab/regionswitch"
+	"github.com/payment-dr/payment-dr/internal/naming"
+)
+
+// LabPlanSuffix is the six characters ARC appends to a plan's ARN, in
+// the lab (ARC API Reference, Plan.arn: plan/NAME:[a-z0-9]{6}).
+const LabPlanSuffix = "lab001"
+
+// actionPoll is how often the lab's custom actions re-check the lab, as
+// drctl does against it.
+const actionPoll = 200 * time.Millisecond
+
+// startRegionSwitch loads the plan make synth wrote and starts the lab's
+// Region switch on it: custom actions run the drctl-action handler
+// against the lab, the Aurora block moves the lab's database, the
+// Route 53 block steers the front door, and the triggers watch the
+// probes. Without a plan the lab runs, and says why it has no Region
+// switch.
+func (d *Daemon) startRegionSwitch(ctx context.Context) error {
+	if d.opt.Templates == "" {
+		d.arcErr = errors.New("no templates given (drlab up --templates)")
+		return nil
+	}
+	plan, path, err := regionswitch.Load(d.opt.Templates)
+	if err != nil {
+		d.arcErr = err
+		log.Printf("no Region switch: %v", err)
+		return nil
+	}
+	cloud, err := labcloud.Open(string(d.dir))
+	if err != nil {
+		return err
+	}
+	n := d.naming()
+	arn := naming.ARN("arc-region-switch", "", d.cfg.Account, "plan/"+n.RegionSwitchPlan()+":"+LabPlanSuffix)
+	logs := log.Writer()
+	e, err := regionswitch.New(regionswitch.Options{Plan: plan, PlanArn: arn, Cfg: d.cfg, Cloud: cloud, Log: logs,
+		Minute: d.opt.CheckInterval, Poll: d.opt.CheckInterval / 4,
+		Route:  d.door.Control,
+		Invoke: d.invokeAction(cloud)})
+	if err != nil {
+		return fmt.Errorf("the Region switch plan in %s: %w", path, err)
+	}
+	d.arc = e
+	if err := d.setTriggers(d.opt.ARCTriggers); err != nil {
+		return err
+	}
+	log.Printf("Region switch plan %s from %s (triggers %s)", plan.Name, path, d.opt.ARCTriggers)
+	go e.Watch(ctx, d.noWritableRegionSeen)
+	return nil
+}
+
+// invokeAction runs region's drctl-action function: the same handler,
+// with the lab as its cloud and its journals in the lab's directory.
+func (d *Daemon) invokeAction(cloud dr.Cloud) func(context.Context, string, action.Event) error {
+	return func(ctx context.Context, region string, ev action.Event) error {
+		h := &action.Handler{
+			Controller: &dr.Controller{Cfg: d.cfg, Cloud: cloud, Poll: actionPoll, Log: log.Writer()},
+			Executions: d.arcService(), Dir: d.dir.Path(filepath.Join("arc-actions", region)),
+		}
+		res, err := h.Handle(ctx, ev)
+		log.Printf("action %s in %s: %s (error: %v)", ev.StepName, region, res.Summary(), err)
+		return err
+	}
+}
+
+// arcService is the execution API the lab's action function reads.
+func (d *Daemon) arcService() arcexec.Service { return d.arc }
+
+// setTriggers applies an arc-triggers mode.
+func (d *Daemon) setTriggers(mode string) error {
+	if d.arc == nil {
+		if mode == labapi.TriggersOff {
+			return nil
+		}
+		return conflict("the lab has no Region switch plan: %v", d.arcErr)
+	}
+	d.arc.SetTriggers(mode != labapi.TriggersOff, mode == labapi.TriggersAuto)
+	return nil
+}
+
+// noWritableRegionSeen is the probe alarm of region: red while the
+// Route 53 stand-in's checks find no Region taking payments. A Region
+// that is down or cut off runs no probe that reports, and its alarm
+// (TreatMissingData breaching) is not what the plan's other Region acts
+// on; the lab reports it not red.
+func (d *Daemon) noWritableRegionSeen(region string) bool {
+	t := d.topology()
+	if t.Down[region] || t.Partitioned[region] {
+		return false
+	}
+	for _, r := range d.regions() {
+		if healthy, seen := d.door.Healthy(r); healthy || !seen {
+			return false
+		}
+	}
+	return true
+}
+
+// releaseControl gives the failover record back to the Regions' health
+// checks when a move took the writer elsewhere than ARC's health checks
+// say (a drctl move after an ARC one).
+func (d *Daemon) releaseControl() {
+	if c := d.door.Controlled(); c != "" && c != d.topology().Writer {
+		d.door.Control("")
+		log.Printf("front door: ARC's health checks named %s, the writer moved; the Regions' checks answer again", c)
+	}
+}
+
+// regionSwitchStatus is the Region switch's part of status.
+func (d *Daemon) regionSwitchStatus(ctx context.Context) labapi.RegionSwitch {
+	s := labapi.RegionSwitch{Triggers: labapi.TriggersOff, Controlled: d.door.Controlled()}
+	if d.arc == nil {
+		if d.arcErr != nil {
+			s.Error = d.arcErr.Error()
+		}
+		return s
+	}
+	switch on, auto := d.arc.Triggers(); {
+	case on && auto:
+		s.Triggers = labapi.TriggersAuto
+	case on:
+		s.Triggers = labapi.TriggersApprove
+	}
+	s.Plan = d.arc.PlanArn()
+	list, err := d.arc.List(ctx, s.Plan)
+	if err != nil || len(list) == 0 {
+		return s
+	}
+	x := list[0]
+	run := &labapi.RegionSwitchRun{ID: x.ID, Action: x.Action, Mode: x.Mode, Region: x.Region, State: x.State, Comment: x.Comment, Started: x.Started, Ended: x.Ended}
+	for _, st := range x.Steps {
+		if st.Status == arcexec.StepPendingApproval {
+			run.PendingApproval, run.ApprovalAsked = st.Name, st.Started
+		}
+	}
+	s.Latest = run
+	return s
+}
