@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,6 +115,8 @@ func cmdDrill(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&config, "config", "config/dev.json", "environment configuration")
 	fs.IntVar(&rate, "rate", 100, "payments per second during each scenario")
 	dyn := fs.String("dynalite", "", "dynalite (default: from PATH or tools/node_modules/.bin)")
+	templates := fs.String("templates", "cdk.out", "the templates make synth wrote (the lab runs their Region switch plan)")
+	only := fs.String("only", "", "run only the cases whose name contains this text (each case expects the writer where the case before it left it)")
 	if _, err := flags(fs, args, &dir, false); err != nil {
 		return err
 	}
@@ -131,7 +134,7 @@ func cmdDrill(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	start := time.Now()
-	upArgs := []string{"--dir", dir, "--config", config}
+	upArgs := []string{"--dir", dir, "--config", config, "--templates", *templates}
 	if *dyn != "" {
 		upArgs = append(upArgs, "--dynalite", *dyn)
 	}
@@ -148,7 +151,14 @@ func cmdDrill(ctx context.Context, args []string, out io.Writer) error {
 	}
 	lab.client = &labapi.Client{Addr: st.Control}
 	d := &driver{lab: lab, out: outDir, w: out, rate: rate, poll: 100 * time.Millisecond, timeout: 2 * time.Minute}
-	err = d.run(ctx, standardCases(st.Primary, st.Secondary))
+	cases := standardCases(st.Primary, st.Secondary)
+	if *only != "" {
+		cases = slices.DeleteFunc(cases, func(c Case) bool { return !strings.Contains(c.Name, *only) })
+		if len(cases) == 0 {
+			return badUsage("--only %q names no case", *only)
+		}
+	}
+	err = d.run(ctx, cases)
 	return errors.Join(err, d.summary())
 }
 
