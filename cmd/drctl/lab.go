@@ -6,7 +6,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
 	"github.com/payment-dr/payment-dr/internal/config"
+	"github.com/payment-dr/payment-dr/internal/dr/awsops"
 	"github.com/payment-dr/payment-dr/internal/dr/canary"
 	"github.com/payment-dr/payment-dr/internal/dr/cli"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
@@ -44,5 +48,15 @@ func connectLab(ctx context.Context, cfg config.Config, dir string) (cli.Conn, e
 	c := &canary.HTTP{WriteURL: lc.Lab.FailoverURL, APIKey: lc.Lab.APIKey, Client: &http.Client{Timeout: 5 * time.Second},
 		RegionURL: func(r string) string { return regions[r].APIURL }}
 	offset := time.Duration(st.ClockOffsets[labapi.DrctlClock]) * time.Millisecond
-	return cli.Conn{Cloud: lc, Canary: c, Reconcile: lc, Poll: labPoll, ClockOffset: offset}, nil
+	return cli.Conn{Cloud: lc, Canary: c, Reconcile: lc, Poll: labPoll, ClockOffset: offset, ARC: labARC(cfg, lc)}, nil
+}
+
+// labARC is drctl's ARC Region switch client (the one it uses on AWS)
+// pointed at the lab daemon, which serves the execution API in ARC's wire
+// protocol for both Regions (the Region is in the request's signature).
+// The daemon checks no signature: the credentials are placeholders.
+func labARC(cfg config.Config, lc *labcloud.Cloud) *awsops.RegionSwitch {
+	awsCfg := aws.Config{Region: cfg.PrimaryRegion, BaseEndpoint: aws.String(lc.APIBaseURL()),
+		Credentials: credentials.NewStaticCredentialsProvider("LAB", "lab", "")}
+	return awsops.NewRegionSwitch(cfg, awsops.Bounded(awsCfg, awsops.AttemptTimeout, awsops.MaxBackoff), cfg.PrimaryRegion)
 }

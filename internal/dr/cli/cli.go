@@ -16,6 +16,7 @@ import (
 
 	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr/arcexec"
 	"github.com/payment-dr/payment-dr/internal/dr/reconcile"
 	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
@@ -47,6 +48,9 @@ type Conn struct {
 	// ClockOffset shifts drctl's clock (the DR lab's clock-offset drctl
 	// fault: an operator's machine whose clock is off).
 	ClockOffset time.Duration
+	// ARC is ARC Region switch's execution API (--via arc, approve,
+	// status), or nil where the connection has none.
+	ARC arcexec.Service
 }
 
 // Options are the flags common to the commands.
@@ -78,6 +82,9 @@ type Options struct {
 	From  string
 	Apply bool
 	Since string
+	// Via is who executes a move: ViaDrctl or ViaARC (then Connect must
+	// provide ARC and, to read the custom actions' journal, Mirror).
+	Via string
 }
 
 // inv is one invocation: the dependencies, the parsed flags and the
@@ -92,6 +99,9 @@ type inv struct {
 	replayFrom                  string        // --replay-from as given
 	replayFromTime              time.Time     // and parsed by checkReplayFrom
 	clockOffset                 time.Duration // the connection's ClockOffset
+	// approve's flags
+	execution, comment string
+	decline            bool
 }
 
 // Command is one drctl subcommand, in the style of cmd/go.
@@ -109,7 +119,7 @@ type Command struct {
 
 // Commands are drctl's subcommands in usage order.
 func Commands() []*Command {
-	return []*Command{cmdStatus, cmdEvaluate, cmdSwitchover, cmdFailover, cmdFailback, cmdDrill, cmdReconcile, cmdRejoin}
+	return []*Command{cmdStatus, cmdEvaluate, cmdSwitchover, cmdFailover, cmdFailback, cmdDrill, cmdReconcile, cmdRejoin, cmdApprove}
 }
 
 func usage() string {
@@ -124,6 +134,8 @@ print their plan with --dry-run and ask for the Region name unless --yes.
 Moves keep a journal under --report-dir and resume an unfinished run of the
 same kind and target automatically when the world still matches it (or
 --resume RUN_ID; --new starts afresh). --lab DIR acts on a DR lab.
+switchover, failover and rejoin --via arc start the ARC Region switch plan
+instead and follow its execution (drctl approve answers its approval step).
 
 run 'drctl <command> -h' for a command's flags`)
 	return b.String()

@@ -57,8 +57,11 @@ func ConnectAWS(ctx context.Context, cfg config.Config, o Options) (Conn, error)
 		}
 		c.APIKey = aws.ToString(out.SecretString)
 	}
-	conn := Conn{Cloud: cloud, Canary: c, Reconcile: cloud.ReconcileData}
-	if o.JournalDDB {
+	// ARC's data plane in home is asked first, except by a start, which
+	// goes to its execution's Region first (awsops.RegionSwitch).
+	conn := Conn{Cloud: cloud, Canary: c, Reconcile: cloud.ReconcileData, ARC: awsops.NewRegionSwitch(cfg, awsCfg, home)}
+	// --via arc reads the custom actions' journal through the mirror.
+	if o.JournalDDB || o.Via == ViaARC {
 		conn.Mirror = cloud.JournalMirror(o.To)
 	}
 	return conn, nil

@@ -22,6 +22,9 @@ var cmdStatus = &Command{
 			return s.WriteJSON(v.d.Stdout)
 		}
 		s.WriteText(v.d.Stdout)
+		if conn.ARC != nil {
+			v.writeLatestExecution(ctx, conn.ARC)
+		}
 		return nil
 	},
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr/arcplan"
 	"github.com/payment-dr/payment-dr/internal/dr/plan"
 	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 	"github.com/payment-dr/payment-dr/internal/payments"
@@ -51,29 +52,44 @@ func checkMove(v *inv, name string) error {
 }
 
 var cmdSwitchover = &Command{
-	Name: "switchover", UsageLine: "switchover --to REGION", Short: "planned move of the writer, no data loss",
-	Flags: func(fs *flag.FlagSet, v *inv) { moveFlags(fs, v, true) },
-	Check: func(v *inv) error { return checkMove(v, "switchover") },
+	Name: "switchover", UsageLine: "switchover --to REGION [--via drctl|arc]", Short: "planned move of the writer, no data loss",
+	Flags: func(fs *flag.FlagSet, v *inv) { moveFlags(fs, v, true); viaFlag(fs, v) },
+	Check: func(v *inv) error {
+		if err := checkMove(v, "switchover"); err != nil {
+			return err
+		}
+		return checkVia(v)
+	},
 	Run: func(ctx context.Context, v *inv) error {
+		if v.o.Via == ViaARC {
+			return v.arcMove(ctx, arcStart{kind: arcplan.KindSwitchover, action: arcplan.Activate, mode: arcplan.Graceful, region: v.o.To})
+		}
 		return v.move(ctx, "switchover", func(c *dr.Controller) plan.Plan { return c.Switchover(v.o.To) })
 	},
 }
 
 var cmdFailover = &Command{
-	Name: "failover", UsageLine: "failover --to REGION [--allow-data-loss]",
+	Name: "failover", UsageLine: "failover --to REGION [--allow-data-loss] [--via drctl|arc]",
 	Short: "promotion; --allow-data-loss when the writer's Region is lost (fences it, keeps its data)",
 	Flags: func(fs *flag.FlagSet, v *inv) {
 		moveFlags(fs, v, true)
 		fs.BoolVar(&v.allowLoss, "allow-data-loss", false, "unplanned failover: promote even though unreplicated writes are lost")
 		fs.StringVar(&v.replayFrom, "replay-from", "", "with --allow-data-loss: replay the journal from this time (RFC 3339) if that is earlier than the new writer's database says, or if it says nothing")
+		viaFlag(fs, v)
 	},
 	Check: func(v *inv) error {
 		if err := checkMove(v, "failover"); err != nil {
 			return err
 		}
+		if err := checkVia(v); err != nil {
+			return err
+		}
 		return v.checkReplayFrom()
 	},
 	Run: func(ctx context.Context, v *inv) error {
+		if v.o.Via == ViaARC {
+			return v.arcMove(ctx, arcStart{kind: arcplan.KindFailover, action: arcplan.Activate, mode: arcplan.Ungraceful, region: v.o.To})
+		}
 		return v.move(ctx, "failover", func(c *dr.Controller) plan.Plan { return c.Failover(v.o.To, v.allowLoss) })
 	},
 }

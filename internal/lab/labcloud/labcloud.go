@@ -354,3 +354,8 @@ func (c *Cloud) Open(ctx context.Context, oldRegion string) (reconcile.Source, r
 	}
 	return reconcile.DSNAccess{Old: map[string]string{oldRegion: src}, Writer: dst}.Open(ctx, oldRegion)
 }
+
+// APIBaseURL is the lab daemon's API root (http://host:port), where it
+// also serves ARC Region switch's execution API (package arcapi) for SDK
+// clients pointed at it with BaseEndpoint.
+func (c *Cloud) APIBaseURL() string { return "http://" + c.State.Control }
