@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/payment-dr/payment-dr/internal/lab/arcapi"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 	"github.com/payment-dr/payment-dr/internal/lab/repl"
 )
@@ -48,6 +49,7 @@ func (d *Daemon) api() http.Handler {
 			_ = json.NewEncoder(w).Encode(out)
 		})
 	}
+	mux.Handle(arcapi.PathPrefix, d.arcAPI())
 	handle("GET "+labapi.PathCluster, func(ctx context.Context, _ []byte) (any, error) { return d.cluster(ctx), nil })
 	handle("GET "+labapi.PathStatus, func(ctx context.Context, _ []byte) (any, error) { return d.status(ctx), nil })
 	handle("POST "+labapi.PathMove, func(ctx context.Context, b []byte) (any, error) {

@@ -12,6 +12,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/backends"
@@ -98,6 +99,7 @@ type Daemon struct {
 	door     *frontdoor.Door
 	arc      *regionswitch.Engine // nil when the templates hold no plan
 	arcErr   error                // why arc is nil
+	arcHTTP  atomic.Value         // http.Handler of arc's execution API, once it runs
 	servers  []server             // in-process servers, closed on shutdown
 
 	mu     sync.Mutex // guards topo, move and each region's service

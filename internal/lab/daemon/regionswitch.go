@@ -5,12 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
 	"path/filepath"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/action"
 	"github.com/payment-dr/payment-dr/internal/dr/arcexec"
+	"github.com/payment-dr/payment-dr/internal/dr/awsops"
+	"github.com/payment-dr/payment-dr/internal/lab/arcapi"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 	"github.com/payment-dr/payment-dr/internal/lab/labcloud"
 	"github.com/payment-dr/payment-dr/internal/lab/regionswitch"
@@ -57,6 +63,7 @@ func (d *Daemon) startRegionSwitch(ctx context.Context) error {
 		return fmt.Errorf("the Region switch plan in %s: %w", path, err)
 	}
 	d.arc = e
+	d.arcHTTP.Store(http.Handler(arcapi.New(e, arcapi.Plan{Name: n.RegionSwitchPlan(), Regions: d.cfg.Regions(), PrimaryRegion: d.cfg.PrimaryRegion})))
 	if err := d.setTriggers(d.opt.ARCTriggers); err != nil {
 		return err
 	}
@@ -71,7 +78,7 @@ func (d *Daemon) invokeAction(cloud dr.Cloud) func(context.Context, string, acti
 	return func(ctx context.Context, region string, ev action.Event) error {
 		h := &action.Handler{
 			Controller: &dr.Controller{Cfg: d.cfg, Cloud: cloud, Poll: actionPoll, Log: log.Writer()},
-			Executions: d.arcService(), Dir: d.dir.Path(filepath.Join("arc-actions", region)),
+			Executions: d.arcService(region), Dir: d.dir.Path(filepath.Join("arc-actions", region)),
 		}
 		res, err := h.Handle(ctx, ev)
 		log.Printf("action %s in %s: %s (error: %v)", ev.StepName, region, res.Summary(), err)
@@ -79,8 +86,45 @@ func (d *Daemon) invokeAction(cloud dr.Cloud) func(context.Context, string, acti
 	}
 }
 
-// arcService is the execution API the lab's action function reads.
-func (d *Daemon) arcService() arcexec.Service { return d.arc }
+// arcService is the execution API the lab's action function reads: the
+// SDK client the function uses on AWS, pointed at the daemon's ARC API.
+func (d *Daemon) arcService(region string) arcexec.Service {
+	awsCfg := aws.Config{Region: region, BaseEndpoint: aws.String("http://" + d.state.Control),
+		Credentials: credentials.NewStaticCredentialsProvider("LAB", "lab", "")}
+	return awsops.NewRegionSwitch(d.cfg, awsops.Bounded(awsCfg, awsops.AttemptTimeout, awsops.MaxBackoff), region)
+}
+
+// arcAPI serves ARC's execution API (its RPC v2 CBOR protocol) for the
+// lab's plan; without one, every call is answered ResourceNotFound.
+func (d *Daemon) arcAPI() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, _ := d.arcHTTP.Load().(http.Handler)
+		if h == nil {
+			h = arcapi.New(noPlan{why: d.arcErr})
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// noPlan answers for a lab without a Region switch plan.
+type noPlan struct{ why error }
+
+func (n noPlan) err() error {
+	return fmt.Errorf("the lab runs no Region switch plan (%v): %w", n.why, arcexec.ErrNotFound)
+}
+
+func (n noPlan) PlanARN(context.Context, string) (string, error) { return "", n.err() }
+func (n noPlan) Start(context.Context, arcexec.StartRequest) (arcexec.Execution, error) {
+	return arcexec.Execution{}, n.err()
+}
+func (n noPlan) Get(context.Context, string, string) (arcexec.Execution, error) {
+	return arcexec.Execution{}, n.err()
+}
+func (n noPlan) List(context.Context, string) ([]arcexec.Execution, error) { return nil, n.err() }
+func (n noPlan) Approve(context.Context, string, string, string, bool, string) error {
+	return n.err()
+}
+func (n noPlan) Cancel(context.Context, string, string) error { return n.err() }
 
 // setTriggers applies an arc-triggers mode.
 func (d *Daemon) setTriggers(mode string) error {

@@ -41,9 +41,6 @@ func (d *Daemon) startServices(ctx context.Context) error {
 		return err
 	}
 	go d.door.Run(ctx)
-	if err := d.startRegionSwitch(ctx); err != nil {
-		return err
-	}
 	go d.heartbeat(ctx)
 	go d.keepJournalLeader(ctx)
 	return nil

@@ -88,7 +88,12 @@ func (d *Daemon) start(ctx context.Context) error {
 		return err
 	}
 	log.Printf("services healthy at %s", time.Since(t0).Round(time.Millisecond))
-	return d.writeDescriptions()
+	if err := d.writeDescriptions(); err != nil {
+		return err
+	}
+	// The Region switch acts on the lab through drctl's lab cloud, which
+	// reads the descriptions.
+	return d.startRegionSwitch(ctx)
 }
 
 // writeState records the lab's ports, passwords and options in

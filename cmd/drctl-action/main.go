@@ -1,0 +1,56 @@
+// Command drctl-action is the ARC Region switch plan's custom-action
+// function: ARC invokes it with the execution's metadata (package action)
+// and it runs the step with drctl's own step code against AWS. The
+// environment's configuration arrives as JSON in PAYMENT_DR_CONFIG_JSON,
+// written by the stack from the same validated config.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/payment-dr/payment-dr/internal/config"
+	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr/action"
+	"github.com/payment-dr/payment-dr/internal/dr/awsops"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
+)
+
+// journalDir is the sandbox's copy of the execution's journal; the
+// mirror in the session table is the one that outlives the sandbox.
+const journalDir = "/tmp/drctl-action"
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	cfg, err := config.Parse([]byte(os.Getenv("PAYMENT_DR_CONFIG_JSON")))
+	if err != nil {
+		log.Error("configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("AWS configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	awsCfg = awsops.Bounded(awsCfg, awsops.AttemptTimeout, awsops.MaxBackoff)
+	cloud := awsops.New(cfg, awsCfg)
+	h := &action.Handler{
+		Controller: &dr.Controller{Cfg: cfg, Cloud: cloud, Log: os.Stderr},
+		Executions: awsops.NewRegionSwitch(cfg, awsCfg, awsCfg.Region),
+		Dir:        journalDir,
+		Mirror:     func(target string) runlog.Mirror { return cloud.JournalMirror(target) },
+	}
+	lambda.Start(func(ctx context.Context, ev action.Event) (action.Result, error) {
+		res, err := h.Handle(ctx, ev)
+		if err != nil {
+			log.Error("step", "event", ev, "result", res, "error", err.Error())
+			return res, err
+		}
+		log.Info("step", "event", ev, "result", res, "summary", res.Summary())
+		return res, nil
+	})
+}
