@@ -148,14 +148,15 @@ func (h *Handler) drctlPlan(kind string, exec arcexec.Execution) (plan.Plan, str
 	}
 }
 
-// journal opens the execution's drctl journal: here, from the mirror (an
-// earlier step ran in another sandbox), or new.
+// journal opens the execution's drctl journal: the newest of this
+// sandbox's copy and the mirror's (earlier steps may have run in other
+// sandboxes, or in this one before them), or new.
 func (h *Handler) journal(ctx context.Context, id, kind, target string, exec arcexec.Execution) (*runlog.Run, error) {
 	var m runlog.Mirror
 	if h.Mirror != nil {
 		m = h.Mirror(target)
 	}
-	run, err := runlog.OpenOrFetch(ctx, h.Dir, id, m)
+	run, err := runlog.OpenNewest(ctx, h.Dir, id, m)
 	if errors.Is(err, runlog.ErrNotFound) {
 		run, err = runlog.Create(h.Dir, runlog.Run{ID: id, Kind: kind, Target: target, Env: h.Controller.Cfg.Environment, Created: exec.Started})
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -44,11 +45,24 @@ type memMirror struct {
 	data map[string][]byte
 }
 
+// Put keeps only a newer version, as the DynamoDB mirror's conditional
+// write does (awsops.JournalMirror).
 func (m *memMirror) Put(_ context.Context, id string, data []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if old, ok := m.data[id]; ok && version(old) >= version(data) {
+		return fmt.Errorf("version %d is not newer than %d: %w", version(data), version(old), runlog.ErrConflict)
+	}
 	m.data[id] = append([]byte(nil), data...)
 	return nil
+}
+
+func version(data []byte) int64 {
+	var v struct {
+		Version int64 `json:"version"`
+	}
+	_ = json.Unmarshal(data, &v)
+	return v.Version
 }
 
 func (m *memMirror) Get(_ context.Context, id string) ([]byte, error) {
@@ -201,5 +215,38 @@ func TestEventsNotFromThisPlanAreRefused(t *testing.T) {
 		if _, err := h.Handle(context.Background(), tc.ev); !errors.Is(err, tc.want) {
 			t.Errorf("%+v: %v, want %v", tc.ev, err, tc.want)
 		}
+	}
+}
+
+// Lambda reuses a warm sandbox: its copy of the journal may be older than
+// the mirror, which a sandbox that ran a later step updated. The step runs
+// on the newest journal and sees what the later step recorded.
+func TestAWarmSandboxWithAnOldJournalRunsOnTheNewest(t *testing.T) {
+	w := drfake.NewWorld()
+	w.Down["us-east-1"] = true
+	cfg := testCfg()
+	mirror := &memMirror{data: map[string][]byte{}}
+	execs := &executions{exec: arcexec.Execution{PlanArn: "arn:aws:arc-region-switch::111111111111:plan/payment-dr-dev:abc123", ID: "Ex-42",
+		Action: arcplan.Activate, Mode: arcplan.Ungraceful, Region: "us-west-2", Started: time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC)}}
+	sandboxA, sandboxB := t.TempDir(), t.TempDir()
+	invoke := func(dir, step string) error {
+		h := &action.Handler{Controller: &dr.Controller{Cfg: cfg, Cloud: w, Poll: time.Millisecond, Log: &bytes.Buffer{}},
+			Executions: execs, Dir: dir, Mirror: func(string) runlog.Mirror { return mirror }}
+		_, err := h.Handle(context.Background(), action.Event{PlanArn: execs.exec.PlanArn, ExecutionId: "Ex-42", StepName: step})
+		return err
+	}
+	for _, step := range []struct{ dir, name string }{{sandboxA, "preflight"}, {sandboxB, "record-lag"}, {sandboxA, "fence-writes"}} {
+		if err := invoke(step.dir, step.name); err != nil {
+			t.Fatalf("%s in %s: %v", step.name, step.dir, err)
+		}
+	}
+	run := journal(t, mirror, arcplan.KindFailover)
+	for _, s := range []string{"preflight", "record-lag", "fence-writes"} {
+		if !run.Step(s).Done() {
+			t.Errorf("the mirrored journal lost %s: %s", s, runSummary(run))
+		}
+	}
+	if _, ok := run.Values["lagAtFailover"]; !ok && len(run.Values) == 0 {
+		t.Errorf("record-lag's value lost: %v", run.Values)
 	}
 }

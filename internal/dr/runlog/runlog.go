@@ -238,6 +238,45 @@ func OpenOrFetch(ctx context.Context, dir, id string, m Mirror) (*Run, error) {
 	return r, nil
 }
 
+// OpenNewest opens run id with the newer of this machine's copy and the
+// mirror's: an engine that runs each step wherever it likes (ARC invoking
+// a function whose warm sandbox kept an older copy) must go on from the
+// newest. Without a mirror it is Open; a mirror that cannot be read is an
+// error, since which copy is newer is then unknown.
+func OpenNewest(ctx context.Context, dir, id string, m Mirror) (*Run, error) {
+	if m == nil {
+		return Open(dir, id)
+	}
+	local, err := Open(dir, id)
+	if errors.Is(err, ErrNotFound) {
+		return OpenOrFetch(ctx, dir, id, m)
+	}
+	if err != nil {
+		return nil, err
+	}
+	data, err := m.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return local, nil
+	}
+	if err == nil {
+		var mirrored *Run
+		if mirrored, err = Parse(data); err == nil && mirrored.ID != id {
+			err = fmt.Errorf("the mirrored copy of %s holds run %s", id, mirrored.ID)
+		}
+		if err == nil {
+			if mirrored.Version <= local.Version {
+				return local, nil
+			}
+			mirrored.path, mirrored.lock = local.path, local.lock
+			if err = mirrored.writeFile(); err == nil {
+				return mirrored, nil
+			}
+		}
+	}
+	local.Close()
+	return nil, fmt.Errorf("journal %s: which copy is newest is unknown (mirror: %w)", id, err)
+}
+
 // Unfinished returns the runs in dir of environment env that are not
 // completed, oldest first, unlocked (Open the one to resume). Unreadable
 // journals are returned as errors so a damaged one is not silently ignored.

@@ -193,3 +193,64 @@ func FuzzParseSamples(f *testing.F) {
 		}
 	})
 }
+
+// failingMirror is a mapMirror whose Get can fail.
+type failingMirror struct {
+	mapMirror
+	getErr error
+}
+
+func (m *failingMirror) Get(ctx context.Context, id string) ([]byte, error) {
+	if m.getErr != nil {
+		return nil, m.getErr
+	}
+	return m.mapMirror.Get(ctx, id)
+}
+
+// A sandbox whose copy is older than the mirror's goes on from the
+// mirror's; one whose copy is newer keeps it; an unreadable mirror is an
+// error, not a guess.
+func TestOpenNewestTakesTheNewerCopy(t *testing.T) {
+	ctx := context.Background()
+	m := &failingMirror{mapMirror: mapMirror{}}
+	a, b := t.TempDir(), t.TempDir()
+	id := "failover-20261206T050000Z-arc-ex-1"
+	r, err := Create(a, Run{ID: id, Kind: "failover", Target: "us-west-2", Env: "dev", Created: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetMirror(m, nil)
+	if err := r.Save(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	// Another sandbox goes on and records a value.
+	rb, err := OpenNewest(ctx, b, id, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb.SetMirror(m, nil)
+	rb.Values["lag"] = "3s"
+	if err := rb.Save(); err != nil {
+		t.Fatal(err)
+	}
+	rb.Close()
+	ra, err := OpenNewest(ctx, a, id, m)
+	if err != nil || ra.Values["lag"] != "3s" {
+		t.Fatalf("the old sandbox did not take the mirror's copy: %v %v", err, ra)
+	}
+	ra.Values["fence"] = "fenced"
+	if err := ra.Save(); err != nil { // local only: no mirror set
+		t.Fatal(err)
+	}
+	ra.Close()
+	if rn, err := OpenNewest(ctx, a, id, m); err != nil || rn.Values["fence"] != "fenced" {
+		t.Fatalf("the newer local copy was replaced: %v %v", err, rn)
+	} else {
+		rn.Close()
+	}
+	m.getErr = errors.New("connection refused")
+	if _, err := OpenNewest(ctx, a, id, m); err == nil || !strings.Contains(err.Error(), "which copy is newest is unknown") {
+		t.Fatalf("unreadable mirror: %v", err)
+	}
+}
