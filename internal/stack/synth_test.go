@@ -90,7 +90,7 @@ func synthesize(t *testing.T) *synthesized {
 		s := &synthesized{cfg: testConfig(), dir: filepath.Join(os.TempDir(), "payment-dr-stack-test-out"), templates: map[string]template{}}
 		_ = os.RemoveAll(s.dir)
 		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(s.dir)})
-		assets := Assets{Payments: lambdaDir(t, "payments"), Evaluate: lambdaDir(t, "drctl-evaluate")}
+		assets := Assets{Payments: lambdaDir(t, "payments"), Evaluate: lambdaDir(t, "drctl-evaluate"), Action: lambdaDir(t, "drctl-action")}
 		if synthErr = CheckAssets(assets); synthErr != nil {
 			return
 		}
