@@ -61,7 +61,7 @@ func newRegionSwitchStack(scope constructs.Construct, cfg config.Config, g Globa
 // reportObjects is where the execution role may write: the report prefix
 // of the report bucket (arcplan's ReportConfiguration.BucketPath).
 func reportObjects(r region) string {
-	return "arn:aws:s3:::" + r.names.RegionSwitchReportBucket(r.cfg.Account) + "/" + naming.RegionSwitchReportPrefix + "/*"
+	return r.names.RegionSwitchReportObjectsARN(r.cfg.Account)
 }
 
 // newReportBucket is where ARC writes a report after each execution: DR
