@@ -29,7 +29,11 @@ build/payments/rds-ca-bundle.pem: tools/node_modules/.installed scripts/rds-ca-b
 build/drctl-evaluate/bootstrap: $(GO_SOURCES)
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(LAMBDA_FLAGS) -o $@ ./cmd/drctl-evaluate
 
-lambda: build/payments/bootstrap build/payments/rds-ca-bundle.pem build/drctl-evaluate/bootstrap
+# The ARC Region switch plan's custom actions: drctl's step code (cmd/drctl-action).
+build/drctl-action/bootstrap: $(GO_SOURCES)
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(LAMBDA_FLAGS) -o $@ ./cmd/drctl-action
+
+lambda: build/payments/bootstrap build/payments/rds-ca-bundle.pem build/drctl-evaluate/bootstrap build/drctl-action/bootstrap
 
 # The payment binary for this machine with the Lambda flags: make bench
 # measures its cold start (scripts/bench.sh).

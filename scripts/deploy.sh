@@ -9,7 +9,10 @@
 #   4. the primary, then the secondary Regional stack (their certificates
 #      validate through the delegated zone);
 #   5. the schema and the app user: invoke the migration function in the
-#      Region that holds the writer ({"migrate": true}).
+#      Region that holds the writer ({"migrate": true});
+#   6. the ARC Region switch plan's stack (it names both Regional stacks'
+#      action functions and probe alarms; last, so its triggers watch a
+#      service that has its schema).
 # Needs AWS credentials for the config's account and the AWS CLI. make
 # deploy runs it after make synth; the tests never do.
 # Usage: scripts/deploy.sh CONFIG [assembly-dir]
@@ -76,4 +79,8 @@ if [ "$status" != "None" ]; then
   echo "deploy: the migration failed ($status); see the log group /aws/lambda/$fn" >&2
   exit 1
 fi
+
+echo "== 6. $REGIONSWITCH_STACK"
+deploy "$REGIONSWITCH_STACK"
+
 echo "deployed: https://$API_HOST (API key: aws secretsmanager get-secret-value --region $PRIMARY_REGION --secret-id $API_KEY_SECRET)"

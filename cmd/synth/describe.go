@@ -27,6 +27,7 @@ func describe(w io.Writer, cfg config.Config) error {
 		{"GLOBAL_STACK", n.GlobalStack()},
 		{"PRIMARY_STACK", n.RegionalStack(cfg.PrimaryRegion)},
 		{"SECONDARY_STACK", n.RegionalStack(cfg.SecondaryRegion)},
+		{"REGIONSWITCH_STACK", n.RegionSwitchStack()},
 		{"ZONE", n.ZoneName()},
 		{"DELEGATED_BY_STACK", strconv.FormatBool(cfg.ParentHostedZoneID != "")},
 		{"ACTIVE_REGION_PARAM", n.ActiveRegionParam()},

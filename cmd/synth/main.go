@@ -31,7 +31,7 @@ func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("synth", flag.ContinueOnError)
 	cfgPath := fs.String("config", envOr("PAYMENT_DR_CONFIG", "config/dev.json"), "configuration file (env PAYMENT_DR_CONFIG)")
 	out := fs.String("out", "cdk.out", "cloud assembly output directory")
-	build := fs.String("build-dir", "build", "directory holding the built Lambdas, payments/bootstrap and drctl-evaluate/bootstrap (make lambda)")
+	build := fs.String("build-dir", "build", "directory holding the built Lambdas, payments/, drctl-evaluate/ and drctl-action/bootstrap (make lambda)")
 	nag := fs.Bool("nag", true, "apply the cdk-nag AwsSolutions and PCI DSS 3.2.1 packs; unsuppressed findings fail the synth")
 	desc := fs.Bool("describe", false, "print the deploy plan's names as shell assignments (scripts/deploy.sh) and build nothing")
 	if err := fs.Parse(args); err != nil {
@@ -47,7 +47,8 @@ func run(args []string, stdout io.Writer) error {
 	if *desc {
 		return describe(stdout, cfg)
 	}
-	assets := stack.Assets{Payments: filepath.Join(*build, "payments"), Evaluate: filepath.Join(*build, "drctl-evaluate")}
+	assets := stack.Assets{Payments: filepath.Join(*build, "payments"), Evaluate: filepath.Join(*build, "drctl-evaluate"),
+		Action: filepath.Join(*build, "drctl-action")}
 	if err := stack.CheckAssets(assets); err != nil {
 		return err
 	}

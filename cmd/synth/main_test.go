@@ -61,11 +61,11 @@ func TestSynthRejectsBadInput(t *testing.T) {
 	}
 }
 
-// fakeBuild is a build directory with both Lambda binaries (content does
+// fakeBuild is a build directory with every Lambda binary (content does
 // not matter to synth) and, unless bundle is empty, that CA bundle text.
 func fakeBuild(t *testing.T, bundle string) string {
 	dir := t.TempDir()
-	for _, fn := range []string{"payments", "drctl-evaluate"} {
+	for _, fn := range []string{"payments", "drctl-evaluate", "drctl-action"} {
 		if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func TestDescribeForTheDeployScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`ACCOUNT="123456789012"`, `GLOBAL_STACK="PaymentDr-prod-global"`, `PRIMARY_STACK="PaymentDr-prod-us-east-1"`,
-		`SECONDARY_STACK="PaymentDr-prod-us-west-2"`, `DELEGATED_BY_STACK="true"`, `MIGRATE_FUNCTION_PRIMARY="payment-migrate-us-east-1-prod"`,
+		`SECONDARY_STACK="PaymentDr-prod-us-west-2"`, `REGIONSWITCH_STACK="PaymentDr-prod-regionswitch"`, `DELEGATED_BY_STACK="true"`, `MIGRATE_FUNCTION_PRIMARY="payment-migrate-us-east-1-prod"`,
 		`ACTIVE_REGION_PARAM="/payment/prod/dr/active-region"`, `ZONE="payment-prod.example.com"`} {
 		if !strings.Contains(out.String(), want+"\n") {
 			t.Errorf("describe lacks %s:\n%s", want, out.String())
@@ -155,12 +155,14 @@ func TestDeployScriptStagesTheDeploy(t *testing.T) {
 			"cdk deploy --app OUT --exclusively PaymentDr-prod-us-east-1",
 			"cdk deploy --app OUT --exclusively PaymentDr-prod-us-west-2",
 			"aws ssm get-parameter --region us-east-1 --name /payment/prod/dr/active-region",
-			"aws lambda invoke --region us-east-1 --function-name payment-migrate-us-east-1-prod"}},
+			"aws lambda invoke --region us-east-1 --function-name payment-migrate-us-east-1-prod",
+			"cdk deploy --app OUT --exclusively PaymentDr-prod-regionswitch"}},
 		{"delegated by the stack, writer moved", "Z0123456789ABCDEFGHIJ", "us-west-2", []string{
 			"cdk deploy --app OUT --exclusively PaymentDr-prod-global",
 			"cdk deploy --app OUT --exclusively PaymentDr-prod-us-east-1",
 			"cdk deploy --app OUT --exclusively PaymentDr-prod-us-west-2",
-			"aws lambda invoke --region us-west-2 --function-name payment-migrate-us-west-2-prod"}},
+			"aws lambda invoke --region us-west-2 --function-name payment-migrate-us-west-2-prod",
+			"cdk deploy --app OUT --exclusively PaymentDr-prod-regionswitch"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -17,6 +17,9 @@ type Stack struct {
 	// UploadedToS3: cdk deploy passes the template by its S3 URL.
 	UploadedToS3 bool
 	Template     Template
+	// peers are the assembly's stacks (Check sets them): a value one
+	// stack imports resolves to what its producer exports.
+	peers []Stack
 }
 
 // Template is the part of a CloudFormation template the checks read.

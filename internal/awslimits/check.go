@@ -48,6 +48,7 @@ func Over(figs []Figure) []Figure {
 func Check(stacks []Stack) []Figure {
 	var figs []Figure
 	for i := range stacks {
+		stacks[i].peers = stacks
 		figs = append(figs, checkStack(&stacks[i])...)
 	}
 	return figs

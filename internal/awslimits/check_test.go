@@ -118,3 +118,33 @@ func TestEachLimitIsReportedWhenCrossed(t *testing.T) {
 		t.Error("one egress rule reported over the limit")
 	}
 }
+
+// A reference to another stack of the assembly (an export in the same
+// Region, CDK's cross-Region reader in another) resolves to the longest
+// value of what its producer exports: exact, not estimated.
+func TestCrossStackReferencesResolveInTheirProducer(t *testing.T) {
+	producer := Stack{Name: "global", Region: "us-east-1", Template: Template{
+		Resources: map[string]Resource{
+			"Zone": {Type: "AWS::Route53::HostedZone"},
+			"Writer": {Type: "Custom::CrossRegionExportWriter", Properties: map[string]any{"WriterProps": map[string]any{
+				"exports": map[string]any{"/cdk/exports/west/zone": map[string]any{"Ref": "Zone"}}}}},
+		},
+		Outputs: map[string]json.RawMessage{"ZoneOut": json.RawMessage(`{"Value":{"Ref":"Zone"},"Export":{"Name":"global:zone"}}`)},
+	}}
+	policy := func(resource any) Resource {
+		return Resource{Type: "AWS::IAM::ManagedPolicy", Properties: map[string]any{"PolicyDocument": map[string]any{
+			"Statement": []any{statement(map[string]any{"Fn::Join": []any{"", []any{"arn:aws:route53:::hostedzone/", resource}}})}}}}
+	}
+	east := Stack{Name: "east", Region: "us-east-1", Template: Template{Resources: map[string]Resource{
+		"P": policy(map[string]any{"Fn::ImportValue": "global:zone"})}}}
+	west := Stack{Name: "west", Region: "us-west-2", Template: Template{Resources: map[string]Resource{
+		"Reader": {Type: "Custom::CrossRegionExportReader"},
+		"P":      policy(map[string]any{"Fn::GetAtt": []any{"Reader", "/cdk/exports/west/zone"}})}}}
+	figs := Check([]Stack{producer, east, west})
+	want := len(`{"Statement":[{"Action":"route53:GetHostedZone","Effect":"Allow","Resource":"arn:aws:route53:::hostedzone/` + strings.Repeat("0", 32) + `"}]}`)
+	for _, f := range figs {
+		if f.Subject == "P" && f.Limit == ManagedPolicySize && (f.Value != want || f.Estimated) {
+			t.Errorf("%s: %v, want %d characters, exact", f.Stack, f, want)
+		}
+	}
+}

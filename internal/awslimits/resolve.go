@@ -158,6 +158,8 @@ func (r *resolver) intrinsic(fn string, arg any) any {
 		}
 	case "Fn::Base64":
 		return base64.StdEncoding.EncodeToString([]byte(r.str(arg)))
+	case "Fn::ImportValue":
+		return r.imported(r.str(arg))
 	case "Fn::FindInMap":
 		if len(a) == 3 {
 			if v, ok := r.s.Template.Mappings[r.str(a[0])][r.str(a[1])][r.str(a[2])]; ok {
@@ -259,6 +261,9 @@ func (r *resolver) getAtt(id, attr string) any {
 	if !ok {
 		return r.guess(guessLen)
 	}
+	if res.Type == "Custom::CrossRegionExportReader" {
+		return r.crossRegion(attr)
+	}
 	p, reg := res.Properties, r.region()
 	switch res.Type + "." + attr {
 	case "AWS::IAM::Role.Arn":
@@ -306,3 +311,51 @@ func (r *resolver) name(p map[string]any, key string, max int) string {
 // uuid stands for a Route 53 health-check id or a KMS key id: both are
 // UUIDs, 36 characters.
 func uuid() string { return "00000000-0000-0000-0000-000000000000" }
+
+// imported is the value of the assembly's export named name (a same-Region
+// cross-stack reference, Fn::ImportValue), resolved in the stack that
+// exports it; an export outside the assembly has no longest value.
+func (r *resolver) imported(name string) any {
+	for i := range r.s.peers {
+		p := &r.s.peers[i]
+		for _, raw := range p.Template.Outputs {
+			var out struct {
+				Value  any
+				Export struct{ Name any }
+			}
+			if json.Unmarshal(raw, &out) != nil || out.Export.Name == nil {
+				continue
+			}
+			if pr := newResolver(p); pr.str(out.Export.Name) == name {
+				v := pr.value(out.Value)
+				r.estimated = r.estimated || pr.estimated
+				return v
+			}
+		}
+	}
+	return r.guess(guessLen)
+}
+
+// crossRegion is the value a CDK cross-Region reference reads (an
+// attribute of the consumer's Custom::CrossRegionExportReader, named after
+// the SSM parameter the producer's Custom::CrossRegionExportWriter
+// writes), resolved in the producing stack.
+func (r *resolver) crossRegion(param string) any {
+	for i := range r.s.peers {
+		p := &r.s.peers[i]
+		for _, res := range p.Template.Resources {
+			if res.Type != "Custom::CrossRegionExportWriter" {
+				continue
+			}
+			props, _ := res.Properties["WriterProps"].(map[string]any)
+			exports, _ := props["exports"].(map[string]any)
+			if v, ok := exports[param]; ok {
+				pr := newResolver(p)
+				out := pr.value(v)
+				r.estimated = r.estimated || pr.estimated
+				return out
+			}
+		}
+	}
+	return r.guess(guessLen)
+}

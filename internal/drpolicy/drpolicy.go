@@ -190,12 +190,60 @@ func Policies(cfg config.Config, ids ...IDs) []Policy {
 				Resources: append(append([]string{}, r.clusters...), r.restore...)},
 			{Sid: "ReconcileSecret", Actions: []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, Resources: r.dbSecrets},
 		}},
+		{Name: RegionSwitchPolicy, Statements: []Statement{
+			PlanExecutionRead(cfg),
+			// The operator starts, follows and cancels the plan's
+			// executions through drctl. The Service Authorization
+			// Reference (Amazon ARC Region switch) authorizes
+			// StartPlanExecution, ListPlanExecutions and
+			// CancelPlanExecution on the plan resource (plan*), whose ARN
+			// ends in the suffix ARC chooses (naming.RegionSwitchPlanARNPattern).
+			// Approving a step (ApprovePlanExecutionStep) is the approval
+			// role's alone, never the DR role's.
+			{Sid: "PlanExecutions", Actions: []string{"arc-region-switch:StartPlanExecution", "arc-region-switch:ListPlanExecutions", "arc-region-switch:CancelPlanExecution"},
+				Resources: []string{r.plan}},
+			// drctl finds the plan's ARN (and its suffix) in the Region it
+			// asks. The Service Authorization Reference lists no resource
+			// type for ListPlansInRegion: it is authorized on "*" only,
+			// and returns the account's plans, never changes one.
+			{Sid: "PlansInRegion", Actions: []string{"arc-region-switch:ListPlansInRegion"}, Resources: []string{"*"}},
+		}},
 	}
+}
+
+// RegionSwitchPolicy is the DR role's policy for the ARC Region switch
+// plan's executions.
+const RegionSwitchPolicy = "DRRegionSwitch"
+
+// PlanExecutionRead lets the caller read the plan's executions: drctl
+// follows one, and the drctl-action function reads the execution that
+// invoked it (its mode and its steps). The Service Authorization
+// Reference (Amazon ARC Region switch) authorizes GetPlanExecution on the
+// plan resource (plan*, arn:aws:arc-region-switch::ACCOUNT:plan/ID).
+func PlanExecutionRead(cfg config.Config) Statement {
+	n := naming.New(cfg.Environment, cfg.DomainName)
+	return Statement{Sid: "PlanExecutionRead", Actions: []string{"arc-region-switch:GetPlanExecution"},
+		Resources: []string{n.RegionSwitchPlanARNPattern(cfg.Account)}}
+}
+
+// ActionPolicies are the drctl-action function's permissions: the DR
+// role's, since it runs drctl's step code with the same AWS calls, except
+// that of the plan's executions it may only read (PlanExecutionRead): ARC
+// invokes it, it neither starts, lists nor cancels an execution.
+func ActionPolicies(cfg config.Config, ids ...IDs) []Policy {
+	var out []Policy
+	for _, p := range Policies(cfg, ids...) {
+		if p.Name == RegionSwitchPolicy {
+			p = Policy{Name: "ActionRegionSwitch", Statements: []Statement{PlanExecutionRead(cfg)}}
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // resources are the ARNs the DR statements name, in both Regions.
 type resources struct {
-	global, zone, role                                                                 string
+	global, zone, role, plan                                                           string
 	clusters, params, tables, journals, vaults, functions, apiKeys, snapshots, restore []string
 	restoreInputs, instanceInputs, dbSecrets, checks                                   []string
 }
@@ -203,7 +251,8 @@ type resources struct {
 func newResources(cfg config.Config, id IDs) resources {
 	n := naming.New(cfg.Environment, cfg.DomainName)
 	acct := cfg.Account
-	r := resources{global: n.GlobalClusterARN(acct), zone: naming.HostedZoneARN(id.ZoneID), role: naming.RoleARN(acct, n.DRRole())}
+	r := resources{global: n.GlobalClusterARN(acct), zone: naming.HostedZoneARN(id.ZoneID), role: naming.RoleARN(acct, n.DRRole()),
+		plan: n.RegionSwitchPlanARNPattern(acct)}
 	for _, reg := range cfg.Regions() {
 		r.clusters = append(r.clusters, n.ClusterARN(reg, acct))
 		for _, p := range []string{n.ActiveRegionParam(), n.WriterEndpointParam(), n.ZoneIDParam(), n.HealthCheckParam(cfg.PrimaryRegion), n.HealthCheckParam(cfg.SecondaryRegion)} {

@@ -24,7 +24,8 @@ func TestStatementsAreScopedToNamedResources(t *testing.T) {
 			}
 		}
 		for _, r := range s.Resources {
-			if r == "*" && s.Sid != "ReplicationMetrics" {
+			// GetMetricData and ListPlansInRegion have no resource type.
+			if r == "*" && s.Sid != "ReplicationMetrics" && s.Sid != "PlansInRegion" {
 				t.Errorf("%s: unscoped resource", s.Sid)
 			}
 		}
@@ -188,5 +189,63 @@ func TestKeptSnapshotKeysOnlyThroughRDSInTheirRegion(t *testing.T) {
 		if strings.Contains(strings.Join(s.Actions, " "), "kms:CreateGrant") {
 			t.Errorf("the read-only policy may create grants: %+v", s)
 		}
+	}
+}
+
+// The operator drives the ARC plan's executions through the DR role, on
+// the plan alone; approving a step is never the DR role's (the approval
+// role holds it), and the drctl-action function only reads executions.
+func TestRegionSwitchPermissions(t *testing.T) {
+	plan := "arn:aws:arc-region-switch::111111111111:plan/payment-dr-prod:*"
+	executed := "arn:aws:arc-region-switch::111111111111:plan/payment-dr-prod:abc123"
+	dr := Statements(cfg())
+	for _, a := range []string{"StartPlanExecution", "GetPlanExecution", "ListPlanExecutions", "CancelPlanExecution"} {
+		if !Allows(dr, "arc-region-switch:"+a, executed, nil) {
+			t.Errorf("the DR role cannot %s on the plan", a)
+		}
+		if Allows(dr, "arc-region-switch:"+a, "arn:aws:arc-region-switch::111111111111:plan/other:abc123", nil) {
+			t.Errorf("the DR role can %s on another plan", a)
+		}
+	}
+	if Allows(dr, "arc-region-switch:ApprovePlanExecutionStep", executed, nil) {
+		t.Error("the DR role can approve a step")
+	}
+	if !Allows(dr, "arc-region-switch:ListPlansInRegion", "*", nil) {
+		t.Error("the DR role cannot find the plan")
+	}
+	var action []Statement
+	for _, p := range ActionPolicies(cfg()) {
+		action = append(action, p.Statements...)
+	}
+	if !Allows(action, "arc-region-switch:GetPlanExecution", executed, nil) {
+		t.Error("the action cannot read its execution")
+	}
+	for _, a := range []string{"StartPlanExecution", "CancelPlanExecution", "ListPlanExecutions", "ApprovePlanExecutionStep", "ListPlansInRegion"} {
+		if Allows(action, "arc-region-switch:"+a, executed, nil) || Allows(action, "arc-region-switch:"+a, "*", nil) {
+			t.Errorf("the action can %s", a)
+		}
+	}
+	if got := PlanExecutionRead(cfg()).Resources; len(got) != 1 || got[0] != plan {
+		t.Errorf("plan scope %v", got)
+	}
+}
+
+// The action holds every DR statement but the operator's ARC ones: it
+// runs drctl's steps with the same calls.
+func TestActionPoliciesAreTheDRPoliciesButTheOperatorsARCCalls(t *testing.T) {
+	action := map[string]bool{}
+	for _, p := range ActionPolicies(cfg()) {
+		for _, s := range p.Statements {
+			action[s.Sid] = true
+		}
+	}
+	for _, s := range Statements(cfg()) {
+		operator := s.Sid == "PlanExecutions" || s.Sid == "PlansInRegion"
+		if action[s.Sid] == operator {
+			t.Errorf("%s: held by the action = %v", s.Sid, action[s.Sid])
+		}
+	}
+	if len(ActionPolicies(cfg())) != len(Policies(cfg())) {
+		t.Error("the action's policies differ in number from the DR role's")
 	}
 }

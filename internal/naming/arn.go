@@ -127,3 +127,9 @@ func DefaultDBParameterGroupARN(region, account string) string {
 func DefaultOptionGroupARN(region, account string) string {
 	return ARN("rds", region, account, "og:"+DefaultOptionGroup)
 }
+
+// RegionSwitchReportObjectsARN matches the plan's reports: the objects
+// under the report prefix of the report bucket.
+func (n Names) RegionSwitchReportObjectsARN(account string) string {
+	return "arn:aws:s3:::" + n.RegionSwitchReportBucket(account) + "/" + RegionSwitchReportPrefix + "/*"
+}

@@ -181,6 +181,15 @@ func (n Names) OutboxSweepRule(region string) string {
 
 // Names of the ARC Region switch plan (package arcplan) and what it needs.
 
+// RegionSwitchStack holds the plan, its roles and its report bucket, in
+// the primary Region: the plan names both Regional stacks' action
+// functions and alarms, so it deploys after them.
+func (n Names) RegionSwitchStack() string { return "PaymentDr-" + n.Env + "-regionswitch" }
+
+// RegionSwitchReportPrefix is the key prefix of the plan's reports in
+// the report bucket.
+const RegionSwitchReportPrefix = "reports"
+
 // RegionSwitchPlan is the ARC Region switch plan (1-32 characters:
 // AWS::ARCRegionSwitch::Plan Name).
 func (n Names) RegionSwitchPlan() string { return "payment-dr-" + n.Env }

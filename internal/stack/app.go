@@ -15,16 +15,17 @@ import (
 	"github.com/payment-dr/payment-dr/internal/config"
 )
 
-// Stacks are the three stacks of one environment, in deploy order.
+// Stacks are the four stacks of one environment, in deploy order.
 type Stacks struct {
-	Global    Global
-	Primary   Regional
-	Secondary Regional
+	Global       Global
+	Primary      Regional
+	Secondary    Regional
+	RegionSwitch RegionSwitch
 }
 
 // All returns the stacks in deploy order.
 func (s Stacks) All() []awscdk.Stack {
-	return []awscdk.Stack{s.Global.Stack, s.Primary.Stack, s.Secondary.Stack}
+	return []awscdk.Stack{s.Global.Stack, s.Primary.Stack, s.Secondary.Stack, s.RegionSwitch.Stack}
 }
 
 // Regional is one Region's stack and the resources others refer to.
@@ -39,6 +40,7 @@ type Regional struct {
 type Assets struct {
 	Payments string // cmd/payments
 	Evaluate string // cmd/drctl-evaluate
+	Action   string // cmd/drctl-action
 }
 
 // Build adds every stack of the environment described by cfg to app.
@@ -46,15 +48,23 @@ func Build(app constructs.Construct, cfg config.Config, assets Assets) Stacks {
 	for k, v := range azContext(cfg) {
 		app.Node().SetContext(jsii.String(k), v)
 	}
+	// Server access logs are delivered under a bucket policy for the S3
+	// logging service, not the legacy LogDeliveryWrite ACL (the report
+	// bucket's logs, regionswitch.go).
+	app.Node().SetContext(jsii.String("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"), true)
 	g := newGlobalStack(app, cfg, assets.Evaluate)
 	primary := newRegionalStack(app, newRegion(cfg, cfg.PrimaryRegion), g, assets, nil)
 	secondary := newRegionalStack(app, newRegion(cfg, cfg.SecondaryRegion), g, assets, &primary)
 	// The secondary joins the global cluster, and its table replica and
 	// secret replicas are created by the primary stack.
 	secondary.Stack.AddStackDependency(primary.Stack, jsii.String("the secondary joins the primary's global cluster"))
+	rs := newRegionSwitchStack(app, cfg, g)
+	for _, st := range []awscdk.Stack{primary.Stack, secondary.Stack} {
+		rs.Stack.AddStackDependency(st, jsii.String("the plan names each Region's action function and probe alarm"))
+	}
 	awscdk.Tags_Of(app).Add(jsii.String("Project"), jsii.String("payment-dr"), nil)
 	awscdk.Tags_Of(app).Add(jsii.String("Environment"), jsii.String(cfg.Environment), nil)
-	return Stacks{Global: g, Primary: primary, Secondary: secondary}
+	return Stacks{Global: g, Primary: primary, Secondary: secondary, RegionSwitch: rs}
 }
 
 // newRegionalStack builds one Region. The same code serves both Regions;
@@ -104,6 +114,7 @@ func newRegionalStack(scope constructs.Construct, r region, g Global, assets Ass
 	topic := newAlarmTopic(st, r.names.AlarmTopic(r.name), r.cfg.AlarmEmail, r.cfg.Account, key)
 	newObservability(st, r, observabilityProps{db: db, fn: fn, api: api, topic: topic})
 	newRegionProbe(st, r, probeProps{key: key, topic: topic, assetDir: assets.Evaluate})
+	newActionFunction(st, r, actionProps{key: key, ids: g.drIDs(), assetDir: assets.Action})
 	vault := newBackup(st, r, key)
 
 	// SSM parameters: the reference's endpoint parameters for this Region,
@@ -145,7 +156,7 @@ func newRegionalStack(scope constructs.Construct, r region, g Global, assets Ass
 // unable to start: a missing binary, or a payment package without a
 // parseable RDS CA bundle (the service will not connect unverified).
 func CheckAssets(a Assets) error {
-	for _, dir := range []string{a.Payments, a.Evaluate} {
+	for _, dir := range []string{a.Payments, a.Evaluate, a.Action} {
 		if st, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil || st.IsDir() {
 			return fmt.Errorf("the Lambda binary %s is missing: run `make lambda` first", filepath.Join(dir, "bootstrap"))
 		}

@@ -78,16 +78,24 @@ func newGlobalStack(scope constructs.Construct, cfg config.Config, evaluateAsset
 		})
 	}
 	newWriterAlarms(st, r, statuses, topic)
-	ids := drpolicy.IDs{ZoneID: *zone.HostedZoneId(), HealthChecks: map[string]string{}}
-	for region, id := range g.HealthChecks {
-		ids.HealthChecks[region] = *id
-	}
+	ids := g.drIDs()
 	g.DRRole = newDRRole(st, r, ids)
 	newScheduledEvaluate(st, r, evaluateProps{key: key, topic: topic, drRole: g.DRRole, ids: ids, assetDir: evaluateAsset})
 	awscdk.NewCfnOutput(st, jsii.String("ZoneId"), &awscdk.CfnOutputProps{Value: zone.HostedZoneId()})
 	awscdk.NewCfnOutput(st, jsii.String("ZoneNameServers"), &awscdk.CfnOutputProps{Value: awscdk.Fn_Join(jsii.String(","), zone.HostedZoneNameServers())})
 	awscdk.NewCfnOutput(st, jsii.String("DRRoleArn"), &awscdk.CfnOutputProps{Value: g.DRRole.RoleArn()})
 	return g
+}
+
+// drIDs are the zone and health-check ids the DR statements name, as
+// tokens: the global stack's own resources, or references to them from
+// another stack.
+func (g Global) drIDs() drpolicy.IDs {
+	ids := drpolicy.IDs{ZoneID: *g.Zone.HostedZoneId(), HealthChecks: map[string]string{}}
+	for region, id := range g.HealthChecks {
+		ids.HealthChecks[region] = *id
+	}
+	return ids
 }
 
 // delegate creates the NS record of the environment's zone in the parent
@@ -192,6 +200,7 @@ func suppressDRWildcards(policy awsiam.ManagedPolicy, r region, why string) {
 		"Resource::" + naming.SecretARNPattern(r.cfg.SecondaryRegion, acct, r.names.APIKeySecretName()),
 		"Resource::" + naming.KeysARNPattern(r.cfg.PrimaryRegion, acct),
 		"Resource::" + naming.KeysARNPattern(r.cfg.SecondaryRegion, acct),
+		"Resource::" + r.names.RegionSwitchPlanARNPattern(acct),
 	}
 	for _, region := range r.cfg.Regions() {
 		for _, arn := range r.names.LostWritesSnapshotARNs(region, acct) {
@@ -202,7 +211,9 @@ func suppressDRWildcards(policy awsiam.ManagedPolicy, r region, why string) {
 		"kms:Decrypt covers the primary Region's keys because the key's id is created after this stack, and is limited by kms:ViaService to Secrets Manager, which the GetSecretValue statement limits to the API key; "+
 		"kms:CreateGrant/DescribeKey cover each Region's keys for the same reason, limited by kms:ViaService to RDS in that Region (copying and restoring the kept encrypted snapshot); "+
 		"the kept-snapshot patterns end in a wildcard because Aurora names its unplanned-failover snapshot with the time of the failover "+
-		"(rds:unplanned-global-failover-<cluster>-<time>) and drctl's copies carry the same time, but the prefix names the one cluster",
+		"(rds:unplanned-global-failover-<cluster>-<time>) and drctl's copies carry the same time, but the prefix names the one cluster; "+
+		"the ARC plan's ARN ends in a six-character suffix ARC chooses at creation (ARC API Reference, Plan.arn), matched by the plan's exact name and \":*\"; "+
+		"ListPlansInRegion has no resource type (Service Authorization Reference, Amazon ARC Region switch) and only lists the account's plans",
 		applies...)
 }
 

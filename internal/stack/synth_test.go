@@ -35,7 +35,7 @@ type resource struct {
 type synthesized struct {
 	cfg       config.Config
 	dir       string
-	templates map[string]template // by Region, and "global"
+	templates map[string]template // by Region, and "global" and "regionswitch"
 	nagErrors []string
 }
 
@@ -90,7 +90,7 @@ func synthesize(t *testing.T) *synthesized {
 		s := &synthesized{cfg: testConfig(), dir: filepath.Join(os.TempDir(), "payment-dr-stack-test-out"), templates: map[string]template{}}
 		_ = os.RemoveAll(s.dir)
 		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(s.dir)})
-		assets := Assets{Payments: lambdaDir(t, "payments"), Evaluate: lambdaDir(t, "drctl-evaluate")}
+		assets := Assets{Payments: lambdaDir(t, "payments"), Evaluate: lambdaDir(t, "drctl-evaluate"), Action: lambdaDir(t, "drctl-action")}
 		if synthErr = CheckAssets(assets); synthErr != nil {
 			return
 		}
@@ -113,8 +113,11 @@ func synthesize(t *testing.T) *synthesized {
 			}
 			tpl.raw = string(data)
 			key := *st.Region()
-			if st == stacks.Global.Stack {
+			switch st {
+			case stacks.Global.Stack:
 				key = "global"
+			case stacks.RegionSwitch.Stack:
+				key = "regionswitch" // in the primary Region, beside its stack
 			}
 			s.templates[key] = tpl
 		}

@@ -210,7 +210,7 @@ func Build(cfg config.Config, in Inputs) Plan {
 		RecoveryTimeObjectiveMinutes: math.Max(1, math.Ceil(float64(cfg.Objectives.RTOSeconds)/60)),
 		AssociatedAlarms:             map[string]AssociatedAlarm{},
 		ReportConfiguration: &ReportConfiguration{ReportOutput: []ReportOutput{{S3Configuration: S3Report{
-			BucketPath: "s3://" + n.RegionSwitchReportBucket(cfg.Account) + "/reports", BucketOwner: cfg.Account,
+			BucketPath: "s3://" + n.RegionSwitchReportBucket(cfg.Account) + "/" + naming.RegionSwitchReportPrefix, BucketOwner: cfg.Account,
 		}}}},
 	}
 	for _, region := range cfg.Regions() {
