@@ -67,7 +67,7 @@ func (e *Engine) sendMove(ctx context.Context, x *execution, c arcplan.AuroraCon
 		e.logf("%s: FailoverGlobalCluster %s (no data loss)", x.ID, target)
 		return e.opt.Cloud.Failover(ctx, target, false)
 	}
-	return fmt.Errorf("Behavior %q is not switchoverOnly or failover", c.Behavior)
+	return fmt.Errorf("the block's Behavior %q is not switchoverOnly or failover", c.Behavior)
 }
 
 // route is the Route 53 health check block: ARC's health checks name the
