@@ -67,7 +67,7 @@ bench: tools/node_modules/.installed lambda build/native/payments
 # switchover each way, an unplanned failover, failback, verify after each.
 DRILL_DIR ?= /tmp/payment-dr-lab-$(shell id -u)
 DRILL_OUT ?= build/dr-drill
-drill: tools/node_modules/.installed
+drill: synth
 	go build -o build/lab/ ./cmd/drlab ./cmd/drctl ./cmd/payments
 	build/lab/drlab drill --dir $(DRILL_DIR) --out $(DRILL_OUT) --config $(CONFIG)
 
