@@ -78,6 +78,7 @@ func TestValidateNamesFieldAndReason(t *testing.T) {
 		{"email", func(c *Config) { c.AlarmEmail = "Ops <ops@example.com>" }, "alarmEmail", "plain e-mail"},
 		{"objective", func(c *Config) { c.Objectives.RTOSeconds = 0 }, "objectives.rtoSeconds", "positive"},
 		{"Regions of two MRSC sets", func(c *Config) { c.SecondaryRegion = "eu-west-1" }, "journalWitnessRegion", "not in one Region set"},
+		{"automatic failover without a journal", func(c *Config) { c.SecondaryRegion, c.AutoFailover = "eu-west-1", true }, "autoFailover", "needs the payment journal"},
 		{"witness is a replica", func(c *Config) { c.JournalWitnessRegion = c.SecondaryRegion }, "journalWitnessRegion", "third Region"},
 		{"witness of another set", func(c *Config) { c.JournalWitnessRegion = "eu-west-2" }, "journalWitnessRegion", "not in the US Region set"},
 	}

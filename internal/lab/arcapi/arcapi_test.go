@@ -342,3 +342,25 @@ func TestOtherRegionAnswersWhenOneDoesNot(t *testing.T) {
 		t.Errorf("%d executions, want 1", len(f.execs))
 	}
 }
+
+// Any request body gets an answer, never a panic: 200 for a valid
+// request, 4xx for one ARC would refuse.
+func FuzzOperations(f *testing.F) {
+	for _, s := range [][]byte{{0xa0}, {0xbf, 0xff}, {0xa1, 0x67, 'p', 'l', 'a', 'n', 'A', 'r', 'n', 0x61, 'x'}, {0xff}, nil} {
+		f.Add("StartPlanExecution", s)
+		f.Add("GetPlanExecution", s)
+		f.Add("ApprovePlanExecutionStep", s)
+	}
+	h := arcapi.New(newFake(3), arcapi.Plan{Name: "payment-dr-dev", Regions: []string{"us-east-1", "us-west-2"}, PrimaryRegion: "us-east-1"})
+	f.Fuzz(func(t *testing.T, op string, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		req.URL.Path = arcapi.PathPrefix + "operation/" + op
+		req.Header.Set("Smithy-Protocol", "rpc-v2-cbor")
+		req.Header.Set("Content-Type", "application/cbor")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if c := rec.Code; c != http.StatusOK && (c < 400 || c >= 500) {
+			t.Fatalf("%s: status %d", op, c)
+		}
+	})
+}

@@ -177,3 +177,23 @@ func TestAWrongPlanFailsInTheLab(t *testing.T) {
 		t.Errorf("%+v writer %s\n%s", x, w.Writer, log)
 	}
 }
+
+// Any properties decode into a plan or an error, never a panic; a plan
+// the lab accepts round-trips.
+func FuzzDecodePlan(f *testing.F) {
+	b, _ := json.Marshal(arcplan.Build(testCfg(), arcplan.Inputs{HostedZoneID: "Z1"}))
+	f.Add(b)
+	f.Add([]byte(`{"Name":{"Ref":"X"},"Workflows":[{"WorkflowTargetAction":"activate","Steps":[]}],"Tags":[1]}`))
+	f.Add([]byte(`{"Workflows":[],"Bogus":1}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := regionswitch.Decode(data)
+		if err != nil {
+			return
+		}
+		again, _ := json.Marshal(p)
+		if _, err := regionswitch.Decode(again); err != nil {
+			t.Fatalf("a decoded plan does not decode again: %v\n%s", err, again)
+		}
+	})
+}
