@@ -27,7 +27,7 @@ const labPoll = 200 * time.Millisecond
 // canaries through the lab's front door (the failover name) with the
 // lab's API key, and reconcile's access to the old primary's kept data
 // and the writer (resolved when reconcile runs).
-func connectLab(ctx context.Context, cfg config.Config, dir string) (cli.Conn, error) {
+func connectLab(ctx context.Context, cfg config.Config, dir string, viaARC bool) (cli.Conn, error) {
 	lc, err := labcloud.Open(dir)
 	if err != nil {
 		return cli.Conn{}, fmt.Errorf("--lab %s: %w", dir, err)
@@ -48,7 +48,13 @@ func connectLab(ctx context.Context, cfg config.Config, dir string) (cli.Conn, e
 	c := &canary.HTTP{WriteURL: lc.Lab.FailoverURL, APIKey: lc.Lab.APIKey, Client: &http.Client{Timeout: 5 * time.Second},
 		RegionURL: func(r string) string { return regions[r].APIURL }}
 	offset := time.Duration(st.ClockOffsets[labapi.DrctlClock]) * time.Millisecond
-	return cli.Conn{Cloud: lc, Canary: c, Reconcile: lc, Poll: labPoll, ClockOffset: offset, ARC: labARC(cfg, lc)}, nil
+	conn := cli.Conn{Cloud: lc, Canary: c, Reconcile: lc, Poll: labPoll, ClockOffset: offset, ARC: labARC(cfg, lc)}
+	if viaARC {
+		// The lab's Region switch keeps its custom actions' journals in
+		// the lab's mirror, as the function does in the session table.
+		conn.Mirror = &labcloud.DirMirror{Dir: labcloud.MirrorDir(dir)}
+	}
+	return conn, nil
 }
 
 // labARC is drctl's ARC Region switch client (the one it uses on AWS)

@@ -20,7 +20,7 @@ func main() {
 // in --lab DIR (cmd/drctl/lab.go), else the AWS account.
 func connect(ctx context.Context, cfg config.Config, o cli.Options) (cli.Conn, error) {
 	if o.Lab != "" {
-		return connectLab(ctx, cfg, o.Lab)
+		return connectLab(ctx, cfg, o.Lab, o.Via == cli.ViaARC)
 	}
 	return cli.ConnectAWS(ctx, cfg, o)
 }

@@ -52,8 +52,6 @@ func checkVia(v *inv) error {
 		return badUsage("--via arc: ARC keeps the execution; --resume and --new apply to drctl's own runs")
 	case v.replayFrom != "":
 		return badUsage("--via arc: --replay-from applies to drctl's own failover; the plan's replay step reads the new writer's database")
-	case v.allowLoss:
-		return badUsage("--via arc: a failover through ARC is ungraceful already; drop --allow-data-loss")
 	}
 	return nil
 }

@@ -174,7 +174,7 @@ func TestFailoverViaARCStartsFollowsAndIsApproved(t *testing.T) {
 	m := mapMirror{arcexec.RunID("failover", fakeStart, "ex-1"): journal}
 	done := make(chan result)
 	go func() {
-		done <- runARC(t, f, m, "failover", "-config", cfg, "--to", "us-west-2", "--via", "arc", "--yes", "--report-dir", dir)
+		done <- runARC(t, f, m, "failover", "-config", cfg, "--to", "us-west-2", "--via", "arc", "--allow-data-loss", "--yes", "--report-dir", dir)
 	}()
 	waitPending(t, f)
 	if r := runARC(t, f, nil, "approve", "-config", cfg, "--comment", "go"); r.code != 0 || !strings.Contains(r.stdout, "approved step approve of execution ex-1") {
@@ -248,7 +248,7 @@ func TestARCFlagsAreCheckedBeforeConnecting(t *testing.T) {
 		want string
 	}{
 		{[]string{"switchover", "-config", cfg, "--to", "us-west-2", "--via", "ssm"}, `--via "ssm": want drctl or arc`},
-		{[]string{"failover", "-config", cfg, "--to", "us-west-2", "--via", "arc", "--allow-data-loss"}, "ungraceful already"},
+		{[]string{"failover", "-config", cfg, "--to", "us-west-2", "--via", "arc"}, "add --allow-data-loss"},
 		{[]string{"switchover", "-config", cfg, "--to", "us-west-2", "--via", "arc", "--new"}, "--resume and --new apply to drctl's own runs"},
 		{[]string{"rejoin", "-config", cfg, "--region", "us-east-1", "--via", ""}, `--via "": want drctl or arc`},
 		{[]string{"approve", "-config", cfg, "--comment", strings.Repeat("x", 1025)}, "--comment is 1025 characters"},

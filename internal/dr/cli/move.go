@@ -84,6 +84,11 @@ var cmdFailover = &Command{
 		if err := checkVia(v); err != nil {
 			return err
 		}
+		if v.o.Via == ViaARC && !v.allowLoss {
+			// ARC's Aurora block in ungraceful mode is FailoverGlobalCluster
+			// with AllowDataLoss: say so, as drctl's own failover asks.
+			return badUsage("--via arc: a failover through ARC is ungraceful (FailoverGlobalCluster with AllowDataLoss): add --allow-data-loss, or move without data loss with switchover --via arc")
+		}
 		return v.checkReplayFrom()
 	},
 	Run: func(ctx context.Context, v *inv) error {

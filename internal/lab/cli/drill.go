@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/dr/reconcile"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 	"github.com/payment-dr/payment-dr/internal/lab/acks"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 	"github.com/payment-dr/payment-dr/internal/lab/labdir"
@@ -36,6 +37,9 @@ type drillLab interface {
 	// and returns a wait for its exit; ending ctx kills it.
 	Drctl(ctx context.Context, sub string, args ...string) ([]byte, error)
 	StartDrctl(ctx context.Context, sub string, args ...string) (wait func() error, err error)
+	// ActionJournal is the journal the lab's Region switch kept of an
+	// execution's custom actions (runlog.ErrNotFound when none).
+	ActionJournal(ctx context.Context, runID string) (*runlog.Run, error)
 	// Verify checks the acks against the current writer's database.
 	Verify(ctx context.Context, list []acks.Ack, lost map[string]bool) (verify.Report, error)
 }
@@ -48,8 +52,17 @@ type loadRun interface {
 
 // scenario is one line of the drill's summary.
 type scenario struct {
-	Name          string        `json:"name"`
-	RTO           time.Duration `json:"rtoNs"`
+	Name string        `json:"name"`
+	RTO  time.Duration `json:"rtoNs"`
+	// An automatic case (no drctl move): the plan's execution, how long
+	// after the fault its trigger started it, and what its custom
+	// actions' journal recorded (lag at failover, payments replayed from
+	// the payment journal). It has no drctl RPO.
+	Automatic     bool          `json:"automatic,omitempty"`
+	Execution     string        `json:"execution,omitempty"`
+	TriggerAfter  time.Duration `json:"triggerAfterNs,omitempty"`
+	LagAtFailover string        `json:"lagAtFailover,omitempty"`
+	Replayed      string        `json:"replayedFromJournal,omitempty"`
 	RPO           time.Duration `json:"rpoNs"`
 	LostCanaries  int           `json:"lostCanaries"`
 	Floor         time.Duration `json:"detectionFloorNs"`
@@ -100,8 +113,8 @@ type driver struct {
 	returnedAcked  int
 	returnedProbed bool
 	rejoinTook     time.Duration
-	// autoRTO is an automatic case's RTO (no drctl report measures it).
-	autoRTO time.Duration
+	// auto is what an automatic case measured (no drctl report does).
+	auto    automaticRun
 	poll    time.Duration // how often a condition is checked
 	timeout time.Duration // how long a condition may take
 	results []scenario
@@ -188,12 +201,13 @@ func (d *driver) runCase(ctx context.Context, c Case) error {
 	if err != nil {
 		return err
 	}
-	d.cutOff, d.reports, d.probes, d.returnedAcked, d.returnedProbed, d.rejoinTook, d.autoRTO = time.Time{}, reports, nil, 0, false, 0, 0
+	d.cutOff, d.reports, d.probes, d.returnedAcked, d.returnedProbed, d.rejoinTook, d.auto = time.Time{}, reports, nil, 0, false, 0, automaticRun{}
 	ackFiles, err := d.loads(ctx, c, reports)
 	if err != nil {
 		return err
 	}
-	sc := scenario{Name: c.Name, Floor: d.floor, RTO: d.autoRTO}
+	sc := scenario{Name: c.Name, Floor: d.floor, RTO: d.auto.rto, Automatic: d.auto.execution != ""}
+	sc.Execution, sc.TriggerAfter, sc.LagAtFailover, sc.Replayed = d.auto.execution, d.auto.trigger, d.auto.lag, d.auto.replayed
 	if c.Reconcile != "" {
 		if err := d.beforeReturn(ctx, &sc, c.Reconcile, ackFiles); err != nil {
 			return err

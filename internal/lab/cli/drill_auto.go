@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/payment-dr/payment-dr/internal/dr"
+	"github.com/payment-dr/payment-dr/internal/dr/arcexec"
+	"github.com/payment-dr/payment-dr/internal/dr/arcplan"
 	"github.com/payment-dr/payment-dr/internal/lab/acks"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 )
@@ -80,8 +83,32 @@ func (d *driver) automatic(ctx context.Context, c Case) error {
 	if err != nil {
 		return err
 	}
-	d.autoRTO = first.Sub(from)
-	fmt.Fprintf(d.w, "   execution %s completed; first payment acknowledged by %s %s after the %s\n", id, c.Target, d.autoRTO.Round(time.Millisecond), map[bool]string{true: "approval", false: "fault"}[c.Approve])
+	d.auto.rto = first.Sub(from)
+	fmt.Fprintf(d.w, "   execution %s completed; first payment acknowledged by %s %s after the %s\n", id, c.Target, d.auto.rto.Round(time.Millisecond), map[bool]string{true: "approval", false: "fault"}[c.Approve])
+	return d.readActionJournal(ctx)
+}
+
+// automaticRun is what an automatic case measured.
+type automaticRun struct {
+	execution     string
+	started       time.Time
+	trigger, rto  time.Duration
+	lag, replayed string
+}
+
+// readActionJournal takes the lag at failover and the payments replayed
+// from the journal the plan's custom actions kept (ARC's report has
+// neither).
+func (d *driver) readActionJournal(ctx context.Context) error {
+	run, err := d.lab.ActionJournal(ctx, arcexec.RunID(arcplan.KindFailover, d.auto.started, d.auto.execution))
+	if err != nil {
+		return fmt.Errorf("the custom actions' journal of %s: %w", d.auto.execution, err)
+	}
+	d.auto.lag, d.auto.replayed = run.Values[dr.LagAtFailoverMsKey]+" ms", run.Values[dr.ReplayedCountKey]
+	if v, ok := run.Values[dr.LagAtFailoverKey]; ok {
+		d.auto.lag = v
+	}
+	fmt.Fprintf(d.w, "   its journal: lag at failover %s, payments replayed from the payment journal %s\n", d.auto.lag, d.auto.replayed)
 	return nil
 }
 
@@ -102,6 +129,7 @@ func (d *driver) awaitExecution(ctx context.Context, c Case) (string, error) {
 			return false, "no execution since the fault", nil
 		}
 		id = x.ID
+		d.auto.execution, d.auto.started, d.auto.trigger = x.ID, x.Started, x.Started.Sub(d.cutOff)
 		fmt.Fprintf(d.w, "   trigger started %s (%s %s of %s) %s after the fault\n", x.ID, x.Mode, x.Action, x.Region, x.Started.Sub(d.cutOff).Round(time.Millisecond))
 		return true, "", nil
 	})

@@ -11,8 +11,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 	"github.com/payment-dr/payment-dr/internal/lab/acks"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
+	"github.com/payment-dr/payment-dr/internal/lab/labcloud"
 	"github.com/payment-dr/payment-dr/internal/lab/labdir"
 	"github.com/payment-dr/payment-dr/internal/lab/load"
 	"github.com/payment-dr/payment-dr/internal/lab/verify"
@@ -40,6 +42,16 @@ func newRealLab(dir, config string, rate int, w io.Writer) (*realLab, error) {
 }
 
 func (l *realLab) Status(ctx context.Context) (labapi.Status, error) { return l.client.Status(ctx) }
+
+// ActionJournal reads the lab's journal mirror, where its Region switch
+// keeps its custom actions' journals.
+func (l *realLab) ActionJournal(ctx context.Context, runID string) (*runlog.Run, error) {
+	data, err := (&labcloud.DirMirror{Dir: labcloud.MirrorDir(l.dir)}).Get(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	return runlog.Parse(data)
+}
 
 func (l *realLab) Fault(ctx context.Context, req labapi.FaultRequest) error {
 	return l.client.Fault(ctx, req)

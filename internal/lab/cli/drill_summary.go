@@ -135,6 +135,9 @@ func (d *driver) summary() error {
 		"DOUBLE", "UNBALANCED", "REFUSED", "PHANTOM", "UNCLAIMED")
 	for _, s := range d.results {
 		rpo := s.RPO.Round(time.Millisecond).String()
+		if s.Automatic {
+			rpo = "- (no drctl)"
+		}
 		if s.LostCanaries > 0 {
 			rpo += fmt.Sprintf(" (%d canaries)", s.LostCanaries)
 		}
@@ -147,6 +150,12 @@ func (d *driver) summary() error {
 		}
 		if s.Rejoin > 0 {
 			fmt.Fprintf(&b, "%s: drctl rejoin took %s\n", s.Name, s.Rejoin.Round(time.Millisecond))
+		}
+	}
+	for _, s := range d.results {
+		if s.Automatic {
+			fmt.Fprintf(&b, "%s: ARC execution %s started by its trigger %s after the fault; lag at failover %s, payments replayed from the payment journal %s (the custom actions' journal)\n",
+				s.Name, s.Execution, s.TriggerAfter.Round(time.Millisecond), s.LagAtFailover, s.Replayed)
 		}
 	}
 	for _, s := range d.results {

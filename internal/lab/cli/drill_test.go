@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/measure"
 	"github.com/payment-dr/payment-dr/internal/dr/reconcile"
 	"github.com/payment-dr/payment-dr/internal/dr/report"
@@ -264,6 +265,11 @@ func (f *fakeLab) StartDrctl(ctx context.Context, sub string, args ...string) (f
 	}, ctx.Err()
 }
 
+// ActionJournal is the journal of the execution the fake's trigger ran.
+func (f *fakeLab) ActionJournal(_ context.Context, runID string) (*runlog.Run, error) {
+	return &runlog.Run{ID: runID, Kind: "failover", Values: map[string]string{dr.LagAtFailoverMsKey: "3000", dr.ReplayedCountKey: "300"}}, nil
+}
+
 func (f *fakeLab) Verify(_ context.Context, list []acks.Ack, lost map[string]bool) (verify.Report, error) {
 	f.record(fmt.Sprintf("verify lost=%d", len(lost)))
 	f.mu.Lock()
@@ -442,7 +448,7 @@ verify lost=0
 	// The automatic cases' RTO: from the fault (or the approval) to the
 	// target's first acknowledgement through the failover URL.
 	for _, i := range []int{12, 14} {
-		if r := d.results[i]; r.RTO <= 0 || r.RTO > 5*time.Second || !r.OK {
+		if r := d.results[i]; r.RTO <= 0 || r.RTO > 5*time.Second || !r.OK || !r.Automatic || r.Replayed != "300" || r.LagAtFailover != "3000 ms" {
 			t.Errorf("%s: %+v", r.Name, r)
 		}
 	}

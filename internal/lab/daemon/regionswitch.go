@@ -16,6 +16,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/dr/action"
 	"github.com/payment-dr/payment-dr/internal/dr/arcexec"
 	"github.com/payment-dr/payment-dr/internal/dr/awsops"
+	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 	"github.com/payment-dr/payment-dr/internal/lab/arcapi"
 	"github.com/payment-dr/payment-dr/internal/lab/labapi"
 	"github.com/payment-dr/payment-dr/internal/lab/labcloud"
@@ -73,10 +74,14 @@ func (d *Daemon) startRegionSwitch(ctx context.Context) error {
 }
 
 // invokeAction runs region's drctl-action function: the same handler,
-// with the lab as its cloud and its journals in the lab's directory.
+// with the lab as its cloud, its journals in the lab's directory (one per
+// Region, as each Region's function has its own sandboxes) and mirrored in
+// the lab's journal mirror, as the function's are in the session table.
 func (d *Daemon) invokeAction(cloud dr.Cloud) func(context.Context, string, action.Event) error {
+	mirror := &labcloud.DirMirror{Dir: labcloud.MirrorDir(string(d.dir))}
 	return func(ctx context.Context, region string, ev action.Event) error {
 		h := &action.Handler{
+			Mirror:     func(string) runlog.Mirror { return mirror },
 			Controller: &dr.Controller{Cfg: d.cfg, Cloud: cloud, Poll: actionPoll, Log: log.Writer()},
 			Executions: d.arcService(region), Dir: d.dir.Path(filepath.Join("arc-actions", region)),
 		}
