@@ -39,7 +39,8 @@ func main() {
 	awsCfg = awsops.Bounded(awsCfg, awsops.AttemptTimeout, awsops.MaxBackoff)
 	cloud := awsops.New(cfg, awsCfg)
 	h := &action.Handler{
-		Controller: &dr.Controller{Cfg: cfg, Cloud: cloud, Log: os.Stderr},
+		// Reconcile: rejoin's compare-data reads the old primary's kept data.
+		Controller: &dr.Controller{Cfg: cfg, Cloud: cloud, Reconcile: cloud.ReconcileData, Log: os.Stderr},
 		Executions: awsops.NewRegionSwitch(cfg, awsCfg, awsCfg.Region),
 		Dir:        journalDir,
 		Mirror:     func(target string) runlog.Mirror { return cloud.JournalMirror(target) },

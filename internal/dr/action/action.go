@@ -97,7 +97,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	}
 	defer run.Close()
 	if spec.Name == arcplan.MarkMoveStep {
-		return h.markMove(run, res)
+		return h.markMove(run, p.MoveStep, res)
 	}
 	res.Ran = true
 	if err := plan.ExecuteStep(ctx, p, name, run, h.Clock, h.log()); err != nil {
@@ -117,15 +117,11 @@ func (h *Handler) recordAuroraMove(run *runlog.Run, move string) error {
 	if rec.Done() {
 		return nil
 	}
-	clock := h.Clock
-	if clock == nil {
-		clock = plan.WallClock
-	}
-	rec.Started, _ = run.MoveAt()
-	rec.Ended, rec.Attempts, rec.Note = clock.Now(), 1, "sent by ARC's Aurora global database block"
+	rec.Ended, rec.Note = h.clock().Now(), "sent by ARC's Aurora global database block"
 	if rec.Started.IsZero() || rec.Started.After(rec.Ended) {
 		rec.Started = rec.Ended
 	}
+	rec.Attempts = max(rec.Attempts, 1)
 	return run.Save()
 }
 
@@ -169,24 +165,28 @@ func (h *Handler) journal(ctx context.Context, id, kind, target string, exec arc
 	return run, nil
 }
 
-// markMove records the move's start once: a retried invocation keeps the
-// first (the move may have been sent since).
-func (h *Handler) markMove(run *runlog.Run, res Result) (Result, error) {
+// markMove records the move's start once (a retried invocation keeps the
+// first: the move may have been sent since), and opens drctl's move step
+// in the journal: ARC's Aurora block sends the move next, and
+// wait-topology closes the step once the writer arrived.
+func (h *Handler) markMove(run *runlog.Run, move string, res Result) (Result, error) {
 	if _, ok := run.MoveAt(); ok {
 		res.Note = "move start already recorded at " + run.Values[runlog.MoveAtKey]
 		return res, nil
 	}
-	clock := h.Clock
-	if clock == nil {
-		clock = plan.WallClock
-	}
+	now := h.clock().Now()
+	run.Values[runlog.MoveAtKey] = now.UTC().Format(time.RFC3339Nano)
+	rec := run.Step(move)
+	rec.Started, rec.Attempts, rec.Note = now, 1, "sent by ARC's Aurora global database block"
 	res.Ran = true
-	return res, runStepMark(run, clock)
+	return res, run.Save()
 }
 
-func runStepMark(run *runlog.Run, clock plan.Clock) error {
-	run.Values[runlog.MoveAtKey] = clock.Now().UTC().Format(time.RFC3339Nano)
-	return run.Save()
+func (h *Handler) clock() plan.Clock {
+	if h.Clock == nil {
+		return plan.WallClock
+	}
+	return h.Clock
 }
 
 func (h *Handler) log() io.Writer {

@@ -77,12 +77,12 @@ func (d *Daemon) startRegionSwitch(ctx context.Context) error {
 // with the lab as its cloud, its journals in the lab's directory (one per
 // Region, as each Region's function has its own sandboxes) and mirrored in
 // the lab's journal mirror, as the function's are in the session table.
-func (d *Daemon) invokeAction(cloud dr.Cloud) func(context.Context, string, action.Event) error {
+func (d *Daemon) invokeAction(cloud *labcloud.Cloud) func(context.Context, string, action.Event) error {
 	mirror := &labcloud.DirMirror{Dir: labcloud.MirrorDir(string(d.dir))}
 	return func(ctx context.Context, region string, ev action.Event) error {
 		h := &action.Handler{
 			Mirror:     func(string) runlog.Mirror { return mirror },
-			Controller: &dr.Controller{Cfg: d.cfg, Cloud: cloud, Poll: actionPoll, Log: log.Writer()},
+			Controller: &dr.Controller{Cfg: d.cfg, Cloud: cloud, Reconcile: cloud, Poll: actionPoll, Log: log.Writer()},
 			Executions: d.arcService(region), Dir: d.dir.Path(filepath.Join("arc-actions", region)),
 		}
 		res, err := h.Handle(ctx, ev)

@@ -101,7 +101,7 @@ func startLab(t *testing.T) *lab {
 	dyn := labTools(t)
 	l := &lab{t: t, root: root, bin: build(t, root), dir: filepath.Join(t.TempDir(), "lab")}
 	out, err := l.drlab("up", "--dir", l.dir, "--config", filepath.Join(root, "config", "dev.json"), "--dynalite", dyn,
-		"--check-interval", "500ms", "--failure-threshold", "2", "--ttl", "500ms")
+		"--check-interval", "500ms", "--failure-threshold", "2", "--ttl", "500ms", "--templates", filepath.Join(root, "cdk.out"))
 	if err != nil {
 		t.Fatalf("drlab up: %v\n%s\n%s", err, out, tailLogs(l.dir))
 	}

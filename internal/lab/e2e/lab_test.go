@@ -33,6 +33,7 @@ func TestLabDrills(t *testing.T) {
 	t.Run("a writable old primary acknowledges nothing, and rejoin makes it a standby", func(t *testing.T) { l.t = t; rejoinWritableOldPrimary(l) })
 	t.Run("partition: the isolated Region acknowledges nothing; the replay completes what the new writer lacked", func(t *testing.T) { l.t = t; partitionReplay(l) })
 	t.Run("witness down: the writer claims through the other Region, and alone acknowledges nothing", func(t *testing.T) { l.t = t; witnessDown(l) })
+	t.Run("the plan make synth wrote fails over with no drctl command", func(t *testing.T) { l.t = t; automaticFailover(l) })
 }
 
 // heldLockFailover: the old writer answers but a long write holds off
