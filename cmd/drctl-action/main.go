@@ -1,22 +1,20 @@
 // Command drctl-action is the ARC Region switch plan's custom-action
 // function: ARC invokes it with the execution's metadata (package action)
 // and it runs the step with drctl's own step code against AWS. The
-// environment's configuration arrives as JSON in PAYMENT_DR_CONFIG_JSON,
+// environment's configuration arrives as JSON in naming.DRConfigEnv,
 // written by the stack from the same validated config.
 package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/action"
 	"github.com/payment-dr/payment-dr/internal/dr/awsops"
+	"github.com/payment-dr/payment-dr/internal/dr/lambdaenv"
 	"github.com/payment-dr/payment-dr/internal/dr/runlog"
 )
 
@@ -25,18 +23,7 @@ import (
 const journalDir = "/tmp/drctl-action"
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	cfg, err := config.Parse([]byte(os.Getenv("PAYMENT_DR_CONFIG_JSON")))
-	if err != nil {
-		log.Error("configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
-	if err != nil {
-		log.Error("AWS configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	awsCfg = awsops.Bounded(awsCfg, awsops.AttemptTimeout, awsops.MaxBackoff)
+	log, cfg, awsCfg := lambdaenv.Load()
 	cloud := awsops.New(cfg, awsCfg)
 	h := &action.Handler{
 		// Reconcile: rejoin's compare-data reads the old primary's kept data.

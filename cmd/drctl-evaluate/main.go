@@ -1,41 +1,26 @@
 // Command drctl-evaluate is drctl's evaluate as a scheduled Lambda, or,
 // with DRCTL_EVALUATE_MODE=probe, the per-Region probe of every Region's
 // /health (package scheduled). The
-// environment's configuration arrives as JSON in PAYMENT_DR_CONFIG_JSON
+// environment's configuration arrives as JSON in naming.DRConfigEnv
 // (written by the stack from the same validated config); permissions are
 // simulated for the DR role named in DR_ROLE_ARN.
 package main
 
 import (
-	"context"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 
-	"github.com/payment-dr/payment-dr/internal/config"
 	"github.com/payment-dr/payment-dr/internal/dr"
 	"github.com/payment-dr/payment-dr/internal/dr/awsops"
+	"github.com/payment-dr/payment-dr/internal/dr/lambdaenv"
 	"github.com/payment-dr/payment-dr/internal/dr/scheduled"
 	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	cfg, err := config.Parse([]byte(os.Getenv("PAYMENT_DR_CONFIG_JSON")))
-	if err != nil {
-		log.Error("configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
-	if err != nil {
-		log.Error("AWS configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	// Read from the evaluator's own Region first, every call bounded.
-	awsCfg = awsops.Bounded(awsCfg, awsops.AttemptTimeout, awsops.MaxBackoff)
+	log, cfg, awsCfg := lambdaenv.Load()
 	cloud := awsops.New(cfg, awsCfg)
 	metrics := cloudwatch.NewFromConfig(awsCfg)
 	if os.Getenv(naming.EvaluatorModeEnv) == naming.EvaluatorModeProbe {

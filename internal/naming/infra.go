@@ -223,3 +223,8 @@ func (n Names) RegionSwitchPlanARNPattern(account string) string {
 func AlarmARN(region, account, alarm string) string {
 	return ARN("cloudwatch", region, account, "alarm:"+alarm)
 }
+
+// DRConfigEnv carries the environment's validated configuration, as JSON,
+// to the DR functions (drctl-evaluate, the probe, drctl-action); it holds
+// no secret.
+const DRConfigEnv = "PAYMENT_DR_CONFIG_JSON"

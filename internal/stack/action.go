@@ -11,6 +11,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/payment-dr/payment-dr/internal/drpolicy"
+	"github.com/payment-dr/payment-dr/internal/naming"
 )
 
 // actionProps carries what a Region's drctl-action function needs.
@@ -47,7 +48,7 @@ func newActionFunction(scope constructs.Construct, r region, p actionProps) awsl
 	props := goFunction(name, "drctl-action: the ARC Region switch plan's custom-action steps, run with drctl's step code", p.assetDir, base.role, base.logs)
 	props.MemorySize = jsii.Number(256)
 	props.Timeout = awscdk.Duration_Seconds(jsii.Number(actionTimeoutSeconds))
-	props.Environment = &map[string]*string{"PAYMENT_DR_CONFIG_JSON": jsii.String(string(cfgJSON))}
+	props.Environment = &map[string]*string{naming.DRConfigEnv: jsii.String(string(cfgJSON))}
 	fn := awslambda.NewFunction(c, jsii.String("Function"), props)
 	for _, policy := range policies {
 		fn.Node().AddDependency(policy)

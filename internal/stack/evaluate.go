@@ -60,8 +60,8 @@ func newScheduledEvaluate(scope constructs.Construct, r region, p evaluateProps)
 	props.MemorySize = jsii.Number(256)
 	props.Timeout = awscdk.Duration_Minutes(jsii.Number(2))
 	props.Environment = &map[string]*string{
-		"PAYMENT_DR_CONFIG_JSON": jsii.String(string(cfgJSON)),
-		"DR_ROLE_ARN":            p.drRole.RoleArn(),
+		naming.DRConfigEnv: jsii.String(string(cfgJSON)),
+		"DR_ROLE_ARN":      p.drRole.RoleArn(),
 	}
 	fn := awslambda.NewFunction(c, jsii.String("Function"), props)
 	for _, policy := range policies {

@@ -49,8 +49,8 @@ func newRegionProbe(scope constructs.Construct, r region, p probeProps) {
 	props.MemorySize = jsii.Number(128)
 	props.Timeout = awscdk.Duration_Seconds(jsii.Number(30))
 	props.Environment = &map[string]*string{
-		"PAYMENT_DR_CONFIG_JSON": jsii.String(string(cfgJSON)),
-		naming.EvaluatorModeEnv:  jsii.String(naming.EvaluatorModeProbe),
+		naming.DRConfigEnv:      jsii.String(string(cfgJSON)),
+		naming.EvaluatorModeEnv: jsii.String(naming.EvaluatorModeProbe),
 	}
 	fn := awslambda.NewFunction(c, jsii.String("Function"), props)
 	fn.Node().AddDependency(policy)
