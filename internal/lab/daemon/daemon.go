@@ -97,8 +97,8 @@ type Daemon struct {
 	link     *link.Link
 	journal  *mrsc.Cluster // the payment journal's MRSC stand-in
 	door     *frontdoor.Door
-	arc      *regionswitch.Engine // nil when the templates hold no plan
-	arcErr   error                // why arc is nil
+	arc      *regionswitch.Engine // nil when the templates hold no plan; guarded by mu
+	arcErr   error                // why arc is nil; guarded by mu
 	arcHTTP  atomic.Value         // http.Handler of arc's execution API, once it runs
 	servers  []server             // in-process servers, closed on shutdown
 

@@ -40,12 +40,12 @@ const actionPoll = 200 * time.Millisecond
 // switch.
 func (d *Daemon) startRegionSwitch(ctx context.Context) error {
 	if d.opt.Templates == "" {
-		d.arcErr = errors.New("no templates given (drlab up --templates)")
+		d.setRegionSwitch(nil, errors.New("no templates given (drlab up --templates)"))
 		return nil
 	}
 	plan, path, err := regionswitch.Load(d.opt.Templates)
 	if err != nil {
-		d.arcErr = err
+		d.setRegionSwitch(nil, err)
 		log.Printf("no Region switch: %v", err)
 		return nil
 	}
@@ -63,7 +63,7 @@ func (d *Daemon) startRegionSwitch(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("the Region switch plan in %s: %w", path, err)
 	}
-	d.arc = e
+	d.setRegionSwitch(e, nil)
 	d.arcHTTP.Store(http.Handler(arcapi.New(e, arcapi.Plan{Name: n.RegionSwitchPlan(), Regions: d.cfg.Regions(), PrimaryRegion: d.cfg.PrimaryRegion})))
 	if err := d.setTriggers(d.opt.ARCTriggers); err != nil {
 		return err
@@ -91,6 +91,20 @@ func (d *Daemon) invokeAction(cloud *labcloud.Cloud) func(context.Context, strin
 	}
 }
 
+// setRegionSwitch records the Region switch, or why there is none: the
+// control API already serves while the lab starts it.
+func (d *Daemon) setRegionSwitch(e *regionswitch.Engine, why error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.arc, d.arcErr = e, why
+}
+
+func (d *Daemon) regionSwitch() (*regionswitch.Engine, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.arc, d.arcErr
+}
+
 // arcService is the execution API the lab's action function reads: the
 // SDK client the function uses on AWS, pointed at the daemon's ARC API.
 func (d *Daemon) arcService(region string) arcexec.Service {
@@ -105,7 +119,8 @@ func (d *Daemon) arcAPI() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, _ := d.arcHTTP.Load().(http.Handler)
 		if h == nil {
-			h = arcapi.New(noPlan{why: d.arcErr})
+			_, why := d.regionSwitch()
+			h = arcapi.New(noPlan{why: why})
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -133,13 +148,14 @@ func (n noPlan) Cancel(context.Context, string, string) error { return n.err() }
 
 // setTriggers applies an arc-triggers mode.
 func (d *Daemon) setTriggers(mode string) error {
-	if d.arc == nil {
+	arc, why := d.regionSwitch()
+	if arc == nil {
 		if mode == labapi.TriggersOff {
 			return nil
 		}
-		return conflict("the lab has no Region switch plan: %v", d.arcErr)
+		return conflict("the lab has no Region switch plan: %v", why)
 	}
-	d.arc.SetTriggers(mode != labapi.TriggersOff, mode == labapi.TriggersAuto)
+	arc.SetTriggers(mode != labapi.TriggersOff, mode == labapi.TriggersAuto)
 	return nil
 }
 
@@ -174,20 +190,21 @@ func (d *Daemon) releaseControl() {
 // regionSwitchStatus is the Region switch's part of status.
 func (d *Daemon) regionSwitchStatus(ctx context.Context) labapi.RegionSwitch {
 	s := labapi.RegionSwitch{Triggers: labapi.TriggersOff, Controlled: d.door.Controlled()}
-	if d.arc == nil {
-		if d.arcErr != nil {
-			s.Error = d.arcErr.Error()
+	arc, why := d.regionSwitch()
+	if arc == nil {
+		if why != nil {
+			s.Error = why.Error()
 		}
 		return s
 	}
-	switch on, auto := d.arc.Triggers(); {
+	switch on, auto := arc.Triggers(); {
 	case on && auto:
 		s.Triggers = labapi.TriggersAuto
 	case on:
 		s.Triggers = labapi.TriggersApprove
 	}
-	s.Plan = d.arc.PlanArn()
-	list, err := d.arc.List(ctx, s.Plan)
+	s.Plan = arc.PlanArn()
+	list, err := arc.List(ctx, s.Plan)
 	if err != nil || len(list) == 0 {
 		return s
 	}
