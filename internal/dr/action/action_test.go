@@ -18,6 +18,7 @@ import (
 	"github.com/payment-dr/payment-dr/internal/dr/arcplan"
 	"github.com/payment-dr/payment-dr/internal/dr/drfake"
 	"github.com/payment-dr/payment-dr/internal/dr/runlog"
+	"github.com/payment-dr/payment-dr/internal/payments"
 )
 
 func testCfg() config.Config {
@@ -123,7 +124,12 @@ func runWorkflow(t *testing.T, w *drfake.World, mode string, mirror *memMirror) 
 
 func journal(t *testing.T, m *memMirror, kind string) *runlog.Run {
 	t.Helper()
-	id := arcexec.RunID(kind, time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC), "Ex-42")
+	return journalOf(t, m, kind, "Ex-42")
+}
+
+func journalOf(t *testing.T, m *memMirror, kind, execution string) *runlog.Run {
+	t.Helper()
+	id := arcexec.RunID(kind, time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC), execution)
 	data, err := m.Get(context.Background(), id)
 	if err != nil {
 		t.Fatalf("journal %s: %v", id, err)
@@ -156,8 +162,8 @@ func TestAnUngracefulExecutionRunsDrctlsFailover(t *testing.T) {
 	if !run.Completed {
 		t.Errorf("journal not completed: %s", runSummary(run))
 	}
-	for _, k := range []string{runlog.MoveAtKey, dr.WriterEpochKey, "replayedTo"} {
-		if _, ok := run.Values[k]; !ok && k != "replayedTo" {
+	for _, k := range []string{runlog.MoveAtKey, dr.WriterEpochKey, dr.WriterEpochSetKey, dr.LagAtFailoverMsKey, dr.ReplayedCountKey, dr.LeaseWaitKey} {
+		if _, ok := run.Values[k]; !ok {
 			t.Errorf("journal lacks %s: %v", k, run.Values)
 		}
 	}
@@ -246,7 +252,81 @@ func TestAWarmSandboxWithAnOldJournalRunsOnTheNewest(t *testing.T) {
 			t.Errorf("the mirrored journal lost %s: %s", s, runSummary(run))
 		}
 	}
-	if _, ok := run.Values["lagAtFailover"]; !ok && len(run.Values) == 0 {
+	if _, ok := run.Values[dr.LagAtFailoverMsKey]; !ok {
 		t.Errorf("record-lag's value lost: %v", run.Values)
+	}
+}
+
+// dyingEpochs writes the writer record, then its invocation dies before
+// the step's end is saved (Lambda's timeout, a crash): once.
+type dyingEpochs struct {
+	*drfake.World
+	died bool
+	kill context.CancelFunc // the running invocation's
+}
+
+func (d *dyingEpochs) SetJournalWriter(ctx context.Context, target string, prev int64, setBy string) (dr.WriterEpoch, error) {
+	w, err := d.World.SetJournalWriter(ctx, target, prev, setBy)
+	if err == nil && !d.died {
+		d.died = true
+		d.kill()
+		return w, context.Canceled
+	}
+	return w, err
+}
+
+// ARC invokes set-writer-epoch-first again in another sandbox after the
+// first invocation wrote the record and died before saving when: the
+// retry finds the record in place (no second epoch), and the replay,
+// knowing no write time, waits a whole lease from its own start, so no
+// request the old writer admitted before the record moved is still
+// answering when the claims are read.
+func TestARetriedWriterRecordStepStillWaitsOutTheLease(t *testing.T) {
+	w := drfake.NewWorld()
+	w.Down["us-east-1"] = true
+	cloud := &dyingEpochs{World: w}
+	cfg := testCfg()
+	mirror := &memMirror{data: map[string][]byte{}}
+	execs := &executions{exec: arcexec.Execution{PlanArn: "arn:aws:arc-region-switch::111111111111:plan/payment-dr-dev:abc123", ID: "Ex-7",
+		Action: arcplan.Activate, Mode: arcplan.Ungraceful, Region: "us-west-2", Started: time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC)}}
+	invoke := func(step string) error {
+		h := &action.Handler{Controller: &dr.Controller{Cfg: cfg, Cloud: cloud, Poll: time.Millisecond, Log: &bytes.Buffer{}},
+			Executions: execs, Dir: t.TempDir(), Mirror: func(string) runlog.Mirror { return mirror }}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		cloud.kill = cancel
+		_, err := h.Handle(ctx, action.Event{PlanArn: execs.exec.PlanArn, ExecutionId: "Ex-7", StepName: step})
+		return err
+	}
+	for _, s := range []string{"preflight", "record-lag", "fence-writes"} {
+		if err := invoke(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := invoke("set-writer-epoch-first"); err == nil {
+		t.Fatal("the killed invocation reported success")
+	}
+	if err := invoke("set-writer-epoch-first"); err != nil {
+		t.Fatalf("ARC's retry: %v", err)
+	}
+	if rec, _, _ := w.JournalWriter(context.Background(), "us-west-2"); rec.Region != "us-west-2" || rec.Epoch != 1 {
+		t.Fatalf("writer record %+v, want us-west-2 at epoch 1 (written once)", rec)
+	}
+	if err := invoke("mark-move"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Failover(context.Background(), "us-west-2", true); err != nil {
+		t.Fatal(err)
+	}
+	retried := time.Now()
+	for _, s := range []string{"wait-topology", "confirm-fenced", "lift-fence", "replay-journal"} {
+		if err := invoke(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	run := journalOf(t, mirror, arcplan.KindFailover, "Ex-7")
+	waited, err := time.ParseDuration(run.Values[dr.LeaseWaitKey])
+	if err != nil || time.Since(retried) < payments.WriterLease || waited < payments.WriterLease-time.Second {
+		t.Fatalf("the replay waited %q (%v) for the lease, %s since the retry; want a whole lease (%s)", run.Values[dr.LeaseWaitKey], err, time.Since(retried), payments.WriterLease)
 	}
 }
