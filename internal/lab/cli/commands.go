@@ -92,6 +92,23 @@ func printStatus(out io.Writer, st labapi.Status) {
 	if m := st.LastMove; m != nil {
 		fmt.Fprintf(out, "last move %s %s %s -> %s: %s %s\n", m.ID, m.Kind, m.From, m.To, m.Status, m.Error)
 	}
+	printRegionSwitch(out, st.RegionSwitch)
+}
+
+// printRegionSwitch is the lab's Region switch line(s) of status.
+func printRegionSwitch(out io.Writer, rs labapi.RegionSwitch) {
+	if rs.Plan == "" {
+		fmt.Fprintf(out, "region switch: no plan (%s)\n", orDash(rs.Error))
+		return
+	}
+	fmt.Fprintf(out, "region switch: plan %s, triggers %s, ARC's health checks name %s\n", rs.Plan, rs.Triggers, orDash(rs.Controlled))
+	if x := rs.Latest; x != nil {
+		fmt.Fprintf(out, "  latest execution %s: %s %s of %s, %s", x.ID, x.Mode, x.Action, x.Region, x.State)
+		if x.PendingApproval != "" {
+			fmt.Fprintf(out, ", step %s waits for drctl approve", x.PendingApproval)
+		}
+		fmt.Fprintln(out)
+	}
 }
 
 func orDash(s string) string {
