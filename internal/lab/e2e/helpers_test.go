@@ -6,8 +6,10 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,10 +145,20 @@ func tailLogs(dir string) string {
 	return b.String()
 }
 
+// commandTimeout bounds one drlab or drctl command: none takes a minute
+// in these tests, and one that hangs (drctl following an execution that
+// never ends) fails its test instead of the package's deadline.
+const commandTimeout = 3 * time.Minute
+
 func (l *lab) run(name string, args ...string) (string, error) {
-	cmd := exec.Command(filepath.Join(l.bin, name), args...)
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(l.bin, name), args...)
 	cmd.Dir = l.root
 	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%s %s: still running after %s: %w", name, strings.Join(args, " "), commandTimeout, err)
+	}
 	return string(out), err
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/payment-dr/payment-dr/internal/dr"
@@ -70,4 +71,11 @@ func automaticFailover(l *lab) {
 	t.Logf("trigger %s after the fault, acked %d, all in %s before %s returned; replayed %d", x.Started.Sub(cut).Round(time.Millisecond), v.Acked, target, old, replayed)
 	l.must(l.drlab("fault", "--dir", l.dir, labapi.RegionUp, old))
 	l.resyncIfDiverged(old)
+	// The plan's post-recovery workflow: drctl rejoin's steps, compare-data
+	// reading the returned Region's kept data, run by the lab's Region
+	// switch and followed by drctl, which prints the custom actions' journal.
+	out := l.must(l.drctl("rejoin", "--region", old, "--via", "arc", "--yes", "--report-dir", t.TempDir()))
+	if !strings.Contains(out, "completed") || !strings.Contains(out, dr.OldPrimaryOnlyKey) {
+		t.Fatalf("rejoin --via arc:\n%s", out)
+	}
 }
